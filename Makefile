@@ -1,0 +1,47 @@
+# Two commands from a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+RUNS   ?= runs
+
+.PHONY: install demo test test-fast bench bench-quick browser clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/forecast train data/air_passengers.csv --runs-dir $(RUNS) --report
+	$(BIN)/forecast predict --runs-dir $(RUNS) --horizon 30 --output $(RUNS)/demo_forecast.csv
+	@echo
+	@echo "Run:      $(RUNS)/$$(cat $(RUNS)/latest)"
+	@echo "Forecast: $(RUNS)/demo_forecast.csv"
+	@echo "Report:   reports/$$(cat $(RUNS)/latest)/report.html"
+
+# Headless Chromium for the browser test of the HTML report (Debian package).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "warning: could not install chromium; the browser test will fail"; \
+	  else echo "warning: chromium missing and cannot be installed here"; fi; }
+
+test: $(STAMP) browser
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -x -m "not slow and not browser"
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run --full
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m benchmarks.run --quick
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

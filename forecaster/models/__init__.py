@@ -1,0 +1,1 @@
+"""Models: the recurrent network (cells, builder, forecaster) and the baselines."""

@@ -1,0 +1,65 @@
+"""The one small interface every forecaster shares (RNN and baselines alike).
+
+``fit(panel) -> self`` learns from a :class:`~forecaster.data.panel.Panel`;
+``predict(horizon, panel=None) -> DataFrame`` forecasts the ``horizon`` steps after the end
+of every series — of the fitted panel, or of ``panel`` when given (same series ids, used as
+new context without refitting, e.g. in a backtest with ``refit=False``).
+
+The forecast frame is long: ``series_id, timestamp, step, forecast`` (``step`` = 1…horizon).
+Learned state ends in ``_``; predicting before fitting raises :class:`NotFittedError`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forecaster.data.panel import Panel
+
+FORECAST_COLUMNS = ["series_id", "timestamp", "step", "forecast"]
+
+
+class NotFittedError(RuntimeError):
+    """``predict`` was called before ``fit``."""
+
+
+class Forecaster:
+    """Base class: subclasses implement ``_fit(panel)`` and ``_predict(panel, horizon)``."""
+
+    name = "forecaster"
+
+    def fit(self, panel: Panel) -> "Forecaster":
+        self._fit(panel)
+        self.panel_ = panel
+        return self
+
+    def predict(self, horizon: int, panel: Panel | None = None) -> pd.DataFrame:
+        if not hasattr(self, "panel_"):
+            raise NotFittedError(f"{type(self).__name__} must be fitted before predict.")
+        if int(horizon) < 1:
+            raise ValueError(f"horizon must be >= 1. Got {horizon}.")
+        context = self.panel_ if panel is None else panel
+        values = self._predict(context, int(horizon))  # (n_series, horizon)
+        return forecast_to_frame(context, np.asarray(values, dtype=np.float64))
+
+    def _fit(self, panel: Panel) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _predict(self, panel: Panel, horizon: int) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+
+def forecast_to_frame(panel: Panel, values: np.ndarray, column: str = "forecast") -> pd.DataFrame:
+    """Turn an ``(n_series, horizon)`` array into the long forecast frame for ``panel``."""
+    n_series, horizon = values.shape
+    if n_series != len(panel):
+        raise ValueError(f"expected {len(panel)} rows of forecasts. Got {n_series}.")
+    parts = []
+    for i, sid in enumerate(panel.ids):
+        parts.append(pd.DataFrame({
+            "series_id": sid,
+            "timestamp": panel.future(i, horizon),
+            "step": np.arange(1, horizon + 1, dtype=np.int64),
+            column: values[i],
+        }))
+    return pd.concat(parts, ignore_index=True)
