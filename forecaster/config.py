@@ -1,0 +1,241 @@
+"""Typed configuration: ``default.toml`` ← ``--config FILE`` ← command-line flags.
+
+Config flows one way.  :func:`load_config` reads the packaged defaults
+(``forecaster/default.toml``, also visible as ``configs/default.toml``), overlays a user
+file, then overlays flags, and validates every value once with a message of the shape
+"`model.units` must be >= 1. Got 0.".  The resolved config is saved in every run as
+``config.toml`` (:func:`dump_toml`) and can be read back with :func:`load_config`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from forecaster.errors import ConfigError
+
+DEFAULT_PATH = Path(__file__).with_name("default.toml")
+MODEL_KINDS = ("simple_rnn", "tanh_cell", "lstm", "gru")
+FILL_POLICIES = ("interpolate", "ffill", "zero", "error")
+AGGREGATES = ("", "mean", "sum", "last", "first", "max", "min")
+DEVICES = ("cpu", "gpu", "auto")
+
+
+@dataclass
+class DataConfig:
+    target: str
+    time_col: str
+    id_col: str
+    freq: str
+    dayfirst: bool
+    fill: str
+    max_gap: int
+    aggregate: str
+
+
+@dataclass
+class ModelConfig:
+    kind: str
+    units: int
+    layers: int
+    window: int
+    horizon: int
+    relative: bool
+
+
+@dataclass
+class TrainingConfig:
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    clipnorm: float
+    patience: int
+    validation: float
+    max_windows: int
+    seed: int
+    device: str
+
+
+@dataclass
+class EvaluationConfig:
+    backtest: bool
+    origins: int
+    folds: int
+    levels: list
+    season: int
+
+
+@dataclass
+class OutputConfig:
+    runs_dir: str
+
+
+@dataclass
+class Config:
+    data: DataConfig
+    model: ModelConfig
+    training: TrainingConfig
+    evaluation: EvaluationConfig
+    output: OutputConfig
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, section: str, **values) -> "Config":
+        """A copy with ``section.key = value`` for each keyword (validated)."""
+        data = self.to_dict()
+        data[section].update(values)
+        return _from_dict(data)
+
+
+_SECTIONS = {
+    "data": DataConfig, "model": ModelConfig, "training": TrainingConfig,
+    "evaluation": EvaluationConfig, "output": OutputConfig,
+}
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc}.") from None
+
+
+def _merge(base: dict, override: dict, origin: str) -> dict:
+    out = {k: dict(v) for k, v in base.items()}
+    for section, values in override.items():
+        if section not in out:
+            raise ConfigError(
+                f"unknown config section [{section}] in {origin}. "
+                f"Known sections: {', '.join(sorted(out))}.")
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{section}] in {origin} must be a table. Got {values!r}.")
+        for key, value in values.items():
+            if key not in out[section]:
+                raise ConfigError(
+                    f"unknown key `{section}.{key}` in {origin}. "
+                    f"Known keys: {', '.join(sorted(out[section]))}.")
+            if value is not None:
+                out[section][key] = value
+    return out
+
+
+def _coerce(name: str, value: Any, like: Any):
+    """Coerce ``value`` to the type of the default ``like`` with a clear message."""
+    if isinstance(like, bool):
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"`{name}` must be true or false. Got {value!r}.")
+    if isinstance(like, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"`{name}` must be an integer. Got {value!r}.")
+        return value
+    if isinstance(like, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"`{name}` must be a number. Got {value!r}.")
+        return float(value)
+    if isinstance(like, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"`{name}` must be a string. Got {value!r}.")
+        return value
+    if isinstance(like, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"`{name}` must be a list. Got {value!r}.")
+        return list(value)
+    return value
+
+
+def _check(cond: bool, name: str, expectation: str, value) -> None:
+    if not cond:
+        raise ConfigError(f"`{name}` must be {expectation}. Got {value!r}.")
+
+
+def _validate(cfg: Config) -> None:
+    m, t, e, d = cfg.model, cfg.training, cfg.evaluation, cfg.data
+    _check(m.kind in MODEL_KINDS, "model.kind", "one of " + ", ".join(MODEL_KINDS), m.kind)
+    _check(1 <= m.units <= 4096, "model.units", "between 1 and 4096", m.units)
+    _check(1 <= m.layers <= 8, "model.layers", "between 1 and 8", m.layers)
+    _check(m.window == 0 or 1 <= m.window <= 10_000, "model.window",
+           "0 (automatic) or between 1 and 10000", m.window)
+    _check(m.horizon == 0 or 1 <= m.horizon <= 10_000, "model.horizon",
+           "0 (automatic) or between 1 and 10000", m.horizon)
+    _check(t.epochs >= 1, "training.epochs", ">= 1", t.epochs)
+    _check(t.batch_size >= 1, "training.batch_size", ">= 1", t.batch_size)
+    _check(0 < t.learning_rate <= 10, "training.learning_rate", "in (0, 10]", t.learning_rate)
+    _check(t.clipnorm > 0, "training.clipnorm", "> 0", t.clipnorm)
+    _check(t.patience >= 1, "training.patience", ">= 1", t.patience)
+    _check(0 < t.validation < 0.9, "training.validation", "in (0, 0.9)", t.validation)
+    _check(t.max_windows >= 0, "training.max_windows", ">= 0", t.max_windows)
+    _check(0 <= t.seed < 2**32, "training.seed", "between 0 and 2**32-1", t.seed)
+    _check(t.device in DEVICES, "training.device", "one of " + ", ".join(DEVICES), t.device)
+    _check(e.origins >= 1, "evaluation.origins", ">= 1", e.origins)
+    _check(e.folds >= 1, "evaluation.folds", ">= 1", e.folds)
+    _check(e.season >= 0, "evaluation.season", ">= 0", e.season)
+    _check(len(e.levels) >= 1 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                      and 0 < x < 100 for x in e.levels),
+           "evaluation.levels", "a list of percentages between 0 and 100", e.levels)
+    e.levels = sorted({int(x) if float(x).is_integer() else float(x) for x in e.levels})
+    _check(d.fill in FILL_POLICIES, "data.fill", "one of " + ", ".join(FILL_POLICIES), d.fill)
+    _check(d.aggregate in AGGREGATES, "data.aggregate",
+           "one of " + ", ".join(a or '""' for a in AGGREGATES), d.aggregate)
+    _check(d.max_gap >= 0, "data.max_gap", ">= 0", d.max_gap)
+
+
+def _from_dict(data: dict, defaults: dict | None = None) -> Config:
+    defaults = defaults or _read_toml(DEFAULT_PATH)
+    sections = {}
+    for section, cls in _SECTIONS.items():
+        values = {}
+        for f in dataclasses.fields(cls):
+            name = f"{section}.{f.name}"
+            values[f.name] = _coerce(name, data[section][f.name], defaults[section][f.name])
+        sections[section] = cls(**values)
+    cfg = Config(**sections)
+    _validate(cfg)
+    return cfg
+
+
+def load_config(path: str | Path | None = None, overrides: dict | None = None) -> Config:
+    """Defaults ← ``path`` (a TOML file) ← ``overrides`` (``{section: {key: value}}``;
+    ``None`` values are ignored so unset CLI flags fall through)."""
+    defaults = _read_toml(DEFAULT_PATH)
+    merged = defaults
+    if path is not None:
+        merged = _merge(merged, _read_toml(Path(path)), f"config file {str(path)!r}")
+    if overrides:
+        merged = _merge(merged, overrides, "command-line flags")
+    return _from_dict(merged, defaults)
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        escaped = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped)
+        return f'"{escaped}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def dump_toml(cfg: Config) -> str:
+    """The resolved config as TOML text (round-trips through :func:`load_config`)."""
+    lines = []
+    for section, values in cfg.to_dict().items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,192 @@
+"""Windows for supervised training: time-ordered splits, per-series scaling, lazy batches.
+
+Pure numpy index arithmetic; TensorFlow is never imported here.
+
+* :class:`SeriesScaler` — per-series standardisation fitted on the *training part only*
+  (robust to huge magnitudes such as 1e300: statistics are computed on ``x / max|x|``).
+* :func:`split_points` — how many points of each series are training, the rest being the
+  time-ordered validation tail.  A training window (input + target) never touches the tail;
+  a validation window's target lies entirely inside the tail (its input may look back into
+  the training part, exactly as a real forecast does).
+* :class:`WindowSet` — all series scaled and concatenated into one flat ``float32`` array
+  plus the start offsets of every admissible window.  Nothing per window is materialised:
+  :class:`WindowSampler` gathers a batch with one fancy-indexing call when it is asked for.
+* ``relative=True`` expresses a window relative to its last input value
+  (``x - x[-1]``, ``y - x[-1]``), so a trending series does not leave the range the network
+  was trained on; :func:`invert` adds it back.
+
+Shapes: inputs ``(batch, window, 1)``, targets ``(batch, horizon)``, ``float32``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+# -- scaling ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SeriesScaler:
+    """Per-series ``(x - mean) / scale``; ``scale`` is the std (1 for a constant series)."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, series: list[np.ndarray]) -> "SeriesScaler":
+        means, scales = [], []
+        for v in series:
+            v = np.asarray(v, dtype=np.float64)
+            big = float(np.max(np.abs(v))) if len(v) else 0.0
+            big = big if big > 0 and np.isfinite(big) else 1.0
+            u = v / big
+            mu, sd = float(np.mean(u)), float(np.std(u))
+            means.append(mu * big)
+            # A (numerically) constant series is scaled by its level, or 1 when it is 0.
+            scales.append(sd * big if sd > 1e-12 else (abs(mu * big) or 1.0))
+        return cls(np.array(means, dtype=np.float64), np.array(scales, dtype=np.float64))
+
+    def transform(self, i: int, values) -> np.ndarray:
+        return (np.asarray(values, dtype=np.float64) - self.mean[i]) / self.scale[i]
+
+    def inverse(self, i: int, values) -> np.ndarray:
+        return np.asarray(values, dtype=np.float64) * self.scale[i] + self.mean[i]
+
+
+# -- splits and windows -------------------------------------------------------------------
+def validation_length(length: int, horizon: int, fraction: float) -> int:
+    """Points in the validation tail of a series: at least one horizon."""
+    return max(horizon, int(math.ceil(fraction * length)))
+
+
+def split_points(lengths, horizon: int, fraction: float) -> np.ndarray:
+    """Number of training points of each series (the rest is the validation tail)."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    return np.array([n - validation_length(int(n), horizon, fraction) for n in lengths],
+                    dtype=np.int64)
+
+
+def window_starts(lengths, window: int, horizon: int, first_target=None, last_target=None):
+    """Start offsets (relative to each series) of every window whose target lies in
+    ``[first_target, last_target)`` of that series (defaults: the whole series).
+
+    Returns ``(series_index, start)`` int64 arrays.  A window at ``start`` reads
+    ``[start, start + window)`` as input and ``[start + window, start + window + horizon)``
+    as target.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    n = len(lengths)
+    lo = np.zeros(n, np.int64) if first_target is None else np.asarray(first_target, np.int64)
+    hi = lengths if last_target is None else np.asarray(last_target, np.int64)
+    # target start t = start + window must satisfy lo <= t and t + horizon <= hi, start >= 0
+    first = np.maximum(lo - window, 0)
+    last = hi - horizon - window  # inclusive
+    counts = np.maximum(last - first + 1, 0)
+    series = np.repeat(np.arange(n, dtype=np.int64), counts)
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]) if n else np.zeros(0, np.int64)
+    start = np.arange(counts.sum(), dtype=np.int64) - np.repeat(offsets, counts) \
+        + np.repeat(first, counts)
+    return series, start
+
+
+@dataclass
+class WindowSet:
+    """Scaled series concatenated in ``flat`` (float32) with ``offsets`` per series, and the
+    absolute positions ``positions`` of the windows it serves."""
+
+    flat: np.ndarray
+    offsets: np.ndarray
+    positions: np.ndarray
+    window: int
+    horizon: int
+    relative: bool
+
+    @classmethod
+    def build(cls, scaled: list[np.ndarray], series_idx, starts, window, horizon, relative):
+        lengths = np.array([len(s) for s in scaled], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        flat = np.concatenate(scaled).astype(np.float32) if scaled else np.zeros(0, np.float32)
+        positions = offsets[np.asarray(series_idx, np.int64)] + np.asarray(starts, np.int64)
+        return cls(flat, offsets, positions, window, horizon, relative)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def gather(self, positions: np.ndarray):
+        """Inputs ``(n, window, 1)`` and targets ``(n, horizon)`` for the given positions."""
+        span = np.arange(self.window + self.horizon, dtype=np.int64)
+        block = self.flat[positions[:, None] + span]
+        x, y = block[:, : self.window], block[:, self.window:]
+        if self.relative:
+            last = x[:, -1:]
+            x, y = x - last, y - last
+        return x[..., None], y
+
+    def arrays(self):
+        """All windows at once (only for small validation sets and tests)."""
+        return self.gather(self.positions)
+
+
+class WindowSampler:
+    """Shuffled mini-batches of a :class:`WindowSet`, gathered lazily, reproducible per seed.
+
+    ``max_windows`` > 0 draws a fresh random subset of that many windows each epoch (for
+    very long series).  Has ``__len__``/``__getitem__``/``on_epoch_end`` so it can back a
+    ``keras.utils.PyDataset``.
+    """
+
+    def __init__(self, windows: WindowSet, batch_size: int, *, shuffle=True, seed=0,
+                 max_windows: int = 0):
+        self.windows = windows
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.max_windows = int(max_windows)
+        self._rng = np.random.default_rng(seed)
+        self._order = self._new_order()
+
+    def _new_order(self) -> np.ndarray:
+        n = len(self.windows)
+        if self.max_windows and self.max_windows < n:
+            return np.sort(self._rng.choice(n, self.max_windows, replace=False)) \
+                if not self.shuffle else self._rng.choice(n, self.max_windows, replace=False)
+        return self._rng.permutation(n) if self.shuffle else np.arange(n)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self._order) / self.batch_size)
+
+    def __getitem__(self, i: int):
+        idx = self._order[i * self.batch_size:(i + 1) * self.batch_size]
+        return self.windows.gather(self.windows.positions[idx])
+
+    def on_epoch_end(self) -> None:
+        self._order = self._new_order()
+
+
+def last_windows(scaled: list[np.ndarray], window: int, relative: bool):
+    """The final input window of every series, for forecasting: ``(x, last)`` where
+    ``x`` is ``(n_series, window, 1)`` float32 and ``last`` the value added back."""
+    x = np.stack([np.asarray(s[-window:], dtype=np.float64) for s in scaled])
+    last = x[:, -1].copy() if relative else np.zeros(len(scaled))
+    x = x - last[:, None]
+    return x[..., None].astype(np.float32), last
+
+
+def invert(y_scaled: np.ndarray, last: np.ndarray, scaler: SeriesScaler) -> np.ndarray:
+    """Model outputs ``(n_series, horizon)`` back to original units."""
+    y = np.asarray(y_scaled, dtype=np.float64) + last[:, None]
+    return np.stack([scaler.inverse(i, row) for i, row in enumerate(y)])
+
+
+# -- choosing window and horizon ----------------------------------------------------------
+def default_horizon(season: int | None) -> int:
+    """One season ahead; 12 when the season is unknown or 1."""
+    return season if season and season > 1 else 12
+
+
+def default_window(season: int | None) -> int:
+    """Two seasons of context (at least 14 steps); 24 steps without a season."""
+    if season and season > 1:
+        return max(2 * season, 14)
+    return 24

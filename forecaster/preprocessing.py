@@ -1,0 +1,166 @@
+"""``preprocessing.json``: everything besides the network that a forecast needs.
+
+Frequency/axis, column names, window and horizon, the per-series scaler, the last context
+of each series (so ``forecast predict`` never needs the original file), and the conformal
+interval widths.  Plain JSON — never pickle — and validated field by field on load, so a
+tampered or truncated file is refused with an :class:`~forecaster.errors.ArtifactError`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from forecaster.data.panel import Panel, TimeAxis
+from forecaster.errors import ArtifactError
+
+FORMAT = 1
+
+
+@dataclass
+class SeriesState:
+    id: str
+    mean: float
+    scale: float
+    length: int
+    context_start: object  # timestamp or int
+    context: np.ndarray
+
+
+@dataclass
+class Preprocessing:
+    axis: TimeAxis
+    target: str
+    time_col: str
+    id_col: str | None
+    window: int
+    horizon: int
+    season: int | None
+    relative: bool
+    levels: list
+    series: list[SeriesState]
+    conformal: dict | None = None
+    notes: list = field(default_factory=list)
+
+    # -- building ---------------------------------------------------------------------------
+    @classmethod
+    def from_fit(cls, panel: Panel, forecaster, *, season, levels, conformal=None,
+                 keep: int | None = None) -> "Preprocessing":
+        """State of a fitted :class:`~forecaster.models.neural.RNNForecaster` on ``panel``.
+
+        ``keep`` points of context are stored per series (default: the window, or three
+        seasons if longer, for the report's history plot)."""
+        T = forecaster.shape_.window
+        keep = keep or max(T, 3 * (season or 0), 48)
+        series = []
+        for i, (sid, v) in enumerate(panel):
+            j = forecaster.ids_[sid]
+            ctx = v[-keep:]
+            series.append(SeriesState(
+                id=sid, mean=float(forecaster.scaler_.mean[j]),
+                scale=float(forecaster.scaler_.scale[j]), length=len(v),
+                context_start=panel.axis.shift(panel.starts[i], len(v) - len(ctx)),
+                context=np.asarray(ctx, dtype=np.float64)))
+        return cls(axis=panel.axis, target=panel.target, time_col=panel.time_col,
+                   id_col=panel.id_col, window=T, horizon=forecaster.shape_.horizon,
+                   season=season, relative=bool(forecaster.relative), levels=list(levels),
+                   series=series, conformal=conformal)
+
+    def context_panel(self) -> Panel:
+        """The stored contexts as a :class:`Panel` (ends at the end of the training data)."""
+        return Panel(ids=tuple(s.id for s in self.series),
+                     starts=tuple(s.context_start for s in self.series),
+                     values=tuple(s.context for s in self.series), axis=self.axis,
+                     target=self.target, time_col=self.time_col, id_col=self.id_col)
+
+    # -- JSON -------------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        fmt = self.axis.format
+        return {
+            "format": FORMAT,
+            "axis": self.axis.to_json(),
+            "target": self.target, "time_col": self.time_col, "id_col": self.id_col,
+            "window": self.window, "horizon": self.horizon, "season": self.season,
+            "scaling": "standard", "relative": self.relative, "levels": self.levels,
+            "conformal": self.conformal,
+            "series": [{
+                "id": s.id, "mean": s.mean, "scale": s.scale, "length": s.length,
+                "context_start": fmt(s.context_start),
+                "context": [float(x) for x in s.context],
+            } for s in self.series],
+        }
+
+    @classmethod
+    def from_json(cls, data) -> "Preprocessing":
+        """Validate and load; any problem is an ArtifactError naming the field."""
+        try:
+            return cls._from_json(data)
+        except ArtifactError:
+            raise
+        except Exception as exc:
+            raise ArtifactError(f"preprocessing.json failed validation: {exc}.") from None
+
+    @classmethod
+    def _from_json(cls, data) -> "Preprocessing":
+        def bad(what):
+            raise ArtifactError(f"preprocessing.json failed validation: {what}.")
+
+        if not isinstance(data, dict):
+            bad("expected a JSON object")
+        if data.get("format") != FORMAT:
+            bad(f"unsupported format {data.get('format')!r} (expected {FORMAT})")
+        axis = TimeAxis.from_json(data["axis"])
+        if axis.is_datetime:
+            axis.offset  # raises on an unknown frequency alias
+
+        def pos_int(name):
+            v = data.get(name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                bad(f"`{name}` must be a positive integer, got {v!r}")
+            return v
+
+        window, horizon = pos_int("window"), pos_int("horizon")
+        season = data.get("season")
+        if season is not None and (not isinstance(season, int) or season < 1):
+            bad(f"`season` must be null or a positive integer, got {season!r}")
+        levels = data.get("levels", [])
+        if not isinstance(levels, list) or not all(
+                isinstance(x, (int, float)) and 0 < x < 100 for x in levels):
+            bad(f"`levels` must be a list of percentages, got {levels!r}")
+        series_json = data.get("series")
+        if not isinstance(series_json, list) or not series_json:
+            bad("`series` must be a non-empty list")
+        series, seen = [], set()
+        for k, s in enumerate(series_json):
+            if not isinstance(s, dict) or not isinstance(s.get("id"), str):
+                bad(f"series #{k} has no string `id`")
+            if s["id"] in seen:
+                bad(f"series id {s['id']!r} appears twice")
+            seen.add(s["id"])
+            ctx = s.get("context")
+            if not isinstance(ctx, list) or len(ctx) < window or not all(
+                    isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+                    for x in ctx):
+                bad(f"series {s['id']!r} needs a finite numeric `context` of at least "
+                    f"{window} values")
+            for key in ("mean", "scale"):
+                v = s.get(key)
+                if not isinstance(v, (int, float)) or not math.isfinite(v):
+                    bad(f"series {s['id']!r} has a non-finite `{key}`")
+            if s["scale"] <= 0:
+                bad(f"series {s['id']!r} has a non-positive `scale`")
+            series.append(SeriesState(
+                id=s["id"], mean=float(s["mean"]), scale=float(s["scale"]),
+                length=int(s.get("length", len(ctx))),
+                context_start=axis.parse(s["context_start"]),
+                context=np.asarray(ctx, dtype=np.float64)))
+        conformal = data.get("conformal")
+        if conformal is not None and not isinstance(conformal, dict):
+            bad("`conformal` must be an object or null")
+        return cls(axis=axis, target=str(data.get("target", "value")),
+                   time_col=str(data.get("time_col", "timestamp")), id_col=data.get("id_col"),
+                   window=window, horizon=horizon, season=season,
+                   relative=bool(data.get("relative", True)), levels=list(levels),
+                   series=series, conformal=conformal)
