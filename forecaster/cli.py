@@ -1,0 +1,477 @@
+"""The ``forecast`` command line: a Click group with train, predict, evaluate and report.
+
+Only parsing, printing and error presentation live here.  TensorFlow, pandas and the
+pipelines are imported inside the commands, so ``forecast --help`` is instant.  Every
+:class:`~forecaster.errors.ForecastError` (and any other failure) becomes one line
+``Error: …`` on stderr with a non-zero exit code; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from forecaster import __version__
+from forecaster.errors import ForecastError
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class Terminated(BaseException):
+    """Raised from the SIGTERM handler so that staged runs are cleaned up."""
+
+
+def _state(ctx: click.Context) -> dict:
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    root.obj.setdefault("quiet", False)
+    root.obj.setdefault("verbose", False)
+    root.obj.setdefault("debug", False)
+    return root.obj
+
+
+def _flag(name):
+    def callback(ctx, param, value):
+        if value:
+            _state(ctx)[name] = True
+    return callback
+
+
+def common_options(f):
+    """--quiet/--verbose/--debug, accepted before or after the command name."""
+    f = click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
+                     callback=_flag("debug"),
+                     help="Show full tracebacks and TensorFlow's own logs.")(f)
+    f = click.option("--verbose", "-v", is_flag=True, expose_value=False,
+                     callback=_flag("verbose"),
+                     help="More detail on stderr (e.g. the resolved config).")(f)
+    f = click.option("--quiet", "-q", is_flag=True, expose_value=False,
+                     callback=_flag("quiet"),
+                     help="Only errors on stderr; only essential results on stdout.")(f)
+    return f
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+class ForecastGroup(click.Group):
+    """Maps exceptions to one-line errors and exit codes."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.Abort, click.ClickException):
+            raise
+        except ForecastError as exc:
+            if _state(ctx)["debug"]:
+                raise
+            raise click.ClickException(_one_line(exc)) from None
+        except (KeyboardInterrupt, Terminated) as exc:
+            if _state(ctx)["debug"]:
+                raise
+            what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+            click.echo(f"Error: {what}; nothing was saved and runs/latest is unchanged.",
+                       err=True)
+            ctx.exit(143 if isinstance(exc, Terminated) else 130)
+        except MemoryError:
+            if _state(ctx)["debug"]:
+                raise
+            raise click.ClickException("out of memory; try --max-windows, a smaller "
+                                       "--batch-size or fewer --units.") from None
+        except Exception as exc:  # an unexpected failure: still one line, no traceback
+            if _state(ctx)["debug"]:
+                raise
+            raise click.ClickException(
+                f"unexpected {type(exc).__name__}: {_one_line(exc)[:400]} "
+                "(run with --debug for the traceback)") from None
+
+
+def _log(ctx, message: str) -> None:
+    if not _state(ctx)["quiet"]:
+        click.echo(message, err=True)
+
+
+def _prepare_runtime(ctx) -> None:
+    from forecaster.training import quiet_tensorflow
+
+    quiet_tensorflow(debug=_state(ctx)["debug"])
+    if not _state(ctx)["debug"]:
+        import warnings
+
+        warnings.filterwarnings("ignore")
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+@click.group(cls=ForecastGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", prog_name="forecast")
+@common_options
+@click.pass_context
+def forecast(ctx):
+    """Time-series forecasting with recurrent neural networks.
+
+    \b
+      forecast train data.csv            fit, backtest against baselines, save a run
+      forecast predict --horizon 30      forecast from the latest run
+      forecast evaluate data.csv         leaderboard: RNN vs baselines, rolling-origin
+      forecast report                    PNG figures + one self-contained HTML page
+    """
+    _state(ctx)
+
+
+# -- shared option groups ------------------------------------------------------------------
+def data_options(f):
+    opts = [
+        click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                     help="TOML file overriding configs/default.toml."),
+        click.option("--target", help="Value column to forecast (default: the only numeric "
+                                      "column)."),
+        click.option("--time-col", help="Time column (default: detected)."),
+        click.option("--id-col", help="Series column of a long panel (default: detects "
+                                      "unique_id / series_id / id)."),
+        click.option("--freq", help="Force the frequency (pandas alias: MS, W-SAT, D, h …)."),
+        click.option("--dayfirst", is_flag=True, default=None,
+                     help="Read dates like 01/02/2020 as day first (1 February)."),
+        click.option("--fill", type=click.Choice(["interpolate", "ffill", "zero", "error"]),
+                     help="How to fill gaps (default: interpolate short gaps)."),
+        click.option("--max-gap", type=int, help="Longest gap interpolate may fill (points)."),
+        click.option("--aggregate",
+                     type=click.Choice(["mean", "sum", "last", "first", "max", "min"]),
+                     help="Combine duplicated timestamps (default: they are an error)."),
+        click.option("--season", type=int, help="Seasonal period (default: from the "
+                                                "frequency, e.g. 12 for monthly)."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def model_options(f):
+    opts = [
+        click.option("--model", "kind",
+                     type=click.Choice(["simple_rnn", "tanh_cell", "lstm", "gru"]),
+                     help="Recurrent layer (default: tanh_cell, our Elman cell)."),
+        click.option("--units", type=int, help="Hidden units per recurrent layer."),
+        click.option("--layers", type=int, help="Stacked recurrent layers."),
+        click.option("--window", type=int, help="Input steps (default: two seasons)."),
+        click.option("--epochs", type=int, help="Maximum epochs (early stopping may end "
+                                                "sooner)."),
+        click.option("--batch-size", type=int, help="Windows per batch."),
+        click.option("--learning-rate", type=float, help="Adam learning rate."),
+        click.option("--patience", type=int, help="Early-stopping patience (epochs)."),
+        click.option("--max-windows", type=int,
+                     help="Sample at most this many training windows per epoch (long "
+                          "series)."),
+        click.option("--seed", type=int, help="Random seed (same data + seed ⇒ same "
+                                              "forecast)."),
+        click.option("--device", type=click.Choice(["cpu", "gpu", "auto"]),
+                     help="Where to train (default: auto)."),
+        click.option("--level", "levels", help="Interval levels in %, e.g. 80,95."),
+        click.option("--runs-dir", type=click.Path(file_okay=False),
+                     help="Where runs are kept (default: runs)."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _levels(text):
+    if text is None:
+        return None
+    try:
+        return [float(x) if "." in x else int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise click.BadParameter(f"must be comma-separated percentages like 80,95. Got "
+                                 f"{text!r}.", param_hint="--level") from None
+
+
+def _resolve_config(ctx, kw: dict, horizon=None, extra_eval=None):
+    from forecaster.config import load_config
+
+    overrides = {
+        "data": {k: kw.get(k) for k in ("target", "time_col", "id_col", "freq", "dayfirst",
+                                        "fill", "max_gap", "aggregate")},
+        "model": {"kind": kw.get("kind"), "units": kw.get("units"),
+                  "layers": kw.get("layers"), "window": kw.get("window"),
+                  "horizon": horizon},
+        "training": {k: kw.get(k) for k in ("epochs", "batch_size", "learning_rate",
+                                            "patience", "max_windows", "seed", "device")},
+        "evaluation": {"season": kw.get("season"), "levels": _levels(kw.get("levels")),
+                       **(extra_eval or {})},
+        "output": {"runs_dir": kw.get("runs_dir")},
+    }
+    cfg = load_config(kw.get("config_path"), overrides)
+    if _state(ctx)["verbose"] and not _state(ctx)["quiet"]:
+        from forecaster.config import dump_toml
+
+        click.echo("resolved config:\n" + dump_toml(cfg), err=True)
+    return cfg
+
+
+def _epoch_progress(ctx, label):
+    if _state(ctx)["quiet"] or not sys.stderr.isatty():
+        return None
+
+    def progress(epoch, epochs, loss, val_loss):
+        click.echo(f"\r{label}: epoch {epoch}/{epochs}  loss {loss:.4g}  val {val_loss:.4g}   ",
+                   err=True, nl=False)
+    return progress
+
+
+# -- train ---------------------------------------------------------------------------------
+@forecast.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("data", type=click.Path(dir_okay=False))
+@data_options
+@model_options
+@click.option("--horizon", type=int, help="Steps the model forecasts directly (default: one "
+                                          "season).")
+@click.option("--origins", type=int, help="Rolling origins of the validation backtest.")
+@click.option("--no-backtest", is_flag=True, help="Skip the backtest (no leaderboard, no "
+                                                  "intervals).")
+@click.option("--name", help="Name part of the run id (default: the data file's stem).")
+@click.option("--report", "make_report", is_flag=True,
+              help="Also write the HTML/PNG report of the new run.")
+@click.option("--reports-dir", type=click.Path(file_okay=False), default="reports",
+              show_default=True, help="Where --report writes.")
+@common_options
+@click.pass_context
+def train(ctx, data, horizon, origins, no_backtest, name, make_report, reports_dir, **kw):
+    """Train an RNN on DATA (CSV, CSV.GZ or Parquet) and save a run.
+
+    Detects the time and value columns, infers the frequency, picks a window from the
+    seasonality, backtests the RNN against seasonal naive and other baselines, trains the
+    final model on all the data and saves everything under runs/<id>/.
+    """
+    _prepare_runtime(ctx)
+    extra = {"origins": origins}
+    if no_backtest:
+        extra["backtest"] = False
+    cfg = _resolve_config(ctx, kw, horizon=horizon, extra_eval=extra)
+    from forecaster.pipeline.train import train as run_train
+
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        result = run_train(data, cfg, name=name,
+                           progress=_epoch_progress(ctx, cfg.model.kind),
+                           log=lambda m: _log(ctx, m))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if _epoch_progress(ctx, "") is not None:
+        click.echo("", err=True)
+    for note in result.notes:
+        _log(ctx, f"warning: {note}")
+    _print_train_summary(ctx, result)
+    if make_report:
+        _write_report(ctx, result.run_dir, Path(reports_dir) / result.run_dir.name)
+
+
+def _print_train_summary(ctx, r) -> None:
+    if _state(ctx)["quiet"]:
+        click.echo(str(r.run_dir))
+        return
+    info = r.panel.describe()
+    lines = [
+        ("rows", f"{info['rows']:,}"), ("series", f"{info['series']:,}"),
+        ("frequency", info["frequency"]), ("time range", f"{info['start']} … {info['end']}"),
+        ("target", info["target"]), ("window", r.window), ("horizon", r.horizon),
+        ("model", r.model), ("device", r.device),
+        ("epochs run", f"{r.epochs_run} (best {r.best_epoch})"),
+        ("validation MSE", f"{r.val_loss:.4g} (scaled units)"),
+        ("time", f"{r.seconds:.1f} s"),
+    ]
+    if r.leaderboard is not None and len(r.leaderboard):
+        table = r.leaderboard
+        rnn = table.loc["rnn"] if "rnn" in table.index else None
+        snaive = table.loc["seasonal_naive"] if "seasonal_naive" in table.index else None
+        if rnn is not None and snaive is not None:
+            verdict = "beats" if rnn["mase"] < snaive["mase"] else "does NOT beat"
+            lines.append(("backtest MASE", f"RNN {rnn['mase']:.3f} vs seasonal naive "
+                                           f"{snaive['mase']:.3f} — the RNN {verdict} "
+                                           "seasonal naive"))
+        best = table.attrs.get("best")
+        if best:
+            lines.append(("best in backtest", best))
+    lines.append(("run", str(r.run_dir)))
+    width = max(len(k) for k, _ in lines)
+    for key, value in lines:
+        click.echo(f"{key:<{width}}  {value}")
+
+
+# -- predict -------------------------------------------------------------------------------
+@forecast.command(context_settings=CONTEXT_SETTINGS)
+@click.option("--horizon", type=int, default=None,
+              help="Steps to forecast (default: the trained horizon).")
+@click.option("--run", "run_id", default="latest", show_default=True,
+              help="Run id under the runs directory, or a path to a run.")
+@click.option("--runs-dir", type=click.Path(file_okay=False), default="runs",
+              show_default=True, help="Where runs are kept.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False),
+              help="Forecast file (default: runs/<id>/predictions/forecast-h<H>.<format>).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]),
+              default="csv", show_default=True, help="Forecast file format.")
+@click.option("--overwrite", is_flag=True, help="Replace --output if it already exists.")
+@click.option("--device", type=click.Choice(["cpu", "gpu", "auto"]), default="cpu",
+              show_default=True, help="Where to run the model.")
+@common_options
+@click.pass_context
+def predict(ctx, horizon, run_id, runs_dir, output, fmt, overwrite, device):
+    """Forecast from a saved run (the latest by default); needs no data file."""
+    _prepare_runtime(ctx)
+    from forecaster import artifacts
+    from forecaster.pipeline.predict import format_frame, predict as run_predict, write_forecast
+
+    run_dir = artifacts.resolve_run(Path(runs_dir), run_id)
+    if device == "cpu":
+        os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+    if horizon is None:
+        horizon = artifacts.read_json(run_dir / "preprocessing.json").get("horizon", 1)
+    path = Path(output) if output else run_dir / "predictions" / f"forecast-h{horizon}.{fmt}"
+    if output and path.exists() and not overwrite:
+        raise click.ClickException(f"{str(path)!r} already exists; pass --overwrite to "
+                                   "replace it or choose another --output.")
+    pred = run_predict(run_dir, int(horizon))
+    for note in pred.notes:
+        _log(ctx, f"note: {note}")
+    written = write_forecast(pred, path, fmt)
+    if not _state(ctx)["quiet"]:
+        import pandas as pd
+
+        table = format_frame(pred.frame, pred.state)
+        with pd.option_context("display.max_rows", 200, "display.width", 120,
+                               "display.float_format", "{:,.3f}".format):
+            click.echo(table.to_string(index=False))
+        _log(ctx, f"{len(table)} forecasts from run {run_dir.name} written to {written}")
+    else:
+        click.echo(str(written))
+
+
+# -- evaluate ------------------------------------------------------------------------------
+@forecast.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("data", type=click.Path(dir_okay=False))
+@data_options
+@model_options
+@click.option("--models", help="Comma-separated models (default: rnn and every baseline: "
+                               "naive, seasonal_naive, drift, mean, ridge, random_forest, "
+                               "hist_gradient_boosting, knn).")
+@click.option("--horizon", type=int, help="Forecast steps per fold (default: one season).")
+@click.option("--folds", type=int, help="Rolling-origin folds (default: 3).")
+@click.option("--step", type=int, help="Points between fold origins (default: horizon).")
+@click.option("--holdout", type=int,
+              help="Competition protocol: train on all but the last H points, score on them.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Leaderboard output on stdout.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Where metrics.json, folds.csv and backtest.csv go (default: "
+                   "runs/evaluations/<id>).")
+@click.option("--report", "make_report", is_flag=True, help="Also write the HTML/PNG report.")
+@click.option("--reports-dir", type=click.Path(file_okay=False), default="reports",
+              show_default=True, help="Where --report writes.")
+@common_options
+@click.pass_context
+def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, make_report,
+             reports_dir, **kw):
+    """Compare the RNN with baselines on the same rolling-origin folds of DATA."""
+    _prepare_runtime(ctx)
+    cfg = _resolve_config(ctx, kw, horizon=horizon, extra_eval={"folds": folds})
+    import json
+
+    from forecaster import artifacts
+    from forecaster.evaluation.backtest import BacktestSpec
+    from forecaster.models.neural import RNNForecaster
+    from forecaster.pipeline.evaluate import DEFAULT_MODELS, evaluate as run_evaluate
+    from forecaster.pipeline.train import load_panel, season_of
+
+    panel = load_panel(data, cfg)
+    for note in panel.notes:
+        _log(ctx, f"warning: {note}")
+    season = season_of(panel, cfg)
+    names = [m.strip() for m in models.split(",") if m.strip()] if models else DEFAULT_MODELS
+    if holdout is not None:
+        if horizon is not None and horizon != holdout:
+            raise click.UsageError("--holdout H already sets the horizon to H; drop --horizon.")
+        spec = BacktestSpec.holdout(holdout)
+    else:
+        from forecaster.data.windowing import default_horizon
+
+        spec = BacktestSpec(horizon=horizon or default_horizon(season),
+                            folds=cfg.evaluation.folds, step=step)
+
+    def rnn_factory():
+        return RNNForecaster.from_config(cfg, season=season)
+
+    bar = None
+    if not _state(ctx)["quiet"]:
+        bar = click.progressbar(length=len(names) * spec.folds, label="backtest",
+                                file=sys.stderr, show_pos=True, item_show_func=lambda x: x)
+        bar.__enter__()
+
+    def progress(model, fold, nfolds, seconds):
+        if bar is not None:
+            bar.update(1, f"{model} fold {fold}/{nfolds}")
+
+    try:
+        result = run_evaluate(panel, models=names, spec=spec, levels=cfg.evaluation.levels,
+                              season=season, seed=cfg.training.seed, rnn_factory=rnn_factory,
+                              progress=progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    for note in result.notes:
+        if note not in panel.notes:
+            _log(ctx, f"note: {note}")
+    out = Path(out_dir) if out_dir else (Path(cfg.output.runs_dir) / "evaluations" /
+                                         artifacts.run_name(Path(data).stem))
+    result.write(out)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        click.echo(result.format())
+        _log(ctx, f"{spec.folds} fold(s) × horizon {spec.horizon}, {len(panel)} series, "
+                  f"{result.seconds:.1f} s; metrics.json, folds.csv and backtest.csv in {out}")
+    if make_report:
+        _write_report(ctx, out, Path(reports_dir) / out.name)
+
+
+# -- report --------------------------------------------------------------------------------
+@forecast.command(context_settings=CONTEXT_SETTINGS)
+@click.option("--run", "run_id", default="latest", show_default=True,
+              help="Run id under the runs directory, or a path to a run.")
+@click.option("--runs-dir", type=click.Path(file_okay=False), default="runs",
+              show_default=True, help="Where runs are kept.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Output folder (default: reports/<run id>).")
+@common_options
+@click.pass_context
+def report(ctx, run_id, runs_dir, out_dir):
+    """Write PNG figures and one self-contained report.html for a run."""
+    from forecaster import artifacts
+
+    run_dir = artifacts.resolve_run(Path(runs_dir), run_id)
+    _write_report(ctx, run_dir, Path(out_dir) if out_dir else Path("reports") / run_dir.name)
+
+
+def _write_report(ctx, run_dir: Path, out_dir: Path) -> None:
+    from forecaster.pipeline.report import write_report
+
+    path = write_report(Path(run_dir), Path(out_dir))
+    if _state(ctx)["quiet"]:
+        click.echo(str(path))
+    else:
+        click.echo(f"report: {path}")
+
+
+def main(argv=None) -> None:
+    """Console-script entry point."""
+    forecast.main(args=argv, prog_name="forecast")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

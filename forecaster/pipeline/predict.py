@@ -1,0 +1,102 @@
+"""``forecast predict``: forecast from a saved run, without the original data.
+
+Loads ``model.keras`` with ``safe_mode=True`` and the validated ``preprocessing.json``,
+forecasts ``horizon`` steps from the stored context of every series (directly up to the
+trained horizon, recursively beyond it), and adds the split-conformal intervals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forecaster import artifacts
+from forecaster.errors import ConfigError, ForecastError
+from forecaster.models.base import forecast_to_frame
+from forecaster.models.neural import forecast_recursive
+from forecaster.preprocessing import Preprocessing
+
+FORMATS = ("csv", "json", "parquet")
+
+
+@dataclass
+class Prediction:
+    frame: pd.DataFrame  # series_id, timestamp, forecast, lower_XX, upper_XX…
+    run_dir: Path
+    state: Preprocessing
+    notes: list = field(default_factory=list)
+
+
+def predict(run_dir: Path, horizon: int) -> Prediction:
+    if horizon < 1:
+        raise ConfigError(f"`--horizon` must be >= 1. Got {horizon}.")
+    state = Preprocessing.from_json(artifacts.read_json(run_dir / "preprocessing.json"))
+    model = artifacts.load_model(run_dir / "model.keras")
+    _check_model(model, state, run_dir)
+    notes = []
+    scaled = [(s.context - s.mean) / s.scale for s in state.series]
+    y = forecast_recursive(model, np.stack([c[-state.window:] for c in scaled]),
+                           window=state.window, model_horizon=state.horizon, steps=horizon,
+                           relative=state.relative)
+    values = np.stack([row * s.scale + s.mean for row, s in zip(y, state.series)])
+    if not np.all(np.isfinite(values)):
+        raise ForecastError("the model produced non-finite forecasts; retrain the run.")
+    if horizon > state.horizon:
+        notes.append(f"horizon {horizon} exceeds the trained horizon {state.horizon}: steps "
+                     f"{state.horizon + 1}–{horizon} are forecast recursively from the "
+                     "model's own forecasts.")
+    frame = forecast_to_frame(state.context_panel(), values)
+    if state.conformal:
+        from forecaster.evaluation.intervals import ConformalIntervals
+
+        scales = {s.id: s.scale for s in state.series}
+        frame = ConformalIntervals.from_json(state.conformal).predict(frame, scales)
+        if horizon > state.horizon:
+            notes.append("intervals beyond the trained horizon are widened by sqrt(h/H) and "
+                         "were not calibrated on data.")
+    else:
+        notes.append("this run has no backtest, so the forecast has no intervals.")
+    frame = frame.drop(columns=["step"])
+    return Prediction(frame=frame, run_dir=run_dir, state=state, notes=notes)
+
+
+def _check_model(model, state: Preprocessing, run_dir: Path) -> None:
+    shape_in = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else None
+    shape_out = tuple(model.output_shape[1:]) if hasattr(model, "output_shape") else None
+    if shape_in != (state.window, 1) or shape_out != (state.horizon,):
+        raise artifacts.ArtifactError(
+            f"model.keras in run {run_dir.name!r} does not match preprocessing.json: input "
+            f"{shape_in}, output {shape_out}; expected ({state.window}, 1) → "
+            f"({state.horizon},).")
+
+
+def format_frame(frame: pd.DataFrame, state: Preprocessing) -> pd.DataFrame:
+    """Timestamps as ISO strings, for CSV/JSON output and printing."""
+    out = frame.copy()
+    out["timestamp"] = [state.axis.format(t) for t in out["timestamp"]]
+    return out
+
+
+def write_forecast(pred: Prediction, path: Path, fmt: str) -> Path:
+    """Write the forecast atomically (temp file + rename) as csv, json or parquet."""
+    if fmt not in FORMATS:
+        raise ConfigError(f"`--format` must be one of {', '.join(FORMATS)}. Got {fmt!r}.")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = format_frame(pred.frame, pred.state)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        if fmt == "csv":
+            out.to_csv(tmp, index=False)
+        elif fmt == "json":
+            out.to_json(tmp, orient="records", indent=1, double_precision=15)
+        else:
+            out.to_parquet(tmp, index=False)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ForecastError(f"cannot write {str(path)!r}: {exc.strerror or exc}.") from None
+    return path

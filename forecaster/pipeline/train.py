@@ -1,0 +1,201 @@
+"""``forecast train``: read data, backtest the RNN against the baselines, fit, save a run.
+
+Order of work (each step uses only what the step before produced):
+
+1. ingest → validated :class:`~forecaster.data.panel.Panel`;
+2. window and horizon resolved so that the backtest's first fold still fits;
+3. rolling-origin backtest (``evaluation.origins`` origins one step apart, models fitted
+   once on the data before the first origin, never on anything after it) of the RNN and
+   the baselines — the evidence for the leaderboard and the calibration set of the
+   split-conformal intervals;
+4. the final RNN fitted on all the data (its own validation tail for early stopping);
+5. intervals, a forecast of the trained horizon, the gradient diagnostic;
+6. everything written to a temporary run directory that is renamed into place at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import forecaster
+from forecaster import artifacts
+from forecaster.config import Config, dump_toml
+from forecaster.data.ingest import fingerprint, read_panel
+from forecaster.data.panel import Panel
+from forecaster.errors import DataError
+from forecaster.models.neural import RNNForecaster, resolve_shape
+from forecaster.preprocessing import Preprocessing
+
+TRAIN_BASELINES = ["naive", "seasonal_naive", "drift", "mean", "ridge",
+                   "hist_gradient_boosting"]
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced (for the CLI summary)."""
+
+    run_dir: Path
+    panel: Panel
+    window: int
+    horizon: int
+    model: str
+    device: str
+    epochs_run: int
+    best_epoch: int
+    val_loss: float
+    seconds: float
+    leaderboard: pd.DataFrame | None = None
+    notes: list = field(default_factory=list)
+
+
+def load_panel(path, cfg: Config) -> Panel:
+    """Read ``path`` with the ``[data]`` options of ``cfg``."""
+    d = cfg.data
+    return read_panel(path, target=d.target or None, time_col=d.time_col or None,
+                      id_col=d.id_col or None, freq=d.freq or None, dayfirst=d.dayfirst,
+                      fill=d.fill, max_gap=d.max_gap or None, aggregate=d.aggregate or None)
+
+
+def season_of(panel: Panel, cfg: Config) -> int | None:
+    return cfg.evaluation.season or panel.axis.season()
+
+
+def _plan_backtest(panel: Panel, cfg: Config, season):
+    """Window/horizon and the number of origins such that the first fold still trains.
+
+    Returns ``(shape, origins)``; ``origins`` is 0 when no backtest fits in the data."""
+    m, t = cfg.model, cfg.training
+    shape = resolve_shape(panel, window=m.window, horizon=m.horizon,
+                          validation=t.validation, season=season)
+    if not cfg.evaluation.backtest:
+        return shape, 0
+    origins = cfg.evaluation.origins
+    while origins >= 1:
+        drop = shape.horizon + origins - 1
+        if int(panel.lengths.min()) - drop > 0:
+            try:
+                fold_shape = resolve_shape(panel.cut(drop), window=m.window,
+                                           horizon=m.horizon or shape.horizon,
+                                           validation=t.validation, season=season)
+                return fold_shape, origins
+            except DataError:
+                pass
+        origins = origins // 2 if origins > 1 else 0
+    return shape, 0
+
+
+def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
+          log=lambda msg: None) -> TrainResult:
+    """Run the whole training pipeline and return where the run was saved."""
+    from forecaster.evaluation.backtest import BacktestSpec
+    from forecaster.evaluation.gradients import gradient_norms
+    from forecaster.evaluation.intervals import ConformalIntervals
+    from forecaster.pipeline.evaluate import evaluate
+
+    started = time.perf_counter()
+    data_path = Path(data_path)
+    panel = load_panel(data_path, cfg)
+    notes = list(panel.notes)
+    season = season_of(panel, cfg)
+    shape, origins = _plan_backtest(panel, cfg, season)
+    levels = tuple(cfg.evaluation.levels)
+
+    def rnn(progress_fn=None):
+        return RNNForecaster.from_config(cfg, season=season, progress=progress_fn)
+
+    def fixed_rnn():
+        model = rnn()
+        model.window, model.horizon = shape.window, shape.horizon
+        return model
+
+    evaluation = None
+    if origins:
+        log(f"backtest: {origins} origins × horizon {shape.horizon} "
+            f"(RNN and {len(TRAIN_BASELINES)} baselines)")
+        spec = BacktestSpec(horizon=shape.horizon, folds=origins, step=1, refit=False)
+        evaluation = evaluate(panel, models=["rnn"] + TRAIN_BASELINES, spec=spec,
+                              levels=levels, season=season, seed=cfg.training.seed,
+                              rnn_factory=fixed_rnn)
+        notes += [n for n in evaluation.notes if n not in notes]
+    else:
+        notes.append("the series is too short for a backtest: no leaderboard and no "
+                     "prediction intervals (add data or lower --horizon).")
+
+    log(f"training {cfg.model.kind} on all data (window {shape.window}, "
+        f"horizon {shape.horizon})")
+    model = rnn(progress)
+    model.window, model.horizon = shape.window, shape.horizon
+    model.fit(panel)
+
+    scales = {sid: float(model.scaler_.scale[i]) for sid, i in model.ids_.items()}
+    conformal = None
+    forecast = model.predict(shape.horizon)
+    if evaluation is not None:
+        intervals = ConformalIntervals(levels).fit(evaluation.backtest.for_model("rnn"),
+                                                   scales)
+        conformal = intervals.to_json()
+        forecast = intervals.predict(forecast, scales)
+    state = Preprocessing.from_fit(panel, model, season=season, levels=list(levels),
+                                   conformal=conformal)
+    x_val, y_val = model.validation_batch_
+    grads = gradient_norms(model.model_, x_val, y_val)
+
+    fit = model.fit_
+    run_id = artifacts.run_name(name or data_path.stem, cfg.model.kind)
+    with artifacts.staging(Path(runs_dir or cfg.output.runs_dir), run_id) as stage:
+        out = stage.path
+        model.model_.save(out / "model.keras")
+        artifacts.write_json(out / "preprocessing.json", state.to_json())
+        (out / "config.toml").write_text(dump_toml(cfg), encoding="utf-8")
+        pd.DataFrame({"epoch": np.arange(1, fit.epochs_run + 1), "loss": fit.loss,
+                      "val_loss": fit.val_loss}).to_csv(out / "history.csv", index=False)
+        info = panel.describe()
+        artifacts.write_json(out / "data.json", {**fingerprint(data_path), **info,
+                                                 "notes": notes})
+        if evaluation is not None:
+            evaluation.write(out)
+        frame = forecast.copy()
+        frame["timestamp"] = [panel.axis.format(ts) for ts in frame["timestamp"]]
+        frame.to_csv(out / "forecast.csv", index=False)
+        artifacts.write_json(out / "diagnostics.json", {
+            "cell": cfg.model.kind, "window": shape.window,
+            "gradient_norms": [float(g) for g in grads], "batch_size": int(len(x_val))})
+        artifacts.write_json(out / "run.json", {
+            "id": run_id,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "forecaster_version": forecaster.__version__,
+            "model": cfg.model.kind, "device": model.device_, "seed": cfg.training.seed,
+            "window": shape.window, "horizon": shape.horizon, "season": season,
+            "epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch,
+            "train_seconds": round(fit.seconds, 3), "val_loss": fit.best_val_loss,
+            "total_seconds": round(time.perf_counter() - started, 3),
+            "train_windows": int(model.n_train_windows_),
+            "keras_backend": _backend(), "tensorflow_version": _tf_version(),
+            "python": platform.python_version(),
+        })
+    return TrainResult(run_dir=stage.final, panel=panel, window=shape.window,
+                       horizon=shape.horizon, model=cfg.model.kind, device=model.device_,
+                       epochs_run=fit.epochs_run, best_epoch=fit.best_epoch,
+                       val_loss=fit.best_val_loss, seconds=time.perf_counter() - started,
+                       leaderboard=None if evaluation is None else evaluation.table,
+                       notes=notes)
+
+
+def _backend() -> str:
+    import keras
+
+    return keras.backend.backend()
+
+
+def _tf_version() -> str:
+    import tensorflow as tf
+
+    return tf.__version__
