@@ -1,0 +1,257 @@
+"""Leaderboards: one row per model, one column per metric, from a backtest.
+
+**Aggregation.** Every metric is computed per series on all of that series' backtest
+points (pooled over folds), then averaged over series with equal weight — the
+M-competition convention (mean sMAPE, mean MASE).  MASE scales each error by the in-sample
+seasonal-naive MAE of the history before *its own* fold's cutoff.  A series where a
+metric is undefined (MAPE with a zero actual, MASE with a zero scale) is left out of that
+metric's mean and named in ``notes``; a metric undefined for every series is ``None``.
+
+**Intervals.** Coverage and width are measured honestly, sequentially: the intervals of
+fold ``k`` are split-conformal intervals (:class:`~forecaster.evaluation.intervals.
+ConformalIntervals`) calibrated on the same model's residuals from folds ``1 … k−1`` only,
+with each series scaled by its in-sample seasonal-naive MAE before the first cutoff.  Fold
+1 has nothing to calibrate on, so coverage needs at least two folds; a level needing more
+calibration residuals than there are (e.g. 95 % needs 19 per step) is ``None``.
+
+Columns: ``model, mae, rmse, mape, smape, mase, coverage_<L>, width_<L>`` for each level
+``L`` (coverage as a fraction, width in the series' units), sorted by MASE; the frame's
+``attrs`` hold ``best`` (the first model) and ``notes``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from forecaster.data.panel import Panel
+from forecaster.evaluation import metrics as M
+from forecaster.evaluation.backtest import BacktestResult
+from forecaster.evaluation.intervals import ConformalIntervals, interval_columns
+
+__all__ = ["leaderboard", "fold_table", "series_scales", "add_backtest_intervals",
+           "leaderboard_to_json", "format_table", "POINT_METRICS"]
+
+POINT_METRICS = ["mae", "rmse", "mape", "smape", "mase"]
+
+
+def series_scales(panel: Panel, season: int | None) -> dict[str, float]:
+    """A positive scale per series for conformal scores: the in-sample seasonal-naive MAE
+    (the MASE denominator), else the standard deviation, else 1."""
+    scales = {}
+    for sid, v in panel:
+        s = M.mase_scale(v, season or 1)
+        if not s or not np.isfinite(s):
+            s = float(np.std(v))
+        scales[sid] = s if s > 0 and np.isfinite(s) else 1.0
+    return scales
+
+
+def add_backtest_intervals(result: BacktestResult, panel: Panel, season: int | None,
+                           levels=None) -> tuple[pd.DataFrame, list[str]]:
+    """The backtest frame with ``lower_<L>``/``upper_<L>`` columns, filled for folds ≥ 1
+    with intervals calibrated on earlier folds of the same model (NaN elsewhere)."""
+    levels = tuple(levels or result.levels)
+    frame = result.frame.copy()
+    notes: list[str] = []
+    for level in levels:
+        for col in interval_columns(level):
+            frame[col] = np.nan
+    if result.spec.folds < 2:
+        notes.append("interval coverage needs at least 2 folds (intervals of fold k are "
+                     "calibrated on folds before k); not measured")
+        return frame, notes
+    first_train = panel.cut(result.spec.cutoff_from_end(1))
+    scales = series_scales(first_train, season)
+    unbounded = set()
+    for model in result.models:
+        rows = frame["model"] == model
+        for fold in range(2, result.spec.folds + 1):
+            calib = frame[rows & (frame["fold"] < fold)]
+            target = rows & (frame["fold"] == fold)
+            conformal = ConformalIntervals(levels).fit(calib, scales)
+            bounded = conformal.predict(frame.loc[target, ["series_id", "step", "forecast"]],
+                                        scales)
+            for level in levels:
+                lo, hi = interval_columns(level)
+                if not np.all(np.isfinite(conformal.quantiles_[level])):
+                    unbounded.add((level, int(conformal.n_.min())))
+                frame.loc[target, lo] = bounded[lo].to_numpy()
+                frame.loc[target, hi] = bounded[hi].to_numpy()
+    for level, n in sorted(unbounded):
+        need = math.ceil(100 / (100 - level)) - 1
+        notes.append(f"{level}% intervals need at least {need} calibration residuals per step "
+                     f"(as few as {n} available in early folds); coverage_{level} is not "
+                     "reported")
+    return frame, notes
+
+
+def _series_metrics(group: pd.DataFrame, scales: dict, levels) -> dict:
+    """Metrics of one series (``group``: its rows of one model, any number of folds)."""
+    y, f = group["actual"].to_numpy(float), group["forecast"].to_numpy(float)
+    out = {"mae": M.mae(y, f), "rmse": M.rmse(y, f), "mape": M.mape(y, f),
+           "smape": M.smape(y, f)}
+    fold_scales = np.array([scales[k] for k in zip(group["fold"], group["series_id"])],
+                           dtype=object)
+    if any(s is None or s == 0 for s in fold_scales):
+        out["mase"] = None
+    else:
+        out["mase"] = float(np.mean(np.abs(y - f) / fold_scales.astype(float)))
+    for level in levels:
+        lo, hi = interval_columns(level)
+        name = interval_columns(level)[0].split("_", 1)[1]
+        if lo in group:
+            keep = group[lo].notna().to_numpy()
+            lower, upper = group[lo].to_numpy(float)[keep], group[hi].to_numpy(float)[keep]
+            if keep.any() and np.all(np.isfinite(lower)) and np.all(np.isfinite(upper)):
+                out[f"coverage_{name}"] = M.coverage(y[keep], lower, upper)
+                out[f"width_{name}"] = M.mean_width(lower, upper)
+                continue
+        out[f"coverage_{name}"] = None
+        out[f"width_{name}"] = None
+    return out
+
+
+def _mase_scales(result: BacktestResult, panel: Panel, season) -> dict:
+    """``{(fold, series_id): in-sample seasonal-naive MAE before the fold's cutoff}``."""
+    scales = {}
+    for fold in range(1, result.spec.folds + 1):
+        drop = result.spec.cutoff_from_end(fold)
+        for sid, v in panel:
+            scales[(fold, sid)] = M.mase_scale(v[: len(v) - drop], season or 1)
+    return scales
+
+
+def _table(frame: pd.DataFrame, keys: list[str], scales, levels, order) -> tuple[pd.DataFrame, dict]:
+    columns = POINT_METRICS + [c for level in levels for c in
+                               (f"coverage_{interval_columns(level)[0].split('_', 1)[1]}",
+                                f"width_{interval_columns(level)[0].split('_', 1)[1]}")]
+    rows, undefined = [], {}
+    for key, group in frame.groupby(keys, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        per_series = [(sid, _series_metrics(g, scales, levels))
+                      for sid, g in group.groupby("series_id", sort=False)]
+        row = dict(zip(keys, key))
+        for col in columns:
+            values = [m[col] for _, m in per_series if m[col] is not None]
+            missing = [sid for sid, m in per_series if m[col] is None]
+            row[col] = float(np.mean(values)) if values else None
+            if missing and values and col in ("mape", "mase"):
+                undefined.setdefault(col, set()).update(missing)
+            elif not values and col in ("mape", "mase"):
+                undefined.setdefault(col, set()).update(missing)
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=keys + columns).astype(object)
+    table = table.where(table.notna(), None)
+    return table, undefined
+
+
+def _undefined_notes(undefined: dict, n_series: int) -> list[str]:
+    notes = []
+    for col, sids in sorted(undefined.items()):
+        sids = sorted(sids)
+        listed = ", ".join(sids[:5]) + (" …" if len(sids) > 5 else "")
+        what = ("left out of the mean" if len(sids) < n_series else "so it is not reported")
+        notes.append(f"{M.undefined_reason(col)}: {len(sids)} of {n_series} series ({listed}) "
+                     f"{what}")
+    return notes
+
+
+def _sort_key(row):
+    mase, smape = row["mase"], row["smape"]
+    return (mase is None, mase if mase is not None else 0.0,
+            smape if smape is not None else math.inf)
+
+
+def leaderboard(result: BacktestResult, panel: Panel, season: int | None,
+                levels=None) -> pd.DataFrame:
+    """Model × metric table of ``result`` (see the module docstring), sorted by MASE.
+
+    ``panel`` is the full panel the backtest ran on (its history before each cutoff gives
+    the MASE scales).  ``df.attrs["best"]`` is the best model, ``df.attrs["notes"]`` the
+    notes (undefined metrics, interval caveats, the models' own notes).
+    """
+    levels = tuple(levels or result.levels)
+    frame, notes = add_backtest_intervals(result, panel, season, levels)
+    scales = _mase_scales(result, panel, season)
+    table, undefined = _table(frame, ["model"], scales, levels, result.models)
+    records = sorted(table.to_dict("records"), key=_sort_key)
+    table = pd.DataFrame(records, columns=table.columns).astype(object)
+    table = table.where(table.notna(), None).reset_index(drop=True)
+    table.attrs["best"] = table["model"].iloc[0] if len(table) else None
+    table.attrs["notes"] = list(result.notes) + _undefined_notes(undefined, len(panel)) + notes
+    table.attrs["levels"] = list(levels)
+    table.attrs["season"] = season
+    return table
+
+
+def fold_table(result: BacktestResult, panel: Panel, season: int | None,
+               levels=None) -> pd.DataFrame:
+    """Per-fold table (``folds.csv``): one row per model and fold (from 1), the same
+    metrics averaged over series within the fold, plus ``cutoff_from_end``."""
+    levels = tuple(levels or result.levels)
+    frame, _ = add_backtest_intervals(result, panel, season, levels)
+    scales = _mase_scales(result, panel, season)
+    table, _ = _table(frame, ["model", "fold"], scales, levels, result.models)
+    table["fold"] = [int(f) for f in table["fold"]]
+    table.insert(2, "cutoff_from_end", [result.spec.cutoff_from_end(f) for f in table["fold"]])
+    return table
+
+
+def _clean(value):
+    if value is None:
+        return None
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
+def leaderboard_to_json(table: pd.DataFrame, *, protocol: dict, season, levels,
+                        notes=None, extra: dict | None = None) -> dict:
+    """``metrics.json`` content (see docs/run-format.md): protocol, season, levels, the
+    leaderboard records (``null`` for undefined metrics), best model and notes."""
+    data = {
+        "protocol": protocol,
+        "season": season,
+        "levels": [int(v) if float(v).is_integer() else float(v) for v in levels],
+        "leaderboard": [{k: _clean(v) for k, v in row.items()}
+                        for row in table.to_dict("records")],
+        "best": table.attrs.get("best"),
+        "notes": list(notes if notes is not None else table.attrs.get("notes", [])),
+    }
+    if extra:
+        data.update(extra)
+    return data
+
+
+def _fmt(col: str, value) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "n/a"
+    if col in ("mae", "rmse") or col.startswith("width_"):
+        return f"{value:,.3f}"
+    return f"{value:.4f}"
+
+
+def format_table(table: pd.DataFrame, best: str | None = None) -> str:
+    """A plain-text table for stdout: ``n/a`` for undefined values, the best model marked
+    with ``*``; columns right-aligned."""
+    best = best if best is not None else table.attrs.get("best")
+    cols = [c for c in table.columns if c not in ("model",)]
+    header = ["model"] + cols
+    body = []
+    for row in table.to_dict("records"):
+        name = str(row["model"]) + (" *" if row["model"] == best else "")
+        body.append([name] + [_fmt(c, row[c]) if c not in ("fold", "cutoff_from_end")
+                              else str(row[c]) for c in cols])
+    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h)
+              for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(widths[0]) if i == 0 else h.rjust(widths[i])
+                       for i, h in enumerate(header))]
+    for r in body:
+        lines.append("  ".join(v.ljust(widths[0]) if i == 0 else v.rjust(widths[i])
+                               for i, v in enumerate(r)))
+    return "\n".join(lines)

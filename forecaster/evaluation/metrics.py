@@ -1,0 +1,118 @@
+"""Point and interval accuracy metrics: pure functions on 1-D arrays of one series.
+
+Every function takes ``y_true`` and ``y_pred`` (or interval bounds) of the same length and
+returns a Python ``float`` — or ``None`` where the metric is undefined for that series (a
+zero actual for MAPE, a zero in-sample scale for MASE), so a table shows "n/a" and never
+``inf``/``NaN``.  :func:`undefined_reason` says why a value is ``None``.
+
+Aggregating over a panel is done elsewhere (:mod:`forecaster.evaluation.leaderboard`): a
+metric is computed per series, then averaged over series (M-competition style).
+
+Notation: ``e_t = y_t − ŷ_t``, ``n`` points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["mae", "rmse", "mape", "smape", "mase", "mase_scale", "coverage", "mean_width",
+           "undefined_reason"]
+
+
+def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    y_true = np.asarray(y_true, dtype=np.float64).ravel()
+    y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"y_true and y_pred must have the same length. "
+                         f"Got {y_true.size} and {y_pred.size}.")
+    if y_true.size == 0:
+        raise ValueError("y_true must not be empty. Got 0 points.")
+    return y_true, y_pred
+
+
+def mae(y_true, y_pred) -> float:
+    """Mean absolute error: ``MAE = (1/n) Σ |y_t − ŷ_t|``."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return float(np.mean(np.abs(y_true - y_pred)))
+
+
+def rmse(y_true, y_pred) -> float:
+    """Root mean squared error: ``RMSE = sqrt((1/n) Σ (y_t − ŷ_t)²)``."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
+
+
+def mape(y_true, y_pred) -> float | None:
+    """Mean absolute percentage error as a fraction: ``MAPE = (1/n) Σ |y_t − ŷ_t| / |y_t|``.
+
+    0.13 means 13 %.  ``None`` when any actual is zero (the ratio is undefined).
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    if np.any(y_true == 0):
+        return None
+    return float(np.mean(np.abs(y_true - y_pred) / np.abs(y_true)))
+
+
+def smape(y_true, y_pred) -> float:
+    """Symmetric MAPE as a fraction in [0, 2] (M3/M4 definition without the ×100):
+    ``sMAPE = (1/n) Σ 2 |y_t − ŷ_t| / (|y_t| + |ŷ_t|)``.
+
+    A term with ``y_t = ŷ_t = 0`` counts as 0 (a perfect forecast), so sMAPE is always defined.
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    denom = np.abs(y_true) + np.abs(y_pred)
+    num = 2.0 * np.abs(y_true - y_pred)
+    terms = np.divide(num, denom, out=np.zeros_like(num), where=denom > 0)
+    return float(np.mean(terms))
+
+
+def mase_scale(y_train, season: int = 1) -> float | None:
+    """In-sample MAE of the seasonal naive forecast:
+    ``s = (1/(T−m)) Σ_{t=m+1..T} |y_t − y_{t−m}|``.
+
+    Falls back to ``m = 1`` when the training series is not longer than one season;
+    ``None`` when it has fewer than 2 points.
+    """
+    y_train = np.asarray(y_train, dtype=np.float64).ravel()
+    m = int(season) if season and int(season) >= 1 else 1
+    if y_train.size <= m:
+        m = 1
+    if y_train.size <= m:
+        return None
+    return float(np.mean(np.abs(y_train[m:] - y_train[:-m])))
+
+
+def mase(y_true, y_pred, *, y_train, season: int = 1) -> float | None:
+    """Mean absolute scaled error (Hyndman & Koehler 2006):
+    ``MASE = MAE(y, ŷ) / s`` with ``s = (1/(T−m)) Σ_{t=m+1..T} |y_t − y_{t−m}|`` the
+    in-sample MAE of the seasonal naive forecast on ``y_train`` (``m = season``; ``m = 1``
+    when the training series is not longer than one season).
+
+    Below 1: better than the in-sample seasonal naive.  ``None`` when the scale is zero
+    (a constant or exactly periodic training series) or cannot be computed.
+    """
+    scale = mase_scale(y_train, season)
+    if scale is None or scale == 0 or not np.isfinite(scale):
+        return None
+    return mae(y_true, y_pred) / scale
+
+
+def coverage(y_true, lower, upper) -> float:
+    """Empirical interval coverage: ``(1/n) Σ 1[lower_t ≤ y_t ≤ upper_t]`` (a fraction)."""
+    y_true, lower = _pair(y_true, lower)
+    _, upper = _pair(y_true, upper)
+    return float(np.mean((lower <= y_true) & (y_true <= upper)))
+
+
+def mean_width(lower, upper) -> float:
+    """Mean interval width: ``(1/n) Σ (upper_t − lower_t)``, in the units of the series."""
+    lower, upper = _pair(lower, upper)
+    return float(np.mean(upper - lower))
+
+
+def undefined_reason(metric: str) -> str:
+    """Why ``metric`` can be ``None`` (for notes under a table)."""
+    return {
+        "mape": "MAPE is undefined for a series with a zero actual value",
+        "mase": "MASE is undefined when the in-sample (seasonal) naive error is zero",
+    }.get(metric, f"{metric} is undefined")

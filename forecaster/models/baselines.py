@@ -1,0 +1,425 @@
+"""Baseline forecasters: the yardsticks every recurrent model has to beat.
+
+Four classic local baselines (one model per series, no training to speak of):
+
+* :class:`NaiveForecaster` — the last observed value, repeated;
+* :class:`SeasonalNaiveForecaster` — the last observed season, repeated;
+* :class:`DriftForecaster` — the line from the first to the last observation, extended;
+* :class:`MeanForecaster` — the mean of the training values.
+
+and one global machine-learning baseline, :class:`LagRegressionForecaster`: any
+scikit-learn regressor on lag (and calendar) features, one model for all series of a
+panel, forecasting several steps ahead recursively.
+
+All share the :class:`~forecaster.models.base.Forecaster` interface (``fit(panel) -> self``,
+``predict(horizon, panel=None) -> frame``).  When ``predict`` is given a new ``panel`` as
+context (a backtest with ``refit=False``), what was *learned* at fit time is kept (the mean,
+the drift slope, the regressor and the per-series scalers) and only the most recent values
+are taken from the context.
+
+:data:`BASELINES` maps the public model names to factories ``factory(season=None, seed=0)``
+that return an unfitted forecaster; the backtest wraps them into zero-argument callables.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+from sklearn.linear_model import Ridge
+from sklearn.neighbors import KNeighborsRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
+
+from forecaster.data.panel import Panel, TimeAxis
+from forecaster.errors import ConfigError, DataError
+from forecaster.models.base import Forecaster
+
+__all__ = [
+    "NaiveForecaster", "SeasonalNaiveForecaster", "DriftForecaster", "MeanForecaster",
+    "LagRegressionForecaster", "BASELINES", "make_baseline", "calendar_features",
+]
+
+
+def _fitted_rows(model: Forecaster, panel: Panel) -> list[int]:
+    """Row of each ``panel`` series in the fitted panel (new context must use known ids)."""
+    index = {sid: i for i, sid in enumerate(model.panel_.ids)}
+    missing = [sid for sid in panel.ids if sid not in index]
+    if missing:
+        raise DataError(
+            f"`panel` must contain only series the model was fitted on. "
+            f"Got unknown series {missing[:5]!r}.")
+    return [index[sid] for sid in panel.ids]
+
+
+class NaiveForecaster(Forecaster):
+    """Repeat the last observed value: ``ŷ_{T+h} = y_T``.
+
+    The random-walk forecast; optimal for a random walk and the denominator of
+    non-seasonal MASE, so any model that cannot beat it adds nothing.
+    """
+
+    name = "naive"
+
+    def _fit(self, panel: Panel) -> None:
+        self.last_ = np.array([v[-1] for v in panel.values])
+
+    def _predict(self, panel: Panel, horizon: int) -> np.ndarray:
+        return np.array([np.full(horizon, v[-1]) for v in panel.values])
+
+
+class SeasonalNaiveForecaster(Forecaster):
+    """Repeat the last observed season: ``ŷ_{T+h} = y_{T-m+1+((h-1) mod m)}``.
+
+    ``season`` (``m``) defaults to the natural season of the panel's frequency
+    (``panel.axis.season()``: 12 for monthly data, 52 for weekly…).  For horizons longer than
+    ``m`` the last season is repeated again (it never reuses values after ``T``).  A series
+    shorter than one season, or a panel whose season is unknown (or 1), falls back to the
+    naive forecast; ``notes_`` says so.
+    """
+
+    name = "seasonal_naive"
+
+    def __init__(self, season: int | None = None):
+        if season is not None and int(season) < 1:
+            raise ConfigError(f"`season` must be >= 1. Got {season}.")
+        self.season = None if season is None else int(season)
+
+    def _fit(self, panel: Panel) -> None:
+        season = self.season if self.season is not None else panel.axis.season()
+        self.notes_ = []
+        if season is None or season < 2:
+            self.notes_.append(
+                f"seasonal_naive: no season known for frequency {panel.axis.describe()}; "
+                "using the naive forecast")
+            season = 1
+        short = [sid for sid, v in panel if len(v) < season]
+        if short and season > 1:
+            self.notes_.append(
+                f"seasonal_naive: series shorter than one season ({season}) use the naive "
+                f"forecast: {', '.join(short[:5])}{' …' if len(short) > 5 else ''}")
+        self.season_ = season
+
+    def _predict(self, panel: Panel, horizon: int) -> np.ndarray:
+        m = self.season_
+        out = []
+        for v in panel.values:
+            if len(v) < m or m == 1:
+                out.append(np.full(horizon, v[-1]))
+            else:
+                last = v[-m:]
+                out.append(last[np.arange(horizon) % m])
+        return np.array(out)
+
+
+class DriftForecaster(Forecaster):
+    """Extend the line through the first and last observation:
+    ``ŷ_{T+h} = y_T + h · (y_T − y_1) / (T − 1)``.
+
+    The naive forecast plus the average historical change; a one-point series has no drift
+    (slope 0).  The slope is learned at fit time; with a new context only ``y_T`` moves.
+    """
+
+    name = "drift"
+
+    def _fit(self, panel: Panel) -> None:
+        self.slope_ = np.array([
+            (v[-1] - v[0]) / (len(v) - 1) if len(v) > 1 else 0.0 for v in panel.values])
+
+    def _predict(self, panel: Panel, horizon: int) -> np.ndarray:
+        slopes = self.slope_[_fitted_rows(self, panel)]
+        steps = np.arange(1, horizon + 1)
+        return np.array([v[-1] + s * steps for v, s in zip(panel.values, slopes)])
+
+
+class MeanForecaster(Forecaster):
+    """Forecast the training mean for every step: ``ŷ_{T+h} = (1/T) Σ y_t``.
+
+    Optimal for white noise around a constant level; a floor any model must clear.
+    """
+
+    name = "mean"
+
+    def _fit(self, panel: Panel) -> None:
+        self.mean_ = np.array([v.mean() for v in panel.values])
+
+    def _predict(self, panel: Panel, horizon: int) -> np.ndarray:
+        means = self.mean_[_fitted_rows(self, panel)]
+        return np.repeat(means[:, None], horizon, axis=1)
+
+
+# -- calendar features ---------------------------------------------------------------------
+
+_RULE_GROUPS = {
+    "year": ("Y", "YS", "A", "AS", "BY", "BYS", "YE", "BYE", "BA", "BAS"),
+    "quarter": ("Q", "QS", "BQ", "BQS", "QE", "BQE"),
+    "month": ("M", "MS", "BM", "BMS", "ME", "BME", "SM", "SMS", "SME", "CBMS", "CBME"),
+    "week": ("W",),
+    "day": ("D", "B", "C"),
+    "hour": ("H", "h", "BH", "bh", "CBH", "cbh"),
+    "minute": ("T", "min", "S", "s", "L", "ms", "U", "us", "N", "ns"),
+}
+
+
+def _frequency_group(axis: TimeAxis) -> str | None:
+    if not axis.is_datetime:
+        return None
+    rule = axis.offset.rule_code.split("-")[0]
+    for group, rules in _RULE_GROUPS.items():
+        if rule in rules:
+            return group
+    return None
+
+
+def calendar_features(timestamps, axis: TimeAxis) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Calendar features of ``timestamps`` for the frequency of ``axis``.
+
+    Returns ``(frame, categorical_columns, cyclical_columns)``.  Categorical columns are
+    small integer codes meant for one-hot encoding (month of monthly data, quarter of
+    quarterly data, day of week of daily/hourly data, hour of hourly data); cyclical
+    columns are ``sin``/``cos`` pairs for positions with too many values to one-hot (week of
+    the year for weekly data, day of the year for daily data, hour of the day for sub-hourly
+    data).  Annual, unknown and integer axes have no calendar features.
+    """
+    group = _frequency_group(axis)
+    ts = pd.DatetimeIndex(timestamps) if group else None
+    data, categorical, cyclical = {}, [], []
+
+    def cat(name, values):
+        data[name] = np.asarray(values, dtype=np.int64)
+        categorical.append(name)
+
+    def cyc(name, position, period):
+        angle = 2 * np.pi * np.asarray(position, dtype=np.float64) / period
+        data[f"{name}_sin"], data[f"{name}_cos"] = np.sin(angle), np.cos(angle)
+        cyclical.extend([f"{name}_sin", f"{name}_cos"])
+
+    if group == "quarter":
+        cat("quarter", ts.quarter)
+    elif group == "month":
+        cat("month", ts.month)
+    elif group == "week":
+        cyc("year", ts.dayofyear - 1, 365.25)
+    elif group == "day":
+        cat("dayofweek", ts.dayofweek)
+        cyc("year", ts.dayofyear - 1, 365.25)
+    elif group == "hour":
+        cat("hour", ts.hour)
+        cat("dayofweek", ts.dayofweek)
+    elif group == "minute":
+        cyc("day", ts.hour * 60 + ts.minute, 1440)
+        cat("dayofweek", ts.dayofweek)
+    n = len(timestamps)
+    return pd.DataFrame(data, index=pd.RangeIndex(n)), categorical, cyclical
+
+
+# -- global lag regression -----------------------------------------------------------------
+
+
+class LagRegressionForecaster(Forecaster):
+    """A scikit-learn regressor on lagged values, one global model for every series.
+
+    **Features.** For a target time ``t`` the features are the series' scaled values at
+    ``t − k`` for every ``k`` in ``lags`` (``lag_k``), plus calendar features of ``t`` when
+    the axis is a calendar axis and ``calendar`` is true (see :func:`calendar_features`).
+    ``lags`` defaults to ``1 … m`` for a season ``m`` (12 for monthly, 52 for weekly data),
+    else ``1 … 8``, shortened when the shortest training series is too short to give at
+    least as many training rows as lags.
+
+    **Scaling.** Each series is standardised with its own :class:`~sklearn.preprocessing.
+    StandardScaler`, fitted on the training panel only, so one global regressor can learn
+    from series of very different magnitudes; forecasts are mapped back per series.
+
+    **Target.** The regressor learns the *change* from the last observed value in scaled
+    units (``z_t − z_{t−1}``), not the level: trees and nearest neighbours cannot predict
+    outside the range of their training targets, and a trending series leaves that range
+    exactly where the forecast starts.  Set ``difference=False`` to learn levels.
+
+    **Multi-step.** Forecasts are recursive: each one-step forecast is appended to the
+    history and becomes ``lag_1`` of the next step.
+
+    The model is a :class:`~sklearn.pipeline.Pipeline` of a
+    :class:`~sklearn.compose.ColumnTransformer` (``StandardScaler`` on the lags, cyclical
+    calendar columns passed through, ``OneHotEncoder`` on categorical calendar columns) and
+    a clone of ``estimator``; it is exposed as ``pipeline_`` once fitted.
+
+    ``n_threads`` caps the OpenMP/BLAS threads used while fitting and predicting (default 1:
+    these data sets are small, and on a shared machine oversubscribed threads are far slower
+    than one; ``None`` leaves the libraries' defaults).
+    """
+
+    name = "lag_regression"
+
+    def __init__(self, estimator, lags=None, calendar: bool = True, season: int | None = None,
+                 difference: bool = True, n_threads: int | None = 1):
+        if lags is not None:
+            lags = sorted({int(k) for k in lags})
+            if not lags or lags[0] < 1:
+                raise ConfigError(f"`lags` must be positive integers. Got {lags!r}.")
+        self.estimator = estimator
+        self.lags = lags
+        self.calendar = bool(calendar)
+        self.season = season
+        self.difference = bool(difference)
+        self.n_threads = n_threads
+
+    # -- helpers ------------------------------------------------------------------------
+    def _resolve_lags(self, panel: Panel) -> list[int]:
+        shortest = int(panel.lengths.min())
+        if self.lags is not None:
+            if self.lags[-1] >= shortest:
+                sizes = ", ".join(f"{sid}={len(v)}" for sid, v in panel if len(v) <= self.lags[-1])
+                raise DataError(
+                    f"`lags` up to {self.lags[-1]} need series longer than {self.lags[-1]} "
+                    f"points. Got {sizes}.")
+            return list(self.lags)
+        season = self.season if self.season is not None else panel.axis.season()
+        n_lags = season if season and season > 1 else 8
+        # keep at least as many training rows as lags in the shortest series
+        n_lags = min(n_lags, shortest // 2)
+        if n_lags < 1:
+            raise DataError(
+                f"series must have at least 2 points to fit {self.name}. "
+                f"Got {', '.join(f'{sid}={len(v)}' for sid, v in panel if len(v) < 2)}.")
+        return list(range(1, n_lags + 1))
+
+    def _features(self, lag_matrix: np.ndarray, timestamps) -> pd.DataFrame:
+        frame = pd.DataFrame(lag_matrix, columns=self._lag_columns)
+        if self._categorical or self._cyclical:
+            cal, _, _ = calendar_features(timestamps, self.axis_)
+            frame = pd.concat([frame, cal], axis=1)
+        return frame
+
+    # -- Forecaster ---------------------------------------------------------------------
+    def _fit(self, panel: Panel) -> None:
+        with threadpool_limits(limits=self.n_threads):
+            self._fit_unlimited(panel)
+
+    def _predict(self, panel: Panel, horizon: int) -> np.ndarray:
+        with threadpool_limits(limits=self.n_threads):
+            return self._predict_unlimited(panel, horizon)
+
+    def _fit_unlimited(self, panel: Panel) -> None:
+        self.lags_ = self._resolve_lags(panel)
+        self.axis_ = panel.axis
+        p = self.lags_[-1]
+        self._lag_columns = [f"lag_{k}" for k in self.lags_]
+        use_calendar = self.calendar and panel.axis.is_datetime
+        _, self._categorical, self._cyclical = (
+            calendar_features(panel.timestamps(0)[:1], panel.axis) if use_calendar
+            else (None, [], []))
+
+        self.scalers_ = {}
+        blocks, targets = [], []
+        for i, (sid, v) in enumerate(panel):
+            scaler = StandardScaler().fit(v.reshape(-1, 1))
+            self.scalers_[sid] = scaler
+            z = scaler.transform(v.reshape(-1, 1)).ravel()
+            windows = np.lib.stride_tricks.sliding_window_view(z, p + 1)  # (n - p, p + 1)
+            lag_matrix = windows[:, [p - k for k in self.lags_]]
+            target = windows[:, p] - (windows[:, p - 1] if self.difference else 0.0)
+            blocks.append(self._features(lag_matrix, panel.timestamps(i)[p:]))
+            targets.append(target)
+        X = pd.concat(blocks, ignore_index=True)
+        y = np.concatenate(targets)
+
+        transformers = [("lags", StandardScaler(), self._lag_columns)]
+        if self._cyclical:
+            transformers.append(("cyclical", "passthrough", self._cyclical))
+        if self._categorical:
+            transformers.append(("calendar", OneHotEncoder(handle_unknown="ignore",
+                                                           sparse_output=False),
+                                 self._categorical))
+        self.pipeline_ = Pipeline([
+            ("features", ColumnTransformer(transformers)),
+            ("model", clone(self.estimator)),
+        ]).fit(X, y)
+
+    def _predict_unlimited(self, panel: Panel, horizon: int) -> np.ndarray:
+        _fitted_rows(self, panel)
+        p = self.lags_[-1]
+        short = [f"{sid}={len(v)}" for sid, v in panel if len(v) < p]
+        if short:
+            raise DataError(f"context series must have at least {p} points (the largest lag). "
+                            f"Got {', '.join(short)}.")
+        history = np.array([
+            self.scalers_[sid].transform(v[-p:].reshape(-1, 1)).ravel() for sid, v in panel])
+        future = [panel.future(i, horizon) for i in range(len(panel))]
+        out = np.empty((len(panel), horizon))
+        for h in range(horizon):
+            lag_matrix = history[:, [p - k for k in self.lags_]]
+            stamps = [f[h] for f in future]
+            step = self.pipeline_.predict(self._features(lag_matrix, stamps))
+            z_next = step + (history[:, -1] if self.difference else 0.0)
+            out[:, h] = z_next
+            history = np.concatenate([history[:, 1:], z_next[:, None]], axis=1)
+        for i, sid in enumerate(panel.ids):
+            out[i] = self.scalers_[sid].inverse_transform(out[i].reshape(-1, 1)).ravel()
+        return out
+
+
+# -- registry ------------------------------------------------------------------------------
+
+
+def _lag_model(name: str, estimator, season):
+    model = LagRegressionForecaster(estimator, season=season)
+    model.name = name
+    return model
+
+
+def _naive(season=None, seed=0):
+    return NaiveForecaster()
+
+
+def _seasonal_naive(season=None, seed=0):
+    return SeasonalNaiveForecaster(season)
+
+
+def _drift(season=None, seed=0):
+    return DriftForecaster()
+
+
+def _mean(season=None, seed=0):
+    return MeanForecaster()
+
+
+def _ridge(season=None, seed=0):
+    return _lag_model("ridge", Ridge(alpha=1.0), season)
+
+
+def _random_forest(season=None, seed=0):
+    return _lag_model("random_forest", RandomForestRegressor(
+        n_estimators=200, min_samples_leaf=2, max_features=0.5, random_state=seed, n_jobs=1),
+        season)
+
+
+def _hist_gradient_boosting(season=None, seed=0):
+    return _lag_model("hist_gradient_boosting", HistGradientBoostingRegressor(
+        max_iter=200, learning_rate=0.05, early_stopping=False, random_state=seed), season)
+
+
+def _knn(season=None, seed=0):
+    return _lag_model("knn", KNeighborsRegressor(n_neighbors=5, weights="distance"), season)
+
+
+#: Public baseline names → ``factory(season=None, seed=0)`` returning an unfitted forecaster.
+BASELINES = {
+    "naive": _naive,
+    "seasonal_naive": _seasonal_naive,
+    "drift": _drift,
+    "mean": _mean,
+    "ridge": _ridge,
+    "random_forest": _random_forest,
+    "hist_gradient_boosting": _hist_gradient_boosting,
+    "knn": _knn,
+}
+
+
+def make_baseline(name: str, season: int | None = None, seed: int = 0) -> Forecaster:
+    """An unfitted baseline by registry name; unknown names raise :class:`ConfigError`."""
+    if name not in BASELINES:
+        raise ConfigError(f"`model` must be one of {', '.join(BASELINES)}. Got {name!r}.")
+    return BASELINES[name](season=season, seed=seed)

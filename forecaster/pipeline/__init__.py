@@ -1,0 +1,1 @@
+"""Pipeline: the train, predict, evaluate and report functions the CLI calls."""
