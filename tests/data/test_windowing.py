@@ -1,0 +1,124 @@
+"""Windowing is index arithmetic: checked on np.arange against hand-written arrays."""
+
+import numpy as np
+import pytest
+
+from forecaster.data import windowing as W
+
+
+def test_window_starts_whole_series():
+    series, start = W.window_starts([7], window=3, horizon=2)
+    # targets must fit: start + 3 + 2 <= 7  → starts 0, 1, 2
+    assert series.tolist() == [0, 0, 0]
+    assert start.tolist() == [0, 1, 2]
+
+
+def test_windowset_gathers_hand_written_arrays():
+    flat = [np.arange(7, dtype=float)]
+    s, st = W.window_starts([7], 3, 2)
+    ws = W.WindowSet.build(flat, s, st, 3, 2, relative=False)
+    x, y = ws.arrays()
+    np.testing.assert_array_equal(x[..., 0], [[0, 1, 2], [1, 2, 3], [2, 3, 4]])
+    np.testing.assert_array_equal(y, [[3, 4], [4, 5], [5, 6]])
+    assert x.shape == (3, 3, 1) and x.dtype == np.float32 and y.dtype == np.float32
+
+
+def test_relative_windows_subtract_last_input():
+    flat = [np.arange(10, 17, dtype=float)]
+    s, st = W.window_starts([7], 3, 2)
+    x, y = W.WindowSet.build(flat, s, st, 3, 2, relative=True).arrays()
+    np.testing.assert_array_equal(x[0, :, 0], [-2, -1, 0])
+    np.testing.assert_array_equal(y[0], [1, 2])
+
+
+def test_panel_windows_stay_within_their_series():
+    a, b = np.arange(6, dtype=float), 100 + np.arange(5, dtype=float)
+    s, st = W.window_starts([6, 5], 2, 1)
+    x, y = W.WindowSet.build([a, b], s, st, 2, 1, relative=False).arrays()
+    np.testing.assert_array_equal(x[..., 0], [[0, 1], [1, 2], [2, 3], [3, 4],
+                                             [100, 101], [101, 102], [102, 103]])
+    np.testing.assert_array_equal(y[:, 0], [2, 3, 4, 5, 102, 103, 104])
+
+
+def test_no_window_crosses_the_split():
+    lengths = np.array([30, 17, 25])
+    T, H = 4, 3
+    n_train = W.split_points(lengths, H, 0.2)
+    np.testing.assert_array_equal(n_train, lengths - np.maximum(H, np.ceil(0.2 * lengths)))
+    s, st = W.window_starts(lengths, T, H, last_target=n_train)
+    # every training window (input + target) ends inside the training part
+    assert np.all(st + T + H <= n_train[s])
+    vs, vst = W.window_starts(lengths, T, H, first_target=n_train)
+    # every validation target starts inside the tail and ends inside the series
+    assert np.all(vst + T >= n_train[vs]) and np.all(vst + T + H <= lengths[vs])
+    # and the two sets together are exactly the windows whose target starts at n_train or
+    # before it completes — nothing straddles: a target is wholly train or wholly tail
+    assert len(s) == sum(max(k - T - H + 1, 0) for k in n_train)
+    assert len(vs) == sum(n - k - H + 1 for n, k in zip(lengths, n_train))
+
+
+def test_validation_tail_is_at_least_one_horizon():
+    assert W.validation_length(10, 4, 0.1) == 4
+    assert W.validation_length(100, 4, 0.15) == 15
+
+
+def test_scaler_fits_on_given_part_and_round_trips():
+    values = np.array([1.0, 2.0, 3.0, 4.0, 100.0])
+    scaler = W.SeriesScaler.fit([values[:4]])
+    assert scaler.mean[0] == pytest.approx(2.5)
+    assert scaler.scale[0] == pytest.approx(np.std([1, 2, 3, 4]))
+    z = scaler.transform(0, values)
+    np.testing.assert_allclose(scaler.inverse(0, z), values)
+
+
+def test_scaler_survives_huge_and_constant_series():
+    huge = np.array([1e300, -1e300, 5e299, 1e300])
+    const = np.full(5, 7.0)
+    zero = np.zeros(5)
+    sc = W.SeriesScaler.fit([huge, const, zero])
+    assert np.all(np.isfinite(sc.mean)) and np.all(np.isfinite(sc.scale))
+    assert np.all(sc.scale > 0)
+    z = sc.transform(0, huge)
+    assert np.all(np.isfinite(z)) and np.max(np.abs(z)) < 10
+    np.testing.assert_allclose(sc.inverse(0, z), huge, rtol=1e-12)
+    np.testing.assert_array_equal(sc.transform(1, const), 0)
+    np.testing.assert_array_equal(sc.transform(2, zero), 0)
+
+
+def test_sampler_batches_cover_every_window_once_per_epoch():
+    s, st = W.window_starts([50], 5, 2)
+    ws = W.WindowSet.build([np.arange(50, dtype=float)], s, st, 5, 2, relative=False)
+    sampler = W.WindowSampler(ws, batch_size=8, seed=3)
+    firsts = np.concatenate([sampler[i][0][:, 0, 0] for i in range(len(sampler))])
+    assert sorted(firsts.tolist()) == list(range(44))
+    sampler.on_epoch_end()
+    again = np.concatenate([sampler[i][0][:, 0, 0] for i in range(len(sampler))])
+    assert sorted(again.tolist()) == list(range(44)) and not np.array_equal(firsts, again)
+
+
+def test_sampler_is_reproducible_and_caps_windows():
+    s, st = W.window_starts([500], 5, 2)
+    ws = W.WindowSet.build([np.arange(500, dtype=float)], s, st, 5, 2, relative=False)
+    a = W.WindowSampler(ws, 16, seed=1, max_windows=40)
+    b = W.WindowSampler(ws, 16, seed=1, max_windows=40)
+    assert len(a) == 3
+    np.testing.assert_array_equal(a[0][0], b[0][0])
+
+
+def test_windows_are_views_of_one_flat_array():
+    """Lazy: the window set holds the series once plus one int64 per window."""
+    n = 100_000
+    s, st = W.window_starts([n], 168, 24)
+    ws = W.WindowSet.build([np.arange(n, dtype=float)], s, st, 168, 24, relative=True)
+    assert ws.flat.nbytes == n * 4
+    assert ws.positions.nbytes == len(ws) * 8  # not len(ws) * 192 * 4
+
+
+def test_last_windows_and_invert():
+    scaled = [np.arange(10, dtype=float), np.arange(20, 30, dtype=float)]
+    x, last = W.last_windows(scaled, 3, relative=True)
+    np.testing.assert_array_equal(x[..., 0], [[-2, -1, 0], [-2, -1, 0]])
+    np.testing.assert_array_equal(last, [9, 29])
+    scaler = W.SeriesScaler(np.array([0.0, 10.0]), np.array([1.0, 2.0]))
+    y = W.invert(np.array([[1.0], [1.0]]), last, scaler)
+    np.testing.assert_array_equal(y, [[10.0], [70.0]])
