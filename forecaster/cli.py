@@ -266,8 +266,11 @@ def train(ctx, data, horizon, origins, no_backtest, name, make_report, reports_d
         signal.signal(signal.SIGTERM, previous)
     if _epoch_progress(ctx, "") is not None:
         click.echo("", err=True)
-    for note in result.notes:
+    for note in result.panel.notes:
         _log(ctx, f"warning: {note}")
+    if _state(ctx)["verbose"]:
+        for note in result.notes[len(result.panel.notes):]:
+            _log(ctx, f"note: {note}")
     _print_train_summary(ctx, result)
     if make_report:
         _write_report(ctx, result.run_dir, Path(reports_dir) / result.run_dir.name)
@@ -288,10 +291,11 @@ def _print_train_summary(ctx, r) -> None:
         ("time", f"{r.seconds:.1f} s"),
     ]
     if r.leaderboard is not None and len(r.leaderboard):
-        table = r.leaderboard
+        table = r.leaderboard.set_index("model")
         rnn = table.loc["rnn"] if "rnn" in table.index else None
         snaive = table.loc["seasonal_naive"] if "seasonal_naive" in table.index else None
-        if rnn is not None and snaive is not None:
+        if rnn is not None and snaive is not None and rnn["mase"] is not None \
+                and snaive["mase"] is not None:
             verdict = "beats" if rnn["mase"] < snaive["mase"] else "does NOT beat"
             lines.append(("backtest MASE", f"RNN {rnn['mase']:.3f} vs seasonal naive "
                                            f"{snaive['mase']:.3f} — the RNN {verdict} "
