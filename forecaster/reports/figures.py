@@ -1,0 +1,492 @@
+"""The report's figures: one function per PNG, each drawing from already-loaded run data.
+
+Every function takes plain data (dicts from the run's JSON files, frames from its CSVs),
+writes one PNG and returns its path. Figures are drawn on a :class:`matplotlib.figure.Figure`
+with the Agg canvas — pyplot is never imported, so no window can open and no global state is
+touched. Sizes are fixed (:data:`FIGSIZE`, :data:`PANEL_FIGSIZE` at :data:`DPI`) so the PNGs
+have predictable pixel sizes.
+
+Strings that come from the data (target name, series ids, model names) are passed through
+:func:`plain` before they reach matplotlib, so a ``$`` in a column name is drawn as a dollar
+sign instead of starting mathtext.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+DPI = 100
+FIGSIZE = (10, 5)  # inches → 1000 × 500 px
+PANEL_FIGSIZE = (12, 8)  # forecast grid of a panel → 1200 × 800 px
+MAX_PANEL_SERIES = 9
+
+RNN_COLOR = "#d62728"
+BASELINE_COLOR = "#9aa5b1"
+HISTORY_COLOR = "#333333"
+FORECAST_COLOR = "#1f77b4"
+
+MODEL_LABELS = {
+    "simple_rnn": "SimpleRNN",
+    "tanh_cell": "TanhCell (Elman RNN)",
+    "lstm": "LSTM",
+    "gru": "GRU",
+}
+
+FREQ_WORDS = {
+    "Y": "yearly", "YS": "yearly", "A": "yearly", "AS": "yearly", "YE": "yearly",
+    "Q": "quarterly", "QS": "quarterly", "QE": "quarterly",
+    "M": "monthly", "MS": "monthly", "ME": "monthly",
+    "W": "weekly", "D": "daily", "B": "business-daily",
+    "H": "hourly", "h": "hourly", "T": "minutely", "min": "minutely", "S": "secondly", "s": "secondly",
+}
+
+
+def plain(text, limit: int = 60) -> str:
+    """``text`` made safe for a matplotlib label: ``$`` escaped, long strings shortened."""
+    text = str(text)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.replace("$", r"\$")
+
+
+def model_label(name) -> str:
+    """Human name of a model kind (``tanh_cell`` → ``TanhCell (Elman RNN)``)."""
+    return MODEL_LABELS.get(str(name), str(name))
+
+
+def freq_word(freq) -> str:
+    """``MS`` → ``monthly``, ``W-SUN`` → ``weekly``; unknown aliases are returned as given."""
+    if not freq:
+        return "unknown frequency"
+    base = str(freq).split("-")[0].lstrip("0123456789")
+    return FREQ_WORDS.get(base, str(freq))
+
+
+def _new_figure(figsize=FIGSIZE) -> Figure:
+    fig = Figure(figsize=figsize, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI, format="png", facecolor="white")
+    return path
+
+
+def _format_time_axis(ax, datetime_axis: bool) -> None:
+    if datetime_axis:
+        import matplotlib.dates as mdates
+
+        locator = mdates.AutoDateLocator(minticks=4, maxticks=9)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    else:
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+
+
+# ----------------------------------------------------------------------------- forecast
+
+
+def history_index(series: dict, axis: dict):
+    """Time stamps of a series' stored context (``context_start`` + one step per value)."""
+    n = len(series.get("context") or [])
+    if axis.get("kind") == "datetime":
+        freq = axis.get("freq")
+        try:
+            return pd.date_range(start=pd.Timestamp(series["context_start"]), periods=n, freq=freq)
+        except (ValueError, TypeError, KeyError):
+            end = pd.Timestamp(series["end"])
+            return pd.DatetimeIndex(
+                pd.date_range(end=end, periods=n, freq=freq or "D")
+            )
+    step = axis.get("step") or 1
+    start = float(series.get("context_start", 0))
+    values = start + step * np.arange(n)
+    if float(start).is_integer() and float(step).is_integer():
+        values = values.astype("int64")
+    return pd.Index(values)
+
+
+def select_series(preprocessing: dict, limit: int = MAX_PANEL_SERIES) -> list[dict]:
+    """The ``limit`` series with the largest mean level of their context, largest first."""
+    series = list(preprocessing.get("series") or [])
+
+    def level(s):
+        values = np.asarray(s.get("context") or [], dtype="float64")
+        values = values[np.isfinite(values)]
+        return float(np.mean(values)) if values.size else -np.inf
+
+    if len(series) <= limit:
+        return series
+    return sorted(series, key=level, reverse=True)[:limit]
+
+
+def _grid(k: int) -> tuple[int, int]:
+    if k <= 1:
+        return 1, 1
+    if k == 2:
+        return 1, 2
+    if k <= 4:
+        return 2, 2
+    if k <= 6:
+        return 2, 3
+    return 3, 3
+
+
+def forecast_figure(preprocessing: dict, forecast: pd.DataFrame, path, *, model=None,
+                    target=None, time_col=None) -> Path:
+    """History (stored context tail) + point forecast + 80/95 % bands, per series.
+
+    A panel gets a grid of its largest series (by mean level, at most
+    :data:`MAX_PANEL_SERIES`) and a title saying how many of the series are shown.
+    """
+    axis = preprocessing.get("axis") or {}
+    datetime_axis = axis.get("kind") == "datetime"
+    all_series = list(preprocessing.get("series") or [])
+    chosen = select_series(preprocessing)
+    n, k = len(all_series), len(chosen)
+    target = target or preprocessing.get("target") or "value"
+    levels = sorted(int(v) for v in (preprocessing.get("levels") or [80, 95]))
+    rows, cols = _grid(k)
+    fig = _new_figure(FIGSIZE if k <= 1 else PANEL_FIGSIZE)
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False).ravel())
+    by_id = {str(key): frame for key, frame in forecast.groupby("series_id", sort=False)}
+    band_alpha = {levels[-1]: 0.18, levels[0]: 0.35} if levels else {}
+
+    handles = {}
+    for ax, series in zip(axes, chosen):
+        sid = str(series.get("id"))
+        hist_x = history_index(series, axis)
+        hist_y = np.asarray(series.get("context") or [], dtype="float64")
+        (h,) = ax.plot(hist_x, hist_y, color=HISTORY_COLOR, lw=1.4, label="history")
+        handles.setdefault("history", h)
+        frame = by_id.get(sid)
+        if frame is not None and len(frame):
+            frame = frame.sort_values("step") if "step" in frame else frame
+            fx = frame["timestamp"]
+            for level in reversed(levels):
+                lo, hi = f"lower_{level}", f"upper_{level}"
+                if lo in frame and hi in frame:
+                    band = ax.fill_between(fx, frame[lo], frame[hi], color=FORECAST_COLOR,
+                                           alpha=band_alpha.get(level, 0.25), lw=0,
+                                           label=f"{level}% interval")
+                    handles.setdefault(f"{level}% interval", band)
+            # Join the forecast to the last observed point so the line reads as a continuation.
+            if len(hist_x):
+                jx = [hist_x[-1], *list(fx)]
+                jy = [hist_y[-1], *list(frame["forecast"])]
+            else:
+                jx, jy = list(fx), list(frame["forecast"])
+            (f,) = ax.plot(jx, jy, color=FORECAST_COLOR, lw=1.8, label="forecast")
+            handles.setdefault("forecast", f)
+            if len(hist_x):
+                ax.axvline(hist_x[-1], color="#888888", lw=0.8, ls=":")
+        if k > 1:
+            ax.set_title(plain(sid, 40), fontsize=10)
+        _format_time_axis(ax, datetime_axis)
+        ax.grid(True, alpha=0.3)
+        ax.tick_params(labelsize=8 if k > 1 else 10)
+    for ax in axes[k:]:
+        ax.set_visible(False)
+
+    xlabel = plain(time_col or preprocessing.get("time_col") or "time step")
+    if datetime_axis:
+        xlabel += f" ({freq_word(axis.get('freq'))})"
+    order = ["history", "forecast"] + [f"{lv}% interval" for lv in levels]
+    legend = [(handles[key], key) for key in order if key in handles]
+    horizon = preprocessing.get("horizon") or (
+        int(forecast["step"].max()) if "step" in forecast and len(forecast) else None)
+    what = f"{horizon}-step forecast" if horizon else "forecast"
+    by = f" by {plain(model_label(model))}" if model else ""
+    if k <= 1:
+        ax = axes[0]
+        name = plain(chosen[0].get("id")) if chosen else plain(target)
+        title = f"{plain(target)}: history and {what}{by}"
+        if chosen and str(chosen[0].get("id")) != str(target):
+            title = f"{plain(target)} — {name}: history and {what}{by}"
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(plain(target))
+        if legend:
+            ax.legend(*zip(*legend), loc="upper left", frameon=False)
+    else:
+        fig.suptitle(f"{plain(target)}: history and {what}{by} — showing {k} of {n} series "
+                     "(largest by mean level)")
+        fig.supxlabel(xlabel)
+        fig.supylabel(plain(target))
+        if legend:
+            fig.legend(*zip(*legend), loc="outside lower center", ncol=len(legend),
+                       frameon=False)
+    return _save(fig, path)
+
+
+# -------------------------------------------------------------------------- leaderboard
+
+
+def _metric_values(leaderboard, key):
+    out = []
+    for row in leaderboard:
+        value = row.get(key)
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            value = np.nan
+        out.append(value)
+    return np.asarray(out, dtype="float64")
+
+
+def leaderboard_figure(metrics: dict, path, *, rnn_model=None) -> Path:
+    """Horizontal bars of backtest MASE and sMAPE per model; the RNN in red, the best starred."""
+    board = list(metrics.get("leaderboard") or [])
+    best = metrics.get("best")
+    names = [str(row.get("model")) for row in board]
+    panels = [("mase", "MASE (lower is better; 1 = in-sample seasonal naive)"),
+              ("smape", "sMAPE, % (lower is better)")]
+    panels = [(key, label) for key, label in panels if any(key in row for row in board)]
+    fig = _new_figure()
+    axes = fig.subplots(1, max(len(panels), 1), sharey=True, squeeze=False)[0]
+    y = np.arange(len(board))[::-1]  # first (best) row on top
+    labels = [plain(model_label(name), 30) + ("  ★" if name == best else "") for name in names]
+    for ax, (key, label) in zip(axes, panels):
+        values = _metric_values(board, key) * (100.0 if key == "smape" else 1.0)
+        colors = [RNN_COLOR if name == rnn_model else BASELINE_COLOR for name in names]
+        shown = np.where(np.isfinite(values), values, 0.0)
+        bars = ax.barh(y, shown, color=colors, edgecolor=["black" if nm == best else "none"
+                                                          for nm in names], linewidth=1.2)
+        finite = values[np.isfinite(values)]
+        span = float(finite.max()) if finite.size else 1.0
+        for bar, value in zip(bars, values):
+            text = "n/a" if not np.isfinite(value) else f"{value:.3g}"
+            ax.text(bar.get_width() + 0.01 * span, bar.get_y() + bar.get_height() / 2, text,
+                    va="center", fontsize=9)
+        if key == "mase":
+            ax.axvline(1.0, color="#555555", ls="--", lw=0.9)
+        ax.set_xlim(0, span * 1.18 if span > 0 else 1)
+        ax.set_xlabel(label)
+        ax.grid(True, axis="x", alpha=0.3)
+    axes[0].set_yticks(y, labels)
+    for tick, name in zip(axes[0].get_yticklabels(), names):
+        if name == rnn_model:
+            tick.set_color(RNN_COLOR)
+            tick.set_fontweight("bold")
+    from matplotlib.patches import Patch
+
+    legend = [Patch(color=RNN_COLOR, label=f"RNN ({plain(model_label(rnn_model))})"),
+              Patch(color=BASELINE_COLOR, label="baseline"),
+              Patch(facecolor="white", edgecolor="black", label="★ best by MASE")]
+    axes[-1].legend(handles=legend, loc="lower right", fontsize=9)
+    folds = (metrics.get("protocol") or {}).get("folds")
+    suffix = f" ({folds} rolling-origin folds)" if folds else ""
+    fig.suptitle(f"Backtest leaderboard: RNN vs baselines{suffix}")
+    return _save(fig, path)
+
+
+# ------------------------------------------------------------------------ horizon error
+
+
+def horizon_mae(backtest: pd.DataFrame) -> pd.DataFrame:
+    """MAE per model (columns) and horizon step (index), pooled over folds and series."""
+    err = (backtest["actual"] - backtest["forecast"]).abs()
+    table = err.groupby([backtest["step"], backtest["model"]]).mean().unstack("model")
+    return table.sort_index()
+
+
+def horizon_error_figure(backtest: pd.DataFrame, path, *, rnn_model=None, target=None,
+                         order=None) -> Path:
+    """Backtest MAE by horizon step, one line per model; the RNN drawn thick and red."""
+    table = horizon_mae(backtest)
+    models = [m for m in (order or []) if m in table.columns]
+    models += [m for m in table.columns if m not in models]
+    fig = _new_figure()
+    ax = fig.subplots()
+    palette = ["#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+               "#bcbd22", "#17becf"]
+    others = iter(palette * 4)
+    for model in models:
+        is_rnn = model == rnn_model
+        ax.plot(table.index, table[model], marker="o", ms=4 if not is_rnn else 5,
+                lw=2.6 if is_rnn else 1.3, color=RNN_COLOR if is_rnn else next(others),
+                label=plain(model_label(model), 30) + (" (RNN)" if is_rnn else ""),
+                zorder=3 if is_rnn else 2)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("horizon step (steps after the forecast origin)")
+    ax.set_ylabel(f"MAE ({plain(target or 'target')} units)")
+    n_series = backtest["series_id"].nunique() if "series_id" in backtest else 1
+    pooled = f", pooled over {n_series} series" if n_series > 1 else ""
+    ax.set_title(f"Backtest error by horizon step (mean absolute error over folds{pooled})")
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=9, ncol=2 if len(models) > 5 else 1, frameon=False)
+    return _save(fig, path)
+
+
+# ----------------------------------------------------------------------------- training
+
+
+def training_figure(history: pd.DataFrame, path, *, best_epoch=None, model=None) -> Path:
+    """Training and validation loss per epoch; log y when they span two decades or more."""
+    fig = _new_figure()
+    ax = fig.subplots()
+    epochs = history["epoch"].to_numpy()
+    curves = [("loss", "training loss", "#1f77b4"), ("val_loss", "validation loss", "#ff7f0e")]
+    positive = []
+    for column, label, color in curves:
+        if column in history and history[column].notna().any():
+            values = history[column].to_numpy(dtype="float64")
+            ax.plot(epochs, values, lw=1.6, color=color, label=label)
+            positive.append(values[np.isfinite(values) & (values > 0)])
+    positive = np.concatenate(positive) if positive else np.array([])
+    log = positive.size > 1 and positive.max() / positive.min() >= 100
+    if log:
+        ax.set_yscale("log")
+    if best_epoch:
+        ax.axvline(best_epoch, color="#2ca02c", ls="--", lw=1.2,
+                   label=f"best epoch {best_epoch} (weights restored)")
+        row = history.loc[history["epoch"] == best_epoch]
+        if len(row) and "val_loss" in row and np.isfinite(row["val_loss"].iloc[0]):
+            ax.plot([best_epoch], [row["val_loss"].iloc[0]], marker="o", color="#2ca02c", ms=7)
+    if len(epochs) and best_epoch and int(epochs.max()) > int(best_epoch):
+        ax.axvspan(best_epoch, epochs.max(), color="#2ca02c", alpha=0.06, lw=0)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MSE loss, scaled units" + (" (log scale)" if log else ""))
+    stopped = f", stopped after {int(epochs.max())} epochs" if len(epochs) else ""
+    ax.set_title(f"Training curves{' — ' + plain(model_label(model)) if model else ''}{stopped}")
+    ax.grid(True, which="both" if log else "major", alpha=0.3)
+    ax.legend(frameon=False)
+    return _save(fig, path)
+
+
+# ---------------------------------------------------------------------------- residuals
+
+
+def residuals(backtest: pd.DataFrame, model) -> pd.DataFrame:
+    """The model's backtest rows with ``residual = actual − forecast``, ordered along each
+    forecast path (series, fold, step)."""
+    rows = backtest.loc[backtest["model"] == model].copy()
+    rows["residual"] = rows["actual"] - rows["forecast"]
+    keys = [c for c in ("series_id", "fold", "step") if c in rows]
+    return rows.sort_values(keys).reset_index(drop=True)
+
+
+def pooled_acf(values: np.ndarray, groups: np.ndarray, max_lag: int) -> np.ndarray:
+    """Autocorrelation at lags 1..max_lag, pairs taken only within a group (one forecast
+    path), normalised by the pooled variance: ``Σ (e_t − ē)(e_{t+k} − ē) / Σ (e_t − ē)²``."""
+    values = np.asarray(values, dtype="float64")
+    centred = values - values.mean()
+    denom = float(np.sum(centred**2))
+    acf = np.zeros(max_lag)
+    if denom == 0:
+        return acf
+    same = np.asarray(groups)
+    for lag in range(1, max_lag + 1):
+        if lag >= len(values):
+            break
+        mask = same[lag:] == same[:-lag]
+        acf[lag - 1] = float(np.sum(centred[lag:][mask] * centred[:-lag][mask])) / denom
+    return acf
+
+
+def residuals_figure(backtest: pd.DataFrame, path, *, model, target=None) -> Path:
+    """Histogram and autocorrelation of the model's backtest residuals.
+
+    A single series is shown in target units; a panel in percent of each series' mean
+    absolute actual value, so large series do not swamp the rest.
+    """
+    rows = residuals(backtest, model)
+    n_series = rows["series_id"].nunique() if "series_id" in rows else 1
+    values = rows["residual"].to_numpy(dtype="float64")
+    unit = f"{plain(target or 'target')} units"
+    if n_series > 1:
+        level = rows.groupby("series_id")["actual"].transform(lambda a: a.abs().mean())
+        values = 100.0 * values / level.replace(0, np.nan).to_numpy(dtype="float64")
+        unit = "% of the series' mean level"
+    finite = np.isfinite(values)
+    values = values[finite]
+    group_cols = [c for c in ("series_id", "fold") if c in rows]
+    groups = (rows.loc[finite, group_cols].astype(str).agg("|".join, axis=1).to_numpy()
+              if group_cols else np.zeros(values.size))
+
+    fig = _new_figure()
+    left, right = fig.subplots(1, 2)
+    bins = int(np.clip(np.sqrt(values.size) * 1.5, 10, 50)) if values.size else 10
+    left.hist(values, bins=bins, color="#1f77b4", alpha=0.8, edgecolor="white")
+    left.axvline(0, color="black", lw=0.9)
+    if values.size:
+        left.axvline(values.mean(), color=RNN_COLOR, ls="--", lw=1.2,
+                     label=f"mean {values.mean():.3g} (bias)")
+        left.legend(frameon=False, fontsize=9)
+    left.set_xlabel(f"residual = actual − forecast ({unit})")
+    left.set_ylabel("count")
+    left.set_title("Residual distribution")
+    left.grid(True, alpha=0.3)
+
+    steps = int(rows["step"].max()) if "step" in rows and len(rows) else 12
+    max_lag = int(max(1, min(max(steps - 1, 1), 40, values.size - 1 if values.size > 1 else 1)))
+    acf = pooled_acf(values, groups, max_lag)
+    lags = np.arange(1, max_lag + 1)
+    band = 1.96 / np.sqrt(values.size) if values.size else 0.0
+    right.bar(lags, acf, width=0.6, color="#1f77b4")
+    right.axhspan(-band, band, color="#888888", alpha=0.2, lw=0,
+                  label=f"±1.96/√n (n = {values.size})")
+    right.axhline(0, color="black", lw=0.8)
+    from matplotlib.ticker import MaxNLocator
+
+    right.xaxis.set_major_locator(MaxNLocator(integer=True))
+    right.set_xlabel("lag (steps along a forecast path)")
+    right.set_ylabel("autocorrelation")
+    right.set_title("Residual autocorrelation (ACF)")
+    right.set_ylim(min(-0.3, acf.min() * 1.2 - band), max(0.3, acf.max() * 1.2 + band))
+    right.legend(frameon=False, fontsize=9, loc="upper right")
+    right.grid(True, alpha=0.3)
+    pooled = f", pooled over {n_series} series" if n_series > 1 else ""
+    fig.suptitle(f"Backtest residuals of {plain(model_label(model))}{pooled}")
+    return _save(fig, path)
+
+
+# ---------------------------------------------------------------------------- gradients
+
+
+def gradients_figure(diagnostics: dict, path) -> Path:
+    """‖∂loss/∂h_t‖ for each step of the input window, log scale, oldest step on the left."""
+    norms = np.asarray(diagnostics.get("gradient_norms") or [], dtype="float64")
+    cell = diagnostics.get("cell")
+    t = np.arange(1, norms.size + 1)
+    fig = _new_figure()
+    ax = fig.subplots()
+    ok = np.isfinite(norms) & (norms > 0)
+    ax.plot(t[ok], norms[ok], marker="o", ms=3.5, lw=1.6, color=RNN_COLOR,
+            label="‖∂loss/∂h_t‖")
+    if np.any(~ok):
+        ax.plot(t[~ok], np.full((~ok).sum(), norms[ok].min() if ok.any() else 1.0), "x",
+                color="black", label="zero or non-finite")
+    ax.set_yscale("log")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(0.5, max(norms.size, 1) + 0.5)
+    ax.set_xlabel("time step t in the input window (older ←   → recent)")
+    ax.set_ylabel("gradient norm ‖∂loss/∂h_t‖ (log scale)")
+    ratio = verdict = ""
+    if ok.any() and ok[0] and ok[-1]:
+        r = norms[0] / norms[-1]
+        verdict = ("vanishing" if r < 1e-2 else "exploding" if r > 1e2 else "stable")
+        ratio = f": oldest/recent = {r:.2g} ({verdict})"
+    ax.set_title(f"Gradient flow through time — {plain(model_label(cell))}, "
+                 f"window T = {norms.size}{ratio}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(frameon=False)
+    return _save(fig, path)
