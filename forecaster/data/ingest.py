@@ -236,11 +236,11 @@ def read_panel(path, *, target=None, time_col=None, id_col=None, freq=None, dayf
         if grid.bad is not None:
             k = grid.bad
             if freq is None:
+                alias = _suggest_freq(codes, t, unit)
                 raise DataError(
                     f"timestamps in column {cols.time!r} are irregular: {stamp(t[k])} at "
-                    f"{src.where(rows[k])} is not on the {offset.freqstr!r} grid of the rest; "
-                    f"pass --freq {offset.freqstr} --aggregate mean to resample onto a "
-                    f"regular grid.")
+                    f"{src.where(rows[k])} is not on a regular grid; pass --freq {alias} "
+                    f"--aggregate mean (or another frequency) to resample onto one.")
             if aggregate is None:
                 raise DataError(
                     f"timestamps in column {cols.time!r} are not on the regular "
@@ -918,6 +918,25 @@ def _infer_offset(codes, t, unit, tz, src, name, rows):
     return pd.tseries.frequencies.to_offset(td)
 
 
+_NICE = ("s", "min", "5min", "15min", "30min", "h", "D", "W", "MS", "QS", "YS")
+
+
+def _suggest_freq(codes, t, unit) -> str:
+    """A round frequency alias at least as coarse as the median spacing (for messages)."""
+    d = np.diff(t)[(codes[1:] == codes[:-1])]
+    d = d[d > 0]
+    if not len(d):
+        return "D"
+    median = pd.Timedelta(int(np.median(d)), unit=unit)
+    for alias in _NICE:
+        span = pd.Timedelta(days=30 * {"MS": 1, "QS": 3, "YS": 12}[alias]) \
+            if alias in ("MS", "QS", "YS") else pd.Timedelta(pd.tseries.frequencies.to_offset(
+                "7D" if alias == "W" else alias))
+        if span >= median * 0.99:
+            return alias
+    return "YS"
+
+
 @dataclass
 class _Grid:
     pos: np.ndarray | None
@@ -927,7 +946,7 @@ class _Grid:
 
 def _datetime_grid(codes, t, unit, tz, offset) -> _Grid:
     if isinstance(offset, pd.offsets.Tick):
-        delta = int(pd.Timedelta(offset).as_unit(unit).value)
+        delta = int(pd.Timedelta(offset) // pd.Timedelta(1, unit=unit))
         anchor = int(t[np.argmax(np.bincount(codes)) == codes][0]) if len(t) else 0
         rel = t - anchor
         off_grid = rel % delta != 0
