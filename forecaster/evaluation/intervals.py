@@ -132,27 +132,32 @@ class ConformalIntervals:
 
     # -- persistence (preprocessing.json "conformal") -------------------------------------
     def to_json(self) -> dict:
-        """``{"levels": [...], "horizon": H, "n": [...], "quantiles": {"80": [q_1…q_H]}}``;
-        an unbounded quantile is ``null``."""
+        """The ``conformal`` object of ``preprocessing.json`` (docs/run-format.md):
+        ``{"80": [q_1, …, q_H], "95": [...]}`` in scaled units, ``null`` for an unbounded
+        quantile (too few calibration residuals for that level)."""
         self._check_fitted()
-        return {
-            "levels": list(self.levels),
-            "horizon": int(self.horizon_),
-            "n": [int(v) for v in self.n_],
-            "quantiles": {_level_name(level): [None if not np.isfinite(v) else float(v)
-                                               for v in q]
-                          for level, q in self.quantiles_.items()},
-        }
+        return {_level_name(level): [None if not np.isfinite(v) else float(v) for v in q]
+                for level, q in self.quantiles_.items()}
 
     @classmethod
     def from_json(cls, data: dict) -> "ConformalIntervals":
-        self = cls(levels=data["levels"])
-        self.horizon_ = int(data["horizon"])
-        self.n_ = np.asarray(data.get("n", [0] * self.horizon_), dtype=np.int64)
-        self.quantiles_ = {
-            level: np.array([math.inf if v is None else float(v)
-                             for v in data["quantiles"][_level_name(level)]])
-            for level in self.levels}
+        """Inverse of :meth:`to_json`; raises :class:`DataError` on a malformed object."""
+        if not isinstance(data, dict) or not data:
+            raise DataError(f"`conformal` must be an object of level -> quantiles. Got {data!r}.")
+        try:
+            quantiles = {float(k): [math.inf if v is None else float(v) for v in values]
+                         for k, values in data.items()}
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"`conformal` must map levels to lists of numbers. Got {data!r}.") \
+                from exc
+        lengths = {len(v) for v in quantiles.values()}
+        if len(lengths) != 1 or 0 in lengths:
+            raise DataError(f"`conformal` quantile lists must be non-empty and of equal "
+                            f"length. Got lengths {sorted(lengths)}.")
+        self = cls(levels=list(quantiles))
+        self.horizon_ = lengths.pop()
+        self.n_ = np.zeros(self.horizon_, dtype=np.int64)  # not stored
+        self.quantiles_ = {level: np.array(quantiles[float(level)]) for level in self.levels}
         return self
 
 

@@ -9,10 +9,12 @@ metric's mean and named in ``notes``; a metric undefined for every series is ``N
 
 **Intervals.** Coverage and width are measured honestly, sequentially: the intervals of
 fold ``k`` are split-conformal intervals (:class:`~forecaster.evaluation.intervals.
-ConformalIntervals`) calibrated on the same model's residuals from folds ``1 … k−1`` only,
-with each series scaled by its in-sample seasonal-naive MAE before the first cutoff.  Fold
-1 has nothing to calibrate on, so coverage needs at least two folds; a level needing more
-calibration residuals than there are (e.g. 95 % needs 19 per step) is ``None``.
+ConformalIntervals`) calibrated on the same model's residuals from folds ``1 … k−1`` whose
+actuals were observed by fold ``k``'s cutoff, with each series scaled by its in-sample
+seasonal-naive MAE before the first cutoff.  Fold 1 has nothing to calibrate on, so
+coverage needs at least two folds; folds with too few calibration residuals for a level
+(95 % needs 19 per step, 80 % needs 4) are not scored at that level, and a level never
+scored is ``None``.
 
 Columns: ``model, mae, rmse, mape, smape, mase, coverage_<L>, width_<L>`` for each level
 ``L`` (coverage as a fraction, width in the series' units), sorted by MASE; the frame's
@@ -51,40 +53,52 @@ def series_scales(panel: Panel, season: int | None) -> dict[str, float]:
 
 def add_backtest_intervals(result: BacktestResult, panel: Panel, season: int | None,
                            levels=None) -> tuple[pd.DataFrame, list[str]]:
-    """The backtest frame with ``lower_<L>``/``upper_<L>`` columns, filled for folds ≥ 1
-    with intervals calibrated on earlier folds of the same model (NaN elsewhere)."""
+    """The backtest frame with ``lower_<L>``/``upper_<L>`` columns.
+
+    The intervals of fold ``k`` are calibrated on the same model's earlier residuals whose
+    actual lies at or before fold ``k``'s cutoff (with ``step < horizon`` the last steps of
+    recent folds are still in the future and are not used).  Rows with nothing to calibrate
+    on are NaN; a level with too few residuals gives ``±inf`` bounds.
+    """
     levels = tuple(levels or result.levels)
+    spec = result.spec
     frame = result.frame.copy()
     notes: list[str] = []
     for level in levels:
         for col in interval_columns(level):
             frame[col] = np.nan
-    if result.spec.folds < 2:
+    if spec.folds < 2:
         notes.append("interval coverage needs at least 2 folds (intervals of fold k are "
                      "calibrated on folds before k); not measured")
         return frame, notes
-    first_train = panel.cut(result.spec.cutoff_from_end(1))
-    scales = series_scales(first_train, season)
-    unbounded = set()
+    scales = series_scales(panel.cut(spec.cutoff_from_end(1)), season)
+    # how many points before the end of its series each actual lies (0 = last point)
+    drop = np.array([spec.cutoff_from_end(int(f)) for f in frame["fold"]])
+    from_end = drop - frame["step"].to_numpy(np.int64)
+    short = {level: math.inf for level in levels}
     for model in result.models:
-        rows = frame["model"] == model
-        for fold in range(2, result.spec.folds + 1):
-            calib = frame[rows & (frame["fold"] < fold)]
-            target = rows & (frame["fold"] == fold)
-            conformal = ConformalIntervals(levels).fit(calib, scales)
+        rows = (frame["model"] == model).to_numpy()
+        for fold in range(2, spec.folds + 1):
+            calib = rows & (frame["fold"].to_numpy() < fold) & (
+                from_end >= spec.cutoff_from_end(fold))
+            if not calib.any():
+                continue
+            target = rows & (frame["fold"].to_numpy() == fold)
+            conformal = ConformalIntervals(levels).fit(frame[calib], scales)
             bounded = conformal.predict(frame.loc[target, ["series_id", "step", "forecast"]],
                                         scales)
             for level in levels:
                 lo, hi = interval_columns(level)
                 if not np.all(np.isfinite(conformal.quantiles_[level])):
-                    unbounded.add((level, int(conformal.n_.min())))
+                    short[level] = min(short[level], int(conformal.n_.min()))
                 frame.loc[target, lo] = bounded[lo].to_numpy()
                 frame.loc[target, hi] = bounded[hi].to_numpy()
-    for level, n in sorted(unbounded):
-        need = math.ceil(100 / (100 - level)) - 1
-        notes.append(f"{level}% intervals need at least {need} calibration residuals per step "
-                     f"(as few as {n} available in early folds); coverage_{level} is not "
-                     "reported")
+    for level, n in short.items():
+        if n < math.inf:
+            need = math.ceil(level / (100 - level))
+            notes.append(f"{level}% intervals need at least {need} calibration residuals per "
+                         f"step (some folds had only {n}); coverage_{level} and width_{level} "
+                         "score only the folds with enough")
     return frame, notes
 
 
@@ -103,9 +117,10 @@ def _series_metrics(group: pd.DataFrame, scales: dict, levels) -> dict:
         lo, hi = interval_columns(level)
         name = interval_columns(level)[0].split("_", 1)[1]
         if lo in group:
-            keep = group[lo].notna().to_numpy()
-            lower, upper = group[lo].to_numpy(float)[keep], group[hi].to_numpy(float)[keep]
-            if keep.any() and np.all(np.isfinite(lower)) and np.all(np.isfinite(upper)):
+            lower, upper = group[lo].to_numpy(float), group[hi].to_numpy(float)
+            keep = np.isfinite(lower) & np.isfinite(upper)
+            lower, upper = lower[keep], upper[keep]
+            if keep.any():
                 out[f"coverage_{name}"] = M.coverage(y[keep], lower, upper)
                 out[f"width_{name}"] = M.mean_width(lower, upper)
                 continue
@@ -166,15 +181,16 @@ def _sort_key(row):
 
 
 def leaderboard(result: BacktestResult, panel: Panel, season: int | None,
-                levels=None) -> pd.DataFrame:
+                levels=None, *, scored=None) -> pd.DataFrame:
     """Model × metric table of ``result`` (see the module docstring), sorted by MASE.
 
     ``panel`` is the full panel the backtest ran on (its history before each cutoff gives
     the MASE scales).  ``df.attrs["best"]`` is the best model, ``df.attrs["notes"]`` the
-    notes (undefined metrics, interval caveats, the models' own notes).
+    notes (undefined metrics, interval caveats, the models' own notes).  ``scored`` is the
+    output of :func:`add_backtest_intervals`, to reuse it between tables.
     """
     levels = tuple(levels or result.levels)
-    frame, notes = add_backtest_intervals(result, panel, season, levels)
+    frame, notes = scored or add_backtest_intervals(result, panel, season, levels)
     scales = _mase_scales(result, panel, season)
     table, undefined = _table(frame, ["model"], scales, levels, result.models)
     records = sorted(table.to_dict("records"), key=_sort_key)
@@ -188,11 +204,11 @@ def leaderboard(result: BacktestResult, panel: Panel, season: int | None,
 
 
 def fold_table(result: BacktestResult, panel: Panel, season: int | None,
-               levels=None) -> pd.DataFrame:
+               levels=None, *, scored=None) -> pd.DataFrame:
     """Per-fold table (``folds.csv``): one row per model and fold (from 1), the same
     metrics averaged over series within the fold, plus ``cutoff_from_end``."""
     levels = tuple(levels or result.levels)
-    frame, _ = add_backtest_intervals(result, panel, season, levels)
+    frame, _ = scored or add_backtest_intervals(result, panel, season, levels)
     scales = _mase_scales(result, panel, season)
     table, _ = _table(frame, ["model", "fold"], scales, levels, result.models)
     table["fold"] = [int(f) for f in table["fold"]]

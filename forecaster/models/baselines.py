@@ -202,16 +202,16 @@ def calendar_features(timestamps, axis: TimeAxis) -> tuple[pd.DataFrame, list[st
     elif group == "month":
         cat("month", ts.month)
     elif group == "week":
-        cyc("year", ts.dayofyear - 1, 365.25)
+        cyc("year", ts.day_of_year - 1, 365.25)
     elif group == "day":
-        cat("dayofweek", ts.dayofweek)
-        cyc("year", ts.dayofyear - 1, 365.25)
+        cat("dayofweek", ts.day_of_week)
+        cyc("year", ts.day_of_year - 1, 365.25)
     elif group == "hour":
         cat("hour", ts.hour)
-        cat("dayofweek", ts.dayofweek)
+        cat("dayofweek", ts.day_of_week)
     elif group == "minute":
         cyc("day", ts.hour * 60 + ts.minute, 1440)
-        cat("dayofweek", ts.dayofweek)
+        cat("dayofweek", ts.day_of_week)
     n = len(timestamps)
     return pd.DataFrame(data, index=pd.RangeIndex(n)), categorical, cyclical
 
@@ -392,7 +392,7 @@ def _ridge(season=None, seed=0):
 
 def _random_forest(season=None, seed=0):
     return _lag_model("random_forest", RandomForestRegressor(
-        n_estimators=200, min_samples_leaf=2, max_features=0.5, random_state=seed, n_jobs=1),
+        n_estimators=100, min_samples_leaf=2, max_features=0.5, random_state=seed, n_jobs=1),
         season)
 
 

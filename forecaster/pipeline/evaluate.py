@@ -22,7 +22,7 @@ from forecaster.data.panel import Panel
 from forecaster.errors import ConfigError
 from forecaster.evaluation.backtest import BacktestResult, BacktestSpec, run_backtest
 from forecaster.evaluation.intervals import _validate_levels
-from forecaster.evaluation.leaderboard import (fold_table, format_table, leaderboard,
+from forecaster.evaluation.leaderboard import (add_backtest_intervals, fold_table, format_table, leaderboard,
                                                leaderboard_to_json)
 from forecaster.models.baselines import BASELINES
 
@@ -133,8 +133,9 @@ def evaluate(panel: Panel, *, models: list[str], spec: BacktestSpec, levels=(80,
     season = int(season)
     factories = model_factories(models, season=season, seed=seed, rnn_factory=rnn_factory)
     result = run_backtest(panel, factories, spec, levels=levels, progress=progress)
-    table = leaderboard(result, panel, season, levels)
-    folds = fold_table(result, panel, season, levels)
+    scored = add_backtest_intervals(result, panel, season, levels)
+    table = leaderboard(result, panel, season, levels, scored=scored)
+    folds = fold_table(result, panel, season, levels, scored=scored)
     notes = list(panel.notes) + notes + table.attrs.get("notes", [])
     return EvaluationResult(table=table, folds=folds, backtest=result, panel=panel,
                             season=season, levels=levels,
