@@ -294,7 +294,7 @@ def _leaderboard(metrics: dict, rnn: str | None) -> dict | None:
         name = str(r.get("model"))
         cells = [fmt_percent(r.get(c["key"])) if c["kind"] == "pct" else fmt_number(r.get(c["key"]))
                  for c in columns]
-        rows.append({"model": name, "label": model_label(name) if name != "rnn" else "rnn",
+        rows.append({"model": name, "label": model_label(name),
                      "cells": cells, "best": name == str(best), "rnn": name == rnn})
     protocol = metrics.get("protocol") or {}
     parts = []
@@ -392,7 +392,9 @@ def write_report(run_dir: Path, out_dir: Path) -> Path:
                                      model=run_model)
         if key == "residuals":
             model = rnn_model_name(run_model, backtest_models) or backtest_models[0]
-            return F.residuals_figure(backtest, path, model=model, target=target)
+            label = (f"RNN ({F.model_label(run_model)})" if model == "rnn" and run_model
+                     else F.model_label(model))
+            return F.residuals_figure(backtest, path, model=model, target=target, label=label)
         if key == "gradients":
             if not diagnostics.get("gradient_norms"):
                 raise ArtifactError("diagnostics.json has no gradient_norms.")

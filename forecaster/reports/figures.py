@@ -31,6 +31,7 @@ HISTORY_COLOR = "#333333"
 FORECAST_COLOR = "#1f77b4"
 
 MODEL_LABELS = {
+    "rnn": "RNN",
     "simple_rnn": "SimpleRNN",
     "tanh_cell": "TanhCell (Elman RNN)",
     "lstm": "LSTM",
@@ -57,6 +58,12 @@ def plain(text, limit: int = 60) -> str:
 def model_label(name) -> str:
     """Human name of a model kind (``tanh_cell`` → ``TanhCell (Elman RNN)``)."""
     return MODEL_LABELS.get(str(name), str(name))
+
+
+def rnn_legend(name) -> str:
+    """Legend entry of the RNN: ``RNN: TanhCell (Elman RNN)``, or just ``RNN``."""
+    name = str(name)
+    return "RNN" if name == "rnn" else f"RNN: {plain(model_label(name), 30)}"
 
 
 def freq_word(freq) -> str:
@@ -209,20 +216,22 @@ def forecast_figure(preprocessing: dict, forecast: pd.DataFrame, path, *, model=
     by = f" by {plain(model_label(model))}" if model else ""
     if k <= 1:
         ax = axes[0]
-        name = plain(chosen[0].get("id")) if chosen else plain(target)
-        title = f"{plain(target)}: history and {what}{by}"
+        name = chosen[0].get("id") if chosen else target
+        title = f"{plain(target, 40)}: history and {what}{by}"
         if chosen and str(chosen[0].get("id")) != str(target):
-            title = f"{plain(target)} — {name}: history and {what}{by}"
+            title = f"{plain(target, 40)} — {plain(name, 30)}: history and {what}{by}"
         ax.set_title(title)
         ax.set_xlabel(xlabel)
-        ax.set_ylabel(plain(target))
+        ax.set_ylabel(plain(target, 40))
         if legend:
             ax.legend(*zip(*legend), loc="upper left", frameon=False)
     else:
-        fig.suptitle(f"{plain(target)}: history and {what}{by} — showing {k} of {n} series "
-                     "(largest by mean level)")
-        fig.supxlabel(xlabel)
-        fig.supylabel(plain(target))
+        fig.suptitle(f"{plain(target, 40)}: history and {what}{by}\n"
+                     f"showing {k} of {n} series (the largest by mean level)")
+        for index, ax in enumerate(axes[:k]):
+            if index + cols >= k:  # nothing drawn below this one
+                ax.set_xlabel(xlabel, fontsize=9)
+        fig.supylabel(plain(target, 40))
         if legend:
             fig.legend(*zip(*legend), loc="outside lower center", ncol=len(legend),
                        frameon=False)
@@ -280,10 +289,12 @@ def leaderboard_figure(metrics: dict, path, *, rnn_model=None) -> Path:
             tick.set_fontweight("bold")
     from matplotlib.patches import Patch
 
-    legend = [Patch(color=RNN_COLOR, label=f"RNN ({plain(model_label(rnn_model))})"),
-              Patch(color=BASELINE_COLOR, label="baseline"),
+    legend = [Patch(color=BASELINE_COLOR, label="baseline"),
               Patch(facecolor="white", edgecolor="black", label="★ best by MASE")]
-    axes[-1].legend(handles=legend, loc="lower right", fontsize=9)
+    if rnn_model is not None:
+        legend.insert(0, Patch(color=RNN_COLOR, label=rnn_legend(rnn_model)))
+    fig.legend(handles=legend, loc="outside lower center", ncol=len(legend), fontsize=9,
+               frameon=False)
     folds = (metrics.get("protocol") or {}).get("folds")
     suffix = f" ({folds} rolling-origin folds)" if folds else ""
     fig.suptitle(f"Backtest leaderboard: RNN vs baselines{suffix}")
@@ -315,13 +326,13 @@ def horizon_error_figure(backtest: pd.DataFrame, path, *, rnn_model=None, target
         is_rnn = model == rnn_model
         ax.plot(table.index, table[model], marker="o", ms=4 if not is_rnn else 5,
                 lw=2.6 if is_rnn else 1.3, color=RNN_COLOR if is_rnn else next(others),
-                label=plain(model_label(model), 30) + (" (RNN)" if is_rnn else ""),
+                label=rnn_legend(model) if is_rnn else plain(model_label(model), 30),
                 zorder=3 if is_rnn else 2)
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("horizon step (steps after the forecast origin)")
-    ax.set_ylabel(f"MAE ({plain(target or 'target')} units)")
+    ax.set_ylabel(f"MAE ({plain(target or 'target', 40)} units)")
     n_series = backtest["series_id"].nunique() if "series_id" in backtest else 1
     pooled = f", pooled over {n_series} series" if n_series > 1 else ""
     ax.set_title(f"Backtest error by horizon step (mean absolute error over folds{pooled})")
@@ -400,7 +411,7 @@ def pooled_acf(values: np.ndarray, groups: np.ndarray, max_lag: int) -> np.ndarr
     return acf
 
 
-def residuals_figure(backtest: pd.DataFrame, path, *, model, target=None) -> Path:
+def residuals_figure(backtest: pd.DataFrame, path, *, model, target=None, label=None) -> Path:
     """Histogram and autocorrelation of the model's backtest residuals.
 
     A single series is shown in target units; a panel in percent of each series' mean
@@ -409,7 +420,7 @@ def residuals_figure(backtest: pd.DataFrame, path, *, model, target=None) -> Pat
     rows = residuals(backtest, model)
     n_series = rows["series_id"].nunique() if "series_id" in rows else 1
     values = rows["residual"].to_numpy(dtype="float64")
-    unit = f"{plain(target or 'target')} units"
+    unit = f"{plain(target or 'target', 40)} units"
     if n_series > 1:
         level = rows.groupby("series_id")["actual"].transform(lambda a: a.abs().mean())
         values = 100.0 * values / level.replace(0, np.nan).to_numpy(dtype="float64")
@@ -453,7 +464,7 @@ def residuals_figure(backtest: pd.DataFrame, path, *, model, target=None) -> Pat
     right.legend(frameon=False, fontsize=9, loc="upper right")
     right.grid(True, alpha=0.3)
     pooled = f", pooled over {n_series} series" if n_series > 1 else ""
-    fig.suptitle(f"Backtest residuals of {plain(model_label(model))}{pooled}")
+    fig.suptitle(f"Backtest residuals of {plain(label or model_label(model))}{pooled}")
     return _save(fig, path)
 
 

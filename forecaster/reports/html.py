@@ -47,7 +47,8 @@ def fmt_number(value, digits: int = 4) -> str:
 
 
 def fmt_percent(value, digits: int = 1) -> str:
-    """A fraction as a percentage (``0.134`` → ``13.4 %``); ``n/a`` for missing."""
+    """A fraction as a percentage (``0.134`` → ``13.4 %``, no-break space); ``n/a`` for
+    missing."""
     if value is None:
         return "n/a"
     try:
@@ -56,7 +57,7 @@ def fmt_percent(value, digits: int = 1) -> str:
         return str(value)
     if not math.isfinite(number):
         return "n/a"
-    return f"{100 * number:.{digits}f} %"
+    return f"{100 * number:.{digits}f}\u00a0%"
 
 
 def fmt_seconds(value) -> str:

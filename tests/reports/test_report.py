@@ -278,7 +278,7 @@ def test_single_series_leaderboard_table_lists_every_model_and_marks_the_best(si
     assert len(best_rows) == 1
     # MASE, sMAPE as a percentage, coverage as a percentage
     assert f"{metrics['leaderboard'][0]['mase']:.4g}" in table
-    assert "79.0 %" in table and "n/a" in table
+    assert "79.0\u00a0%" in table and "n/a" in table
 
 
 def test_forecast_table_and_csv_copy(single):
