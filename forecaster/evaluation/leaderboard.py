@@ -83,8 +83,10 @@ def add_backtest_intervals(result: BacktestResult, panel: Panel, season: int | N
                 from_end >= spec.cutoff_from_end(fold))
             if not calib.any():
                 continue
-            target = rows & (frame["fold"].to_numpy() == fold)
             conformal = ConformalIntervals(levels).fit(frame[calib], scales)
+            # only steps with their own calibration residuals (no sqrt(h/H) extrapolation)
+            target = rows & (frame["fold"].to_numpy() == fold) & (
+                frame["step"].to_numpy() <= conformal.horizon_)
             bounded = conformal.predict(frame.loc[target, ["series_id", "step", "forecast"]],
                                         scales)
             for level in levels:
