@@ -140,7 +140,7 @@ class TanhCell(keras.layers.Layer):
 
 #: Longest static time dimension that ``TanhRNN(unroll=None)`` unrolls; longer (or
 #: unknown) lengths run keras's symbolic while-loop. See ``benchmarks/README.md``.
-MAX_UNROLL = 256
+MAX_UNROLL = 200
 
 
 @keras.saving.register_keras_serializable(package="forecaster")

@@ -1,0 +1,108 @@
+"""Section ``cells``: training and inference samples/s of the recurrent layers.
+
+Model: ``Input(T, 1) → recurrent layer(H) → Dense(24)``, Adam, MSE, float32, compiled
+without XLA (as ``forecaster.training`` does). Training = ``model.fit`` for one epoch over
+``n_batches`` batches of ``B`` windows from a cached, pre-batched ``tf.data.Dataset`` (so
+the numbers measure the network rather than numpy slicing); inference = ``model.predict``
+over the same inputs. Every model is warmed up (traced) first; then rounds alternate the
+contenders' order and the median per contender is reported, with the ratio to SimpleRNN.
+"""
+
+from __future__ import annotations
+
+import time
+
+from benchmarks.common import Section, alternate, median, not_available, quiet_tensorflow
+
+FULL_SHAPES = [(48, 64, 256), (168, 64, 256), (24, 32, 64)]
+HORIZON = 24
+
+
+def contenders():
+    """name → ``factory(units)`` building one recurrent layer."""
+    import keras
+
+    from forecaster.models.cells import TanhCell, build_tanh_rnn
+
+    return {
+        "simple_rnn": lambda h: keras.layers.SimpleRNN(h),
+        "tanh_cell": lambda h: build_tanh_rnn(h),
+        "tanh_cell_plain": lambda h: keras.layers.RNN(TanhCell(h)),
+        "lstm": lambda h: keras.layers.LSTM(h),
+        "gru": lambda h: keras.layers.GRU(h),
+    }
+
+
+def _model(layer, T):
+    import keras
+
+    model = keras.Sequential([keras.Input((T, 1)), layer, keras.layers.Dense(HORIZON)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=False)
+    return model
+
+
+def measure(shape, names=None, *, n_batches=8, repeats=5, seed=0):
+    """Samples/s for training and inference at ``shape = (T, H, B)``.
+
+    Returns ``{name: {"train": samples/s, "infer": samples/s, "first_fit_s": s}}``.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    T, H, B = shape
+    factories = contenders()
+    names = list(names or factories)
+    rng = np.random.default_rng(seed)
+    n = n_batches * B
+    x = rng.standard_normal((n, T, 1)).astype("float32")
+    y = rng.standard_normal((n, HORIZON)).astype("float32")
+    train = tf.data.Dataset.from_tensor_slices((x, y)).batch(B).cache()
+    infer = tf.data.Dataset.from_tensor_slices(x).batch(B).cache()
+    for _ in train:  # fill the caches
+        pass
+    for _ in infer:
+        pass
+
+    models, first = {}, {}
+    for name in names:
+        keras_seed = int(rng.integers(1 << 30))
+        tf.keras.utils.set_random_seed(keras_seed)
+        models[name] = _model(factories[name](H), T)
+        t = time.perf_counter()
+        models[name].fit(train, epochs=1, verbose=0, shuffle=False)
+        first[name] = time.perf_counter() - t
+        models[name].predict(infer, verbose=0)
+
+    fit_t = alternate({k: (lambda m=m: m.fit(train, epochs=1, verbose=0, shuffle=False))
+                       for k, m in models.items()}, repeats)
+    pred_t = alternate({k: (lambda m=m: m.predict(infer, verbose=0))
+                        for k, m in models.items()}, repeats)
+    return {k: {"train": n / median(fit_t[k]), "infer": n / median(pred_t[k]),
+                "first_fit_s": first[k]} for k in names}
+
+
+def run(quick: bool, shapes=None, **_) -> Section:
+    try:
+        quiet_tensorflow()
+        import keras  # noqa: F401
+
+        from forecaster.models import cells  # noqa: F401
+    except ImportError as exc:
+        return not_available("cells", f"{exc}")
+    shapes = shapes or FULL_SHAPES
+    n_batches, repeats = (4, 3) if quick else (12, 7)
+    section = Section("cells")
+    for shape in shapes:
+        res = measure(shape, n_batches=n_batches, repeats=repeats)
+        base = res["simple_rnn"]
+        for name, r in res.items():
+            section.rows.append({
+                "T,H,B": "{},{},{}".format(*shape), "layer": name,
+                "train/s": r["train"], "infer/s": r["infer"],
+                "train x": r["train"] / base["train"], "infer x": r["infer"] / base["infer"],
+                "first fit s": r["first_fit_s"],
+            })
+    section.notes.append(
+        f"{n_batches} batches per epoch, median of {repeats} alternated repeats; "
+        "'x' = ratio to simple_rnn in the same process; 'first fit s' includes tracing.")
+    return section

@@ -1,0 +1,97 @@
+"""Shared helpers: the section result, timing, machine description, table printing."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Section:
+    """What a section returns: rows for the table, free-text notes, or a skip reason."""
+
+    name: str
+    rows: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    skipped: str | None = None
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "rows": self.rows, "notes": self.notes,
+                "skipped": self.skipped, "seconds": round(self.seconds, 2)}
+
+
+def not_available(name: str, why: str) -> Section:
+    return Section(name, skipped=f"not available: {why}")
+
+
+def quiet_tensorflow() -> None:
+    """Silence TensorFlow's start-up chatter (must run before it is imported)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+
+def median(values) -> float:
+    return float(statistics.median(values))
+
+
+def alternate(contenders: dict, repeats: int) -> dict[str, list[float]]:
+    """Call every ``contenders[name]()`` once per round, forwards on even rounds and
+    backwards on odd ones, and return the seconds each call took, per name."""
+    names = list(contenders)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(repeats):
+        for n in (names if r % 2 == 0 else names[::-1]):
+            t = time.perf_counter()
+            contenders[n]()
+            times[n].append(time.perf_counter() - t)
+    return times
+
+
+def machine() -> dict:
+    """CPU model, cores and library versions, for the README table."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "python": sys.version.split()[0],
+            "platform": platform.platform()}
+    for mod in ("numpy", "pandas", "tensorflow", "keras", "pyarrow"):
+        m = sys.modules.get(mod)
+        if m is None:
+            try:
+                m = __import__(mod)
+            except Exception:  # noqa: BLE001 - optional, reported as missing
+                continue
+        info[mod] = getattr(m, "__version__", "?")
+    return info
+
+
+def format_table(rows: list[dict]) -> str:
+    """A plain-text table of ``rows`` (dicts sharing keys); floats get 3 significant figures."""
+    if not rows:
+        return ""
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+
+    def fmt(v):
+        if isinstance(v, float):
+            if v != v:
+                return "nan"
+            return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
+        return "" if v is None else str(v)
+
+    cells = [[fmt(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths)) for row in cells]
+    return "\n".join(lines)
