@@ -179,7 +179,7 @@ def read_panel(path, *, target=None, time_col=None, id_col=None, freq=None, dayf
     if cols.id is not None:
         codes, ids = _series_codes(df[cols.id], cols.id, src)
     else:
-        codes, ids = np.zeros(n, dtype=np.int64), [str(cols.target)]
+        codes, ids = np.zeros(n, dtype=np.int64), [str(cols.target) or "value"]
     rows = np.arange(n, dtype=np.int64)
 
     # sort -----------------------------------------------------------------------------
