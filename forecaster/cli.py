@@ -98,9 +98,9 @@ def _log(ctx, message: str) -> None:
 
 
 def _prepare_runtime(ctx) -> None:
-    from forecaster.training import quiet_tensorflow
+    from forecaster.training import import_tensorflow
 
-    quiet_tensorflow(debug=_state(ctx)["debug"])
+    import_tensorflow(debug=_state(ctx)["debug"])
     if not _state(ctx)["debug"]:
         import warnings
 

@@ -8,8 +8,10 @@ broken model.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -28,11 +30,44 @@ def quiet_tensorflow(debug: bool = False) -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
+@contextlib.contextmanager
+def _stderr_silenced():
+    """Send file descriptor 2 to /dev/null (C++ logging ignores Python's sys.stderr)."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (e.g. under a test runner)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def import_tensorflow(debug: bool = False):
+    """Import TensorFlow and Keras, hiding the start-up lines TensorFlow's C++ core prints
+    before its logging is initialised (no environment variable silences those)."""
+    quiet_tensorflow(debug)
+    if debug or "tensorflow" in sys.modules:
+        import tensorflow as tf
+    else:
+        with _stderr_silenced():
+            import keras  # noqa: F401
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")  # device probing logs, too
+    return tf
+
+
 def configure_runtime(seed: int, device: str = "auto") -> str:
     """Seed Python/NumPy/Keras, make ops deterministic, pick the device; returns "CPU"/"GPU"."""
-    quiet_tensorflow()
+    tf = import_tensorflow()
     import keras
-    import tensorflow as tf
 
     if _RUNTIME["device"] is None:
         gpus = tf.config.list_physical_devices("GPU")

@@ -1,0 +1,37 @@
+"""Shared fixtures: paths to bundled data and the tiny-training flags that keep tests fast."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data"
+# Tiny training for tests: a handful of epochs, a small network, few backtest origins.
+FAST = ["--epochs", "3", "--units", "4", "--origins", "3", "--patience", "2", "--seed", "1"]
+
+
+def forecast_exe() -> str:
+    """The installed console script next to this interpreter."""
+    exe = Path(sys.executable).with_name("forecast")
+    assert exe.exists(), f"console script missing: {exe} (pip install -e .)"
+    return str(exe)
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture
+def runner():
+    from click.testing import CliRunner
+
+    try:
+        return CliRunner(mix_stderr=False)
+    except TypeError:  # click >= 8.2 always separates stderr
+        return CliRunner()

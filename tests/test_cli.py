@@ -1,0 +1,149 @@
+"""End-to-end: the CLI through CliRunner and as a real subprocess of the installed script."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster.cli import forecast
+from tests.conftest import DATA, FAST, forecast_exe
+
+
+def _train(runner, runs, data, *extra):
+    result = runner.invoke(forecast, ["train", str(data), "--runs-dir", str(runs), *FAST,
+                                      *extra])
+    assert result.exit_code == 0, result.output + result.stderr
+    return result
+
+
+def _predict(runner, runs, out, *extra):
+    result = runner.invoke(forecast, ["predict", "--runs-dir", str(runs), "--output", str(out),
+                                      *extra])
+    assert result.exit_code == 0, result.output + result.stderr
+    return result
+
+
+def test_help_is_instant_and_imports_no_tensorflow():
+    code = ("import sys; from forecaster.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "heavy = [m for m in ('tensorflow', 'keras', 'pandas', 'sklearn') if m in sys.modules]\n"
+            "print('HEAVY', heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert "HEAVY []" in out
+    for command in ("train", "predict", "evaluate", "report"):
+        assert command in out
+
+
+def test_version(runner):
+    result = runner.invoke(forecast, ["--version"])
+    assert result.exit_code == 0 and "forecast, version" in result.output
+
+
+def test_train_and_predict_air_passengers(runner, tmp_path):
+    runs = tmp_path / "runs"
+    result = _train(runner, runs, DATA / "air_passengers.csv")
+    for key in ("rows", "series", "frequency", "window", "horizon", "model", "device",
+                "epochs run", "validation MSE", "run"):
+        assert key in result.output
+    assert "144" in result.output and "MS" in result.output
+    run_id = (runs / "latest").read_text().strip()
+    run = runs / run_id
+    for name in ("model.keras", "preprocessing.json", "config.toml", "metrics.json",
+                 "history.csv", "data.json", "run.json", "forecast.csv", "backtest.csv",
+                 "diagnostics.json"):
+        assert (run / name).is_file(), name
+    data = json.loads((run / "data.json").read_text())
+    assert data["rows"] == 144 and len(data["sha256"]) == 64
+
+    out = tmp_path / "fc.csv"
+    result = _predict(runner, runs, out, "--horizon", "30")
+    frame = pd.read_csv(out)
+    assert len(frame) == 30
+    expected = pd.date_range("1961-01-01", periods=30, freq="MS").strftime("%Y-%m-%d")
+    assert frame["timestamp"].tolist() == expected.tolist()
+    assert frame["timestamp"].iloc[-1] == "1963-06-01"
+    assert list(frame.columns[:3]) == ["series_id", "timestamp", "forecast"]
+    assert {"lower_80", "upper_80", "lower_95", "upper_95"} <= set(frame.columns)
+    values = frame["forecast"].to_numpy()
+    assert np.all(np.isfinite(values))
+    assert 150 < values.mean() < 1500  # passengers (thousands): plausible magnitude
+    assert np.all(frame["lower_95"] <= frame["lower_80"])
+    assert np.all(frame["lower_80"] <= frame["forecast"])
+    assert np.all(frame["forecast"] <= frame["upper_80"])
+    assert "1963-06-01" in result.output  # printed too
+    assert "recursively" in result.stderr  # 30 > trained horizon 12: says so
+
+
+def test_panel_us_employment(runner, tmp_path):
+    runs = tmp_path / "runs"
+    _train(runner, runs, DATA / "us_employment.csv", "--id-col", "sector", "--model",
+           "simple_rnn")
+    out = tmp_path / "fc.csv"
+    _predict(runner, runs, out, "--horizon", "30")
+    frame = pd.read_csv(out)
+    counts = frame.groupby("series_id").size()
+    assert len(counts) == 22 and set(counts) == {30}
+    assert frame.groupby("series_id")["timestamp"].first().eq("2016-01-01").all()
+    assert np.isfinite(frame["forecast"]).all()
+
+
+def test_integer_step_csv(runner, tmp_path):
+    t = np.arange(1, 121)
+    y = 10 + np.sin(t / 3) + 0.01 * t
+    path = tmp_path / "steps.csv"
+    pd.DataFrame({"t": t, "y": y}).to_csv(path, index=False)
+    runs = tmp_path / "runs"
+    _train(runner, runs, path, "--horizon", "5")
+    out = tmp_path / "fc.json"
+    _predict(runner, runs, out, "--horizon", "7", "--format", "json")
+    records = json.loads(out.read_text())
+    assert [r["timestamp"] for r in records] == [str(v) for v in range(121, 128)]
+
+
+def test_predict_formats_and_refuses_to_overwrite(runner, tmp_path):
+    runs = tmp_path / "runs"
+    _train(runner, runs, DATA / "air_passengers.csv", "--no-backtest", "--model", "gru")
+    pq = tmp_path / "fc.parquet"
+    _predict(runner, runs, pq, "--format", "parquet", "--horizon", "3")
+    frame = pd.read_parquet(pq)
+    assert len(frame) == 3 and "lower_80" not in frame.columns  # no backtest, no intervals
+    again = runner.invoke(forecast, ["predict", "--runs-dir", str(runs), "--output", str(pq)])
+    assert again.exit_code == 1
+    assert "already exists" in again.stderr and "Traceback" not in again.stderr
+    assert pd.read_parquet(pq).equals(frame)  # the user's file is untouched
+
+
+def test_errors_are_one_line(runner, tmp_path):
+    result = runner.invoke(forecast, ["predict", "--runs-dir", str(tmp_path / "none")])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: no runs found")
+    result = runner.invoke(forecast, ["train", str(tmp_path / "missing.csv"),
+                                      "--runs-dir", str(tmp_path / "r")])
+    assert result.exit_code == 1 and result.stderr.startswith("Error: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r" / "latest").exists()
+
+
+def test_subprocess_train_predict_and_same_seed_is_byte_identical(tmp_path):
+    """The installed script, in separate processes: same data + seed ⇒ same bytes."""
+    exe = forecast_exe()
+    outputs = []
+    for k in range(2):
+        runs = tmp_path / f"runs{k}"
+        subprocess.run([exe, "--quiet", "train", str(DATA / "air_passengers.csv"),
+                        "--runs-dir", str(runs), *FAST], check=True, capture_output=True,
+                       text=True)
+        out = tmp_path / f"fc{k}.csv"
+        proc = subprocess.run([exe, "predict", "--runs-dir", str(runs), "--horizon", "30",
+                               "--output", str(out)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert "1963-06-01" in proc.stdout
+        # TensorFlow's start-up chatter is silenced
+        assert "oneDNN" not in proc.stderr and "cuda" not in proc.stderr.lower()
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
