@@ -256,9 +256,11 @@ def _fmt(col: str, value) -> str:
 
 def format_table(table: pd.DataFrame, best: str | None = None) -> str:
     """A plain-text table for stdout: ``n/a`` for undefined values, the best model marked
-    with ``*``; columns right-aligned."""
+    with ``*``; columns right-aligned.  Interval columns that are ``n/a`` for every model
+    (e.g. a single holdout fold, see the notes) are left out to keep the table narrow."""
     best = best if best is not None else table.attrs.get("best")
-    cols = [c for c in table.columns if c not in ("model",)]
+    cols = [c for c in table.columns if c != "model" and not (
+        c.startswith(("coverage_", "width_")) and all(v is None or v != v for v in table[c]))]
     header = ["model"] + cols
     body = []
     for row in table.to_dict("records"):

@@ -90,3 +90,4 @@ def test_holdout_has_no_coverage_with_a_note():
     table = leaderboard(result, panel, 1)
     assert table["coverage_80"].iloc[0] is None
     assert any("at least 2 folds" in n for n in table.attrs["notes"])
+    assert "coverage_80" not in format_table(table)  # all n/a: left out of the text table
