@@ -141,7 +141,7 @@ def _mase_scales(result: BacktestResult, panel: Panel, season) -> dict:
     return scales
 
 
-def _table(frame: pd.DataFrame, keys: list[str], scales, levels, order) -> tuple[pd.DataFrame, dict]:
+def _table(frame: pd.DataFrame, keys: list[str], scales, levels) -> tuple[pd.DataFrame, dict]:
     columns = POINT_METRICS + [c for level in levels for c in
                                (f"coverage_{interval_columns(level)[0].split('_', 1)[1]}",
                                 f"width_{interval_columns(level)[0].split('_', 1)[1]}")]
@@ -194,7 +194,7 @@ def leaderboard(result: BacktestResult, panel: Panel, season: int | None,
     levels = tuple(levels or result.levels)
     frame, notes = scored or add_backtest_intervals(result, panel, season, levels)
     scales = _mase_scales(result, panel, season)
-    table, undefined = _table(frame, ["model"], scales, levels, result.models)
+    table, undefined = _table(frame, ["model"], scales, levels)
     records = sorted(table.to_dict("records"), key=_sort_key)
     table = pd.DataFrame(records, columns=table.columns).astype(object)
     table = table.where(table.notna(), None).reset_index(drop=True)
@@ -212,7 +212,7 @@ def fold_table(result: BacktestResult, panel: Panel, season: int | None,
     levels = tuple(levels or result.levels)
     frame, _ = scored or add_backtest_intervals(result, panel, season, levels)
     scales = _mase_scales(result, panel, season)
-    table, _ = _table(frame, ["model", "fold"], scales, levels, result.models)
+    table, _ = _table(frame, ["model", "fold"], scales, levels)
     table["fold"] = [int(f) for f in table["fold"]]
     table.insert(2, "cutoff_from_end", [result.spec.cutoff_from_end(f) for f in table["fold"]])
     return table
