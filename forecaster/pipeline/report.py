@@ -52,7 +52,8 @@ CAPTIONS = {
                 "stopping) — a widening gap between the curves means overfitting.",
     "residuals": "Left: backtest errors should centre on 0 (an offset is bias); right: "
                  "autocorrelation along each forecast path — bars outside the grey band are "
-                 "structure the model left unexplained.",
+                 "structure the model left unexplained (errors of neighbouring steps of one "
+                 "multi-step forecast are often positively correlated).",
     "gradients": "How strongly the loss reacts to the hidden state at each input step: a line "
                  "falling steeply towards the older steps (left) means vanishing gradients — "
                  "the model barely learns from the start of the window; a rising one means "
@@ -184,6 +185,13 @@ def rnn_model_name(run_model, names) -> str | None:
     return None
 
 
+def is_evaluation_dir(run_dir: Path) -> bool:
+    """``forecast evaluate`` output: metrics and backtest, but no trained run's files."""
+    run_dir = Path(run_dir)
+    return (not (run_dir / "run.json").exists() and not (run_dir / "preprocessing.json").exists()
+            and (run_dir / "metrics.json").is_file() and (run_dir / "backtest.csv").is_file())
+
+
 def _png_size(path: Path) -> tuple[int, int]:
     with open(path, "rb") as fh:
         head = fh.read(24)
@@ -257,6 +265,29 @@ def _summary(run: dict, pre: dict, data: dict | None, run_dir: Path) -> list[dic
     return [{"title": "Data", "rows": data_rows}, {"title": "Model and training", "rows": model_rows}]
 
 
+def _evaluation_summary(metrics: dict, backtest, run_dir: Path) -> list[dict]:
+    from forecaster.reports.html import fmt_number
+
+    protocol = metrics.get("protocol") or {}
+    rows = [{"label": "directory", "value": run_dir.name, "code": True}]
+    for key, label in (("series", "series"), ("folds", "folds"), ("horizon", "horizon"),
+                       ("step", "step between origins"), ("window", "training window"),
+                       ("refit", "refit"), ("points", "backtest points")):
+        if protocol.get(key) is not None:
+            rows.append({"label": label, "value": fmt_number(protocol[key]), "code": False})
+    if metrics.get("season"):
+        rows.append({"label": "season", "value": fmt_number(metrics["season"]), "code": False})
+    if backtest is not None and "timestamp" in backtest and len(backtest):
+        rows.append({"label": "scored range", "code": False, "value":
+                     f"{backtest['timestamp'].min()} – {backtest['timestamp'].max()}"})
+    if metrics.get("seconds") is not None:
+        from forecaster.reports.html import fmt_seconds
+
+        rows.append({"label": "run time", "value": fmt_seconds(metrics["seconds"]),
+                     "code": False})
+    return [{"title": "Evaluation (no trained run)", "rows": rows}]
+
+
 def _leaderboard(metrics: dict, rnn: str | None) -> dict | None:
     from forecaster.reports.figures import model_label
     from forecaster.reports.html import fmt_number, fmt_percent
@@ -310,6 +341,17 @@ def _leaderboard(metrics: dict, rnn: str | None) -> dict | None:
     return {"columns": columns, "rows": rows, "description": description, "best": best}
 
 
+def _decimals(values) -> int:
+    """Decimals that show about four significant digits of a column's typical value."""
+    import numpy as np
+
+    finite = np.abs(values.to_numpy(dtype="float64"))
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    if not finite.size:
+        return 2
+    return int(np.clip(3 - np.floor(np.log10(np.median(finite))), 0, 6))
+
+
 def _forecast_table(forecast) -> dict:
     from forecaster.reports.html import fmt_number
     import pandas as pd
@@ -317,11 +359,20 @@ def _forecast_table(forecast) -> dict:
     head = forecast.head(FORECAST_ROWS)
     columns = [{"name": str(c), "numeric": pd.api.types.is_numeric_dtype(head[c])
                 and c not in ("step",)} for c in head.columns]
+    decimals = {c: _decimals(head[c]) for c in head.columns
+                if pd.api.types.is_float_dtype(head[c])}
     rows = []
     for record in head.itertuples(index=False):
         cells = []
         for column, value in zip(head.columns, record):
-            if pd.api.types.is_numeric_dtype(head[column]):
+            if column in decimals:
+                if pd.isna(value):
+                    cells.append("n/a")
+                elif value in (float("inf"), float("-inf")):
+                    cells.append("+∞" if value > 0 else "−∞")
+                else:
+                    cells.append(f"{value:,.{decimals[column]}f}")
+            elif pd.api.types.is_numeric_dtype(head[column]):
                 cells.append(fmt_number(value))
             else:
                 cells.append("" if pd.isna(value) else str(value))
@@ -339,13 +390,21 @@ def write_report(run_dir: Path, out_dir: Path) -> Path:
     Returns the path of ``report.html``. Raises :class:`RunNotFoundError` if ``run_dir`` is
     not a directory and :class:`ArtifactError` if ``run.json`` or ``preprocessing.json`` is
     missing or invalid; any other missing file only skips what needs it.
+
+    An *evaluation* directory (``forecast evaluate`` output: ``metrics.json`` and
+    ``backtest.csv`` but neither ``run.json`` nor ``preprocessing.json``) gets an
+    evaluation-only report: leaderboard, error by horizon and residuals.
     """
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if not run_dir.is_dir():
         raise RunNotFoundError(f"run directory must exist. Got {run_dir} (no such directory).")
-    run = _required_json(run_dir, "run.json")
-    pre = _required_json(run_dir, "preprocessing.json")
-    _validate_preprocessing(pre, run_dir)
+    evaluation_only = is_evaluation_dir(run_dir)
+    if evaluation_only:
+        run, pre = {}, {}
+    else:
+        run = _required_json(run_dir, "run.json")
+        pre = _required_json(run_dir, "preprocessing.json")
+        _validate_preprocessing(pre, run_dir)
 
     from forecaster import __version__
     from forecaster.reports import figures as F
@@ -370,7 +429,15 @@ def write_report(run_dir: Path, out_dir: Path) -> Path:
                           if isinstance(r, dict)]
     backtest_models = list(dict.fromkeys(backtest["model"].astype(str))) if backtest is not None else []
     rnn = rnn_model_name(run_model, leaderboard_models or backtest_models)
-    n_series = len(pre["series"])
+    if evaluation_only:
+        n_series = ((metrics or {}).get("protocol") or {}).get("series") or (
+            backtest["series_id"].nunique() if backtest is not None else 0)
+        for name in ("forecast.csv", "history.csv", "diagnostics.json", "config.toml"):
+            opt.notes[name] = ("not part of an evaluation (this directory holds a backtest, not "
+                               "a trained run).")
+        forecast = history = diagnostics = config_text = None
+    else:
+        n_series = len(pre["series"])
     shown = min(n_series, F.MAX_PANEL_SERIES)
 
     def draw(key):
@@ -392,7 +459,7 @@ def write_report(run_dir: Path, out_dir: Path) -> Path:
                                      model=run_model)
         if key == "residuals":
             model = rnn_model_name(run_model, backtest_models) or backtest_models[0]
-            label = (f"RNN ({F.model_label(run_model)})" if model == "rnn" and run_model
+            label = (f"the RNN, {F.model_label(run_model)}" if model == "rnn" and run_model
                      else F.model_label(model))
             return F.residuals_figure(backtest, path, model=model, target=target, label=label)
         if key == "gradients":
@@ -433,7 +500,8 @@ def write_report(run_dir: Path, out_dir: Path) -> Path:
     leaderboard = _leaderboard(metrics, rnn) if metrics else None
     leaderboard_note = (opt.notes.get("metrics.json") if metrics is None
                         else "metrics.json has an empty leaderboard.")
-    notes = [str(n) for n in ((data or {}).get("notes") or []) + ((metrics or {}).get("notes") or [])]
+    notes = list(dict.fromkeys(
+        str(n) for n in ((data or {}).get("notes") or []) + ((metrics or {}).get("notes") or [])))
 
     forecast_table = None
     if forecast is not None:
@@ -443,11 +511,18 @@ def write_report(run_dir: Path, out_dir: Path) -> Path:
             shutil.copyfile(source, copy)
 
     name = (data or {}).get("name") or target
+    if evaluation_only:
+        title = f"Evaluation report — {run_dir.name}"
+        subtitle = f"Backtest of {len(leaderboard_models)} models · {n_series} series"
+    else:
+        title = f"Forecast report — {name}"
+        subtitle = (f"Run {run.get('id') or run_dir.name} · {F.model_label(run_model)} · "
+                    f"target {target} · {n_series} series")
     context = {
-        "title": f"Forecast report — {name}",
-        "subtitle": f"Run {run.get('id') or run_dir.name} · {F.model_label(run_model)} · "
-                    f"target {target} · {n_series} series",
-        "summary": _summary(run, pre, data, run_dir),
+        "title": title,
+        "subtitle": subtitle,
+        "summary": (_evaluation_summary(metrics or {}, backtest, run_dir) if evaluation_only
+                    else _summary(run, pre, data, run_dir)),
         "notes": notes,
         "leaderboard": leaderboard,
         "leaderboard_note": leaderboard_note,

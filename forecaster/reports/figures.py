@@ -169,7 +169,7 @@ def forecast_figure(preprocessing: dict, forecast: pd.DataFrame, path, *, model=
     by_id = {str(key): frame for key, frame in forecast.groupby("series_id", sort=False)}
     band_alpha = {levels[-1]: 0.18, levels[0]: 0.35} if levels else {}
 
-    handles = {}
+    handles, unbounded, drawn = {}, {}, {}
     for ax, series in zip(axes, chosen):
         sid = str(series.get("id"))
         hist_x = history_index(series, axis)
@@ -183,9 +183,15 @@ def forecast_figure(preprocessing: dict, forecast: pd.DataFrame, path, *, model=
             for level in reversed(levels):
                 lo, hi = f"lower_{level}", f"upper_{level}"
                 if lo in frame and hi in frame:
-                    band = ax.fill_between(fx, frame[lo], frame[hi], color=FORECAST_COLOR,
-                                           alpha=band_alpha.get(level, 0.25), lw=0,
-                                           label=f"{level}% interval")
+                    lower = frame[lo].to_numpy(dtype="float64")
+                    upper = frame[hi].to_numpy(dtype="float64")
+                    finite = np.isfinite(lower) & np.isfinite(upper)
+                    drawn[level] = drawn.get(level, 0) + finite.size
+                    unbounded[level] = unbounded.get(level, 0) + int((~finite).sum())
+                    band = ax.fill_between(fx, np.where(finite, lower, np.nan),
+                                           np.where(finite, upper, np.nan), where=finite,
+                                           color=FORECAST_COLOR,
+                                           alpha=band_alpha.get(level, 0.25), lw=0)
                     handles.setdefault(f"{level}% interval", band)
             # Join the forecast to the last observed point so the line reads as a continuation.
             if len(hist_x):
@@ -210,6 +216,13 @@ def forecast_figure(preprocessing: dict, forecast: pd.DataFrame, path, *, model=
         xlabel += f" ({freq_word(axis.get('freq'))})"
     order = ["history", "forecast"] + [f"{lv}% interval" for lv in levels]
     legend = [(handles[key], key) for key in order if key in handles]
+    for i, (handle, label) in enumerate(legend):
+        if label.endswith("% interval"):
+            level = int(label.split("%")[0])
+            if unbounded.get(level) and unbounded[level] == drawn.get(level):
+                legend[i] = (handle, f"{label}: unbounded (too few calibration residuals)")
+            elif unbounded.get(level):
+                legend[i] = (handle, f"{label} (unbounded at some steps)")
     horizon = preprocessing.get("horizon") or (
         int(forecast["step"].max()) if "step" in forecast and len(forecast) else None)
     what = f"{horizon}-step forecast" if horizon else "forecast"
@@ -471,6 +484,20 @@ def residuals_figure(backtest: pd.DataFrame, path, *, model, target=None, label=
 # ---------------------------------------------------------------------------- gradients
 
 
+def gradient_verdict(ratio: float) -> str:
+    """Words for ``‖∂loss/∂h_1‖ / ‖∂loss/∂h_T‖``: vanishing < 0.01 ≤ decaying < 0.2 ≤ stable
+    ≤ 5 < growing ≤ 100 < exploding."""
+    if ratio < 1e-2:
+        return "vanishing"
+    if ratio < 0.2:
+        return "decaying"
+    if ratio <= 5:
+        return "stable"
+    if ratio <= 100:
+        return "growing"
+    return "exploding"
+
+
 def gradients_figure(diagnostics: dict, path) -> Path:
     """‖∂loss/∂h_t‖ for each step of the input window, log scale, oldest step on the left."""
     norms = np.asarray(diagnostics.get("gradient_norms") or [], dtype="float64")
@@ -491,11 +518,10 @@ def gradients_figure(diagnostics: dict, path) -> Path:
     ax.set_xlim(0.5, max(norms.size, 1) + 0.5)
     ax.set_xlabel("time step t in the input window (older ←   → recent)")
     ax.set_ylabel("gradient norm ‖∂loss/∂h_t‖ (log scale)")
-    ratio = verdict = ""
+    ratio = ""
     if ok.any() and ok[0] and ok[-1]:
         r = norms[0] / norms[-1]
-        verdict = ("vanishing" if r < 1e-2 else "exploding" if r > 1e2 else "stable")
-        ratio = f": oldest/recent = {r:.2g} ({verdict})"
+        ratio = f": oldest/recent = {r:.2g} ({gradient_verdict(r)})"
     ax.set_title(f"Gradient flow through time — {plain(model_label(cell))}, "
                  f"window T = {norms.size}{ratio}")
     ax.grid(True, which="both", alpha=0.3)

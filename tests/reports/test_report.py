@@ -470,3 +470,37 @@ def test_report_is_fast_and_never_imports_tensorflow(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "out" / "report.html").is_file()
     assert time.perf_counter() - started < 60  # "seconds", with headroom for a loaded CI box
+
+
+def test_evaluation_directory_gets_an_evaluation_report(tmp_path):
+    """`forecast evaluate --report`: metrics.json + backtest.csv only (no run.json)."""
+    run_dir = make_run(tmp_path / "runs", leaderboard_rnn_name="rnn")
+    for name in list(run_dir.iterdir()):
+        if name.name not in ("metrics.json", "backtest.csv"):
+            name.unlink()
+    html_path = write_report(run_dir, tmp_path / "out")
+    html = html_path.read_text(encoding="utf-8")
+    doc = parse(html)
+    assert_self_contained(html, doc)
+    assert "Evaluation report" in html and "Evaluation (no trained run)" in html
+    assert len(_imgs(doc)) == 3  # leaderboard, horizon error, residuals
+    for name in ("leaderboard.png", "horizon_error.png", "residuals.png"):
+        assert_png(html_path.parent / name, FIGURE_SIZE)
+    assert not (html_path.parent / "forecast.png").exists()
+
+
+def test_unbounded_intervals_are_drawn_and_tabled_honestly(tmp_path):
+    run_dir = make_run(tmp_path / "runs")
+    fc = pd.read_csv(run_dir / "forecast.csv")
+    fc["lower_95"], fc["upper_95"] = -np.inf, np.inf
+    fc.to_csv(run_dir / "forecast.csv", index=False)
+    html_path = write_report(run_dir, tmp_path / "out")
+    html = html_path.read_text(encoding="utf-8")
+    assert "−∞" in html and "+∞" in html
+    assert_png(html_path.parent / "forecast.png", FIGURE_SIZE)
+
+
+@pytest.mark.parametrize("ratio, word", [(1e-3, "vanishing"), (0.05, "decaying"), (1.0, "stable"),
+                                         (20, "growing"), (1e4, "exploding")])
+def test_gradient_verdict(ratio, word):
+    assert F.gradient_verdict(ratio) == word
