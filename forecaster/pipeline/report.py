@@ -44,9 +44,10 @@ CAPTIONS = {
     "leaderboard": "Backtest error of every model on the same rolling-origin folds: shorter "
                    "bars are better; MASE below 1 (dashed line) beats the in-sample seasonal "
                    "naive forecast; the RNN is red and the best model is starred.",
-    "horizon_error": "Mean absolute error at each step ahead of the forecast origin: error "
-                     "normally grows with the horizon; the lowest line is the best model at "
-                     "that range (the RNN is the thick red line).",
+    "horizon_error": "Mean absolute error at each step ahead of the forecast origin (for a "
+                     "panel, in percent of each series' level so that every series counts "
+                     "the same): error normally grows with the horizon; the lowest line is "
+                     "the best model at that range (the RNN is the thick red line).",
     "training": "Loss per epoch on the training windows and on the time-ordered validation "
                 "tail; the dashed green line marks the epoch whose weights were kept (early "
                 "stopping) — a widening gap between the curves means overfitting.",

@@ -206,6 +206,7 @@ def forecast_figure(preprocessing: dict, forecast: pd.DataFrame, path, *, model=
         if k > 1:
             ax.set_title(plain(sid, 40), fontsize=10)
         _format_time_axis(ax, datetime_axis)
+        _thousands(ax)
         ax.grid(True, alpha=0.3)
         ax.tick_params(labelsize=8 if k > 1 else 10)
     for ax in axes[k:]:
@@ -317,17 +318,36 @@ def leaderboard_figure(metrics: dict, path, *, rnn_model=None) -> Path:
 # ------------------------------------------------------------------------ horizon error
 
 
-def horizon_mae(backtest: pd.DataFrame) -> pd.DataFrame:
-    """MAE per model (columns) and horizon step (index), pooled over folds and series."""
+def horizon_mae(backtest: pd.DataFrame, *, relative: bool = False) -> pd.DataFrame:
+    """MAE per model (columns) and horizon step (index), over folds and series.
+
+    ``relative=True`` (panels): each series' absolute errors are divided by its mean
+    absolute actual value and expressed in percent, so every series weighs the same
+    whatever its scale; otherwise errors are in target units, pooled.
+    """
     err = (backtest["actual"] - backtest["forecast"]).abs()
+    if relative:
+        level = backtest["actual"].abs().groupby(backtest["series_id"]).transform("mean")
+        err = 100.0 * err / level.replace(0, np.nan)
     table = err.groupby([backtest["step"], backtest["model"]]).mean().unstack("model")
     return table.sort_index()
+
+
+def _thousands(ax) -> None:
+    """Thousands separators on the y axis when the values are large (150,000 not 150000)."""
+    low, high = ax.get_ylim()
+    if max(abs(low), abs(high)) >= 10_000:
+        from matplotlib.ticker import StrMethodFormatter
+
+        ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
 
 
 def horizon_error_figure(backtest: pd.DataFrame, path, *, rnn_model=None, target=None,
                          order=None) -> Path:
     """Backtest MAE by horizon step, one line per model; the RNN drawn thick and red."""
-    table = horizon_mae(backtest)
+    n_series = backtest["series_id"].nunique() if "series_id" in backtest else 1
+    relative = n_series > 1
+    table = horizon_mae(backtest, relative=relative)
     models = [m for m in (order or []) if m in table.columns]
     models += [m for m in table.columns if m not in models]
     fig = _new_figure()
@@ -345,11 +365,15 @@ def horizon_error_figure(backtest: pd.DataFrame, path, *, rnn_model=None, target
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("horizon step (steps after the forecast origin)")
-    ax.set_ylabel(f"MAE ({plain(target or 'target', 40)} units)")
-    n_series = backtest["series_id"].nunique() if "series_id" in backtest else 1
-    pooled = f", pooled over {n_series} series" if n_series > 1 else ""
-    ax.set_title(f"Backtest error by horizon step (mean absolute error over folds{pooled})")
+    if relative:
+        ax.set_ylabel("MAE, % of the series' mean level")
+        ax.set_title(f"Backtest error by horizon step (relative MAE, averaged over folds and "
+                     f"{n_series} series)")
+    else:
+        ax.set_ylabel(f"MAE ({plain(target or 'target', 40)} units)")
+        ax.set_title("Backtest error by horizon step (mean absolute error over folds)")
     ax.set_ylim(bottom=0)
+    _thousands(ax)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=9, ncol=2 if len(models) > 5 else 1, frameon=False)
     return _save(fig, path)
@@ -390,7 +414,7 @@ def training_figure(history: pd.DataFrame, path, *, best_epoch=None, model=None)
     stopped = f", stopped after {int(epochs.max())} epochs" if len(epochs) else ""
     ax.set_title(f"Training curves{' — ' + plain(model_label(model)) if model else ''}{stopped}")
     ax.grid(True, which="both" if log else "major", alpha=0.3)
-    ax.legend(frameon=False)
+    ax.legend(frameon=True, framealpha=0.9, loc="best")
     return _save(fig, path)
 
 
@@ -447,15 +471,24 @@ def residuals_figure(backtest: pd.DataFrame, path, *, model, target=None, label=
     fig = _new_figure()
     left, right = fig.subplots(1, 2)
     bins = int(np.clip(np.sqrt(values.size) * 1.5, 10, 50)) if values.size else 10
-    left.hist(values, bins=bins, color="#1f77b4", alpha=0.8, edgecolor="white")
+    hist_range, outside = None, 0
+    if values.size >= 50:  # keep a few extreme errors from squashing the histogram
+        q1, q3 = np.percentile(values, [25, 75])
+        lo, hi = max(values.min(), q1 - 4 * (q3 - q1)), min(values.max(), q3 + 4 * (q3 - q1))
+        if hi > lo:
+            hist_range = (lo, hi)
+            outside = int(((values < lo) | (values > hi)).sum())
+    left.hist(values, bins=bins, range=hist_range, color="#1f77b4", alpha=0.8,
+              edgecolor="white")
+    clipped = f" ({outside} extreme value{'s' if outside > 1 else ''} not shown)" if outside else ""
     left.axvline(0, color="black", lw=0.9)
     if values.size:
         left.axvline(values.mean(), color=RNN_COLOR, ls="--", lw=1.2,
                      label=f"mean {values.mean():.3g} (bias)")
-        left.legend(frameon=False, fontsize=9)
+        left.legend(frameon=False, fontsize=9, loc="upper right")
     left.set_xlabel(f"residual = actual − forecast ({unit})")
     left.set_ylabel("count")
-    left.set_title("Residual distribution")
+    left.set_title(f"Residual distribution{clipped}")
     left.grid(True, alpha=0.3)
 
     steps = int(rows["step"].max()) if "step" in rows and len(rows) else 12

@@ -13,6 +13,17 @@ from forecaster.evaluation.gradients import gradient_norms, unrolled_output  # n
 T, F, H, UNITS, BATCH = 12, 3, 4, 5, 6
 
 
+@pytest.fixture(autouse=True, scope="module")
+def exact_float32():
+    """On Ampere+ GPUs TensorFloat-32 matmuls (~1e-3 relative) would blur the comparisons."""
+    import tensorflow as tf
+
+    before = tf.config.experimental.tensor_float_32_execution_enabled()
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    yield
+    tf.config.experimental.enable_tensor_float_32_execution(before)
+
+
 def _model(recurrent, *more):
     inputs = keras.Input((T, F))
     out = recurrent(inputs)
