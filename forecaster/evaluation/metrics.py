@@ -39,7 +39,12 @@ def mae(y_true, y_pred) -> float:
 def rmse(y_true, y_pred) -> float:
     """Root mean squared error: ``RMSE = sqrt((1/n) Σ (y_t − ŷ_t)²)``."""
     y_true, y_pred = _pair(y_true, y_pred)
-    return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
+    err = np.abs(y_true - y_pred)
+    # computed as big · sqrt(mean((e/big)²)) so errors near 1e300 do not overflow when squared
+    big = float(err.max())
+    if big == 0.0 or not np.isfinite(big):
+        return big
+    return float(big * np.sqrt(np.mean((err / big) ** 2)))
 
 
 def mape(y_true, y_pred) -> float | None:

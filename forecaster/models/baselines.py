@@ -34,6 +34,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from forecaster.data.windowing import SeriesScaler
 from forecaster.data.panel import Panel, TimeAxis
 from forecaster.errors import ConfigError, DataError
 from forecaster.models.base import Forecaster
@@ -229,8 +230,9 @@ class LagRegressionForecaster(Forecaster):
     else ``1 … 8``, shortened when the shortest training series is too short to give at
     least as many training rows as lags.
 
-    **Scaling.** Each series is standardised with its own :class:`~sklearn.preprocessing.
-    StandardScaler`, fitted on the training panel only, so one global regressor can learn
+    **Scaling.** Each series is standardised with its own
+    :class:`~forecaster.data.windowing.SeriesScaler` (the RNN's, robust to magnitudes like
+    1e300), fitted on the training panel only, so one global regressor can learn
     from series of very different magnitudes; forecasts are mapped back per series.
 
     **Target.** The regressor learns the *change* from the last observed value in scaled
@@ -315,9 +317,9 @@ class LagRegressionForecaster(Forecaster):
         self.scalers_ = {}
         blocks, targets = [], []
         for i, (sid, v) in enumerate(panel):
-            scaler = StandardScaler().fit(v.reshape(-1, 1))
+            scaler = SeriesScaler.fit([v])  # robust to huge magnitudes (1e300)
             self.scalers_[sid] = scaler
-            z = scaler.transform(v.reshape(-1, 1)).ravel()
+            z = scaler.transform(0, v)
             windows = np.lib.stride_tricks.sliding_window_view(z, p + 1)  # (n - p, p + 1)
             lag_matrix = windows[:, [p - k for k in self.lags_]]
             target = windows[:, p] - (windows[:, p - 1] if self.difference else 0.0)
@@ -346,7 +348,7 @@ class LagRegressionForecaster(Forecaster):
             raise DataError(f"context series must have at least {p} points (the largest lag). "
                             f"Got {', '.join(short)}.")
         history = np.array([
-            self.scalers_[sid].transform(v[-p:].reshape(-1, 1)).ravel() for sid, v in panel])
+            self.scalers_[sid].transform(0, v[-p:]) for sid, v in panel])
         future = [panel.future(i, horizon) for i in range(len(panel))]
         out = np.empty((len(panel), horizon))
         for h in range(horizon):
@@ -357,7 +359,7 @@ class LagRegressionForecaster(Forecaster):
             out[:, h] = z_next
             history = np.concatenate([history[:, 1:], z_next[:, None]], axis=1)
         for i, sid in enumerate(panel.ids):
-            out[i] = self.scalers_[sid].inverse_transform(out[i].reshape(-1, 1)).ravel()
+            out[i] = self.scalers_[sid].inverse(0, out[i])
         return out
 
 

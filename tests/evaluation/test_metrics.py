@@ -71,3 +71,13 @@ def test_coverage_and_width():
 def test_length_mismatch_message():
     with pytest.raises(ValueError, match="same length. Got 2 and 3."):
         mae([1, 2], [1, 2, 3])
+
+
+def test_rmse_does_not_overflow_on_huge_errors():
+    y = np.array([1e300, -1e300, 5e299])
+    p = np.zeros(3)
+    from forecaster.evaluation.metrics import rmse as _rmse
+
+    expected = 1e300 * np.sqrt(np.mean((y / 1e300) ** 2))
+    assert _rmse(y, p) == pytest.approx(expected, rel=1e-12)
+    assert np.isfinite(_rmse(y, p))

@@ -1,0 +1,219 @@
+"""Atomic runs, interruption, concurrency, safe loading, numerics, disk use."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from forecaster.cli import forecast
+from tests.conftest import DATA, FAST, forecast_exe
+
+SLOW_TRAIN = ["--epochs", "5000", "--patience", "5000", "--no-backtest", "--units", "4"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One complete run to tamper with (copied per test)."""
+    from click.testing import CliRunner
+
+    runs = tmp_path_factory.mktemp("base") / "runs"
+    result = CliRunner().invoke(forecast, ["train", str(DATA / "air_passengers.csv"),
+                                           "--runs-dir", str(runs), *FAST])
+    assert result.exit_code == 0, result.output
+    return runs
+
+
+def _copy_runs(trained, tmp_path) -> Path:
+    runs = tmp_path / "runs"
+    shutil.copytree(trained, runs)
+    return runs
+
+
+def _entries(runs: Path) -> list[str]:
+    return sorted(p.name for p in runs.iterdir())
+
+
+def _start_training(runs: Path, *extra):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([forecast_exe(), "train", str(DATA / "air_passengers.csv"),
+                             "--runs-dir", str(runs), *SLOW_TRAIN, *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _wait_for_training(proc):
+    """Block until the process says it is training (its stderr line), then let it run."""
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        line = proc.stderr.readline()
+        if "training" in line:
+            time.sleep(2.0)
+            return
+        if not line and proc.poll() is not None:
+            break
+    pytest.fail("training did not start")
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130),
+                                       (signal.SIGKILL, -9)])
+def test_killed_training_leaves_no_partial_run(trained, tmp_path, sig, code):
+    runs = _copy_runs(trained, tmp_path)
+    before = _entries(runs)
+    latest = (runs / "latest").read_text()
+    proc = _start_training(runs)
+    _wait_for_training(proc)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code
+    if sig != signal.SIGKILL:
+        lines = [line for line in err.strip().splitlines() if line.strip()]
+        assert lines[-1].startswith("Error: ") and "Traceback" not in err
+    assert (runs / "latest").read_text() == latest
+    leftovers = [n for n in _entries(runs) if n not in before]
+    assert all(n.startswith(".tmp-") for n in leftovers)  # never a visible half run
+    if sig != signal.SIGKILL:
+        assert leftovers == []
+
+
+def test_two_trainings_at_once_get_distinct_complete_runs(tmp_path):
+    runs = tmp_path / "runs"
+    args = ["train", str(DATA / "air_passengers.csv"), "--runs-dir", str(runs), "--name",
+            "same", "--quiet", *FAST, "--no-backtest"]
+    procs = [subprocess.Popen([forecast_exe(), *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    paths = {Path(o[0].strip()) for o in outs}
+    assert len(paths) == 2
+    for path in paths:
+        assert (path / "model.keras").is_file() and (path / "run.json").is_file()
+    assert (runs / "latest").read_text().strip() in {p.name for p in paths}
+    assert not [n for n in _entries(runs) if n.startswith(".tmp-")]
+
+
+def _predict(runner, runs):
+    return runner.invoke(forecast, ["predict", "--runs-dir", str(runs), "--horizon", "3",
+                                    "--output", str(runs.parent / "fc.csv")])
+
+
+def test_refuses_a_model_with_a_lambda_layer(trained, tmp_path, runner):
+    import keras
+
+    runs = _copy_runs(trained, tmp_path)
+    run = runs / (runs / "latest").read_text().strip()
+    state = json.loads((run / "preprocessing.json").read_text())
+    inputs = keras.Input((state["window"], 1))
+    x = keras.layers.Flatten()(inputs)
+    x = keras.layers.Lambda(lambda t: t * 2.0)(x)
+    keras.Model(inputs, keras.layers.Dense(state["horizon"])(x)).save(run / "model.keras")
+    result = _predict(runner, runs)
+    assert result.exit_code == 1
+    assert "Lambda" in result.stderr and "refusing to load" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_refuses_unknown_custom_objects(trained, tmp_path):
+    runs = _copy_runs(trained, tmp_path)
+    run = runs / (runs / "latest").read_text().strip()
+    state = json.loads((run / "preprocessing.json").read_text())
+    code = f"""
+import keras
+@keras.saving.register_keras_serializable(package="evil")
+class Sneaky(keras.layers.Layer):
+    def call(self, x):
+        return x
+inputs = keras.Input(({state['window']}, 1))
+x = Sneaky()(keras.layers.Flatten()(inputs))
+keras.Model(inputs, keras.layers.Dense({state['horizon']})(x)).save(r"{run / 'model.keras'}")
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    proc = subprocess.run([forecast_exe(), "predict", "--runs-dir", str(runs)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("Error: refusing to load model")
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda d: d.update(window=-3), "`window` must be a positive integer"),
+    (lambda d: d["series"][0].update(context=["1", "2"]), "finite numeric `context`"),
+    (lambda d: d["series"][0].update(scale=0.0), "non-positive `scale`"),
+    (lambda d: d.update(format=99), "unsupported format 99"),
+    (lambda d: d["axis"].update(freq="bogus"), "preprocessing.json failed validation"),
+])
+def test_refuses_invalid_preprocessing(trained, tmp_path, runner, tamper, message):
+    runs = _copy_runs(trained, tmp_path)
+    path = runs / (runs / "latest").read_text().strip() / "preprocessing.json"
+    data = json.loads(path.read_text())
+    tamper(data)
+    path.write_text(json.dumps(data))
+    result = _predict(runner, runs)
+    assert result.exit_code == 1 and message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_truncated_preprocessing_is_refused(trained, tmp_path, runner):
+    runs = _copy_runs(trained, tmp_path)
+    path = runs / (runs / "latest").read_text().strip() / "preprocessing.json"
+    path.write_text(path.read_text()[:50])
+    result = _predict(runner, runs)
+    assert result.exit_code == 1 and "not valid JSON" in result.stderr
+
+
+def test_nan_loss_is_a_training_error_not_a_saved_model():
+    from forecaster.data import windowing as W
+    from forecaster.errors import TrainingError
+    from forecaster.models.rnn import build_model
+    from forecaster.training import configure_runtime, fit_model
+
+    configure_runtime(0, "cpu")
+    values = np.arange(60, dtype=float)
+    values[20] = np.nan  # corrupt data reaching the network
+    s, st = W.window_starts([60], 5, 2)
+    ws = W.WindowSet.build([values], s, st, 5, 2, relative=False)
+    model = build_model("simple_rnn", window=5, horizon=2, units=3)
+    with pytest.raises(TrainingError, match=r"loss became NaN.*learning rate"):
+        fit_model(model, W.WindowSampler(ws, 8), ws.arrays(), epochs=3, learning_rate=0.01,
+                  clipnorm=1.0, patience=2)
+
+
+def test_huge_values_train_to_finite_forecasts(tmp_path, runner):
+    import pandas as pd
+
+    t = pd.date_range("2000-01-01", periods=80, freq="MS")
+    y = 1e300 * (1 + 0.1 * np.sin(np.arange(80) / 2))
+    path = tmp_path / "huge.csv"
+    pd.DataFrame({"month": t, "value": y}).to_csv(path, index=False)
+    runs = tmp_path / "runs"
+    result = runner.invoke(forecast, ["train", str(path), "--runs-dir", str(runs), *FAST])
+    assert result.exit_code == 0, result.stderr
+    out = tmp_path / "fc.csv"
+    result = runner.invoke(forecast, ["predict", "--runs-dir", str(runs), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    fc = pd.read_csv(out)["forecast"].to_numpy()
+    assert np.all(np.isfinite(fc)) and 5e299 < fc.mean() < 2e300
+
+
+def test_run_directory_holds_no_copy_of_the_data(tmp_path, runner):
+    import pandas as pd
+
+    n = 20_000
+    t = pd.date_range("2000-01-01", periods=n, freq="h")
+    y = np.sin(np.arange(n) * 2 * np.pi / 24) + np.random.default_rng(0).normal(0, .1, n)
+    path = tmp_path / "long.csv"
+    pd.DataFrame({"time": t, "load": y}).to_csv(path, index=False)
+    runs = tmp_path / "runs"
+    result = runner.invoke(forecast, ["train", str(path), "--runs-dir", str(runs), *FAST,
+                                      "--max-windows", "256"])
+    assert result.exit_code == 0, result.stderr
+    run = runs / (runs / "latest").read_text().strip()
+    state = json.loads((run / "preprocessing.json").read_text())
+    assert len(state["series"][0]["context"]) < 200
+    sizes = {p.name: p.stat().st_size for p in run.rglob("*") if p.is_file()}
+    assert sum(sizes.values()) < path.stat().st_size / 2, sizes
