@@ -17,7 +17,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/forecast train data/air_passengers.csv --runs-dir $(RUNS) --report
-	$(BIN)/forecast predict --runs-dir $(RUNS) --horizon 30 --output $(RUNS)/demo_forecast.csv
+	$(BIN)/forecast predict --runs-dir $(RUNS) --horizon 30 --output $(RUNS)/demo_forecast.csv --overwrite
 	@echo
 	@echo "Run:      $(RUNS)/$$(cat $(RUNS)/latest)"
 	@echo "Forecast: $(RUNS)/demo_forecast.csv"

@@ -44,7 +44,8 @@ def _model(layer, T):
 def measure(shape, names=None, *, n_batches=8, repeats=5, seed=0):
     """Samples/s for training and inference at ``shape = (T, H, B)``.
 
-    Returns ``{name: {"train": samples/s, "infer": samples/s, "first_fit_s": s}}``.
+    Returns ``{name: {"train": samples/s, "infer": samples/s, "train_x": ratio,
+    "infer_x": ratio, "first_fit_s": s}}``, ratios relative to the first name.
     """
     import numpy as np
     import tensorflow as tf
@@ -77,7 +78,13 @@ def measure(shape, names=None, *, n_batches=8, repeats=5, seed=0):
                        for k, m in models.items()}, repeats)
     pred_t = alternate({k: (lambda m=m: m.predict(infer, verbose=0))
                         for k, m in models.items()}, repeats)
+    base = names[0]
     return {k: {"train": n / median(fit_t[k]), "infer": n / median(pred_t[k]),
+                # Paired ratios: each round's time of the first contender over this one's,
+                # measured back to back, then the median — steadier than a ratio of
+                # medians when other processes share the CPU.
+                "train_x": median([a / b for a, b in zip(fit_t[base], fit_t[k])]),
+                "infer_x": median([a / b for a, b in zip(pred_t[base], pred_t[k])]),
                 "first_fit_s": first[k]} for k in names}
 
 
@@ -94,15 +101,14 @@ def run(quick: bool, shapes=None, **_) -> Section:
     section = Section("cells")
     for shape in shapes:
         res = measure(shape, n_batches=n_batches, repeats=repeats)
-        base = res["simple_rnn"]
         for name, r in res.items():
             section.rows.append({
                 "T,H,B": "{},{},{}".format(*shape), "layer": name,
                 "train/s": r["train"], "infer/s": r["infer"],
-                "train x": r["train"] / base["train"], "infer x": r["infer"] / base["infer"],
+                "train x": r["train_x"], "infer x": r["infer_x"],
                 "first fit s": r["first_fit_s"],
             })
     section.notes.append(
         f"{n_batches} batches per epoch, median of {repeats} alternated repeats; "
-        "'x' = ratio to simple_rnn in the same process; 'first fit s' includes tracing.")
+        "'x' = median over rounds of the paired time ratio simple_rnn/layer (same process, back to back); 'first fit s' includes tracing.")
     return section

@@ -144,7 +144,7 @@ def read_panel(path, *, target=None, time_col=None, id_col=None, freq=None, dayf
     offset = _parse_freq(freq) if freq is not None else None
 
     p = _check_path(path)
-    src = _read_table(p)
+    src = _read_table(p, id_col)
     df, notes = src.frame, list(src.notes)
     cols = _pick_columns(df, src, target=target, time_col=time_col, id_col=id_col)
     n = len(df)
@@ -180,7 +180,7 @@ def read_panel(path, *, target=None, time_col=None, id_col=None, freq=None, dayf
         codes, ids = _series_codes(df[cols.id], cols.id, src)
     else:
         codes, ids = np.zeros(n, dtype=np.int64), [str(cols.target) or "value"]
-    rows = np.arange(n, dtype=np.int64)
+    rows = None     # original row of each entry; None while that is the identity
 
     # sort -----------------------------------------------------------------------------
     if not _is_sorted(codes, t):
@@ -191,7 +191,8 @@ def read_panel(path, *, target=None, time_col=None, id_col=None, freq=None, dayf
             cc, tt = codes[o], t[o]
             time_sorted = bool(np.all((cc[1:] != cc[:-1]) | (tt[1:] >= tt[:-1])))
         order = np.lexsort((t, codes))
-        codes, t, values, rows = codes[order], t[order], values[order], rows[order]
+        codes, t, values = codes[order], t[order], values[order]
+        rows = order if rows is None else rows[order]
         if not time_sorted:
             notes.append("Rows were not in time order; sorted them by time"
                          + (" within each series." if len(ids) > 1 else "."))
@@ -216,13 +217,14 @@ def read_panel(path, *, target=None, time_col=None, id_col=None, freq=None, dayf
                             + ", ".join(repr(c) for c in cand[:3]) + ")")
             raise DataError(
                 f"series {ids[codes[k]]!r} has duplicated timestamps: {stamp(t[k])} appears at "
-                f"{src.where(rows[k])} and {src.where(rows[k + 1])} ({int(same.sum())} "
+                f"{src.where(_row(rows, k))} and {src.where(_row(rows, k + 1))} ({int(same.sum())} "
                 f"duplicate row(s)); pass --aggregate mean|sum|last|first|max|min to "
                 f"combine them{hint}.")
         first_row = np.r_[True, ~same]
         gid = np.cumsum(first_row) - 1
         values = _aggregate(pd.Series(values).groupby(gid, sort=False), aggregate)
-        codes, t, rows = codes[first_row], t[first_row], rows[first_row]
+        codes, t = codes[first_row], t[first_row]
+        rows = np.flatnonzero(first_row) if rows is None else rows[first_row]
         notes.append(f"Combined {int(same.sum())} row(s) with duplicated timestamps "
                      f"using {aggregate!r}.")
 
@@ -239,12 +241,12 @@ def read_panel(path, *, target=None, time_col=None, id_col=None, freq=None, dayf
                 alias = _suggest_freq(codes, t, unit)
                 raise DataError(
                     f"timestamps in column {cols.time!r} are irregular: {stamp(t[k])} at "
-                    f"{src.where(rows[k])} is not on a regular grid; pass --freq {alias} "
+                    f"{src.where(_row(rows, k))} is not on a regular grid; pass --freq {alias} "
                     f"--aggregate mean (or another frequency) to resample onto one.")
             if aggregate is None:
                 raise DataError(
                     f"timestamps in column {cols.time!r} are not on the regular "
-                    f"{offset.freqstr!r} grid: {stamp(t[k])} at {src.where(rows[k])}; add "
+                    f"{offset.freqstr!r} grid: {stamp(t[k])} at {src.where(_row(rows, k))}; add "
                     f"--aggregate mean (or sum, last, …) to resample them onto it.")
             codes, t, values = _resample(codes, t, values, unit, tz, offset, aggregate)
             rows = np.full(len(t), -1, dtype=np.int64)
@@ -253,23 +255,32 @@ def read_panel(path, *, target=None, time_col=None, id_col=None, freq=None, dayf
             grid = _datetime_grid(codes, t, unit, tz, offset)
         axis = TimeAxis("datetime", offset.freqstr, tz=tz)
         pos, start_of = grid.pos, grid.start_of
+        if pos is None and not (grid.contiguous is not None and np.all(~np.isnan(values))):
+            pos = grid.positions(codes)
 
     # extents, missing, trimming -------------------------------------------------------
     S = len(ids)
     valid = ~np.isnan(values)
-    count = np.bincount(codes[valid], minlength=S)
+    all_valid = bool(valid.all())
+    count = np.bincount(codes if all_valid else codes[valid], minlength=S)
     if (count == 0).any():
         s = int(np.argmax(count == 0))
         raise DataError(f"series {ids[s]!r} has no values in column {cols.target!r} "
                         f"(all missing).")
-    cv, pv, vv = codes[valid], pos[valid], values[valid]
-    lo = np.searchsorted(cv, np.arange(S), "left")
-    hi = np.searchsorted(cv, np.arange(S), "right") - 1
-    first, last = pv[lo], pv[hi]
-    length = last - first + 1
+    if pos is None:                 # every series contiguous on the grid, nothing missing
+        cv, vv = codes, values
+        first = grid.contiguous
+        length = count.astype(np.int64)
+        last = first + length - 1
+    else:
+        cv, pv, vv = (codes, pos, values) if all_valid else (codes[valid], pos[valid], values[valid])
+        lo = np.searchsorted(cv, np.arange(S), "left")
+        hi = np.searchsorted(cv, np.arange(S), "right") - 1
+        first, last = pv[lo], pv[hi]
+        length = last - first + 1
     invalid = ~valid
-    trimmed = int(np.sum((pos[invalid] < first[codes[invalid]])
-                         | (pos[invalid] > last[codes[invalid]])))
+    trimmed = 0 if all_valid else int(np.sum((pos[invalid] < first[codes[invalid]])
+                                             | (pos[invalid] > last[codes[invalid]])))
     if trimmed:
         notes.append(f"Trimmed {trimmed} leading/trailing missing value(s).")
     missing = length - count
@@ -288,10 +299,13 @@ def read_panel(path, *, target=None, time_col=None, id_col=None, freq=None, dayf
     # reindex and fill -----------------------------------------------------------------
     offs = np.zeros(S, dtype=np.int64)
     np.cumsum(length[:-1], out=offs[1:])
-    out = np.full(int(length.sum()), np.nan)
-    out[offs[cv] + pv - first[cv]] = vv
-    gaps = np.isnan(out)
-    if gaps.any():
+    if np.array_equal(length, count):      # no gaps: values are already in place
+        out, gaps = vv, None
+    else:
+        out = np.full(int(length.sum()), np.nan)
+        out[offs[cv] + pv - first[cv]] = vv
+        gaps = np.isnan(out)
+    if gaps is not None and gaps.any():
         season = axis.season() or 1
         limit = max(3, season) if max_gap is None else int(max_gap)
         out, note = _fill(out, gaps, offs, ids, fill, limit, lambda s, j: axis.format(
@@ -372,7 +386,7 @@ def _parse_freq(freq):
                     f"'h'. Got {freq!r}.")
 
 
-def _read_table(p: Path) -> _Source:
+def _read_table(p: Path, id_col=None) -> _Source:
     size = p.stat().st_size
     if size == 0:
         raise DataError(f"'{p.name}' is empty (0 bytes).")
@@ -385,7 +399,7 @@ def _read_table(p: Path) -> _Source:
     if not head.strip():
         raise DataError(f"'{p.name}' is empty (no header, no data).")
     encoding, text, notes = _decode(head, p.name)
-    return _read_csv(p, compression, encoding, text, truncated, notes)
+    return _read_csv(p, compression, encoding, text, truncated, notes, id_col)
 
 
 def _head(p: Path, compression):
@@ -458,7 +472,7 @@ def _sniff(text: str, truncated: bool):
     return sep, rows_by.get(sep, [])
 
 
-def _read_csv(p, compression, encoding, text, truncated, notes) -> _Source:
+def _read_csv(p, compression, encoding, text, truncated, notes, id_col=None) -> _Source:
     name = p.name
     sep, rows = _sniff(text, truncated)
     header = rows[0] if rows else []
@@ -483,16 +497,18 @@ def _read_csv(p, compression, encoding, text, truncated, notes) -> _Source:
             decimal = ","
             if any(re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+(,\d+)?", c) for c in cells):
                 thousands = "."
-    string_cols = [c for c in header if c.strip().lower() in ID_NAMES]
+    string_cols = [c for c in header if c.strip().lower() in ID_NAMES or c == id_col]
 
     if encoding in ("utf-8", "utf-8-sig") and decimal == "." and compression in (None, "gzip", "bz2", "zstd"):
-        frame = _read_pyarrow(p, compression, sep, string_cols, quoted='"' in text)
+        multiline = any("\n" in c or "\r" in c for r in rows for c in r)
+        frame = _read_pyarrow(p, compression, sep, string_cols, quoted=multiline,
+                              dictionary=True)
         if frame is not None:
             if len(frame) == 0:
                 raise DataError(f"'{name}' has a header but no data rows.")
 
             def reread(col):
-                return _read_pyarrow(p, compression, sep, [col], quoted='"' in text,
+                return _read_pyarrow(p, compression, sep, [col], quoted=multiline,
                                      only=col)[col]
             return _Source(frame, name, notes=notes, reread_time=reread)
     frame = _read_pandas(p, compression, encoding, sep, decimal, thousands, string_cols)
@@ -515,14 +531,16 @@ def _line_numbers(text, sep):
     return out
 
 
-def _read_pyarrow(p, compression, sep, string_cols, quoted, only=None):
+def _read_pyarrow(p, compression, sep, string_cols, quoted, only=None, dictionary=False):
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     try:
         source = pa.input_stream(str(p), compression=compression) if compression else str(p)
         convert = pacsv.ConvertOptions(
-            column_types={c: pa.string() for c in string_cols},
+            # series ids arrive dictionary-encoded (a Categorical): factorised for free
+            column_types={c: pa.dictionary(pa.int32(), pa.string()) if dictionary
+                          else pa.string() for c in string_cols},
             null_values=_NULLS, strings_can_be_null=True, quoted_strings_can_be_null=True,
             include_columns=[only] if only else None)
         table = pacsv.read_csv(
@@ -719,7 +737,8 @@ def _time_kind(s: pd.Series) -> str:
 # ---------------------------------------------------------------------------------------
 def _to_float(s: pd.Series, name, src) -> np.ndarray:
     if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
-        return s.to_numpy(dtype=np.float64, na_value=np.nan).copy()
+        out = s.to_numpy(dtype=np.float64, na_value=np.nan)
+        return out if out.flags.writeable else out.copy()
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         raise DataError(f"values in column {name!r} must be numbers. Got dates "
                         f"(e.g. {str(s.iloc[0])!r}).")
@@ -730,18 +749,29 @@ def _to_float(s: pd.Series, name, src) -> np.ndarray:
         i = int(np.argmax(bad.to_numpy()))
         raise DataError(f"values in column {name!r} must be numbers. Got {str(s.iloc[i])!r} "
                         f"at {src.where(i)} (text mixed into the value column).")
-    return num.to_numpy(dtype=np.float64, na_value=np.nan).copy()
+    out = num.to_numpy(dtype=np.float64, na_value=np.nan)
+    return out if out.flags.writeable else out.copy()
 
 
 def _series_codes(s: pd.Series, name, src):
-    text = s.astype("str")
-    empty = s.isna().to_numpy() | (text.str.strip() == "").to_numpy()
-    if empty.any():
-        i = int(np.argmax(empty))
+    """Integer codes of the series ids, numbered in sorted order of the id strings."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes, labels = s.cat.codes.to_numpy(), s.cat.categories
+    else:
+        codes, labels = pd.factorize(s)
+    labels = np.array([str(x) for x in labels] + [""], dtype=object)   # code -1 -> ""
+    blank = np.array([not x.strip() for x in labels], dtype=bool)
+    if blank[:-1].any() or (codes < 0).any():
+        i = int(np.argmax(blank[codes]))
         raise DataError(f"series ids in column {name!r} must be non-empty. Got an empty id at "
                         f"{src.where(i)}.")
-    codes, uniques = pd.factorize(text, sort=True)
-    return codes.astype(np.int64), [str(u) for u in uniques]
+    used = np.bincount(codes, minlength=len(labels)) > 0
+    uniq, inverse = np.unique(labels[used], return_inverse=True)   # also merges 1 and "1"
+    if used[:-1].all() and np.array_equal(inverse, np.arange(len(labels) - 1)):
+        return codes.astype(np.int64), [str(u) for u in uniq]      # already in sorted order
+    mapping = np.full(len(labels), -1, dtype=np.int64)
+    mapping[used] = inverse
+    return mapping[codes], [str(u) for u in uniq]
 
 
 def _to_int_steps(s: pd.Series, name, src) -> np.ndarray:
@@ -864,6 +894,10 @@ def _parse_iso(text, name, src, notes):
 # ---------------------------------------------------------------------------------------
 # sorting, frequency, grid
 # ---------------------------------------------------------------------------------------
+def _row(rows, k) -> int:
+    return int(k) if rows is None else int(rows[k])
+
+
 def _is_sorted(codes, t) -> bool:
     if len(t) < 2:
         return True
@@ -939,25 +973,67 @@ def _suggest_freq(codes, t, unit) -> str:
 
 @dataclass
 class _Grid:
-    pos: np.ndarray | None
-    start_of: object
-    bad: int | None = None   # index of the first off-grid timestamp
+    pos: np.ndarray | None          # grid position of every row (None: see contiguous)
+    start_of: object                # grid position -> timestamp
+    bad: int | None = None          # index of the first off-grid timestamp
+    contiguous: np.ndarray | None = None   # first position per series when every series
+                                           # steps exactly one grid point at a time
+
+    def positions(self, codes) -> np.ndarray:
+        if self.pos is None:
+            counts = np.bincount(codes)
+            lo = np.r_[0, np.cumsum(counts)[:-1]]
+            self.pos = np.repeat(self.contiguous - lo, counts) + np.arange(len(codes))
+        return self.pos
+
+
+def _fixed_step(offset, tz):
+    """The constant spacing of ``offset`` as a Timedelta, or None if it varies (months,
+    business days, calendar days in a zone with DST)."""
+    if isinstance(offset, pd.offsets.Tick):
+        return pd.Timedelta(offset)
+    if tz is None and isinstance(offset, pd.offsets.Day):
+        return pd.Timedelta(days=offset.n)
+    if tz is None and isinstance(offset, pd.offsets.Week) and offset.weekday is not None:
+        return pd.Timedelta(days=7 * offset.n)
+    return None
 
 
 def _datetime_grid(codes, t, unit, tz, offset) -> _Grid:
-    if isinstance(offset, pd.offsets.Tick):
-        delta = int(pd.Timedelta(offset) // pd.Timedelta(1, unit=unit))
-        anchor = int(t[np.argmax(np.bincount(codes)) == codes][0]) if len(t) else 0
-        rel = t - anchor
-        off_grid = rel % delta != 0
-        if off_grid.any():
-            return _Grid(None, None, int(np.argmax(off_grid)))
-
+    step = _fixed_step(offset, tz)
+    if step is not None:
+        delta = int(step // pd.Timedelta(1, unit=unit))
+        k0 = int(np.searchsorted(codes, np.argmax(np.bincount(codes)))) if len(t) else 0
+        anchor = int(t[k0]) if len(t) else 0
+        if not offset.is_on_offset(pd.Timestamp(anchor, unit=unit)):
+            return _Grid(None, None, k0)
         def start_of(k, anchor=anchor, delta=delta):
             ts = pd.Timestamp(anchor + int(k) * delta, unit=unit)
             return ts.tz_localize("UTC").tz_convert(tz) if tz else ts
-        return _Grid(rel // delta, start_of)
-    uniq, inverse = np.unique(t, return_inverse=True)
+
+        # common case first: each series moves one step at a time (no division needed)
+        if np.all((np.diff(t) == delta) | (codes[1:] != codes[:-1])):
+            lo = np.searchsorted(codes, np.arange(int(codes[-1]) + 1))
+            rel = t[lo] - anchor
+            first = rel // delta
+            off_grid = first * delta != rel
+            if off_grid.any():
+                return _Grid(None, None, int(lo[np.argmax(off_grid)]))
+            return _Grid(None, start_of, contiguous=first)
+        rel = t - anchor
+        pos = rel // delta                       # (np.divmod is ~10x slower)
+        off_grid = pos * delta != rel
+        if off_grid.any():
+            return _Grid(None, None, int(np.argmax(off_grid)))
+        return _Grid(pos, start_of)
+    if len(t) > 1 and codes[-1] == codes[0]:      # one series, sorted and unique
+        uniq, inverse = t, np.arange(len(t))
+    else:
+        first_seen, uniq = pd.factorize(t)
+        order = np.argsort(uniq, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        uniq, inverse = uniq[order], rank[first_seen]
     u_idx = _index(uniq, unit, tz)
     grid = pd.date_range(start=u_idx[0], end=u_idx[-1], freq=offset)
     where = grid.get_indexer(u_idx)

@@ -54,6 +54,8 @@ def predict(run_dir: Path, horizon: int) -> Prediction:
 
         scales = {s.id: s.scale for s in state.series}
         frame = ConformalIntervals.from_json(state.conformal).predict(frame, scales)
+        frame, dropped = drop_unbounded(frame)
+        notes += dropped
         if horizon > state.horizon:
             notes.append("intervals beyond the trained horizon are widened by sqrt(h/H) and "
                          "were not calibrated on data.")
@@ -61,6 +63,19 @@ def predict(run_dir: Path, horizon: int) -> Prediction:
         notes.append("this run has no backtest, so the forecast has no intervals.")
     frame = frame.drop(columns=["step"])
     return Prediction(frame=frame, run_dir=run_dir, state=state, notes=notes)
+
+
+def drop_unbounded(frame: pd.DataFrame) -> tuple[pd.DataFrame, list]:
+    """Remove interval columns of levels the backtest could not calibrate (infinite
+    bounds: too few residuals per step), returning a note for each."""
+    notes = []
+    for col in [c for c in frame.columns if c.startswith("lower_")]:
+        level = col[len("lower_"):]
+        if not np.all(np.isfinite(frame[col])) or not np.all(np.isfinite(frame[f"upper_{level}"])):
+            frame = frame.drop(columns=[col, f"upper_{level}"])
+            notes.append(f"{level}% intervals are left out: the backtest has too few "
+                         "residuals per step to calibrate them (use more --origins or data).")
+    return frame, notes
 
 
 def _check_model(model, state: Preprocessing, run_dir: Path) -> None:

@@ -32,6 +32,7 @@ from forecaster.data.ingest import fingerprint, read_panel
 from forecaster.data.panel import Panel
 from forecaster.errors import DataError
 from forecaster.models.neural import RNNForecaster, resolve_shape
+from forecaster.pipeline.predict import drop_unbounded
 from forecaster.preprocessing import Preprocessing
 
 TRAIN_BASELINES = ["naive", "seasonal_naive", "drift", "mean", "ridge",
@@ -142,7 +143,8 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
         intervals = ConformalIntervals(levels).fit(evaluation.backtest.for_model("rnn"),
                                                    scales)
         conformal = intervals.to_json()
-        forecast = intervals.predict(forecast, scales)
+        forecast, dropped = drop_unbounded(intervals.predict(forecast, scales))
+        notes += dropped
     state = Preprocessing.from_fit(panel, model, season=season, levels=list(levels),
                                    conformal=conformal)
     x_val, y_val = model.validation_batch_

@@ -539,8 +539,10 @@ def gradients_figure(diagnostics: dict, path) -> Path:
     fig = _new_figure()
     ax = fig.subplots()
     ok = np.isfinite(norms) & (norms > 0)
-    ax.plot(t[ok], norms[ok], marker="o", ms=3.5, lw=1.6, color=RNN_COLOR,
-            label="‖∂loss/∂h_t‖")
+    batch = diagnostics.get("batch_size")
+    ax.plot(t[ok], norms[ok], marker="o" if norms.size <= 48 else None, ms=3.5, lw=1.6,
+            color=RNN_COLOR,
+            label="‖∂loss/∂h_t‖" + (f" (batch of {batch} windows)" if batch else ""))
     if np.any(~ok):
         ax.plot(t[~ok], np.full((~ok).sum(), norms[ok].min() if ok.any() else 1.0), "x",
                 color="black", label="zero or non-finite")

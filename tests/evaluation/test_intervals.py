@@ -83,3 +83,30 @@ def test_errors():
         ConformalIntervals().fit(residual_frame([[1.0]]), {"s": 0.0})
     with pytest.raises(DataError, match="equal length"):
         ConformalIntervals.from_json({"80": [1.0], "95": [1.0, 2.0]})
+
+
+def test_quantiles_never_shrink_with_the_horizon():
+    import pandas as pd
+
+    from forecaster.evaluation.intervals import ConformalIntervals
+
+    # step 1 residuals large, step 2 small: step 2 keeps step 1's width
+    frame = pd.DataFrame({"series_id": "a", "step": [1] * 9 + [2] * 9,
+                          "actual": [5.0] * 9 + [1.0] * 9, "forecast": [0.0] * 18})
+    ci = ConformalIntervals([80]).fit(frame, {"a": 1.0})
+    assert ci.quantiles_[80].tolist() == [5.0, 1.0]
+    assert ci.quantile(80, [1, 2]).tolist() == [5.0, 5.0]
+    assert ci.quantile(80, [8]).tolist() == [5.0 * 2.0]  # sqrt(8/2) beyond H
+
+
+def test_unbounded_levels_are_dropped_with_a_note():
+    import numpy as np
+    import pandas as pd
+
+    from forecaster.pipeline.predict import drop_unbounded
+
+    frame = pd.DataFrame({"forecast": [1.0], "lower_80": [0.5], "upper_80": [1.5],
+                          "lower_95": [-np.inf], "upper_95": [np.inf]})
+    out, notes = drop_unbounded(frame)
+    assert list(out.columns) == ["forecast", "lower_80", "upper_80"]
+    assert len(notes) == 1 and notes[0].startswith("95% intervals are left out")
