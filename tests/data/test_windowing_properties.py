@@ -1,0 +1,45 @@
+"""Property-based checks: windows never cross the split; scaling round-trips."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from forecaster.data import windowing as W
+
+lengths_st = st.lists(st.integers(min_value=1, max_value=80), min_size=1, max_size=6)
+
+
+@settings(max_examples=80, deadline=None)
+@given(lengths=lengths_st, window=st.integers(1, 12), horizon=st.integers(1, 6),
+       fraction=st.floats(0.05, 0.5))
+def test_windows_never_cross_the_split(lengths, window, horizon, fraction):
+    lengths = np.array(lengths)
+    n_train = W.split_points(lengths, horizon, fraction)
+    s, start = W.window_starts(lengths, window, horizon, last_target=n_train)
+    assert np.all(start >= 0)
+    assert np.all(start + window + horizon <= n_train[s])       # train: wholly before
+    vs, vstart = W.window_starts(lengths, window, horizon, first_target=n_train)
+    assert np.all(vstart >= 0)
+    assert np.all(vstart + window >= n_train[vs])                # val target: in the tail
+    assert np.all(vstart + window + horizon <= lengths[vs])
+    # windows of one series never read another series
+    series = [np.full(n, i, dtype=float) for i, n in enumerate(lengths)]
+    if len(s):
+        x, y = W.WindowSet.build(series, s, start, window, horizon, relative=False).arrays()
+        assert np.all(x[..., 0] == s[:, None]) and np.all(y == s[:, None])
+
+
+finite = st.floats(min_value=-1e300, max_value=1e300, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=80, deadline=None)
+@given(values=arrays(np.float64, st.integers(1, 50), elements=finite))
+def test_scaling_round_trips(values):
+    scaler = W.SeriesScaler.fit([values])
+    assert np.isfinite(scaler.mean[0]) and np.isfinite(scaler.scale[0]) and scaler.scale[0] > 0
+    z = scaler.transform(0, values)
+    assert np.all(np.isfinite(z))
+    back = scaler.inverse(0, z)
+    tol = 1e-9 * max(1.0, float(np.max(np.abs(values))))
+    assert np.allclose(back, values, rtol=1e-9, atol=tol)
