@@ -253,6 +253,9 @@ def read_panel(path, *, target=None, time_col=None, id_col=None, freq=None, dayf
             notes.append(f"Resampled timestamps onto the regular {offset.freqstr!r} grid "
                          f"using {aggregate!r}.")
             grid = _datetime_grid(codes, t, unit, tz, offset)
+            if grid.bad is not None:     # cannot happen for pandas' own bins; be safe
+                raise DataError(f"cannot resample column {cols.time!r} onto the "
+                                f"{offset.freqstr!r} grid.")
         axis = TimeAxis("datetime", offset.freqstr, tz=tz)
         pos, start_of = grid.pos, grid.start_of
         if pos is None and not (grid.contiguous is not None and np.all(~np.isnan(values))):
