@@ -136,7 +136,13 @@ class _Optional:
                 self._missing(name)
                 return None
             try:
-                frame = pd.read_csv(path, dtype={"series_id": str}, keep_default_na=True)
+                # Series ids are text: "NA" (Namibia) or "null" must not become missing.
+                header = pd.read_csv(path, nrows=0).columns
+                ids = [c for c in ("series_id",) if c in header]
+                frame = pd.read_csv(
+                    path, dtype={c: str for c in ids}, keep_default_na=False,
+                    na_values={c: ["", "NA", "NaN", "nan", "null", "None"]
+                               for c in header if c not in ids})
                 missing = [c for c in columns if c not in frame.columns]
                 if missing:
                     raise ValueError(f"missing column(s) {', '.join(missing)}; "

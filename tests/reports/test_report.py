@@ -58,8 +58,8 @@ def make_run(root: Path, *, panel: bool = False, hostile: bool = False, model: s
         target, time_col, id_col = "passengers", "month", None
     if hostile:
         target = HOSTILE_TARGET
-        series = {(HOSTILE_ID if i == 0 else f'{sid} <b>&"') if panel or i == 0 else sid: s
-                  for i, (sid, s) in enumerate(series.items())}
+        series = {(HOSTILE_ID if i == 0 else "NA" if i == 1 else f'{sid} <b>&"')
+                  if panel or i == 0 else sid: s for i, (sid, s) in enumerate(series.items())}
         if panel:  # make the hostile series the largest so it is drawn
             first = next(iter(series))
             series[first] = series[first] * 100
@@ -338,6 +338,7 @@ def test_hostile_strings_are_escaped_and_no_script_tag_exists(tmp_path):
         assert "evil&lt;script&gt;alert(1)&lt;/script&gt;&amp;.csv" in html
         if panel:
             assert "&lt;script&gt;alert(1)&lt;/script&gt; id &#34;q&#34; &amp; co" in html
+            assert "<td>NA</td>" in html  # a series called "NA" is not missing
         assert HOSTILE_TARGET in " ".join(doc.text)  # escaped, so it reads back verbatim
         assert len(_imgs(doc)) == len(FIGURE_FILES)
         for filename, *_ in FIGURE_FILES.values():
