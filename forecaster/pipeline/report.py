@@ -295,7 +295,7 @@ def _evaluation_summary(metrics: dict, backtest, run_dir: Path) -> list[dict]:
     return [{"title": "Evaluation (no trained run)", "rows": rows}]
 
 
-def _leaderboard(metrics: dict, rnn: str | None) -> dict | None:
+def _leaderboard(metrics: dict, rnn: str | None, run_model=None) -> dict | None:
     from forecaster.reports.figures import model_label
     from forecaster.reports.html import fmt_number, fmt_percent
 
@@ -332,7 +332,9 @@ def _leaderboard(metrics: dict, rnn: str | None) -> dict | None:
         name = str(r.get("model"))
         cells = [fmt_percent(r.get(c["key"])) if c["kind"] == "pct" else fmt_number(r.get(c["key"]))
                  for c in columns]
-        rows.append({"model": name, "label": model_label(name),
+        label = (f"RNN ({model_label(run_model)})" if name == "rnn" and run_model
+                 else model_label(name))
+        rows.append({"model": name, "label": label,
                      "cells": cells, "best": name == str(best), "rnn": name == rnn})
     protocol = metrics.get("protocol") or {}
     parts = []
@@ -504,7 +506,7 @@ def write_report(run_dir: Path, out_dir: Path) -> Path:
         if figure["src"] and figure["key"] == "gradients":
             figure["alt"] = f"Gradient norm per time step, {F.model_label(diagnostics.get('cell'))}"
 
-    leaderboard = _leaderboard(metrics, rnn) if metrics else None
+    leaderboard = _leaderboard(metrics, rnn, run_model) if metrics else None
     leaderboard_note = (opt.notes.get("metrics.json") if metrics is None
                         else "metrics.json has an empty leaderboard.")
     notes = list(dict.fromkeys(
