@@ -492,6 +492,10 @@ def write_report(run_dir: Path, out_dir: Path) -> Path:
                 path = draw(key)
             except ArtifactError as exc:
                 entry["note"] = str(exc)
+            except (KeyError, ValueError, TypeError, IndexError) as exc:
+                # A malformed optional input costs one figure, not the whole report.
+                entry["note"] = (f"its input ({', '.join(needs)}) could not be drawn: "
+                                 f"{type(exc).__name__}: {exc}")
             else:
                 entry["src"] = data_uri(path)
                 entry["width"], entry["height"] = _png_size(path)

@@ -505,3 +505,14 @@ def test_unbounded_intervals_are_drawn_and_tabled_honestly(tmp_path):
                                          (20, "growing"), (1e4, "exploding")])
 def test_gradient_verdict(ratio, word):
     assert F.gradient_verdict(ratio) == word
+
+
+def test_malformed_forecast_timestamps_skip_only_that_figure(tmp_path):
+    run_dir = make_run(tmp_path / "runs")
+    fc = pd.read_csv(run_dir / "forecast.csv")
+    fc["timestamp"] = "not a date"
+    fc.to_csv(run_dir / "forecast.csv", index=False)
+    html = write_report(run_dir, tmp_path / "out").read_text(encoding="utf-8")
+    assert "Figure “Forecast with prediction intervals” skipped: its input (forecast.csv) " \
+           "could not be drawn: ValueError" in html
+    assert len(_imgs(parse(html))) == len(FIGURE_FILES) - 1
