@@ -175,3 +175,18 @@ def test_wrong_target_size_is_rejected(batch):
     x, _ = batch
     with pytest.raises(ValueError, match="`y` must have one value per model output"):
         gradient_norms(model, x, np.zeros((BATCH, H + 1)))
+
+
+@pytest.mark.parametrize("kind", ["simple_rnn", "tanh_cell", "lstm", "gru"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_models_from_the_product_builder(kind, layers, batch):
+    """The networks `forecast train` actually builds (forecaster.models.rnn)."""
+    rnn = pytest.importorskip("forecaster.models.rnn")
+    model = rnn.build_model(kind, window=T, horizon=H, units=UNITS, layers=layers,
+                            n_features=F, seed=3)
+    x, y = batch
+    np.testing.assert_allclose(
+        unrolled_output(model, x), np.asarray(model(x)), rtol=1e-5, atol=1e-5
+    )
+    norms = gradient_norms(model, x, y)
+    assert norms.shape == (T,) and np.all(np.isfinite(norms)) and np.all(norms > 0)
