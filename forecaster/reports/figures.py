@@ -304,7 +304,9 @@ def leaderboard_figure(metrics: dict, path, *, rnn_model=None) -> Path:
     from matplotlib.patches import Patch
 
     legend = [Patch(color=BASELINE_COLOR, label="baseline"),
-              Patch(facecolor="white", edgecolor="black", label="★ best by MASE")]
+              Patch(facecolor="white", edgecolor="black",
+                    label="★ best by MASE" if np.isfinite(_metric_values(board, "mase")).any()
+                    else "★ best")]
     if rnn_model is not None:
         legend.insert(0, Patch(color=RNN_COLOR, label=rnn_legend(rnn_model)))
     fig.legend(handles=legend, loc="outside lower center", ncol=len(legend), fontsize=9,
