@@ -183,6 +183,14 @@ def model_options(f):
     return f
 
 
+def run_options(f):
+    """--run and --runs-dir: which saved run a command reads."""
+    f = click.option("--runs-dir", type=click.Path(file_okay=False), default="runs",
+                     show_default=True, help="Where runs are kept.")(f)
+    return click.option("--run", "run_id", default="latest", show_default=True,
+                        help="Run id under the runs directory, or a path to a run.")(f)
+
+
 def _levels(text):
     if text is None:
         return None
@@ -313,10 +321,7 @@ def _print_train_summary(ctx, r) -> None:
 @forecast.command(context_settings=CONTEXT_SETTINGS)
 @click.option("--horizon", type=int, default=None,
               help="Steps to forecast (default: the trained horizon).")
-@click.option("--run", "run_id", default="latest", show_default=True,
-              help="Run id under the runs directory, or a path to a run.")
-@click.option("--runs-dir", type=click.Path(file_okay=False), default="runs",
-              show_default=True, help="Where runs are kept.")
+@run_options
 @click.option("--output", "-o", type=click.Path(dir_okay=False),
               help="Forecast file (default: runs/<id>/predictions/forecast-h<H>.<format>).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]),
@@ -446,10 +451,7 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
 
 # -- report --------------------------------------------------------------------------------
 @forecast.command(context_settings=CONTEXT_SETTINGS)
-@click.option("--run", "run_id", default="latest", show_default=True,
-              help="Run id under the runs directory, or a path to a run.")
-@click.option("--runs-dir", type=click.Path(file_okay=False), default="runs",
-              show_default=True, help="Where runs are kept.")
+@run_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Output folder (default: reports/<run id>).")
 @common_options
