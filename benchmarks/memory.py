@@ -123,7 +123,7 @@ def run(quick: bool, **_) -> Section:
     if cmd is None:
         section.notes.append("train: not available: no `forecast` executable")
         return section
-    max_windows = 20_000 if quick else 50_000
+    max_windows = 10_000 if quick else 50_000
     with tempfile.TemporaryDirectory() as runs:
         args = cmd + ["train", str(path), "--window", "168", "--epochs", "1", "--no-backtest",
                       "--max-windows", str(max_windows), "--runs-dir", runs, "--quiet"]
