@@ -659,6 +659,9 @@ def _pick_columns(df, src, *, target, time_col, id_col) -> _Columns:
                         f"{idc!r} for both.")
 
     rest = [c for c in cols if c not in (tc, idc)]
+    named = [c for c in rest if not re.fullmatch(r"\s*|Unnamed: \d+", str(c))]
+    if named:
+        rest = named            # an unnamed column is a saved index, not a value column
     if target is not None:
         tg = _resolve(df, target, "target", "--target", src)
         if tg in (tc, idc):

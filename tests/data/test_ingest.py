@@ -388,3 +388,30 @@ def test_catalogue_entry(entry):
         check_guarantees(panel, min_length=entry["options"].get("min_length", 3))
         if entry["note"]:
             assert any(entry["note"] in n for n in panel.notes), panel.notes
+
+
+def test_saved_index_column_is_not_a_candidate(tmp_path):
+    frame = pd.read_csv(DATA / "air_passengers.csv")
+    frame.to_csv(tmp_path / "indexed.csv")          # writes an unnamed 0..n-1 column first
+    panel = read_panel(tmp_path / "indexed.csv")
+    assert panel.ids == ("passengers",) and panel.n_rows == 144
+
+
+@pytest.mark.slow
+def test_large_csv_is_close_to_plain_pyarrow_read(tmp_path):
+    import time
+
+    n = 2_000_000
+    pd.DataFrame({"ds": pd.date_range("2000-01-01", periods=n, freq="min"),
+                  "y": np.random.default_rng(0).normal(size=n).round(4)}).to_csv(
+        tmp_path / "big.csv", index=False)
+    plain, ours = [], []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        pd.read_csv(tmp_path / "big.csv", engine="pyarrow")
+        plain.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        panel = read_panel(tmp_path / "big.csv")
+        ours.append(time.perf_counter() - t0)
+    assert panel.n_rows == n and panel.axis.freq == "min"
+    assert min(ours) <= 1.5 * min(plain), (plain, ours)
