@@ -19,10 +19,19 @@ class Section:
     notes: list[str] = field(default_factory=list)
     skipped: str | None = None
     seconds: float = 0.0
+    load: tuple = ()  # 1-minute load average before and after (other processes' noise)
 
     def to_json(self) -> dict:
         return {"name": self.name, "rows": self.rows, "notes": self.notes,
-                "skipped": self.skipped, "seconds": round(self.seconds, 2)}
+                "skipped": self.skipped, "seconds": round(self.seconds, 2),
+                "load": list(self.load)}
+
+
+def load1() -> float:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return float("nan")
 
 
 def not_available(name: str, why: str) -> Section:

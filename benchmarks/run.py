@@ -15,7 +15,7 @@ import time
 import traceback
 from pathlib import Path
 
-from benchmarks.common import Section, format_table, machine, quiet_tensorflow
+from benchmarks.common import Section, format_table, load1, machine, quiet_tensorflow
 
 SECTIONS = ("cells", "windowing", "memory", "cli", "panel")
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -45,7 +45,7 @@ def parse_args(argv=None):
 
 
 def run_section(name: str, quick: bool, **options) -> Section:
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), load1()
     try:
         module = importlib.import_module(f"benchmarks.{name}")
         section = module.run(quick, **options)
@@ -53,6 +53,7 @@ def run_section(name: str, quick: bool, **options) -> Section:
         traceback.print_exc(file=sys.stderr)
         section = Section(name, skipped=f"not available: {type(exc).__name__}: {exc}")
     section.seconds = time.perf_counter() - started
+    section.load = (load_before, load1())
     return section
 
 
@@ -62,6 +63,7 @@ def main(argv=None) -> int:
     quick = not args.full
     names = args.only or list(SECTIONS)
     results = []
+    machine_info = machine()
     print(f"forecaster benchmarks ({'quick' if quick else 'full'})", flush=True)
     for name in names:
         print(f"\n== {name} ==", flush=True)
@@ -72,10 +74,11 @@ def main(argv=None) -> int:
             print(format_table(section.rows))
         for note in section.notes:
             print(f"note: {note}")
-        print(f"({section.seconds:.1f} s)", flush=True)
+        print(f"({section.seconds:.1f} s; load average {section.load[0]} -> {section.load[1]} "
+              f"on {machine_info['cores']} cores)", flush=True)
         results.append(section)
     payload = {"mode": "quick" if quick else "full", "finished": time.strftime(
-        "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine(),
+        "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "machine": machine_info,
         "sections": [s.to_json() for s in results]}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(payload, indent=2) + "\n")
