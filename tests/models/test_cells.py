@@ -169,6 +169,29 @@ def test_units_must_be_positive_integer(bad):
         TanhCell(bad)
 
 
+def test_tanh_rnn_unrolls_only_static_moderate_lengths():
+    from forecaster.models.cells import MAX_UNROLL
+
+    layer = build_tanh_rnn(3)
+    assert layer.unroll is None
+    assert layer._should_unroll(MAX_UNROLL) and not layer._should_unroll(MAX_UNROLL + 1)
+    assert not layer._should_unroll(None)
+    assert TanhRNN(TanhCell(3), unroll=False)._should_unroll(4) is False
+    assert TanhRNN(TanhCell(3), unroll=True)._should_unroll(MAX_UNROLL + 1) is True
+
+
+def test_variable_length_input_uses_the_loop_and_matches_simple_rnn():
+    inputs = keras.Input((None, 2))
+    ours = build_tanh_rnn(4)
+    reference = keras.layers.SimpleRNN(4)
+    model = keras.Model(inputs, [ours(inputs), reference(inputs)])
+    ours.set_weights(reference.get_weights())
+    for steps in (1, 7):
+        x = np.random.default_rng(steps).standard_normal((2, steps, 2)).astype("float32")
+        a, b = model.predict(x, verbose=0)
+        np.testing.assert_allclose(a, b, atol=ATOL, rtol=0)
+
+
 def test_tanh_rnn_requires_a_tanh_cell():
     with pytest.raises(ValueError, match=r"`cell` must be a TanhCell\. Got SimpleRNNCell\."):
         TanhRNN(keras.layers.SimpleRNNCell(3))
