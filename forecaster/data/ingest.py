@@ -233,6 +233,11 @@ def read_panel(path, *, target=None, time_col=None, id_col=None, freq=None, dayf
         axis, pos, start_of = _integer_grid(codes, t)
     else:
         if offset is None:
+            counts = np.bincount(codes)
+            if counts.max() < min(3, min_length):     # too few to infer, and too short
+                s = int(np.argmax(counts))
+                raise DataError(f"series {ids[s]!r} has {int(counts[s])} point(s); at least "
+                                f"{min_length} are needed.")
             offset = _infer_offset(codes, t, unit, tz, src, cols.time, rows)
         grid = _datetime_grid(codes, t, unit, tz, offset)
         if grid.bad is not None:
@@ -410,6 +415,9 @@ def _head(p: Path, compression):
         if compression == "zip":
             with zipfile.ZipFile(p) as zf:
                 names = [n for n in zf.namelist() if not n.endswith("/")]
+                if "[Content_Types].xml" in names:
+                    raise DataError(f"'{p.name}' is an Excel/Office file; save the sheet as CSV "
+                                    f"first.")
                 if not names:
                     raise DataError(f"'{p.name}' is an empty zip archive.")
                 with zf.open(names[0]) as fh:

@@ -415,3 +415,44 @@ def test_large_csv_is_close_to_plain_pyarrow_read(tmp_path):
         ours.append(time.perf_counter() - t0)
     assert panel.n_rows == n and panel.axis.freq == "min"
     assert min(ours) <= 1.5 * min(plain), (plain, ours)
+
+
+def test_too_few_rows_to_infer_a_frequency(tmp_path):
+    path = write(tmp_path / "one.csv", "date,y\n2020-01-01,1\n")
+    assert error_of(path) == "series 'y' has 1 point(s); at least 3 are needed."
+    assert error_of(path, min_length=1).startswith("cannot infer the frequency from 1 timestamp")
+    assert read_panel(path, min_length=1, freq="D").values[0].tolist() == [1.0]
+
+
+def test_excel_file_is_named(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "book.xlsx", "w") as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+    assert error_of(tmp_path / "book.xlsx") == ("'book.xlsx' is an Excel/Office file; save the "
+                                                "sheet as CSV first.")
+
+
+@pytest.mark.parametrize("suffix, opener", [(".bz2", "bz2"), (".xz", "lzma"), (".zip", "zip")])
+def test_other_compressions(tmp_path, suffix, opener):
+    import bz2
+    import lzma
+    import zipfile
+
+    raw = (DATA / "air_passengers.csv").read_bytes()
+    path = tmp_path / f"air.csv{suffix}"
+    if opener == "zip":
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("air.csv", raw)
+    else:
+        path.write_bytes({"bz2": bz2, "lzma": lzma}[opener].compress(raw))
+    assert read_panel(path).n_rows == 144
+
+
+def test_parquet_numeric_ids_and_zone(tmp_path):
+    stamps = pd.date_range("2020-01-01", periods=3, freq="D", tz="Europe/Paris")
+    pd.DataFrame({"id": [10, 10, 10, 9, 9, 9], "ds": list(stamps) * 2,
+                  "y": np.arange(6.0)}).to_parquet(tmp_path / "p.parquet")
+    panel = read_panel(tmp_path / "p.parquet")
+    assert panel.ids == ("10", "9") and panel.axis.tz == "Europe/Paris"
+    assert panel.values[1].tolist() == [3.0, 4.0, 5.0]
