@@ -819,12 +819,13 @@ def _to_datetime(s: pd.Series, name, src, dayfirst, monthfirst):
     if empty.any():
         i = int(np.argmax(empty))
         raise DataError(f"time column {name!r} has no timestamp at {src.where(i)}.")
-    ex = text.str.extract(_DMY)
-    dmy = ex[0].notna().to_numpy()
+    looks_dmy = text.iloc[:2000].str.match(_DMY).mean() > 0.5     # decide on a sample
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if dmy.mean() > 0.5:
+            if looks_dmy:
+                ex = text.str.extract(_DMY)
+                dmy = ex[0].notna().to_numpy()
                 parsed = _parse_dmy(text, ex, dmy, name, src, dayfirst, monthfirst, notes)
             else:
                 parsed = _parse_iso(text, name, src, notes)
