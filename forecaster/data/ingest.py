@@ -145,8 +145,9 @@ def read_panel(path, *, target=None, time_col=None, id_col=None, freq=None, dayf
 
     p = _check_path(path)
     src = _read_table(p, id_col)
-    df, notes = src.frame, list(src.notes)
+    df = src.frame
     cols = _pick_columns(df, src, target=target, time_col=time_col, id_col=id_col)
+    notes = list(src.notes)
     n = len(df)
 
     # values ---------------------------------------------------------------------------
@@ -646,6 +647,15 @@ def _pick_columns(df, src, *, target, time_col, id_col) -> _Columns:
         idc = _resolve(df, id_col, "id_col", "--id-col", src)
     else:
         idc = next((low[k] for k in ID_NAMES if k in low), None)
+        head = df[idc].iloc[:1000] if idc is not None else None
+        if (idc is not None and len(df) >= 3 and head.nunique(dropna=False) == len(head)
+                and df[idc].nunique(dropna=False) == len(df)):
+            # a different value on every row: a row number, not a series id
+            src.notes.append(f"Ignored column {idc!r}: every row has a different value, so "
+                             f"it is a row id, not a series id (use --id-col to insist).")
+            df = df.drop(columns=[idc])
+            cols = list(df.columns)
+            idc = None
 
     kind = None
     if time_col is not None:

@@ -456,3 +456,12 @@ def test_parquet_numeric_ids_and_zone(tmp_path):
     panel = read_panel(tmp_path / "p.parquet")
     assert panel.ids == ("10", "9") and panel.axis.tz == "Europe/Paris"
     assert panel.values[1].tolist() == [3.0, 4.0, 5.0]
+
+
+def test_row_number_id_column_is_ignored(tmp_path):
+    path = write(tmp_path / "rows.csv", "id,date,value\n1,2020-01-01,5\n2,2020-01-02,6\n"
+                                        "3,2020-01-03,7\n")
+    panel = read_panel(path)
+    assert panel.ids == ("value",) and panel.id_col is None
+    assert any("Ignored column 'id'" in n for n in panel.notes)
+    assert read_panel(path, id_col="id", min_length=1, freq="D").n_series == 3
