@@ -31,7 +31,9 @@ Columns
     ``ds, date, datetime, time, timestamp, month, week, year, period, day, t, step,
     time_idx`` — else the first column of dates, else an integer first column that is
     strictly increasing per series), ``target`` (auto: ``y``, else the only numeric column;
-    several candidates → error listing them).
+    several candidates → error listing them).  An auto-detected id column holding a
+    different value on every row is a row number and is ignored (note); unnamed columns
+    (a saved pandas index) are never target candidates.  Excel workbooks are named as such.
 
 Repair policies
     * Dates: ISO-like formats are read directly.  ``dd/mm/yyyy``-style dates need
