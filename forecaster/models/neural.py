@@ -19,6 +19,7 @@ from forecaster.data.panel import Panel
 from forecaster.errors import ConfigError, DataError
 from forecaster.models.base import Forecaster
 
+MIN_TRAIN_WINDOWS = 4  # fewer training windows per series than this is no model at all
 VALIDATION_CAP = 4096  # validation windows kept (evenly spaced) so memory stays bounded
 
 
@@ -32,8 +33,8 @@ def resolve_shape(panel: Panel, *, window: int, horizon: int, validation: float,
                   season: int | None) -> Shape:
     """Pick window and horizon (0 = automatic) that fit the shortest series.
 
-    Each series needs ``window + horizon`` points for one training window plus its
-    validation tail.  Automatic values shrink to fit; explicit values that do not fit are an
+    Each series needs ``window + horizon + MIN_TRAIN_WINDOWS - 1`` points for its
+    training windows plus its validation tail.  Automatic values shrink to fit; explicit values that do not fit are an
     error naming the series and every size involved.
     """
     lengths = panel.lengths
@@ -42,14 +43,16 @@ def resolve_shape(panel: Panel, *, window: int, horizon: int, validation: float,
     sid = panel.ids[shortest]
     H = horizon or min(W.default_horizon(season), max(1, n // 4))
     n_val = W.validation_length(n, H, validation)
-    room = n - n_val - H  # the largest window that still leaves one training window
+    # the largest window that still leaves MIN_TRAIN_WINDOWS training windows
+    room = n - n_val - H - (MIN_TRAIN_WINDOWS - 1)
     T = window or min(W.default_window(season), room)
     if T < 2 or T > room:
-        need = (window or 2) + H + W.validation_length(n, H, validation)
+        T = window or 2
+        need = T + H + n_val + MIN_TRAIN_WINDOWS - 1
         raise DataError(
-            f"series {sid!r} is too short: it has {n} points but window {window or 2} + "
-            f"horizon {H} + validation tail {n_val} need {need}. Use a shorter --window or "
-            f"--horizon, or more data.")
+            f"series {sid!r} is too short: it has {n} points but window {T} + horizon {H} "
+            f"+ validation tail {n_val} + {MIN_TRAIN_WINDOWS - 1} more training windows "
+            f"need {need}. Use a shorter --window or --horizon, or more data.")
     return Shape(window=int(T), horizon=int(H))
 
 
