@@ -140,6 +140,8 @@ def data_options(f):
         click.option("--freq", help="Force the frequency (pandas alias: MS, W-SAT, D, h …)."),
         click.option("--dayfirst", is_flag=True, default=None,
                      help="Read dates like 01/02/2020 as day first (1 February)."),
+        click.option("--monthfirst", is_flag=True, default=None,
+                     help="Read dates like 01/02/2020 as month first (2 January)."),
         click.option("--fill", type=click.Choice(["interpolate", "ffill", "zero", "error"]),
                      help="How to fill gaps (default: interpolate short gaps)."),
         click.option("--max-gap", type=int, help="Longest gap interpolate may fill (points)."),
@@ -206,7 +208,7 @@ def _resolve_config(ctx, kw: dict, horizon=None, extra_eval=None):
 
     overrides = {
         "data": {k: kw.get(k) for k in ("target", "time_col", "id_col", "freq", "dayfirst",
-                                        "fill", "max_gap", "aggregate")},
+                                        "monthfirst", "fill", "max_gap", "aggregate")},
         "model": {"kind": kw.get("kind"), "units": kw.get("units"),
                   "layers": kw.get("layers"), "window": kw.get("window"),
                   "horizon": horizon},

@@ -31,6 +31,7 @@ class DataConfig:
     id_col: str
     freq: str
     dayfirst: bool
+    monthfirst: bool
     fill: str
     max_gap: int
     aggregate: str
@@ -189,6 +190,8 @@ def _validate(cfg: Config) -> None:
     _check(d.aggregate in AGGREGATES, "data.aggregate",
            "one of " + ", ".join(a or '""' for a in AGGREGATES), d.aggregate)
     _check(d.max_gap >= 0, "data.max_gap", ">= 0", d.max_gap)
+    if d.dayfirst and d.monthfirst:
+        raise ConfigError("`data.dayfirst` and `data.monthfirst` cannot both be true.")
 
 
 def _from_dict(data: dict, defaults: dict | None = None) -> Config:

@@ -62,6 +62,7 @@ def load_panel(path, cfg: Config) -> Panel:
     d = cfg.data
     return read_panel(path, target=d.target or None, time_col=d.time_col or None,
                       id_col=d.id_col or None, freq=d.freq or None, dayfirst=d.dayfirst,
+                      monthfirst=d.monthfirst,
                       fill=d.fill, max_gap=d.max_gap or None, aggregate=d.aggregate or None)
 
 
