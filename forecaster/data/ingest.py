@@ -885,7 +885,8 @@ def _parse_dmy(text, ex, dmy, name, src, dayfirst, monthfirst, notes):
     else:
         raise DataError(f"dates in column {name!r} are ambiguous: {text.iloc[0]!r} at "
                         f"{src.where(0)} could be day/month or month/day; pass --dayfirst if "
-                        f"the day comes first, or write dates as YYYY-MM-DD.")
+                        f"the day comes first, --monthfirst if the month does, or write "
+                        f"dates as YYYY-MM-DD.")
     sep = ex[1].iloc[0]
     year = "%Y" if len(ex[3].iloc[0]) == 4 else "%y"
     fmt = (f"%d{sep}%m{sep}{year}" if first == "day" else f"%m{sep}%d{sep}{year}")
