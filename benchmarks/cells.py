@@ -76,10 +76,11 @@ def measure(shape, names=None, *, n_batches=8, repeats=5, seed=0):
         first[name] = time.perf_counter() - t
         models[name].predict(infer, verbose=0)
 
+    fit_cpu, pred_cpu = {}, {}
     fit_t = alternate({k: (lambda m=m: m.fit(train, epochs=1, verbose=0, shuffle=False))
-                       for k, m in models.items()}, repeats)
+                       for k, m in models.items()}, repeats, fit_cpu)
     pred_t = alternate({k: (lambda m=m: m.predict(infer, verbose=0))
-                        for k, m in models.items()}, repeats)
+                        for k, m in models.items()}, repeats, pred_cpu)
     base = names[0]
     return {k: {"train": n / median(fit_t[k]), "infer": n / median(pred_t[k]),
                 # Paired ratios: each round's time of the first contender over this one's,
@@ -87,6 +88,8 @@ def measure(shape, names=None, *, n_batches=8, repeats=5, seed=0):
                 # medians when other processes share the CPU.
                 "train_x": median([a / b for a, b in zip(fit_t[base], fit_t[k])]),
                 "infer_x": median([a / b for a, b in zip(pred_t[base], pred_t[k])]),
+                "train_x_cpu": median([a / b for a, b in zip(fit_cpu[base], fit_cpu[k])]),
+                "infer_x_cpu": median([a / b for a, b in zip(pred_cpu[base], pred_cpu[k])]),
                 "first_fit_s": first[k]} for k in names}
 
 
@@ -108,9 +111,12 @@ def run(quick: bool, shapes=None, **_) -> Section:
                 "T,H,B": "{},{},{}".format(*shape), "layer": name,
                 "train/s": r["train"], "infer/s": r["infer"],
                 "train x": r["train_x"], "infer x": r["infer_x"],
+                "train x cpu": r["train_x_cpu"], "infer x cpu": r["infer_x_cpu"],
                 "first fit s": r["first_fit_s"],
             })
     section.notes.append(
-        f"{n_batches} batches per epoch, median of {repeats} alternated repeats; "
-        "'x' = median over rounds of the paired time ratio simple_rnn/layer (same process, back to back); 'first fit s' includes tracing.")
+        f"{n_batches} batches per epoch, median of {repeats} alternated repeats; 'x' = median "
+        "over rounds of the paired wall-time ratio simple_rnn/layer (same process, back to "
+        "back); 'x cpu' = the same ratio of this process's CPU seconds (less disturbed by "
+        "other processes on a shared machine); 'first fit s' includes tracing.")
     return section

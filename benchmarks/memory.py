@@ -119,6 +119,18 @@ def run(quick: bool, **_) -> Section:
             section.rows.append({"measure": f"ingest {name}", "value": median(ts), "unit": "s",
                                  "x pandas": median(ts) / base})
 
+    # Where the memory goes: each reader alone, in a fresh process (includes the interpreter
+    # and the imports: pandas/pyarrow, not TensorFlow).
+    readers = {"pandas.read_csv(pyarrow)": "import pandas as pd, sys; "
+                                           "pd.read_csv(sys.argv[1], engine='pyarrow')"}
+    if read_panel is not None:
+        readers["read_panel"] = ("import sys; from forecaster.data.ingest import read_panel; "
+                                 "read_panel(sys.argv[1])")
+    for name, code in readers.items():
+        mb, _, rc, _ = peak_rss([sys.executable, "-c", code, str(path)], timeout=1800)
+        section.rows.append({"measure": f"peak RSS {name} alone", "value": mb, "unit": "MB",
+                             "x pandas": None})
+
     cmd = forecast_command()
     if cmd is None:
         section.notes.append("train: not available: no `forecast` executable")
