@@ -97,10 +97,15 @@ def _log(ctx, message: str) -> None:
         click.echo(message, err=True)
 
 
-def _prepare_runtime(ctx) -> None:
-    from forecaster.training import import_tensorflow
+def _prepare_runtime(ctx, import_tf: bool = True) -> None:
+    """Silence TensorFlow (and, unless ``import_tf`` is false, import it now; ``train``
+    imports it itself after reading the data, so the reader's peak memory and
+    TensorFlow's resident half-gigabyte do not add up)."""
+    from forecaster.training import import_tensorflow, quiet_tensorflow
 
-    import_tensorflow(debug=_state(ctx)["debug"])
+    quiet_tensorflow(debug=_state(ctx)["debug"])
+    if import_tf:
+        import_tensorflow()
     if not _state(ctx)["debug"]:
         import warnings
 
@@ -260,7 +265,7 @@ def train(ctx, data, horizon, origins, no_backtest, name, make_report, reports_d
     seasonality, backtests the RNN against seasonal naive and other baselines, trains the
     final model on all the data and saves everything under runs/<id>/.
     """
-    _prepare_runtime(ctx)
+    _prepare_runtime(ctx, import_tf=False)
     extra = {"origins": origins}
     if no_backtest:
         extra["backtest"] = False

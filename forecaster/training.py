@@ -19,11 +19,14 @@ import numpy as np
 
 from forecaster.errors import ConfigError, TrainingError
 
-_RUNTIME = {"device": None}
+_RUNTIME = {"device": None, "debug": False}
 
 
 def quiet_tensorflow(debug: bool = False) -> None:
-    """Silence TensorFlow's start-up chatter (must run before TensorFlow is imported)."""
+    """Silence TensorFlow's start-up chatter (must run before TensorFlow is imported).
+
+    Remembers ``debug`` for a later :func:`import_tensorflow` with no argument."""
+    _RUNTIME["debug"] = bool(debug)
     if not debug:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
@@ -49,9 +52,12 @@ def _stderr_silenced():
         os.close(devnull)
 
 
-def import_tensorflow(debug: bool = False):
+def import_tensorflow(debug: bool | None = None):
     """Import TensorFlow and Keras, hiding the start-up lines TensorFlow's C++ core prints
-    before its logging is initialised (no environment variable silences those)."""
+    before its logging is initialised (no environment variable silences those).
+
+    ``debug=None`` keeps what :func:`quiet_tensorflow` was last told (default: quiet)."""
+    debug = _RUNTIME.get("debug", False) if debug is None else debug
     quiet_tensorflow(debug)
     if debug or "tensorflow" in sys.modules:
         import tensorflow as tf

@@ -15,7 +15,6 @@ Order of work (each step uses only what the step before produced):
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import time
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from forecaster.errors import DataError
 from forecaster.models.neural import RNNForecaster, resolve_shape
 from forecaster.pipeline.predict import drop_unbounded
 from forecaster.preprocessing import Preprocessing
+from forecaster.training import import_tensorflow
 
 TRAIN_BASELINES = ["naive", "seasonal_naive", "drift", "mean", "ridge",
                    "hist_gradient_boosting"]
@@ -105,6 +105,7 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
     started = time.perf_counter()
     data_path = Path(data_path)
     panel = load_panel(data_path, cfg)
+    import_tensorflow()  # only now: the reader's transient memory is released first
     notes = list(panel.notes)
     season = season_of(panel, cfg)
     shape, origins = _plan_backtest(panel, cfg, season)
