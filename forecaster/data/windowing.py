@@ -115,14 +115,20 @@ class WindowSet:
         return len(self.positions)
 
     def gather(self, positions: np.ndarray):
-        """Inputs ``(n, window, 1)`` and targets ``(n, horizon)`` for the given positions."""
-        span = np.arange(self.window + self.horizon, dtype=np.int64)
-        block = self.flat[positions[:, None] + span]
-        x, y = block[:, : self.window], block[:, self.window:]
+        """Inputs ``(n, window, 1)`` and targets ``(n, horizon)`` for the given positions.
+
+        One copy per batch: rows of a strided sliding-window *view* of ``flat`` are picked
+        by fancy indexing on the first axis (no index matrix), and the relative shift is
+        applied in place."""
+        T = self.window
+        positions = np.asarray(positions, dtype=np.int64)
+        if len(positions) == 0:
+            return (np.zeros((0, T, 1), np.float32), np.zeros((0, self.horizon), np.float32))
+        view = np.lib.stride_tricks.sliding_window_view(self.flat, T + self.horizon)
+        block = view[positions]
         if self.relative:
-            last = x[:, -1:]
-            x, y = x - last, y - last
-        return x[..., None], y
+            block -= block[:, T - 1:T]
+        return block[:, :T, None], block[:, T:]
 
     def arrays(self):
         """All windows at once (only for small validation sets and tests)."""
