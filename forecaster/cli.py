@@ -445,6 +445,7 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
             _log(ctx, f"note: {note}")
     out = Path(out_dir) if out_dir else (Path(cfg.output.runs_dir) / "evaluations" /
                                          artifacts.run_name(Path(data).stem))
+    _refuse_foreign_dir(out, "metrics.json", "--out")
     result.write(out)
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2))
@@ -471,9 +472,21 @@ def report(ctx, run_id, runs_dir, out_dir):
     _write_report(ctx, run_dir, Path(out_dir) if out_dir else Path("reports") / run_dir.name)
 
 
+def _refuse_foreign_dir(path: Path, own: str, flag: str) -> None:
+    """Never write into a non-empty folder that is not one of ours (``own`` marks ours)."""
+    path = Path(path)
+    if path.is_dir() and any(path.iterdir()) and not (path / own).exists():
+        raise click.ClickException(
+            f"{str(path)!r} is not empty and holds no {own}; refusing to write into it. "
+            f"Choose an empty or new folder for {flag}.")
+    if path.exists() and not path.is_dir():
+        raise click.ClickException(f"{str(path)!r} exists and is not a folder ({flag}).")
+
+
 def _write_report(ctx, run_dir: Path, out_dir: Path) -> None:
     from forecaster.pipeline.report import write_report
 
+    _refuse_foreign_dir(out_dir, "report.html", "the report")
     path = write_report(Path(run_dir), Path(out_dir))
     if _state(ctx)["quiet"]:
         click.echo(str(path))

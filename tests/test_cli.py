@@ -147,3 +147,25 @@ def test_subprocess_train_predict_and_same_seed_is_byte_identical(tmp_path):
         assert "oneDNN" not in proc.stderr and "cuda" not in proc.stderr.lower()
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
+
+
+def test_evaluate_and_report_never_write_into_a_foreign_folder(runner, tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    result = runner.invoke(forecast, ["evaluate", str(DATA / "air_passengers.csv"),
+                                      "--models", "naive", "--out", str(mine)])
+    assert result.exit_code == 1 and "refusing to write into it" in result.stderr
+    result = runner.invoke(forecast, ["report", "--runs-dir", str(tmp_path / "runs"),
+                                      "--run", "x", "--out", str(mine)])
+    assert result.exit_code == 1
+    assert (mine / "notes.txt").read_text() == "keep me"
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    # an earlier evaluation folder of ours may be refreshed
+    out = tmp_path / "eval"
+    for _ in range(2):
+        result = runner.invoke(forecast, ["evaluate", str(DATA / "air_passengers.csv"),
+                                          "--models", "naive,mean", "--folds", "2",
+                                          "--out", str(out)])
+        assert result.exit_code == 0, result.stderr
+    assert (out / "metrics.json").is_file()
