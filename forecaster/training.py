@@ -75,22 +75,23 @@ def configure_runtime(seed: int, device: str = "auto") -> str:
     tf = import_tensorflow()
     import keras
 
-    if _RUNTIME["device"] is None:
-        gpus = tf.config.list_physical_devices("GPU")
-        if device == "gpu" and not gpus:
-            raise ConfigError("`--device gpu` was requested but TensorFlow sees no GPU. "
-                              "Install the gpu extra (pip install 'forecaster[gpu]') or use "
-                              "--device cpu.")
+    gpus = tf.config.list_physical_devices("GPU")
+    if device == "gpu" and not gpus:
+        raise ConfigError("`--device gpu` was requested but TensorFlow sees no GPU. "
+                          "Install the gpu extra (pip install 'forecaster[gpu]') or use "
+                          "--device cpu.")
+    if _RUNTIME["device"] is None:  # process-wide settings: only before the first op
         if device == "cpu" and gpus:
             try:
                 tf.config.set_visible_devices([], "GPU")
             except RuntimeError:  # already initialised in this process
                 pass
-        _RUNTIME["device"] = "GPU" if gpus and device != "cpu" else "CPU"
         try:
             tf.config.experimental.enable_op_determinism()
         except Exception:  # pragma: no cover - very old TF
             pass
+    visible = tf.config.get_visible_devices("GPU")
+    _RUNTIME["device"] = "GPU" if visible and device != "cpu" else "CPU"
     keras.utils.set_random_seed(int(seed))
     return _RUNTIME["device"]
 

@@ -169,3 +169,16 @@ def test_evaluate_and_report_never_write_into_a_foreign_folder(runner, tmp_path)
                                           "--out", str(out)])
         assert result.exit_code == 0, result.stderr
     assert (out / "metrics.json").is_file()
+
+
+def test_gpu_requested_without_a_gpu_is_a_clear_error(runner, tmp_path):
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU")
+    result = runner.invoke(forecast, ["train", str(DATA / "air_passengers.csv"),
+                                      "--runs-dir", str(tmp_path / "runs"), *FAST,
+                                      "--device", "gpu"])
+    assert result.exit_code == 1
+    assert "TensorFlow sees no GPU" in result.stderr and "--device cpu" in result.stderr
+    assert not (tmp_path / "runs" / "latest").exists()
