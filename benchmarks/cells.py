@@ -1,7 +1,8 @@
 """Section ``cells``: training and inference samples/s of the recurrent layers.
 
 Model: ``Input(T, 1) → recurrent layer(H) → Dense(24)``, Adam, MSE, float32, compiled
-without XLA (as ``forecaster.training`` does). Training = ``model.fit`` for one epoch over
+as ``forecaster.training`` compiles (no XLA, ``steps_per_execution`` =
+``forecaster.training.STEPS_PER_EXECUTION`` capped at the batches per epoch). Training = ``model.fit`` for one epoch over
 ``n_batches`` batches of ``B`` windows from a cached, pre-batched ``tf.data.Dataset`` (so
 the numbers measure the network rather than numpy slicing); inference = ``model.predict``
 over the same inputs. Every model is warmed up (traced) first; then rounds alternate the
@@ -35,11 +36,14 @@ def contenders():
     }
 
 
-def _model(layer, T):
+def _model(layer, T, n_batches):
     import keras
 
     model = keras.Sequential([keras.Input((T, 1)), layer, keras.layers.Dense(HORIZON)])
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=False)
+    from forecaster.training import STEPS_PER_EXECUTION
+
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=False,
+                  steps_per_execution=min(STEPS_PER_EXECUTION, n_batches))
     return model
 
 
@@ -70,7 +74,7 @@ def measure(shape, names=None, *, n_batches=8, repeats=5, seed=0):
     for name in names:
         keras_seed = int(rng.integers(1 << 30))
         tf.keras.utils.set_random_seed(keras_seed)
-        models[name] = _model(factories[name](H), T)
+        models[name] = _model(factories[name](H), T, n_batches)
         t = time.perf_counter()
         models[name].fit(train, epochs=1, verbose=0, shuffle=False)
         first[name] = time.perf_counter() - t
