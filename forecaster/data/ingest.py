@@ -175,12 +175,16 @@ def _read_panel(path, *, target, time_col, id_col, freq, dayfirst, fill, max_gap
     n = len(df)
 
     # values ---------------------------------------------------------------------------
-    values = _to_float(df[cols.target], cols.target, src)
-    inf = np.isinf(values)
-    if inf.any():
-        values[inf] = np.nan
-        notes.append(f"{int(inf.sum())} infinite value(s) in column {cols.target!r} were "
-                     f"treated as missing.")
+    values = src.fast.get(cols.target)
+    if not (isinstance(values, np.ndarray) and values.dtype == np.float64):
+        values = _to_float(df[cols.target], cols.target, src)
+    all_finite = bool(np.isfinite(values).all())   # no inf, nothing missing (kept current
+    if not all_finite:                              # until the values are aggregated)
+        inf = np.isinf(values)
+        if inf.any():
+            values[inf] = np.nan
+            notes.append(f"{int(inf.sum())} infinite value(s) in column {cols.target!r} were "
+                         f"treated as missing.")
 
     # time -----------------------------------------------------------------------------
     tcol = df[cols.time]
@@ -192,6 +196,9 @@ def _read_panel(path, *, target, time_col, id_col, freq, dayfirst, fill, max_gap
         if offset is not None:
             raise DataError(f"`freq` applies to date columns, but time column {cols.time!r} "
                             f"holds integer steps. Got freq={freq!r}.")
+    elif isinstance(src.fast.get(cols.time), np.ndarray):
+        stamps = src.fast[cols.time]            # naive datetime64 without NaT, from pyarrow
+        t, unit, tz = stamps.view(np.int64), np.datetime_data(stamps.dtype)[0], None
     else:
         if src.reread_time is not None and isinstance(tcol.dtype, pd.DatetimeTZDtype):
             tcol = src.reread_time(cols.time)   # pyarrow folded offsets into UTC: re-parse
@@ -204,11 +211,12 @@ def _read_panel(path, *, target, time_col, id_col, freq, dayfirst, fill, max_gap
     if cols.id is not None:
         codes, ids = _series_codes(df[cols.id], cols.id, src)
     else:
-        codes, ids = np.zeros(n, dtype=np.int64), [str(cols.target) or "value"]
+        codes, ids = np.zeros(n, dtype=np.int8), [str(cols.target) or "value"]
     rows = None     # original row of each entry; None while that is the identity
 
     # sort -----------------------------------------------------------------------------
-    if not _is_sorted(codes, t):
+    steps = _Steps.of(codes, t)
+    if not steps.sorted:
         if len(ids) == 1:
             time_sorted = False
         else:
@@ -221,6 +229,7 @@ def _read_panel(path, *, target, time_col, id_col, freq, dayfirst, fill, max_gap
         if not time_sorted:
             notes.append("Rows were not in time order; sorted them by time"
                          + (" within each series." if len(ids) > 1 else "."))
+        steps = _Steps.of(codes, t)
 
     def stamp(k):
         if cols.time_kind == "integer":
@@ -229,8 +238,8 @@ def _read_panel(path, *, target, time_col, id_col, freq, dayfirst, fill, max_gap
         return TimeAxis("datetime", "D", tz=tz).format(ts.tz_convert(tz) if tz else ts)
 
     # duplicates -----------------------------------------------------------------------
-    same = (codes[1:] == codes[:-1]) & (t[1:] == t[:-1])
-    if same.any():
+    same = None if steps.unique else (codes[1:] == codes[:-1]) & (t[1:] == t[:-1])
+    if same is not None and same.any():
         k = int(np.argmax(same))
         if aggregate is None:
             hint = ""
@@ -252,19 +261,20 @@ def _read_panel(path, *, target, time_col, id_col, freq, dayfirst, fill, max_gap
         rows = np.flatnonzero(first_row) if rows is None else rows[first_row]
         notes.append(f"Combined {int(same.sum())} row(s) with duplicated timestamps "
                      f"using {aggregate!r}.")
+        steps, all_finite = _Steps.of(codes, t), False
+    counts = _counts(codes)         # rows per series (codes are sorted from here on)
 
     # grid -----------------------------------------------------------------------------
     if cols.time_kind == "integer":
         axis, pos, start_of = _integer_grid(codes, t)
     else:
         if offset is None:
-            counts = np.bincount(codes)
             if counts.max() < min(3, min_length):     # too few to infer, and too short
                 s = int(np.argmax(counts))
                 raise DataError(f"series {ids[s]!r} has {int(counts[s])} point(s); at least "
                                 f"{min_length} are needed.")
-            offset = _infer_offset(codes, t, unit, tz, src, cols.time, rows)
-        grid = _datetime_grid(codes, t, unit, tz, offset)
+            offset = _infer_offset(codes, t, unit, tz, src, cols.time, rows, counts)
+        grid = _datetime_grid(codes, t, unit, tz, offset, counts, steps)
         if grid.bad is not None:
             k = grid.bad
             if freq is None:
@@ -279,6 +289,7 @@ def _read_panel(path, *, target, time_col, id_col, freq, dayfirst, fill, max_gap
                     f"{offset.freqstr!r} grid: {stamp(t[k])} at {src.where(_row(rows, k))}; add "
                     f"--aggregate mean (or sum, last, …) to resample them onto it.")
             codes, t, values = _resample(codes, t, values, unit, tz, offset, aggregate)
+            all_finite = False
             rows = np.full(len(t), -1, dtype=np.int64)
             notes.append(f"Resampled timestamps onto the regular {offset.freqstr!r} grid "
                          f"using {aggregate!r}.")
@@ -288,14 +299,15 @@ def _read_panel(path, *, target, time_col, id_col, freq, dayfirst, fill, max_gap
                                 f"{offset.freqstr!r} grid.")
         axis = TimeAxis("datetime", offset.freqstr, tz=tz)
         pos, start_of = grid.pos, grid.start_of
-        if pos is None and not (grid.contiguous is not None and np.all(~np.isnan(values))):
+        if pos is None and not (grid.contiguous is not None
+                                and (all_finite or np.all(~np.isnan(values)))):
             pos = grid.positions(codes)
 
     # extents, missing, trimming -------------------------------------------------------
     S = len(ids)
-    valid = ~np.isnan(values)
-    all_valid = bool(valid.all())
-    count = np.bincount(codes if all_valid else codes[valid], minlength=S)
+    valid = None if all_finite else ~np.isnan(values)
+    all_valid = all_finite or bool(valid.all())
+    count = _counts(codes if all_valid else codes[valid], S)
     if (count == 0).any():
         s = int(np.argmax(count == 0))
         raise DataError(f"series {ids[s]!r} has no values in column {cols.target!r} "
@@ -307,13 +319,16 @@ def _read_panel(path, *, target, time_col, id_col, freq, dayfirst, fill, max_gap
         last = first + length - 1
     else:
         cv, pv, vv = (codes, pos, values) if all_valid else (codes[valid], pos[valid], values[valid])
-        lo = np.searchsorted(cv, np.arange(S), "left")
-        hi = np.searchsorted(cv, np.arange(S), "right") - 1
+        lo = np.searchsorted(cv, np.arange(S, dtype=cv.dtype), "left")
+        hi = np.searchsorted(cv, np.arange(S, dtype=cv.dtype), "right") - 1
         first, last = pv[lo], pv[hi]
         length = last - first + 1
-    invalid = ~valid
-    trimmed = 0 if all_valid else int(np.sum((pos[invalid] < first[codes[invalid]])
-                                             | (pos[invalid] > last[codes[invalid]])))
+    if all_valid:
+        trimmed = 0
+    else:
+        invalid = ~valid
+        trimmed = int(np.sum((pos[invalid] < first[codes[invalid]])
+                             | (pos[invalid] > last[codes[invalid]])))
     if trimmed:
         notes.append(f"Trimmed {trimmed} leading/trailing missing value(s).")
     missing = length - count
@@ -338,13 +353,15 @@ def _read_panel(path, *, target, time_col, id_col, freq, dayfirst, fill, max_gap
         out = np.full(int(length.sum()), np.nan)
         out[offs[cv] + pv - first[cv]] = vv
         gaps = np.isnan(out)
-    if gaps is not None and gaps.any():
+    filled = gaps is not None and gaps.any()
+    if filled:
         season = axis.season() or 1
         limit = max(3, season) if max_gap is None else int(max_gap)
         out, note = _fill(out, gaps, offs, ids, fill, limit, lambda s, j: axis.format(
             start_of(first[s] + j)))
         notes.append(note)
-    if not np.all(np.isfinite(out)):
+    # without filling, ``out`` holds only the read values, which are finite when all_finite
+    if (filled or not all_finite) and not np.all(np.isfinite(out)):
         j = int(np.argmax(~np.isfinite(out)))
         s = int(np.searchsorted(offs, j, "right") - 1)
         raise DataError(f"series {ids[s]!r}: filling a gap next to huge values overflowed to "
@@ -372,6 +389,7 @@ class _Source:
     parquet: bool = False
     notes: list = field(default_factory=list)
     reread_time: object = None     # callable(col) -> str Series, for the pyarrow path
+    fast: dict = field(default_factory=dict)   # column -> NumPy data (see _arrow_frame)
 
     def where(self, i) -> str:
         i = int(i)
@@ -537,8 +555,9 @@ def _read_csv(p, compression, encoding, text, truncated, notes, id_col=None) -> 
 
     if encoding in ("utf-8", "utf-8-sig") and decimal == "." and compression in (None, "gzip", "bz2", "zstd"):
         multiline = any("\n" in c or "\r" in c for r in rows for c in r)
+        fast = {}
         frame = _read_pyarrow(p, compression, sep, string_cols, quoted=multiline,
-                              dictionary=True)
+                              dictionary=True, fast=fast)
         if frame is not None:
             if len(frame) == 0:
                 raise DataError(f"'{name}' has a header but no data rows.")
@@ -546,7 +565,7 @@ def _read_csv(p, compression, encoding, text, truncated, notes, id_col=None) -> 
             def reread(col):
                 return _read_pyarrow(p, compression, sep, [col], quoted=multiline,
                                      only=col)[col]
-            return _Source(frame, name, notes=notes, reread_time=reread)
+            return _Source(frame, name, notes=notes, reread_time=reread, fast=fast)
     frame = _read_pandas(p, compression, encoding, sep, decimal, thousands, string_cols)
     if len(frame) == 0:
         raise DataError(f"'{name}' has a header but no data rows.")
@@ -567,7 +586,8 @@ def _line_numbers(text, sep):
     return out
 
 
-def _read_pyarrow(p, compression, sep, string_cols, quoted, only=None, dictionary=False):
+def _read_pyarrow(p, compression, sep, string_cols, quoted, only=None, dictionary=False,
+                  fast=None):
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -588,9 +608,68 @@ def _read_pyarrow(p, compression, sep, string_cols, quoted, only=None, dictionar
                    pa.large_string(): pd.StringDtype(na_value=np.nan)}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return table.to_pandas(date_as_object=False, types_mapper=mapping.get)
+            if fast is None or len(set(table.column_names)) < table.num_columns:
+                return table.to_pandas(date_as_object=False, types_mapper=mapping.get)
+            return _arrow_frame(table, fast, mapping)
     except (pa.ArrowException, ValueError, TypeError, OverflowError):
         return None     # odd file: let pandas' parsers read it and explain what is wrong
+
+
+def _arrow_frame(table, fast, mapping) -> pd.DataFrame:
+    """``table.to_pandas()``, column by column, keeping what the panel needs as plain NumPy.
+
+    Float and naive timestamp columns become one owned, writeable array each (the frame's
+    column is a view of it, so the values need no further copy); dictionary-encoded string
+    columns become a Categorical whose codes (nulls -1) and labels are kept too.
+    ``fast`` receives ``{column: array}`` and ``{column: (codes, labels)}``.  Each Arrow
+    column is dropped as soon as it is converted, so the table and the frame never coexist
+    in full.
+    """
+    import pyarrow as pa
+
+    names, columns = table.column_names, table.columns
+    del table
+    out = {}
+    for i, name in enumerate(names):
+        col, columns[i] = columns[i], None
+        typ = col.type
+        if typ == pa.float64() or (pa.types.is_timestamp(typ) and typ.tz is None):
+            arr = col.to_numpy()       # nulls -> NaN / NaT, as to_pandas gives them
+            if not arr.flags.writeable:
+                arr = arr.copy()
+            if typ == pa.float64() or col.null_count == 0:
+                fast[name] = arr
+            out[name] = pd.Series(arr, name=name, copy=False)
+        elif pa.types.is_dictionary(typ) and pa.types.is_string(typ.value_type) \
+                and col.num_chunks:
+            col = col.unify_dictionaries()
+            labels = pd.Index(col.chunks[0].dictionary.to_pandas(types_mapper=mapping.get))
+            codes = np.empty(len(col), dtype=_code_dtype(len(labels)))
+            k = 0
+            for chunk in col.chunks:
+                idx = chunk.indices
+                if idx.null_count:
+                    idx = idx.fill_null(-1)
+                codes[k:k + len(idx)] = idx.to_numpy(zero_copy_only=False)
+                k += len(idx)
+            fast[name] = (codes, labels)     # shared with the Categorical (same dtype)
+            out[name] = pd.Series(pd.Categorical.from_codes(codes, categories=labels,
+                                                            validate=False),
+                                  name=name, copy=False)
+        else:
+            out[name] = pa.table({name: col}).to_pandas(
+                date_as_object=False, types_mapper=mapping.get)[name]
+        del col
+    return pd.DataFrame(out, copy=False)
+
+
+def _code_dtype(n_labels):
+    """The integer type pandas gives the codes of a Categorical with ``n_labels``
+    categories (so that it can share them): int8 below 127, int16 below 32767, …"""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_labels < np.iinfo(dtype).max:
+            return dtype
+    return np.int64
 
 
 def _read_pandas(p, compression, encoding, sep, decimal, thousands, string_cols):
@@ -803,7 +882,9 @@ def _to_float(s: pd.Series, name, src) -> np.ndarray:
 
 def _series_codes(s: pd.Series, name, src):
     """Integer codes of the series ids, numbered in sorted order of the id strings."""
-    if isinstance(s.dtype, pd.CategoricalDtype):
+    if isinstance(src.fast.get(name), tuple):
+        codes, labels = src.fast[name]         # codes straight from pyarrow
+    elif isinstance(s.dtype, pd.CategoricalDtype):
         codes, labels = s.cat.codes.to_numpy(), s.cat.categories
     else:
         codes, labels = pd.factorize(s)
@@ -813,11 +894,11 @@ def _series_codes(s: pd.Series, name, src):
         i = int(np.argmax(blank[codes]))
         raise DataError(f"series ids in column {name!r} must be non-empty. Got an empty id at "
                         f"{src.where(i)}.")
-    used = np.bincount(codes, minlength=len(labels)) > 0
+    used = _bincount(codes, len(labels)) > 0
     uniq, inverse = np.unique(labels[used], return_inverse=True)   # also merges 1 and "1"
     if used[:-1].all() and np.array_equal(inverse, np.arange(len(labels) - 1)):
-        return codes.astype(np.int64), [str(u) for u in uniq]      # already in sorted order
-    mapping = np.full(len(labels), -1, dtype=np.int64)
+        return codes, [str(u) for u in uniq]      # already in sorted order
+    mapping = np.full(len(labels), -1, dtype=codes.dtype)
     mapping[used] = inverse
     return mapping[codes], [str(u) for u in uniq]
 
@@ -948,10 +1029,67 @@ def _row(rows, k) -> int:
     return int(k) if rows is None else int(rows[k])
 
 
-def _is_sorted(codes, t) -> bool:
-    if len(t) < 2:
-        return True
-    return bool(np.all((codes[1:] > codes[:-1]) | ((codes[1:] == codes[:-1]) & (t[1:] >= t[:-1]))))
+_BLOCK = 1 << 16     # rows per block of a scan: its temporaries stay in cache
+
+
+@dataclass
+class _Steps:
+    """One blockwise pass over ``(codes, t)``: whether rows are sorted by series, then time,
+    and the smallest and largest step between consecutive timestamps of one series."""
+    sorted: bool
+    lo: int | None = None      # None: no two rows of the same series (or not sorted)
+    hi: int | None = None
+
+    @classmethod
+    def of(cls, codes, t) -> "_Steps":
+        lo = hi = None
+        n = len(t)
+        for a in range(0, n - 1, _BLOCK):
+            b = min(a + _BLOCK, n - 1)
+            c0, c1, t0, t1 = codes[a:b], codes[a + 1:b + 1], t[a:b], t[a + 1:b + 1]
+            new = c1 != c0
+            if new.any():
+                if (c1 < c0).any():
+                    return cls(False)
+                same = ~new
+                t0, t1 = t0[same], t1[same]
+                if not len(t0):
+                    continue
+            if (t1 < t0).any():
+                return cls(False)
+            d = t1 - t0          # may wrap for extreme int64 spans; then lo < 0 or lo != hi
+            dlo, dhi = int(d.min()), int(d.max())
+            lo = dlo if lo is None else min(lo, dlo)
+            hi = dhi if hi is None else max(hi, dhi)
+        return cls(True, lo, hi)
+
+    @property
+    def unique(self) -> bool:
+        """Sorted, and no timestamp repeats within a series."""
+        return self.sorted and (self.lo is None or self.lo > 0)
+
+    def constant(self, delta) -> bool:
+        """Every series steps exactly ``delta`` from one row to the next."""
+        return self.sorted and (self.lo is None or self.lo == self.hi == delta)
+
+
+def _bincount(codes, minlength=0) -> np.ndarray:
+    """``np.bincount`` in blocks: a narrow ``codes`` is cast to intp a block at a time."""
+    out = np.zeros(minlength, dtype=np.int64)
+    for a in range(0, len(codes), _BLOCK * 4):
+        c = np.bincount(codes[a:a + _BLOCK * 4], minlength=minlength)
+        if len(c) > len(out):
+            c[:len(out)] += out
+            out = c
+        else:
+            out[:len(c)] += c
+    return out
+
+
+def _counts(codes, minlength=0) -> np.ndarray:
+    """``np.bincount(codes, minlength=minlength)`` for sorted codes, without a pass."""
+    size = max(int(codes[-1]) + 1 if len(codes) else 0, minlength)
+    return np.diff(np.searchsorted(codes, np.arange(size + 1, dtype=codes.dtype)))
 
 
 def _aggregate(groups, how) -> np.ndarray:
@@ -964,10 +1102,9 @@ def _index(t, unit, tz) -> pd.DatetimeIndex:
     return idx.tz_localize("UTC").tz_convert(tz) if tz else idx
 
 
-def _infer_offset(codes, t, unit, tz, src, name, rows):
-    counts = np.bincount(codes)
+def _infer_offset(codes, t, unit, tz, src, name, rows, counts):
     rep = int(np.argmax(counts))
-    lo, hi = np.searchsorted(codes, [rep, rep + 1])
+    lo, hi = np.searchsorted(codes, np.array([rep, rep + 1], dtype=codes.dtype))
     ts = t[lo:hi]
     if len(ts) < 3:
         raise DataError(f"cannot infer the frequency from {len(ts)} timestamp(s); pass --freq "
@@ -1031,7 +1168,7 @@ class _Grid:
 
     def positions(self, codes) -> np.ndarray:
         if self.pos is None:
-            counts = np.bincount(codes)
+            counts = _counts(codes)
             lo = np.r_[0, np.cumsum(counts)[:-1]]
             self.pos = np.repeat(self.contiguous - lo, counts) + np.arange(len(codes))
         return self.pos
@@ -1049,11 +1186,13 @@ def _fixed_step(offset, tz):
     return None
 
 
-def _datetime_grid(codes, t, unit, tz, offset) -> _Grid:
+def _datetime_grid(codes, t, unit, tz, offset, counts=None, steps=None) -> _Grid:
     step = _fixed_step(offset, tz)
     if step is not None:
+        if counts is None:
+            counts = _counts(codes)
         delta = int(step // pd.Timedelta(1, unit=unit))
-        k0 = int(np.searchsorted(codes, np.argmax(np.bincount(codes)))) if len(t) else 0
+        k0 = int(np.searchsorted(codes, codes.dtype.type(np.argmax(counts)))) if len(t) else 0
         anchor = int(t[k0]) if len(t) else 0
         if not offset.is_on_offset(pd.Timestamp(anchor, unit=unit)):
             return _Grid(None, None, k0)
@@ -1062,8 +1201,10 @@ def _datetime_grid(codes, t, unit, tz, offset) -> _Grid:
             return ts.tz_localize("UTC").tz_convert(tz) if tz else ts
 
         # common case first: each series moves one step at a time (no division needed)
-        if np.all((np.diff(t) == delta) | (codes[1:] != codes[:-1])):
-            lo = np.searchsorted(codes, np.arange(int(codes[-1]) + 1))
+        if steps is None:
+            steps = _Steps.of(codes, t)
+        if steps.constant(delta):
+            lo = np.searchsorted(codes, np.arange(int(codes[-1]) + 1, dtype=codes.dtype))
             rel = t[lo] - anchor
             first = rel // delta
             off_grid = first * delta != rel
