@@ -107,6 +107,7 @@ _DATEISH = re.compile(
     r"|.*\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b.*\d{4}.*"
     r"|\d{4}-W\d{2}.*)\s*$", re.IGNORECASE)
 _TZ_SUFFIX = r"(?:Z|[+-]\d{2}(?::?\d{2})?)\s*$"
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")    # control characters but \t \n \r
 
 
 # ---------------------------------------------------------------------------------------
@@ -493,7 +494,7 @@ def _decode(head: bytes, name: str):
         text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
     except UnicodeDecodeError:
         encoding, text = None, head.decode("latin-1")
-    control = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n" or ch == "\x7f")
+    control = len(_CONTROL.findall(text))
     if "\x00" in text or control > max(2, len(text) // 100):
         raise DataError(f"'{name}' does not look like a CSV or Parquet file (it contains "
                         f"binary data).")
@@ -618,12 +619,11 @@ def _read_pyarrow(p, compression, sep, string_cols, quoted, only=None, dictionar
 def _arrow_frame(table, fast, mapping) -> pd.DataFrame:
     """``table.to_pandas()``, column by column, keeping what the panel needs as plain NumPy.
 
-    Float and naive timestamp columns become one owned, writeable array each (the frame's
-    column is a view of it, so the values need no further copy); dictionary-encoded string
-    columns become a Categorical whose codes (nulls -1) and labels are kept too.
-    ``fast`` receives ``{column: array}`` and ``{column: (codes, labels)}``.  Each Arrow
-    column is dropped as soon as it is converted, so the table and the frame never coexist
-    in full.
+    Float and naive timestamp columns become one writeable array each (the frame's column
+    is a view of it, so the values need no further copy); dictionary-encoded string columns
+    become a Categorical whose codes (nulls -1) and labels are kept too.  ``fast`` receives
+    ``{column: array}`` and ``{column: (codes, labels)}``.  Each Arrow column is dropped as
+    soon as it is converted, so the table and the frame never coexist in full.
     """
     import pyarrow as pa
 
@@ -633,34 +633,47 @@ def _arrow_frame(table, fast, mapping) -> pd.DataFrame:
     for i, name in enumerate(names):
         col, columns[i] = columns[i], None
         typ = col.type
-        if typ == pa.float64() or (pa.types.is_timestamp(typ) and typ.tz is None):
-            arr = col.to_numpy()       # nulls -> NaN / NaT, as to_pandas gives them
-            if not arr.flags.writeable:
-                arr = arr.copy()
-            if typ == pa.float64() or col.null_count == 0:
-                fast[name] = arr
+        if not len(col):
+            pass
+        elif typ == pa.float64():
+            if col.null_count:
+                col = col.fill_null(np.nan)         # as to_pandas gives them
+            arr = fast[name] = _pool_numpy(col, np.float64)
             out[name] = pd.Series(arr, name=name, copy=False)
-        elif pa.types.is_dictionary(typ) and pa.types.is_string(typ.value_type) \
-                and col.num_chunks:
+        elif pa.types.is_timestamp(typ) and typ.tz is None and not col.null_count:
+            arr = fast[name] = _pool_numpy(col, np.int64).view(f"M8[{typ.unit}]")
+            out[name] = pd.Series(arr, name=name, copy=False)
+        elif pa.types.is_dictionary(typ) and pa.types.is_string(typ.value_type):
             col = col.unify_dictionaries()
             labels = pd.Index(col.chunks[0].dictionary.to_pandas(types_mapper=mapping.get))
-            codes = np.empty(len(col), dtype=_code_dtype(len(labels)))
-            k = 0
-            for chunk in col.chunks:
-                idx = chunk.indices
-                if idx.null_count:
-                    idx = idx.fill_null(-1)
-                codes[k:k + len(idx)] = idx.to_numpy(zero_copy_only=False)
-                k += len(idx)
+            dtype = np.dtype(_code_dtype(len(labels)))
+            idx = pa.chunked_array([chunk.indices for chunk in col.chunks])
+            if idx.null_count:
+                idx = idx.fill_null(-1)
+            codes = _pool_numpy(idx.cast(pa.from_numpy_dtype(dtype)), dtype)
             fast[name] = (codes, labels)     # shared with the Categorical (same dtype)
             out[name] = pd.Series(pd.Categorical.from_codes(codes, categories=labels,
                                                             validate=False),
                                   name=name, copy=False)
-        else:
+        if name not in out:
             out[name] = pa.table({name: col}).to_pandas(
                 date_as_object=False, types_mapper=mapping.get)[name]
         del col
     return pd.DataFrame(out, copy=False)
+
+
+def _pool_numpy(col, dtype) -> np.ndarray:
+    """The chunks of ``col`` (no nulls, fixed width) as one writeable NumPy array of
+    ``dtype``, concatenated in Arrow's memory pool: that reuses the pages the CSV parser has
+    just freed, where a new 80 MB NumPy array faults in every page afresh (several times
+    slower in a fresh process)."""
+    import pyarrow as pa
+
+    arr = col.chunk(0) if col.num_chunks == 1 else pa.concat_arrays(col.chunks)
+    dtype = np.dtype(dtype)
+    out = np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr),
+                        offset=arr.offset * dtype.itemsize)
+    return out if out.flags.writeable else out.copy()
 
 
 def _code_dtype(n_labels):
@@ -894,7 +907,8 @@ def _series_codes(s: pd.Series, name, src):
         i = int(np.argmax(blank[codes]))
         raise DataError(f"series ids in column {name!r} must be non-empty. Got an empty id at "
                         f"{src.where(i)}.")
-    used = _bincount(codes, len(labels)) > 0
+    used = np.zeros(len(labels), dtype=bool)
+    used[codes] = True          # (np.bincount would cast narrow codes to intp: 8x the memory)
     uniq, inverse = np.unique(labels[used], return_inverse=True)   # also merges 1 and "1"
     if used[:-1].all() and np.array_equal(inverse, np.arange(len(labels) - 1)):
         return codes, [str(u) for u in uniq]      # already in sorted order
@@ -1071,19 +1085,6 @@ class _Steps:
     def constant(self, delta) -> bool:
         """Every series steps exactly ``delta`` from one row to the next."""
         return self.sorted and (self.lo is None or self.lo == self.hi == delta)
-
-
-def _bincount(codes, minlength=0) -> np.ndarray:
-    """``np.bincount`` in blocks: a narrow ``codes`` is cast to intp a block at a time."""
-    out = np.zeros(minlength, dtype=np.int64)
-    for a in range(0, len(codes), _BLOCK * 4):
-        c = np.bincount(codes[a:a + _BLOCK * 4], minlength=minlength)
-        if len(c) > len(out):
-            c[:len(out)] += out
-            out = c
-        else:
-            out[:len(c)] += c
-    return out
 
 
 def _counts(codes, minlength=0) -> np.ndarray:
