@@ -509,6 +509,11 @@ def _sniff(text: str, truncated: bool):
     best = None
     for sep in (",", ";", "\t", "|"):
         try:
+            if sep != ",":      # a header of one field rules the separator out: skip the rest
+                first = next((r for r in csv.reader(io.StringIO(text), delimiter=sep) if r),
+                             None)
+                if first is None or len(first) < 2:
+                    continue
             rows = [r for r in csv.reader(io.StringIO(text), delimiter=sep) if r]
         except csv.Error:
             continue
@@ -903,12 +908,16 @@ def _series_codes(s: pd.Series, name, src):
         codes, labels = pd.factorize(s)
     labels = np.array([str(x) for x in labels] + [""], dtype=object)   # code -1 -> ""
     blank = np.array([not x.strip() for x in labels], dtype=bool)
-    if blank[:-1].any() or (codes < 0).any():
+    ordered = len(codes) > 0 and _nondecreasing(codes)     # rows grouped by id, ids in order
+    if blank[:-1].any() or (codes[0] < 0 if ordered else (codes < 0).any()):
         i = int(np.argmax(blank[codes]))
         raise DataError(f"series ids in column {name!r} must be non-empty. Got an empty id at "
                         f"{src.where(i)}.")
-    used = np.zeros(len(labels), dtype=bool)
-    used[codes] = True          # (np.bincount would cast narrow codes to intp: 8x the memory)
+    if ordered:
+        used = np.r_[_counts(codes, len(labels) - 1), 0] > 0
+    else:
+        used = np.zeros(len(labels), dtype=bool)
+        used[codes] = True      # (np.bincount would cast narrow codes to intp: 8x the memory)
     uniq, inverse = np.unique(labels[used], return_inverse=True)   # also merges 1 and "1"
     if used[:-1].all() and np.array_equal(inverse, np.arange(len(labels) - 1)):
         return codes, [str(u) for u in uniq]      # already in sorted order
@@ -1048,30 +1057,58 @@ _BLOCK = 1 << 16     # rows per block of a scan: its temporaries stay in cache
 
 @dataclass
 class _Steps:
-    """One blockwise pass over ``(codes, t)``: whether rows are sorted by series, then time,
-    and the smallest and largest step between consecutive timestamps of one series."""
+    """Whether rows are sorted by series, then time, and the smallest and largest step
+    between consecutive timestamps of one series; computed in blocks that stay in cache."""
     sorted: bool
     lo: int | None = None      # None: no two rows of the same series (or not sorted)
     hi: int | None = None
 
     @classmethod
     def of(cls, codes, t) -> "_Steps":
+        n = len(t)
+        if not _nondecreasing(codes):
+            return cls(False)
+        if n < 2:
+            return cls(True)
+        if int(t.max()) - int(t.min()) > np.iinfo(np.int64).max:
+            return cls._wrapping(codes, t)
+        # pairs (k, k + 1) that cross from one series to the next
+        ends = np.unique(np.searchsorted(codes, np.arange(int(codes[0]) + 1, int(codes[-1]) + 1,
+                                                          dtype=codes.dtype)) - 1)
+        if len(ends) == n - 1:
+            return cls(True)                         # every series has one row
+        lo = hi = None
+        for a in range(0, n - 1, _BLOCK):
+            b = min(a + _BLOCK, n - 1)
+            d = t[a + 1:b + 1] - t[a:b]              # exact: the span fits in int64
+            cut = ends[np.searchsorted(ends, a):np.searchsorted(ends, b)] - a
+            if len(cut):
+                if len(cut) == len(d):
+                    continue
+                free = np.flatnonzero(cut != np.arange(len(cut)))
+                d[cut] = d[free[0] if len(free) else len(cut)]   # some step within a series
+            dlo, dhi = int(d.min()), int(d.max())
+            if dlo < 0:
+                return cls(False)
+            lo = dlo if lo is None else min(lo, dlo)
+            hi = dhi if hi is None else max(hi, dhi)
+        return cls(True, lo, hi)
+
+    @classmethod
+    def _wrapping(cls, codes, t) -> "_Steps":
+        """:meth:`of` for codes known to be sorted, when timestamps span more than int64 can
+        hold: the steps are then what ``np.diff`` gives (wrapped), compared exactly."""
         lo = hi = None
         n = len(t)
         for a in range(0, n - 1, _BLOCK):
             b = min(a + _BLOCK, n - 1)
-            c0, c1, t0, t1 = codes[a:b], codes[a + 1:b + 1], t[a:b], t[a + 1:b + 1]
-            new = c1 != c0
-            if new.any():
-                if (c1 < c0).any():
-                    return cls(False)
-                same = ~new
-                t0, t1 = t0[same], t1[same]
-                if not len(t0):
-                    continue
+            same = codes[a + 1:b + 1] == codes[a:b]
+            t0, t1 = t[a:b][same], t[a + 1:b + 1][same]
+            if not len(t0):
+                continue
             if (t1 < t0).any():
                 return cls(False)
-            d = t1 - t0          # may wrap for extreme int64 spans; then lo < 0 or lo != hi
+            d = t1 - t0
             dlo, dhi = int(d.min()), int(d.max())
             lo = dlo if lo is None else min(lo, dlo)
             hi = dhi if hi is None else max(hi, dhi)
@@ -1085,6 +1122,14 @@ class _Steps:
     def constant(self, delta) -> bool:
         """Every series steps exactly ``delta`` from one row to the next."""
         return self.sorted and (self.lo is None or self.lo == self.hi == delta)
+
+
+def _nondecreasing(codes) -> bool:
+    for a in range(0, len(codes) - 1, _BLOCK * 4):      # codes are narrow: bigger blocks
+        b = min(a + _BLOCK * 4, len(codes) - 1)
+        if (codes[a + 1:b + 1] < codes[a:b]).any():
+            return False
+    return True
 
 
 def _counts(codes, minlength=0) -> np.ndarray:
