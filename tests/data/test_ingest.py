@@ -465,3 +465,31 @@ def test_row_number_id_column_is_ignored(tmp_path):
     assert panel.ids == ("value",) and panel.id_col is None
     assert any("Ignored column 'id'" in n for n in panel.notes)
     assert read_panel(path, id_col="id", min_length=1, freq="D").n_series == 3
+
+
+# -- fast paths of the pyarrow reader (narrow id codes, blockwise order/step scan) -----------
+def test_many_series_shuffled_rows_and_unsorted_ids(tmp_path):
+    rng = np.random.default_rng(3)
+    names = [f"id{(k * 37) % 200:03d}" for k in range(200)]     # first seen out of order
+    frame = pd.DataFrame({"unique_id": np.repeat(names, 30),
+                          "ds": np.tile(pd.date_range("2021-01-01", periods=30, freq="D"), 200),
+                          "y": rng.normal(size=6000).round(3)})
+    frame.sample(frac=1, random_state=0).to_csv(tmp_path / "many.csv", index=False)
+    panel = read_panel(tmp_path / "many.csv")
+    check_guarantees(panel)
+    assert list(panel.ids) == sorted(names) and panel.axis.freq == "D"
+    assert panel.notes == ("Rows were not in time order; sorted them by time within each series.",)
+    for sid, values in zip(panel.ids, panel.values):
+        assert values.tolist() == frame.loc[frame.unique_id == sid, "y"].tolist()
+
+
+def test_timestamps_spanning_more_than_int64_nanoseconds(tmp_path):
+    stamps = list(pd.date_range("1700-01-01", periods=4, freq="YS")) + list(
+        pd.date_range("2250-01-01", periods=4, freq="YS"))
+    pd.DataFrame({"unique_id": ["a"] * 4 + ["b"] * 4,
+                  "ds": pd.DatetimeIndex(stamps).as_unit("ns"),
+                  "y": np.arange(8.0)}).to_parquet(tmp_path / "wide.parquet")
+    panel = read_panel(tmp_path / "wide.parquet")
+    assert panel.ids == ("a", "b") and panel.axis.freq == "YS-JAN"
+    assert [str(s.date()) for s in panel.starts] == ["1700-01-01", "2250-01-01"]
+    assert panel.values[1].tolist() == [4.0, 5.0, 6.0, 7.0]
