@@ -179,8 +179,8 @@ def _read_panel(path, *, target, time_col, id_col, freq, dayfirst, fill, max_gap
     values = src.fast.get(cols.target)
     if not (isinstance(values, np.ndarray) and values.dtype == np.float64):
         values = _to_float(df[cols.target], cols.target, src)
-    all_finite = bool(np.isfinite(values).all())   # no inf, nothing missing (kept current
-    if not all_finite:                              # until the values are aggregated)
+    all_finite = _all_finite(values)    # no inf, nothing missing (kept current until the
+    if not all_finite:                  # values are aggregated or resampled)
         inf = np.isinf(values)
         if inf.any():
             values[inf] = np.nan
@@ -1136,6 +1136,13 @@ class _Steps:
     def constant(self, delta) -> bool:
         """Every series steps exactly ``delta`` from one row to the next."""
         return self.sorted and (self.lo is None or self.lo == self.hi == delta)
+
+
+def _all_finite(values) -> bool:
+    for a in range(0, len(values), _BLOCK * 4):
+        if not np.isfinite(values[a:a + _BLOCK * 4]).all():
+            return False
+    return True
 
 
 def _nondecreasing(codes) -> bool:
