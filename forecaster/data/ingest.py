@@ -1010,7 +1010,7 @@ def _parse_dmy(text, ex, dmy, name, src, dayfirst, monthfirst, notes):
     elif monthfirst:
         if (a > 12).any():
             i = int(np.argmax(a > 12))
-            raise DataError(f"`monthfirst` was given but {text.iloc[i]!r} at {src.where(i)} is "
+            raise DataError(f"--monthfirst was given but {text.iloc[i]!r} at {src.where(i)} is "
                             f"not month/day/year (month {a[i]} > 12).")
         first = "month"
     elif (a > 12).any():

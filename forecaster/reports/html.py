@@ -26,19 +26,26 @@ def data_uri(path, mime: str = "image/png") -> str:
     return f"data:{mime};base64,{encoded}"
 
 
-def fmt_number(value, digits: int = 4) -> str:
-    """A metric or data value for a table cell: ``n/a`` for missing, thousands separators
-    for large numbers, ``digits`` significant digits otherwise."""
+def _as_number(value):
+    """``float(value)`` when it is a finite number; ``None`` when missing or non-finite; the
+    value's text when it is not a number at all (shown as it is)."""
     if value is None or value == "":
-        return "n/a"
+        return None
     if isinstance(value, bool):
         return str(value)
     try:
         number = float(value)
     except (TypeError, ValueError):
         return str(value)
-    if not math.isfinite(number):
-        return "n/a"
+    return number if math.isfinite(number) else None
+
+
+def fmt_number(value, digits: int = 4) -> str:
+    """A metric or data value for a table cell: ``n/a`` for missing, thousands separators
+    for large numbers, ``digits`` significant digits otherwise."""
+    number = _as_number(value)
+    if number is None or isinstance(number, str):
+        return "n/a" if number is None else number
     if number.is_integer() and abs(number) < 1e15:
         return f"{int(number):,}"
     if abs(number) >= 1000:
@@ -49,25 +56,17 @@ def fmt_number(value, digits: int = 4) -> str:
 def fmt_percent(value, digits: int = 1) -> str:
     """A fraction as a percentage (``0.134`` → ``13.4 %``, no-break space); ``n/a`` for
     missing."""
-    if value is None:
-        return "n/a"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if not math.isfinite(number):
-        return "n/a"
+    number = _as_number(value)
+    if number is None or isinstance(number, str):
+        return "n/a" if number is None else number
     return f"{100 * number:.{digits}f}\u00a0%"
 
 
 def fmt_seconds(value) -> str:
     """``73.4`` → ``1 min 13 s``; ``2.31`` → ``2.3 s``."""
-    if value is None:
-        return "n/a"
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return str(value)
+    seconds = _as_number(value)
+    if seconds is None or isinstance(seconds, str):
+        return "n/a" if seconds is None else seconds
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, seconds = divmod(round(seconds), 60)

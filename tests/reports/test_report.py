@@ -516,3 +516,12 @@ def test_malformed_forecast_timestamps_skip_only_that_figure(tmp_path):
     assert "Figure “Forecast with prediction intervals” skipped: its input (forecast.csv) " \
            "could not be drawn: ValueError" in html
     assert len(_imgs(parse(html))) == len(FIGURE_FILES) - 1
+
+
+def test_cell_formatters_share_one_number_rule():
+    from forecaster.reports.html import fmt_number, fmt_percent, fmt_seconds
+
+    assert fmt_seconds(float("inf")) == "n/a"  # used to raise OverflowError
+    assert fmt_seconds(None) == fmt_percent(None) == fmt_number(None) == "n/a"
+    assert fmt_number(1234567.0) == "1,234,567" and fmt_percent(0.134) == "13.4\u00a0%"
+    assert fmt_seconds(73.4) == "1 min 13 s" and fmt_number("x") == "x"
