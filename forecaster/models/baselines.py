@@ -220,6 +220,10 @@ def calendar_features(timestamps, axis: TimeAxis) -> tuple[pd.DataFrame, list[st
 # -- global lag regression -----------------------------------------------------------------
 
 
+#: Largest bootstrap sample per tree for estimators that take ``max_samples``.
+BOOTSTRAP_CAP = 50_000
+
+
 class LagRegressionForecaster(Forecaster):
     """A scikit-learn regressor on lagged values, one global model for every series.
 
@@ -335,9 +339,14 @@ class LagRegressionForecaster(Forecaster):
             transformers.append(("calendar", OneHotEncoder(handle_unknown="ignore",
                                                            sparse_output=False),
                                  self._categorical))
+        estimator = clone(self.estimator)
+        if "max_samples" in estimator.get_params() and len(X) > BOOTSTRAP_CAP:
+            # bagging ensembles: each tree sees at most BOOTSTRAP_CAP rows, so a forest on a
+            # big panel costs seconds, not minutes (the trees stay as deep as before)
+            estimator.set_params(max_samples=BOOTSTRAP_CAP)
         self.pipeline_ = Pipeline([
             ("features", ColumnTransformer(transformers)),
-            ("model", clone(self.estimator)),
+            ("model", estimator),
         ]).fit(X, y)
 
     def _predict_unlimited(self, panel: Panel, horizon: int) -> np.ndarray:

@@ -173,3 +173,19 @@ def test_calendar_features_by_frequency():
     hours = pd.date_range("2020-01-06", periods=2, freq="h")
     assert calendar_features(hours, TimeAxis("datetime", "h"))[1] == ["hour", "dayofweek"]
     assert calendar_features([1, 2], INT)[0].shape == (2, 0)
+
+
+def test_forest_bootstrap_is_capped_on_big_panels(monkeypatch):
+    import numpy as np
+
+    from forecaster.data.panel import Panel, TimeAxis
+    from forecaster.models import baselines as B
+
+    monkeypatch.setattr(B, "BOOTSTRAP_CAP", 50)
+    rng = np.random.default_rng(0)
+    panel = Panel.from_arrays({f"s{i}": rng.normal(size=40).cumsum() for i in range(5)},
+                              TimeAxis("integer"))
+    model = B.BASELINES["random_forest"](season=None, seed=0).fit(panel)
+    assert model.pipeline_.named_steps["model"].max_samples == 50
+    small = B.BASELINES["random_forest"](season=None, seed=0).fit(panel.select(["s0"]))
+    assert small.pipeline_.named_steps["model"].max_samples is None
