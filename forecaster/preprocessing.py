@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from forecaster.data.panel import Panel, TimeAxis
+from forecaster.data.windowing import SeriesScaler
 from forecaster.errors import ArtifactError
 
 FORMAT = 1
@@ -67,6 +68,11 @@ class Preprocessing:
                    id_col=panel.id_col, window=T, horizon=forecaster.shape_.horizon,
                    season=season, relative=bool(forecaster.relative), levels=list(levels),
                    series=series, conformal=conformal)
+
+    def scaler(self) -> SeriesScaler:
+        """The per-series scaler, rows in the order of ``series``."""
+        return SeriesScaler(np.array([s.mean for s in self.series]),
+                            np.array([s.scale for s in self.series]))
 
     def context_panel(self) -> Panel:
         """The stored contexts as a :class:`Panel` (ends at the end of the training data)."""

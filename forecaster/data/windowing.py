@@ -13,7 +13,7 @@ Pure numpy index arithmetic; TensorFlow is never imported here.
   :class:`WindowSampler` gathers a batch with one fancy-indexing call when it is asked for.
 * ``relative=True`` expresses a window relative to its last input value
   (``x - x[-1]``, ``y - x[-1]``), so a trending series does not leave the range the network
-  was trained on; :func:`invert` adds it back.
+  was trained on; the forecaster adds it back.
 
 Shapes: inputs ``(batch, window, 1)``, targets ``(batch, horizon)``, ``float32``.
 """
@@ -155,8 +155,8 @@ class WindowSampler:
     def _new_order(self) -> np.ndarray:
         n = len(self.windows)
         if self.max_windows and self.max_windows < n:
-            return np.sort(self._rng.choice(n, self.max_windows, replace=False)) \
-                if not self.shuffle else self._rng.choice(n, self.max_windows, replace=False)
+            order = self._rng.choice(n, self.max_windows, replace=False)
+            return order if self.shuffle else np.sort(order)
         return self._rng.permutation(n) if self.shuffle else np.arange(n)
 
     def __len__(self) -> int:
@@ -177,12 +177,6 @@ def last_windows(scaled: list[np.ndarray], window: int, relative: bool):
     last = x[:, -1].copy() if relative else np.zeros(len(scaled))
     x = x - last[:, None]
     return x[..., None].astype(np.float32), last
-
-
-def invert(y_scaled: np.ndarray, last: np.ndarray, scaler: SeriesScaler) -> np.ndarray:
-    """Model outputs ``(n_series, horizon)`` back to original units."""
-    y = np.asarray(y_scaled, dtype=np.float64) + last[:, None]
-    return np.stack([scaler.inverse(i, row) for i, row in enumerate(y)])
 
 
 # -- choosing window and horizon ----------------------------------------------------------

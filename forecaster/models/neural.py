@@ -75,6 +75,18 @@ def forecast_recursive(model, contexts: np.ndarray, *, window: int, model_horizo
     return np.concatenate(out, axis=1)[:, :steps]
 
 
+def forecast_values(model, scaler: W.SeriesScaler, rows, contexts, *, window: int,
+                    model_horizon: int, steps: int, relative: bool) -> np.ndarray:
+    """Forecasts in original units: scale each raw context with its series' scaler row
+    (``rows[i]``), forecast :func:`forecast_recursive`, scale back.  Shared by the fitted
+    forecaster and ``forecast predict`` (which rebuilds the scaler from the run)."""
+    scaled = np.stack([scaler.transform(r, np.asarray(c)[-window:])
+                       for r, c in zip(rows, contexts)])
+    y = forecast_recursive(model, scaled, window=window, model_horizon=model_horizon,
+                           steps=steps, relative=relative)
+    return np.stack([scaler.inverse(r, row) for r, row in zip(rows, y)])
+
+
 class RNNForecaster(Forecaster):
     """Global recurrent forecaster (SimpleRNN, TanhCell, LSTM or GRU)."""
 
@@ -138,25 +150,19 @@ class RNNForecaster(Forecaster):
         self.notes_ = []
 
     # -- predict ------------------------------------------------------------------------
-    def _scaled(self, panel: Panel) -> list[np.ndarray]:
+    def _predict(self, panel: Panel, horizon: int) -> np.ndarray:
         try:
-            idx = [self.ids_[sid] for sid in panel.ids]
+            rows = [self.ids_[sid] for sid in panel.ids]
         except KeyError as exc:
             raise DataError(f"series {exc.args[0]!r} was not seen in training.") from None
-        return [self.scaler_.transform(i, v) for i, v in zip(idx, panel.values)], idx
-
-    def _predict(self, panel: Panel, horizon: int) -> np.ndarray:
-        scaled, idx = self._scaled(panel)
         T = self.shape_.window
-        short = [sid for sid, s in zip(panel.ids, scaled) if len(s) < T]
+        short = [sid for sid, v in panel if len(v) < T]
         if short:
             raise DataError(f"series {short[0]!r} has fewer points than the window ({T}).")
-        contexts = np.stack([s[-T:] for s in scaled])
         if horizon > self.shape_.horizon:
             self.notes_.append(
                 f"horizon {horizon} exceeds the trained horizon {self.shape_.horizon}: "
                 "steps beyond it are forecast recursively.")
-        y = forecast_recursive(self.model_, contexts, window=T,
+        return forecast_values(self.model_, self.scaler_, rows, panel.values, window=T,
                                model_horizon=self.shape_.horizon, steps=horizon,
                                relative=self.relative)
-        return np.stack([self.scaler_.inverse(i, row) for i, row in zip(idx, y)])

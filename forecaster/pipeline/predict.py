@@ -16,7 +16,7 @@ import pandas as pd
 from forecaster import artifacts
 from forecaster.errors import ConfigError, ForecastError
 from forecaster.models.base import forecast_to_frame
-from forecaster.models.neural import forecast_recursive
+from forecaster.models.neural import forecast_values
 from forecaster.preprocessing import Preprocessing
 
 FORMATS = ("csv", "json", "parquet")
@@ -37,11 +37,10 @@ def predict(run_dir: Path, horizon: int) -> Prediction:
     model = artifacts.load_model(run_dir / "model.keras")
     _check_model(model, state, run_dir)
     notes = []
-    scaled = [(s.context - s.mean) / s.scale for s in state.series]
-    y = forecast_recursive(model, np.stack([c[-state.window:] for c in scaled]),
-                           window=state.window, model_horizon=state.horizon, steps=horizon,
-                           relative=state.relative)
-    values = np.stack([row * s.scale + s.mean for row, s in zip(y, state.series)])
+    values = forecast_values(model, state.scaler(), range(len(state.series)),
+                             [s.context for s in state.series], window=state.window,
+                             model_horizon=state.horizon, steps=horizon,
+                             relative=state.relative)
     if not np.all(np.isfinite(values)):
         raise ForecastError("the model produced non-finite forecasts; retrain the run.")
     if horizon > state.horizon:

@@ -114,27 +114,20 @@ def test_windows_are_views_of_one_flat_array():
     assert ws.positions.nbytes == len(ws) * 8  # not len(ws) * 192 * 4
 
 
-def test_last_windows_and_invert():
+def test_last_windows_and_forecast_values():
+    from forecaster.models.neural import forecast_values
+
     scaled = [np.arange(10, dtype=float), np.arange(20, 30, dtype=float)]
     x, last = W.last_windows(scaled, 3, relative=True)
     np.testing.assert_array_equal(x[..., 0], [[-2, -1, 0], [-2, -1, 0]])
     np.testing.assert_array_equal(last, [9, 29])
     scaler = W.SeriesScaler(np.array([0.0, 10.0]), np.array([1.0, 2.0]))
-    y = W.invert(np.array([[1.0], [1.0]]), last, scaler)
+    raw = [scaler.inverse(i, s) for i, s in enumerate(scaled)]
+    one_up = lambda x, training=False: np.ones((len(x), 1))  # noqa: E731 - "+1 next step"
+    y = forecast_values(one_up, scaler, [0, 1], raw, window=3, model_horizon=1, steps=1,
+                        relative=True)
     np.testing.assert_array_equal(y, [[10.0], [70.0]])
-
-
-def test_gather_of_no_positions_is_empty():
-    ws = W.WindowSet.build([np.arange(3, dtype=float)], [], [], 5, 2, relative=True)
-    x, y = ws.gather(np.array([], dtype=np.int64))
-    assert x.shape == (0, 5, 1) and y.shape == (0, 2)
-
-
-def test_gather_does_not_modify_the_series():
-    flat = [np.arange(10, dtype=float)]
-    s, st = W.window_starts([10], 3, 2)
-    ws = W.WindowSet.build(flat, s, st, 3, 2, relative=True)
-    before = ws.flat.copy()
-    ws.arrays()
-    ws.arrays()
-    np.testing.assert_array_equal(ws.flat, before)
+    # recursive: two steps from a one-step model
+    y2 = forecast_values(one_up, scaler, [1], [raw[1]], window=3, model_horizon=1, steps=2,
+                         relative=True)
+    np.testing.assert_array_equal(y2, [[70.0, 72.0]])
