@@ -272,15 +272,15 @@ def train(ctx, data, horizon, origins, no_backtest, name, make_report, reports_d
     cfg = _resolve_config(ctx, kw, horizon=horizon, extra_eval=extra)
     from forecaster.pipeline.train import train as run_train
 
+    progress = _epoch_progress(ctx, cfg.model.kind)
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        result = run_train(data, cfg, name=name,
-                           progress=_epoch_progress(ctx, cfg.model.kind),
+        result = run_train(data, cfg, name=name, progress=progress,
                            log=lambda m: _log(ctx, m))
     finally:
         signal.signal(signal.SIGTERM, previous)
-    if _epoch_progress(ctx, "") is not None:
-        click.echo("", err=True)
+    if progress is not None:
+        click.echo("", err=True)  # end the \r-updated progress line
     for note in result.panel.notes:
         _log(ctx, f"warning: {note}")
     if _state(ctx)["verbose"]:

@@ -112,10 +112,9 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
     levels = tuple(cfg.evaluation.levels)
 
     def rnn(progress_fn=None):
-        return RNNForecaster.from_config(cfg, season=season, progress=progress_fn)
-
-    def fixed_rnn():
-        model = rnn()
+        """The configured RNN with the planned window and horizon (backtest and final fit
+        alike)."""
+        model = RNNForecaster.from_config(cfg, season=season, progress=progress_fn)
         model.window, model.horizon = shape.window, shape.horizon
         return model
 
@@ -126,7 +125,7 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
         spec = BacktestSpec(horizon=shape.horizon, folds=origins, step=1, refit=False)
         evaluation = evaluate(panel, models=["rnn"] + TRAIN_BASELINES, spec=spec,
                               levels=levels, season=season, seed=cfg.training.seed,
-                              rnn_factory=fixed_rnn)
+                              rnn_factory=rnn)
         notes += [n for n in evaluation.notes if n not in notes]
     else:
         notes.append("the series is too short for a backtest: no leaderboard and no "
@@ -134,9 +133,7 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
 
     log(f"training {cfg.model.kind} on all data (window {shape.window}, "
         f"horizon {shape.horizon})")
-    model = rnn(progress)
-    model.window, model.horizon = shape.window, shape.horizon
-    model.fit(panel)
+    model = rnn(progress).fit(panel)
 
     scales = {sid: float(model.scaler_.scale[i]) for sid, i in model.ids_.items()}
     conformal = None
