@@ -131,3 +131,19 @@ def test_last_windows_and_forecast_values():
     y2 = forecast_values(one_up, scaler, [1], [raw[1]], window=3, model_horizon=1, steps=2,
                          relative=True)
     np.testing.assert_array_equal(y2, [[70.0, 72.0]])
+
+
+def test_gather_of_no_positions_is_empty():
+    ws = W.WindowSet.build([np.arange(3, dtype=float)], [], [], 5, 2, relative=True)
+    x, y = ws.gather(np.array([], dtype=np.int64))
+    assert x.shape == (0, 5, 1) and y.shape == (0, 2)
+
+
+def test_gather_does_not_modify_the_series():
+    flat = [np.arange(10, dtype=float)]
+    s, st = W.window_starts([10], 3, 2)
+    ws = W.WindowSet.build(flat, s, st, 3, 2, relative=True)
+    before = ws.flat.copy()
+    ws.arrays()
+    ws.arrays()
+    np.testing.assert_array_equal(ws.flat, before)
