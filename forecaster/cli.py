@@ -168,7 +168,15 @@ def model_options(f):
                      help="Recurrent layer (default: tanh_cell, our Elman cell)."),
         click.option("--units", type=int, help="Hidden units per recurrent layer."),
         click.option("--layers", type=int, help="Stacked recurrent layers."),
-        click.option("--window", type=int, help="Input steps (default: two seasons)."),
+        click.option("--window", type=int, help="Input steps (default: two seasons, at least "
+                                                "1.25 horizons)."),
+        click.option("--scaling", type=click.Choice(["auto", "log", "standard"]),
+                     help="Series scale: log (levels become ratios) or standard; auto = log "
+                          "when all values are > 0."),
+        click.option("--ensemble", type=int,
+                     help="Networks with different seeds trained side by side and averaged."),
+        click.option("--loss", type=click.Choice(["mse", "mae", "huber"]),
+                     help="Training loss."),
         click.option("--epochs", type=int, help="Maximum epochs (early stopping may end "
                                                 "sooner)."),
         click.option("--batch-size", type=int, help="Windows per batch."),
@@ -216,8 +224,9 @@ def _resolve_config(ctx, kw: dict, horizon=None, extra_eval=None):
                                         "monthfirst", "fill", "max_gap", "aggregate")},
         "model": {"kind": kw.get("kind"), "units": kw.get("units"),
                   "layers": kw.get("layers"), "window": kw.get("window"),
+                  "scaling": kw.get("scaling"), "ensemble": kw.get("ensemble"),
                   "horizon": horizon},
-        "training": {k: kw.get(k) for k in ("epochs", "batch_size", "learning_rate",
+        "training": {k: kw.get(k) for k in ("epochs", "batch_size", "learning_rate", "loss",
                                             "patience", "max_windows", "seed", "device")},
         "evaluation": {"season": kw.get("season"), "levels": _levels(kw.get("levels")),
                        **(extra_eval or {})},

@@ -22,6 +22,8 @@ MODEL_KINDS = ("simple_rnn", "tanh_cell", "lstm", "gru")
 FILL_POLICIES = ("interpolate", "ffill", "zero", "error")
 AGGREGATES = ("", "mean", "sum", "last", "first", "max", "min")
 DEVICES = ("cpu", "gpu", "auto")
+SCALINGS = ("auto", "log", "standard")
+LOSSES = ("mse", "mae", "huber")
 
 
 @dataclass
@@ -45,6 +47,8 @@ class ModelConfig:
     window: int
     horizon: int
     relative: bool
+    scaling: str
+    ensemble: int
 
 
 @dataclass
@@ -52,6 +56,7 @@ class TrainingConfig:
     epochs: int
     batch_size: int
     learning_rate: float
+    loss: str
     clipnorm: float
     patience: int
     validation: float
@@ -170,6 +175,9 @@ def _validate(cfg: Config) -> None:
            "0 (automatic) or between 1 and 10000", m.window)
     _check(m.horizon == 0 or 1 <= m.horizon <= 10_000, "model.horizon",
            "0 (automatic) or between 1 and 10000", m.horizon)
+    _check(m.scaling in SCALINGS, "model.scaling", "one of " + ", ".join(SCALINGS), m.scaling)
+    _check(1 <= m.ensemble <= 32, "model.ensemble", "between 1 and 32", m.ensemble)
+    _check(t.loss in LOSSES, "training.loss", "one of " + ", ".join(LOSSES), t.loss)
     _check(t.epochs >= 1, "training.epochs", ">= 1", t.epochs)
     _check(t.batch_size >= 1, "training.batch_size", ">= 1", t.batch_size)
     _check(0 < t.learning_rate <= 10, "training.learning_rate", "in (0, 10]", t.learning_rate)

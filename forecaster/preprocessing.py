@@ -39,10 +39,11 @@ class Preprocessing:
     window: int
     horizon: int
     season: int | None
-    relative: bool
+    relative: int  # level span: 0 = absolute windows, k = level is the mean of the last k
     levels: list
     series: list[SeriesState]
     conformal: dict | None = None
+    log: bool = False  # the scaler works on log values (``"scaling": "log"``)
     notes: list = field(default_factory=list)
 
     # -- building ---------------------------------------------------------------------------
@@ -66,13 +67,13 @@ class Preprocessing:
                 context=np.asarray(ctx, dtype=np.float64)))
         return cls(axis=panel.axis, target=panel.target, time_col=panel.time_col,
                    id_col=panel.id_col, window=T, horizon=forecaster.shape_.horizon,
-                   season=season, relative=bool(forecaster.relative), levels=list(levels),
-                   series=series, conformal=conformal)
+                   season=season, relative=int(forecaster.level_), levels=list(levels),
+                   series=series, conformal=conformal, log=bool(forecaster.scaler_.log))
 
     def scaler(self) -> SeriesScaler:
         """The per-series scaler, rows in the order of ``series``."""
         return SeriesScaler(np.array([s.mean for s in self.series]),
-                            np.array([s.scale for s in self.series]))
+                            np.array([s.scale for s in self.series]), self.log)
 
     def context_panel(self) -> Panel:
         """The stored contexts as a :class:`Panel` (ends at the end of the training data)."""
@@ -89,7 +90,7 @@ class Preprocessing:
             "axis": self.axis.to_json(),
             "target": self.target, "time_col": self.time_col, "id_col": self.id_col,
             "window": self.window, "horizon": self.horizon, "season": self.season,
-            "scaling": "standard", "relative": self.relative, "levels": self.levels,
+            "scaling": "log" if self.log else "standard", "relative": self.relative, "levels": self.levels,
             "conformal": self.conformal,
             "series": [{
                 "id": s.id, "mean": s.mean, "scale": s.scale, "length": s.length,
@@ -128,6 +129,15 @@ class Preprocessing:
             return v
 
         window, horizon = pos_int("window"), pos_int("horizon")
+        scaling = data.get("scaling", "standard")
+        if scaling not in ("standard", "log"):
+            bad(f"`scaling` must be 'standard' or 'log', got {scaling!r}")
+        log = scaling == "log"
+        relative = data.get("relative", 1)
+        if isinstance(relative, bool):  # format-1 runs before level spans: true = last value
+            relative = int(relative)
+        if not isinstance(relative, int) or not 0 <= relative <= window:
+            bad(f"`relative` must be an integer between 0 and the window, got {relative!r}")
         season = data.get("season")
         if season is not None and (not isinstance(season, int) or season < 1):
             bad(f"`season` must be null or a positive integer, got {season!r}")
@@ -146,11 +156,12 @@ class Preprocessing:
                 bad(f"series id {s['id']!r} appears twice")
             seen.add(s["id"])
             ctx = s.get("context")
-            if not isinstance(ctx, list) or len(ctx) < window or not all(
+            if not isinstance(ctx, list) or not ctx or not all(
                     isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
                     for x in ctx):
-                bad(f"series {s['id']!r} needs a finite numeric `context` of at least "
-                    f"{window} values")
+                bad(f"series {s['id']!r} needs a non-empty finite numeric `context`")
+            if log and not all(x > 0 for x in ctx):
+                bad(f"series {s['id']!r} has a non-positive `context` value on the log scale")
             for key in ("mean", "scale"):
                 v = s.get(key)
                 if not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -168,5 +179,5 @@ class Preprocessing:
         return cls(axis=axis, target=str(data.get("target", "value")),
                    time_col=str(data.get("time_col", "timestamp")), id_col=data.get("id_col"),
                    window=window, horizon=horizon, season=season,
-                   relative=bool(data.get("relative", True)), levels=list(levels),
-                   series=series, conformal=conformal)
+                   relative=relative, levels=list(levels),
+                   series=series, conformal=conformal, log=log)

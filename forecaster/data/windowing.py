@@ -29,16 +29,24 @@ import numpy as np
 # -- scaling ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SeriesScaler:
-    """Per-series ``(x - mean) / scale``; ``scale`` is the std (1 for a constant series)."""
+    """Per-series ``(f(x) - mean) / scale`` with ``f = log`` when ``log`` else identity;
+    ``scale`` is the std of ``f(x)`` (1 for a constant series).
+
+    The log scale makes a window relative to its last value a window of *ratios*, so series
+    of very different levels share one shape vocabulary (a global model's main need); it is
+    only valid for strictly positive data (:func:`log_applicable`)."""
 
     mean: np.ndarray
     scale: np.ndarray
+    log: bool = False
 
     @classmethod
-    def fit(cls, series: list[np.ndarray]) -> "SeriesScaler":
+    def fit(cls, series: list[np.ndarray], log: bool = False) -> "SeriesScaler":
         means, scales = [], []
         for v in series:
             v = np.asarray(v, dtype=np.float64)
+            if log:
+                v = np.log(v)
             big = float(np.max(np.abs(v))) if len(v) else 0.0
             big = big if big > 0 and np.isfinite(big) else 1.0
             u = v / big
@@ -46,13 +54,37 @@ class SeriesScaler:
             means.append(mu * big)
             # A (numerically) constant series is scaled by its level, or 1 when it is 0.
             scales.append(sd * big if sd > 1e-12 else (abs(mu * big) or 1.0))
-        return cls(np.array(means, dtype=np.float64), np.array(scales, dtype=np.float64))
+        return cls(np.array(means, dtype=np.float64), np.array(scales, dtype=np.float64),
+                   bool(log))
 
     def transform(self, i: int, values) -> np.ndarray:
-        return (np.asarray(values, dtype=np.float64) - self.mean[i]) / self.scale[i]
+        v = np.asarray(values, dtype=np.float64)
+        if self.log:
+            if len(v) and not np.all(v > 0):
+                from forecaster.errors import DataError
+
+                raise DataError(
+                    "the model works on the log scale (its training data were all positive) "
+                    "but this context has zero or negative values; retrain with "
+                    "--scaling standard.")
+            v = np.log(v)
+        return (v - self.mean[i]) / self.scale[i]
 
     def inverse(self, i: int, values) -> np.ndarray:
-        return np.asarray(values, dtype=np.float64) * self.scale[i] + self.mean[i]
+        v = np.asarray(values, dtype=np.float64) * self.scale[i] + self.mean[i]
+        if self.log:
+            with np.errstate(over="ignore"):
+                v = np.exp(np.minimum(v, LOG_MAX))
+        return v
+
+
+#: Largest log value turned back into a number (beyond it exp overflows float64).
+LOG_MAX = float(np.log(np.finfo(np.float64).max))
+
+
+def log_applicable(series: list[np.ndarray]) -> bool:
+    """Whether the log scale can serve every series: all values finite and strictly positive."""
+    return all(len(v) and np.all(np.asarray(v, dtype=np.float64) > 0) for v in series)
 
 
 # -- splits and windows -------------------------------------------------------------------
@@ -64,24 +96,29 @@ def validation_length(length: int, horizon: int, fraction: float) -> int:
 def split_points(lengths, horizon: int, fraction: float) -> np.ndarray:
     """Number of training points of each series (the rest is the validation tail)."""
     lengths = np.asarray(lengths, dtype=np.int64)
-    return np.array([n - validation_length(int(n), horizon, fraction) for n in lengths],
+    return np.array([max(int(n) - validation_length(int(n), horizon, fraction), 0) for n in lengths],
                     dtype=np.int64)
 
 
-def window_starts(lengths, window: int, horizon: int, first_target=None, last_target=None):
+def window_starts(lengths, window: int, horizon: int, first_target=None, last_target=None,
+                  min_context: int | None = None):
     """Start offsets (relative to each series) of every window whose target lies in
     ``[first_target, last_target)`` of that series (defaults: the whole series).
 
     Returns ``(series_index, start)`` int64 arrays.  A window at ``start`` reads
     ``[start, start + window)`` as input and ``[start + window, start + window + horizon)``
-    as target.
+    as target.  With ``min_context < window`` a window may start before its series does
+    (``start < 0``): its input then has at least ``min_context`` real points and is padded
+    on the left (:func:`pad_left`, :meth:`WindowSet.build` with ``pad = window -
+    min_context``), which lets short series of a panel train and be forecast.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
     n = len(lengths)
+    min_context = window if min_context is None else int(min_context)
     lo = np.zeros(n, np.int64) if first_target is None else np.asarray(first_target, np.int64)
     hi = lengths if last_target is None else np.asarray(last_target, np.int64)
-    # target start t = start + window must satisfy lo <= t and t + horizon <= hi, start >= 0
-    first = np.maximum(lo - window, 0)
+    # target start t = start + window must satisfy max(lo, min_context) <= t, t + horizon <= hi
+    first = np.maximum(lo, min_context) - window
     last = hi - horizon - window  # inclusive
     counts = np.maximum(last - first + 1, 0)
     series = np.repeat(np.arange(n, dtype=np.int64), counts)
@@ -89,6 +126,15 @@ def window_starts(lengths, window: int, horizon: int, first_target=None, last_ta
     start = np.arange(counts.sum(), dtype=np.int64) - np.repeat(offsets, counts) \
         + np.repeat(first, counts)
     return series, start
+
+
+def pad_left(values, length: int) -> np.ndarray:
+    """``values`` (scaled) extended on the left to ``length`` with copies of its first value:
+    what a window sees before a short series begins (in training and in forecasting alike)."""
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) >= length:
+        return v
+    return np.concatenate([np.full(length - len(v), v[0] if len(v) else 0.0), v])
 
 
 @dataclass
@@ -104,11 +150,17 @@ class WindowSet:
     relative: bool
 
     @classmethod
-    def build(cls, scaled: list[np.ndarray], series_idx, starts, window, horizon, relative):
+    def build(cls, scaled: list[np.ndarray], series_idx, starts, window, horizon, relative,
+              pad: int = 0):
+        """``pad`` > 0 prefixes every series with that many copies of its first value so
+        windows starting up to ``pad`` points before their series (``starts < 0``) exist."""
+        if pad:
+            scaled = [pad_left(s, len(s) + pad) for s in scaled]
         lengths = np.array([len(s) for s in scaled], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         flat = np.concatenate(scaled).astype(np.float32) if scaled else np.zeros(0, np.float32)
-        positions = offsets[np.asarray(series_idx, np.int64)] + np.asarray(starts, np.int64)
+        positions = (offsets[np.asarray(series_idx, np.int64)] + np.asarray(starts, np.int64)
+                     + int(pad))
         return cls(flat, offsets, positions, window, horizon, relative)
 
     def __len__(self) -> int:
@@ -126,8 +178,11 @@ class WindowSet:
             return (np.zeros((0, T, 1), np.float32), np.zeros((0, self.horizon), np.float32))
         view = np.lib.stride_tricks.sliding_window_view(self.flat, T + self.horizon)
         block = view[positions]
-        if self.relative:
+        k = level_span(self.relative, T)
+        if k == 1:
             block -= block[:, T - 1:T]
+        elif k:
+            block -= block[:, T - k:T].mean(axis=1, keepdims=True)
         return block[:, :T, None], block[:, T:]
 
     def arrays(self):
@@ -170,11 +225,19 @@ class WindowSampler:
         self._order = self._new_order()
 
 
+def level_span(relative, window: int) -> int:
+    """How many final input points define a window's level: ``relative`` False/0 = none
+    (absolute windows), True/1 = the last value, ``k`` = the mean of the last ``k``."""
+    return min(int(relative), window)
+
+
 def last_windows(scaled: list[np.ndarray], window: int, relative: bool):
     """The final input window of every series, for forecasting: ``(x, last)`` where
-    ``x`` is ``(n_series, window, 1)`` float32 and ``last`` the value added back."""
-    x = np.stack([np.asarray(s[-window:], dtype=np.float64) for s in scaled])
-    last = x[:, -1].copy() if relative else np.zeros(len(scaled))
+    ``x`` is ``(n_series, window, 1)`` float32 and ``last`` the value added back.  A series
+    shorter than the window is padded on the left as in training (:func:`pad_left`)."""
+    x = np.stack([pad_left(np.asarray(s, dtype=np.float64)[-window:], window) for s in scaled])
+    k = level_span(relative, window)
+    last = x[:, window - k:].mean(axis=1) if k else np.zeros(len(scaled))
     x = x - last[:, None]
     return x[..., None].astype(np.float32), last
 
@@ -185,8 +248,8 @@ def default_horizon(season: int | None) -> int:
     return season if season and season > 1 else 12
 
 
-def default_window(season: int | None) -> int:
-    """Two seasons of context (at least 14 steps); 24 steps without a season."""
-    if season and season > 1:
-        return max(2 * season, 14)
-    return 24
+def default_window(season: int | None, horizon: int = 0) -> int:
+    """Two seasons of context and at least 1.25 horizons (Hewamalage et al. 2021 tie the
+    input window to ``max(horizon, season)``); at least 14 steps, 24 without a season."""
+    base = max(2 * season, 14) if season and season > 1 else 24
+    return max(base, math.ceil(1.25 * horizon))

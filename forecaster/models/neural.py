@@ -31,26 +31,30 @@ class Shape:
 
 def resolve_shape(panel: Panel, *, window: int, horizon: int, validation: float,
                   season: int | None) -> Shape:
-    """Pick window and horizon (0 = automatic) that fit the shortest series.
+    """Pick window and horizon (0 = automatic) from the seasonality, within the data.
 
-    Each series needs ``window + horizon + MIN_TRAIN_WINDOWS - 1`` points for its
-    training windows plus its validation tail.  Automatic values shrink to fit; explicit values that do not fit are an
-    error naming the series and every size involved.
+    The *longest* series must give ``MIN_TRAIN_WINDOWS`` full training windows besides its
+    validation tail (``window + horizon + validation + MIN_TRAIN_WINDOWS - 1`` points);
+    automatic values shrink to fit it, explicit values that do not fit are an error naming
+    every size involved.  Shorter series of a panel train on left-padded windows and are
+    forecast from padded contexts (:func:`~forecaster.data.windowing.pad_left`), so one
+    short series no longer shrinks the window of all the others.
     """
     lengths = panel.lengths
-    shortest = int(np.argmin(lengths))
-    n = int(lengths[shortest])
-    sid = panel.ids[shortest]
+    longest = int(np.argmax(lengths))
+    n = int(lengths[longest])
+    sid = panel.ids[longest]
     H = horizon or min(W.default_horizon(season), max(1, n // 4))
     n_val = W.validation_length(n, H, validation)
     # the largest window that still leaves MIN_TRAIN_WINDOWS training windows
     room = n - n_val - H - (MIN_TRAIN_WINDOWS - 1)
-    T = window or min(W.default_window(season), room)
+    T = window or min(W.default_window(season, H), room)
     if T < 2 or T > room:
         T = window or 2
         need = T + H + n_val + MIN_TRAIN_WINDOWS - 1
+        which = "series" if len(lengths) == 1 else "longest series"
         raise DataError(
-            f"series {sid!r} is too short: it has {n} points but window {T} + horizon {H} "
+            f"{which} {sid!r} is too short: it has {n} points but window {T} + horizon {H} "
             f"+ validation tail {n_val} + {MIN_TRAIN_WINDOWS - 1} more training windows "
             f"need {need}. Use a shorter --window or --horizon, or more data.")
     return Shape(window=int(T), horizon=int(H))
@@ -80,11 +84,76 @@ def forecast_values(model, scaler: W.SeriesScaler, rows, contexts, *, window: in
     """Forecasts in original units: scale each raw context with its series' scaler row
     (``rows[i]``), forecast :func:`forecast_recursive`, scale back.  Shared by the fitted
     forecaster and ``forecast predict`` (which rebuilds the scaler from the run)."""
-    scaled = np.stack([scaler.transform(r, np.asarray(c)[-window:])
+    scaled = np.stack([W.pad_left(scaler.transform(r, np.asarray(c)[-window:]), window)
                        for r, c in zip(rows, contexts)])
     y = forecast_recursive(model, scaled, window=window, model_horizon=model_horizon,
                            steps=steps, relative=relative)
     return np.stack([scaler.inverse(r, row) for r, row in zip(rows, y)])
+
+
+SCALINGS = ("auto", "log", "standard")
+
+
+def resolve_scaling(scaling: str, fit_parts, values) -> str:
+    """``"log"`` or ``"standard"``: ``auto`` takes the log scale when every value of every
+    series is strictly positive (levels then become ratios), the standard scale otherwise;
+    an explicit ``log`` on data with zeros or negatives is an error."""
+    if scaling not in SCALINGS:
+        raise ConfigError(f"`scaling` must be one of {', '.join(SCALINGS)}. Got {scaling!r}.")
+    if scaling == "standard":
+        return "standard"
+    positive = W.log_applicable(values)
+    if scaling == "log" and not positive:
+        raise DataError("--scaling log needs strictly positive values; the data have zeros or "
+                        "negatives (use --scaling standard or auto).")
+    return "log" if positive else "standard"
+
+
+def level_span(relative, season: int | None, window: int) -> int:
+    """Input points whose mean is a window's level (subtracted from input and target):
+    ``True`` = the last season (the last value when there is no season), an integer ``k``
+    = the last ``k``, ``False``/0 = none.  A seasonal mean is a steadier level than the
+    last value, whose position in the season would otherwise colour every target."""
+    if relative is True:
+        k = season if season and season > 1 else 1
+    else:
+        k = int(relative)
+    return max(0, min(k, window))
+
+
+def default_min_context(window: int, season: int | None) -> int:
+    """Fewest real points a (left-padded) window must hold: one season, at most the window."""
+    return min(window, max(2, season or 0, window // 4))
+
+
+def _diff_scaler(scaler, parts, m):
+    sc = scaler.scale.copy()
+    for i, v in enumerate(parts):
+        v = np.asarray(v, float)
+        v = np.log(v) if scaler.log else v
+        lag = m if len(v) > m + 1 else 1
+        if len(v) > lag:
+            d = np.mean(np.abs(v[lag:] - v[:-lag]))
+            if d > 1e-12:
+                sc[i] = d
+    return W.SeriesScaler(scaler.mean, sc, scaler.log)
+
+
+class _Tiled:
+    """A sampler whose targets are repeated ``k`` times, one copy per ensemble member."""
+
+    def __init__(self, sampler, k: int):
+        self.sampler, self.k = sampler, k
+
+    def __len__(self):
+        return len(self.sampler)
+
+    def __getitem__(self, i):
+        x, y = self.sampler[i]
+        return (x, y) if self.k == 1 else (x, np.tile(y, (1, self.k)))
+
+    def on_epoch_end(self):
+        self.sampler.on_epoch_end()
 
 
 class RNNForecaster(Forecaster):
@@ -93,11 +162,14 @@ class RNNForecaster(Forecaster):
     name = "rnn"
 
     def __init__(self, *, kind="tanh_cell", units=32, layers=1, window=0, horizon=0,
-                 relative=True, epochs=100, batch_size=32, learning_rate=3e-3, clipnorm=1.0,
+                 relative=True, scaling="auto", loss="mse", ensemble=1, min_context=0,
+                 refit_all=True, epochs=100, batch_size=32, learning_rate=3e-3, clipnorm=1.0,
                  patience=20, validation=0.15, max_windows=0, seed=0, season=None,
                  device="auto", progress=None):
         self.kind, self.units, self.layers = kind, units, layers
         self.window, self.horizon, self.relative = window, horizon, relative
+        self.scaling, self.loss, self.ensemble = scaling, loss, ensemble
+        self.min_context, self.refit_all = min_context, refit_all
         self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
         self.clipnorm, self.patience, self.validation = clipnorm, patience, validation
         self.max_windows, self.seed, self.season = max_windows, seed, season
@@ -108,7 +180,8 @@ class RNNForecaster(Forecaster):
     def from_config(cls, cfg, season=None, progress=None) -> "RNNForecaster":
         m, t = cfg.model, cfg.training
         return cls(kind=m.kind, units=m.units, layers=m.layers, window=m.window,
-                   horizon=m.horizon, relative=m.relative, epochs=t.epochs,
+                   horizon=m.horizon, relative=m.relative, scaling=m.scaling, loss=t.loss,
+                   ensemble=m.ensemble, epochs=t.epochs,
                    batch_size=t.batch_size, learning_rate=t.learning_rate,
                    clipnorm=t.clipnorm, patience=t.patience, validation=t.validation,
                    max_windows=t.max_windows, seed=t.seed, season=season, device=t.device,
@@ -116,7 +189,7 @@ class RNNForecaster(Forecaster):
 
     # -- fit ----------------------------------------------------------------------------
     def _fit(self, panel: Panel) -> None:
-        from forecaster.models.rnn import build_model
+        from forecaster.models.rnn import build_ensemble
         from forecaster.training import configure_runtime, fit_model
 
         shape = resolve_shape(panel, window=self.window, horizon=self.horizon,
@@ -124,29 +197,73 @@ class RNNForecaster(Forecaster):
         T, H = shape.window, shape.horizon
         lengths = panel.lengths
         n_train = W.split_points(lengths, H, self.validation)
-        scaler = W.SeriesScaler.fit([v[:k] for v, k in zip(panel.values, n_train)])
+        # the scaler sees the training part only (a series too short to have one: its
+        # first point)
+        fit_parts = [v[:max(int(k), 1)] for v, k in zip(panel.values, n_train)]
+        log = resolve_scaling(self.scaling, fit_parts, panel.values) == "log"
+        scaler = W.SeriesScaler.fit(fit_parts, log=log)
+        if log and getattr(self, "_unit_log_scale", False):
+            scaler = W.SeriesScaler(scaler.mean, np.ones_like(scaler.scale), True)
+        if getattr(self, "_diff_scale", 0):
+            scaler = _diff_scaler(scaler, fit_parts, self._diff_scale)
         scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
 
-        tr_series, tr_start = W.window_starts(lengths, T, H, last_target=n_train)
-        va_series, va_start = W.window_starts(lengths, T, H, first_target=n_train)
-        train = W.WindowSet.build(scaled, tr_series, tr_start, T, H, self.relative)
-        val = W.WindowSet.build(scaled, va_series, va_start, T, H, self.relative)
+        C = min(T, self.min_context or default_min_context(T, self.season))
+        self.level_ = level = level_span(self.relative, self.season, T)
+        tr_series, tr_start = W.window_starts(lengths, T, H, last_target=n_train,
+                                              min_context=C)
+        va_series, va_start = W.window_starts(lengths, T, H, first_target=n_train,
+                                              min_context=C)
+        train = W.WindowSet.build(scaled, tr_series, tr_start, T, H, level, pad=T - C)
+        val = W.WindowSet.build(scaled, va_series, va_start, T, H, level, pad=T - C)
+        if len(train) < MIN_TRAIN_WINDOWS or len(val) == 0:
+            raise DataError(
+                f"the data give {len(train)} training and {len(val)} validation windows of "
+                f"window {T} + horizon {H}; need at least {MIN_TRAIN_WINDOWS} and 1. Use a "
+                "shorter --window or --horizon, or more data.")
         if len(val) > VALIDATION_CAP:
             keep = np.linspace(0, len(val) - 1, VALIDATION_CAP).round().astype(np.int64)
             val.positions = val.positions[keep]
 
         self.device_ = configure_runtime(self.seed, self.device)
-        model = build_model(self.kind, window=T, horizon=H, units=self.units,
-                            layers=self.layers, seed=self.seed)
+        k = int(self.ensemble)
+        model, training_model, members = build_ensemble(
+            self.kind, window=T, horizon=H, units=self.units, layers=self.layers,
+            seed=self.seed, ensemble=k)
         sampler = W.WindowSampler(train, self.batch_size, shuffle=True, seed=self.seed,
                                   max_windows=self.max_windows)
-        self.fit_ = fit_model(model, sampler, val.arrays(), epochs=self.epochs,
-                              learning_rate=self.learning_rate, clipnorm=self.clipnorm,
-                              patience=self.patience, progress=self.progress)
-        self.model_, self.scaler_, self.shape_ = model, scaler, shape
-        self.ids_ = {sid: i for i, sid in enumerate(panel.ids)}
+        vx, vy = val.arrays()
+        self.fit_ = fit_model(training_model, _Tiled(sampler, k), (vx, np.tile(vy, (1, k))),
+                              epochs=self.epochs, learning_rate=self.learning_rate,
+                              clipnorm=self.clipnorm, patience=self.patience,
+                              progress=self.progress, loss=self.loss)
         self.n_train_windows_ = len(train)
         self.validation_batch_ = val.gather(val.positions[:256])
+        if self.refit_all:
+            # The validation tail holds the most recent data: having chosen the number of
+            # epochs on it, train afresh on every window for that many epochs.
+            scaler = W.SeriesScaler.fit(list(panel.values), log=log)
+            if log and getattr(self, "_unit_log_scale", False):
+                scaler = W.SeriesScaler(scaler.mean, np.ones_like(scaler.scale), True)
+            if getattr(self, "_diff_scale", 0):
+                scaler = _diff_scaler(scaler, list(panel.values), self._diff_scale)
+            scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
+            al_series, al_start = W.window_starts(lengths, T, H, min_context=C)
+            every = W.WindowSet.build(scaled, al_series, al_start, T, H, level, pad=T - C)
+            configure_runtime(self.seed, self.device)
+            model, training_model, members = build_ensemble(
+                self.kind, window=T, horizon=H, units=self.units, layers=self.layers,
+                seed=self.seed, ensemble=k)
+            sampler = W.WindowSampler(every, self.batch_size, shuffle=True, seed=self.seed,
+                                      max_windows=self.max_windows)
+            self.refit_ = fit_model(training_model, _Tiled(sampler, k), None,
+                                    epochs=self.fit_.best_epoch,
+                                    learning_rate=self.learning_rate, clipnorm=self.clipnorm,
+                                    patience=self.patience, progress=None, loss=self.loss)
+            self.n_train_windows_ = len(every)
+        self.model_, self.scaler_, self.shape_ = model, scaler, shape
+        self.member_ = members[0]
+        self.ids_ = {sid: i for i, sid in enumerate(panel.ids)}
         self.notes_ = []
 
     # -- predict ------------------------------------------------------------------------
@@ -156,13 +273,10 @@ class RNNForecaster(Forecaster):
         except KeyError as exc:
             raise DataError(f"series {exc.args[0]!r} was not seen in training.") from None
         T = self.shape_.window
-        short = [sid for sid, v in panel if len(v) < T]
-        if short:
-            raise DataError(f"series {short[0]!r} has fewer points than the window ({T}).")
         if horizon > self.shape_.horizon:
             self.notes_.append(
                 f"horizon {horizon} exceeds the trained horizon {self.shape_.horizon}: "
                 "steps beyond it are forecast recursively.")
         return forecast_values(self.model_, self.scaler_, rows, panel.values, window=T,
                                model_horizon=self.shape_.horizon, steps=horizon,
-                               relative=self.relative)
+                               relative=self.level_)

@@ -147,7 +147,7 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
     state = Preprocessing.from_fit(panel, model, season=season, levels=list(levels),
                                    conformal=conformal)
     x_val, y_val = model.validation_batch_
-    grads = gradient_norms(model.model_, x_val, y_val)
+    grads = gradient_norms(model.member_, x_val, y_val)  # one network of an ensemble
 
     fit = model.fit_
     run_id = artifacts.run_name(name or data_path.stem, cfg.model.kind)
