@@ -349,8 +349,8 @@ def predict(ctx, horizon, run_id, runs_dir, output, fmt, overwrite, device):
     from forecaster.pipeline.predict import format_frame, predict as run_predict, write_forecast
     from forecaster.training import select_device
 
-    run_dir = artifacts.resolve_run(Path(runs_dir), run_id)
     select_device(device)  # --device gpu without a GPU: a clear error
+    run_dir = artifacts.resolve_run(Path(runs_dir), run_id)
     if horizon is None:
         horizon = artifacts.read_json(run_dir / "preprocessing.json").get("horizon", 1)
     path = Path(output) if output else run_dir / "predictions" / f"forecast-h{horizon}.{fmt}"
@@ -414,6 +414,10 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
         _log(ctx, f"warning: {note}")
     season = season_of(panel, cfg)
     names = [m.strip() for m in models.split(",") if m.strip()] if models else DEFAULT_MODELS
+    if "rnn" in names:
+        from forecaster.training import select_device
+
+        select_device(cfg.training.device)  # `--device gpu` without one: fail before work
     if holdout is not None:
         if horizon is not None and horizon != holdout:
             raise click.UsageError("--holdout H already sets the horizon to H; drop --horizon.")

@@ -33,7 +33,7 @@ from forecaster.errors import DataError
 from forecaster.models.neural import RNNForecaster, resolve_shape
 from forecaster.pipeline.predict import drop_unbounded
 from forecaster.preprocessing import Preprocessing
-from forecaster.training import backend_version, import_backend
+from forecaster.training import backend_version, import_backend, select_device
 
 TRAIN_BASELINES = ["naive", "seasonal_naive", "drift", "mean", "ridge",
                    "hist_gradient_boosting"]
@@ -107,6 +107,7 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
     data_path = Path(data_path)
     panel = load_panel(data_path, cfg)
     import_backend()  # only now: the reader's transient memory is released first
+    select_device(cfg.training.device)  # `--device gpu` without one: fail before work
     notes = list(panel.notes)
     season = season_of(panel, cfg)
     shape, origins = _plan_backtest(panel, cfg, season)
