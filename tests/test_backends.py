@@ -85,6 +85,19 @@ def test_train_and_predict_under_jax_and_same_seed_is_byte_identical(tmp_path):
     assert np.all(frame["lower_95"] <= frame["forecast"])
     assert np.all(frame["forecast"] <= frame["upper_95"])
 
+    # The JAX-trained model loads (safe_mode) and forecasts under TensorFlow, this process's
+    # backend, to float32 rounding (other kernels: not byte-identical).
+    from click.testing import CliRunner
+
+    from forecaster.cli import forecast
+
+    result = CliRunner().invoke(forecast, ["predict", "--runs-dir", str(tmp_path / "runs0"),
+                                           "--horizon", "30", "--output",
+                                           str(tmp_path / "tf.csv")])
+    assert result.exit_code == 0, result.output
+    under_tf = pd.read_csv(tmp_path / "tf.csv")
+    np.testing.assert_allclose(under_tf["forecast"], frame["forecast"], rtol=1e-5)
+
     # Same data + seed => the same bytes, in a separate process (XLA's CPU kernels are
     # deterministic; Keras's initialisers and the window sampler are seeded).
     proc = _train(tmp_path / "runs1")
