@@ -157,7 +157,8 @@ def select_device(device: str = "auto") -> str:
 
     ``gpu`` without a visible GPU is a :class:`ConfigError` naming the backend and the fix;
     ``cpu`` hides the GPUs from TensorFlow (before its first op) or makes the CPU JAX's
-    default device. Under JAX, TensorFlow is not touched."""
+    default device. Under JAX the GPU check is ``jax.devices("gpu")``: no TensorFlow
+    device is queried or initialised."""
     import_backend()
     name = check_backend()
     gpus = _gpus(name)
@@ -195,7 +196,8 @@ def configure_runtime(seed: int, device: str = "auto") -> str:
     Works under both backends: TensorFlow gets ``enable_op_determinism``; JAX's XLA CPU
     kernels are deterministic and :func:`quiet_tensorflow` asks for deterministic GPU ones.
     ``keras.utils.set_random_seed`` resets Keras's global seed generator on either backend
-    (the model's initialisers are seeded explicitly anyway)."""
+    (the model's initialisers are seeded explicitly anyway); it also seeds TensorFlow
+    whenever TensorFlow is installed, which imports it under JAX too."""
     import keras
 
     found = select_device(device)
@@ -250,8 +252,8 @@ def fit_model(model, sampler, validation, *, epochs: int, learning_rate: float,
 
     # Several batches per compiled call: Keras's per-batch Python overhead otherwise
     # dominates these small networks (measured: epochs ~1.8x faster at 16). No XLA under
-    # TensorFlow (a tf.function graph is faster to build and as fast here); under JAX,
-    # jit_compile=False would mean op-by-op eager execution, so the step is jax.jit-ed.
+    # TensorFlow (a plain tf.function, as always); under JAX jit_compile=False would run
+    # the step op by op, eagerly, so there it is jax.jit-compiled.
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate,
                                                   clipnorm=clipnorm),
                   loss="mse", jit_compile=keras.config.backend() == "jax",
