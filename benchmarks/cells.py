@@ -1,19 +1,23 @@
 """Section ``cells``: training and inference samples/s of the recurrent layers.
 
 Model: ``Input(T, 1) → recurrent layer(H) → Dense(24)``, Adam, MSE, float32, compiled
-as ``forecaster.training`` compiles (no XLA, ``steps_per_execution`` =
-``forecaster.training.STEPS_PER_EXECUTION`` capped at the batches per epoch). Training = ``model.fit`` for one epoch over
-``n_batches`` batches of ``B`` windows from a cached, pre-batched ``tf.data.Dataset`` (so
-the numbers measure the network rather than numpy slicing); inference = ``model.predict``
-over the same inputs. Every model is warmed up (traced) first; then rounds alternate the
-contenders' order and the median per contender is reported, with the ratio to SimpleRNN.
+as ``forecaster.training`` compiles (under TensorFlow no XLA, under JAX ``jax.jit``;
+``steps_per_execution`` = ``forecaster.training.STEPS_PER_EXECUTION`` capped at the batches
+per epoch). Training = ``model.fit`` for one epoch over ``n_batches`` batches of ``B``
+windows, under TensorFlow from a cached, pre-batched ``tf.data.Dataset`` (so the numbers
+measure the network rather than numpy slicing), under JAX from NumPy arrays; inference =
+``model.predict`` over the same inputs. Every model is warmed up (traced) first; then rounds
+alternate the contenders' order and the median per contender is reported, with the ratio to
+SimpleRNN. The section's first note names the device and the Keras backend it ran on (a
+GPU when the backend sees one: Keras places the models there by default).
 """
 
 from __future__ import annotations
 
 import time
 
-from benchmarks.common import Section, alternate, median, not_available, quiet_tensorflow
+from benchmarks.common import (Section, accelerator, alternate, describe_device, median,
+                               not_available, quiet_tensorflow)
 
 FULL_SHAPES = [(48, 64, 256), (168, 64, 256), (24, 32, 64)]
 #: --quick leaves out T=168 (its unrolled graph alone takes seconds to trace) to stay < 2 min.
@@ -42,7 +46,8 @@ def _model(layer, T, n_batches):
     model = keras.Sequential([keras.Input((T, 1)), layer, keras.layers.Dense(HORIZON)])
     from forecaster.training import STEPS_PER_EXECUTION
 
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=False,
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse",
+                  jit_compile=keras.config.backend() == "jax",
                   steps_per_execution=min(STEPS_PER_EXECUTION, n_batches))
     return model
 
@@ -53,8 +58,8 @@ def measure(shape, names=None, *, n_batches=8, repeats=5, seed=0):
     Returns ``{name: {"train": samples/s, "infer": samples/s, "train_x": ratio,
     "infer_x": ratio, "first_fit_s": s}}``, ratios relative to the first name.
     """
+    import keras
     import numpy as np
-    import tensorflow as tf
 
     T, H, B = shape
     factories = contenders()
@@ -63,28 +68,39 @@ def measure(shape, names=None, *, n_batches=8, repeats=5, seed=0):
     n = n_batches * B
     x = rng.standard_normal((n, T, 1)).astype("float32")
     y = rng.standard_normal((n, HORIZON)).astype("float32")
-    train = tf.data.Dataset.from_tensor_slices((x, y)).batch(B).cache()
-    infer = tf.data.Dataset.from_tensor_slices(x).batch(B).cache()
-    for _ in train:  # fill the caches
-        pass
-    for _ in infer:
-        pass
+    if keras.config.backend() == "tensorflow":
+        import tensorflow as tf
+
+        train = tf.data.Dataset.from_tensor_slices((x, y)).batch(B).cache()
+        infer = tf.data.Dataset.from_tensor_slices(x).batch(B).cache()
+        for _ in train:  # fill the caches
+            pass
+        for _ in infer:
+            pass
+        fit_args, fit_kw, pred_args, pred_kw = (train,), {}, (infer,), {}
+    else:
+        fit_args, fit_kw, pred_args, pred_kw = (x, y), {"batch_size": B}, (x,), {"batch_size": B}
+
+    def fit(m):
+        return m.fit(*fit_args, epochs=1, verbose=0, shuffle=False, **fit_kw)
+
+    def predict(m):
+        return m.predict(*pred_args, verbose=0, **pred_kw)
 
     models, first = {}, {}
     for name in names:
         keras_seed = int(rng.integers(1 << 30))
-        tf.keras.utils.set_random_seed(keras_seed)
+        keras.utils.set_random_seed(keras_seed)
         models[name] = _model(factories[name](H), T, n_batches)
         t = time.perf_counter()
-        models[name].fit(train, epochs=1, verbose=0, shuffle=False)
+        fit(models[name])
         first[name] = time.perf_counter() - t
-        models[name].predict(infer, verbose=0)
+        predict(models[name])
 
     fit_cpu, pred_cpu = {}, {}
-    fit_t = alternate({k: (lambda m=m: m.fit(train, epochs=1, verbose=0, shuffle=False))
-                       for k, m in models.items()}, repeats, fit_cpu)
-    pred_t = alternate({k: (lambda m=m: m.predict(infer, verbose=0))
-                        for k, m in models.items()}, repeats, pred_cpu)
+    fit_t = alternate({k: (lambda m=m: fit(m)) for k, m in models.items()}, repeats, fit_cpu)
+    pred_t = alternate({k: (lambda m=m: predict(m)) for k, m in models.items()}, repeats,
+                       pred_cpu)
     base = names[0]
     return {k: {"train": n / median(fit_t[k]), "infer": n / median(pred_t[k]),
                 # Paired ratios: each round's time of the first contender over this one's,
@@ -108,6 +124,8 @@ def run(quick: bool, shapes=None, **_) -> Section:
     shapes = shapes or (QUICK_SHAPES if quick else FULL_SHAPES)
     n_batches, repeats = (4, 3) if quick else (12, 7)
     section = Section("cells")
+    device = accelerator()
+    section.notes.append(f"device: {describe_device(device)}")
     for shape in shapes:
         res = measure(shape, n_batches=n_batches, repeats=repeats)
         for name, r in res.items():
@@ -116,7 +134,8 @@ def run(quick: bool, shapes=None, **_) -> Section:
                 "train/s": r["train"], "infer/s": r["infer"],
                 "train x": r["train_x"], "infer x": r["infer_x"],
                 "train x cpu": r["train_x_cpu"], "infer x cpu": r["infer_x_cpu"],
-                "first fit s": r["first_fit_s"],
+                "first fit s": r["first_fit_s"], "device": device["device"],
+                "backend": device["keras_backend"],
             })
     section.notes.append(
         f"{n_batches} batches per epoch, median of {repeats} alternated repeats; 'x' = median "

@@ -39,7 +39,9 @@ def not_available(name: str, why: str) -> Section:
 
 
 def quiet_tensorflow() -> None:
-    """Silence TensorFlow's start-up chatter (must run before it is imported)."""
+    """Silence TensorFlow's start-up chatter (must run before it is imported); TensorFlow is
+    the Keras backend unless ``KERAS_BACKEND`` says otherwise (``jax`` runs the cells
+    section too)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -83,7 +85,9 @@ def machine() -> dict:
         pass
     info = {"cpu": cpu, "cores": os.cpu_count(), "python": sys.version.split()[0],
             "platform": platform.platform()}
-    for mod in ("numpy", "pandas", "tensorflow", "keras", "pyarrow"):
+    for mod in ("numpy", "pandas", "tensorflow", "keras", "jax", "pyarrow"):
+        if mod == "jax" and "jax" not in sys.modules:
+            continue  # only when it is the backend: importing it is not free
         m = sys.modules.get(mod)
         if m is None:
             try:
@@ -91,7 +95,50 @@ def machine() -> dict:
             except Exception:  # noqa: BLE001 - optional, reported as missing
                 continue
         info[mod] = getattr(m, "__version__", "?")
+    info.update(accelerator())
     return info
+
+
+def accelerator() -> dict:
+    """The Keras backend and the device the benchmarks' models run on.
+
+    ``{"keras_backend": "tensorflow"|"jax", "device": "GPU"|"CPU", "device_name": ...}``;
+    the device is the backend's first GPU when it sees one (where Keras places the model by
+    default), else the CPU. Never raises: an unknown device is reported as such."""
+    try:
+        import keras
+
+        backend = keras.config.backend()
+    except Exception as exc:  # noqa: BLE001
+        return {"keras_backend": None, "device": "unknown", "device_name": str(exc)}
+    info = {"keras_backend": backend, "device": "CPU", "device_name": None}
+    try:
+        if backend == "jax":
+            import jax
+
+            dev = jax.devices()[0]
+            if dev.platform == "gpu":
+                info.update(device="GPU", device_name=f"{dev.device_kind} "
+                            f"({len(jax.devices())} visible)")
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                name = tf.config.experimental.get_device_details(gpus[0]).get("device_name")
+                info.update(device="GPU", device_name=f"{name or gpus[0].name} "
+                            f"({len(gpus)} visible)")
+    except Exception as exc:  # noqa: BLE001 - informational only
+        info.update(device="unknown", device_name=f"{type(exc).__name__}: {exc}")
+    return info
+
+
+def describe_device(info: dict) -> str:
+    """One line: ``GPU NVIDIA H100 80GB HBM3 (1 visible), keras backend tensorflow``."""
+    where = info.get("device") or "unknown"
+    if info.get("device_name"):
+        where += f" {info['device_name']}"
+    return f"{where}, keras backend {info.get('keras_backend')}"
 
 
 def format_table(rows: list[dict]) -> str:

@@ -15,7 +15,8 @@ import time
 import traceback
 from pathlib import Path
 
-from benchmarks.common import Section, format_table, load1, machine, quiet_tensorflow
+from benchmarks.common import (Section, describe_device, format_table, load1, machine,
+                               quiet_tensorflow)
 
 SECTIONS = ("cells", "windowing", "memory", "cli", "panel")
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -64,7 +65,8 @@ def main(argv=None) -> int:
     names = args.only or list(SECTIONS)
     results = []
     machine_info = machine()
-    print(f"forecaster benchmarks ({'quick' if quick else 'full'})", flush=True)
+    print(f"forecaster benchmarks ({'quick' if quick else 'full'}) on "
+          f"{describe_device(machine_info)}", flush=True)
     for name in names:
         print(f"\n== {name} ==", flush=True)
         section = run_section(name, quick, shapes=args.shapes)

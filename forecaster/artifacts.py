@@ -168,12 +168,30 @@ def load_model(path: Path):
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "lambda" in str(exc).lower():
             first = "it contains a Lambda layer (arbitrary code), which safe loading refuses"
-        raise ArtifactError(f"refusing to load model {str(path)!r}: {first[:300]}") from None
+        raise ArtifactError(f"refusing to load model {str(path)!r}: {first[:300]}"
+                            f"{_backend_hint(Path(path))}") from None
     for layer in _all_layers(model):
         if type(layer).__name__ == "Lambda":
             raise ArtifactError(f"refusing to load model {str(path)!r}: it contains a Lambda "
                                 "layer (arbitrary code).")
     return model
+
+
+def _backend_hint(path: Path) -> str:
+    """When the run was trained under another Keras backend, say so (models move between
+    TensorFlow and JAX in practice; a failure is then the first thing to suspect)."""
+    import keras
+
+    try:
+        trained = json.loads((path.parent / "run.json").read_text(encoding="utf-8"))
+        trained = trained.get("keras_backend")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    now = keras.config.backend()
+    if not trained or trained == now:
+        return ""
+    return (f" (the run was trained under the {trained} backend and this process runs "
+            f"{now}; try KERAS_BACKEND={trained})")
 
 
 def _all_layers(model):

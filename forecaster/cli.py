@@ -101,11 +101,12 @@ def _prepare_runtime(ctx, import_tf: bool = True) -> None:
     """Silence TensorFlow (and, unless ``import_tf`` is false, import it now; ``train``
     imports it itself after reading the data, so the reader's peak memory and
     TensorFlow's resident half-gigabyte do not add up)."""
-    from forecaster.training import import_tensorflow, quiet_tensorflow
+    from forecaster.training import check_backend, import_backend, quiet_tensorflow
 
     quiet_tensorflow(debug=_state(ctx)["debug"])
+    check_backend()  # KERAS_BACKEND: tensorflow (default) or jax
     if import_tf:
-        import_tensorflow()
+        import_backend()
     if not _state(ctx)["debug"]:
         import warnings
 
@@ -309,7 +310,7 @@ def _print_train_summary(ctx, r) -> None:
         ("rows", f"{info['rows']:,}"), ("series", f"{info['series']:,}"),
         ("frequency", info["frequency"]), ("time range", f"{info['start']} … {info['end']}"),
         ("target", info["target"]), ("window", r.window), ("horizon", r.horizon),
-        ("model", r.model), ("device", r.device),
+        ("model", r.model), ("device", r.device), ("backend", r.backend),
         ("epochs run", f"{r.epochs_run} (best {r.best_epoch})"),
         ("validation MSE", f"{r.val_loss:.4g} (scaled units)"),
         ("time", f"{r.seconds:.1f} s"),
@@ -349,13 +350,16 @@ def _print_train_summary(ctx, r) -> None:
 @click.pass_context
 def predict(ctx, horizon, run_id, runs_dir, output, fmt, overwrite, device):
     """Forecast from a saved run (the latest by default); needs no data file."""
+    if device == "cpu" and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        # before TensorFlow starts: it then never initialises CUDA (JAX: see select_device)
+        os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
     _prepare_runtime(ctx)
     from forecaster import artifacts
     from forecaster.pipeline.predict import format_frame, predict as run_predict, write_forecast
+    from forecaster.training import select_device
 
+    select_device(device)  # --device gpu without a GPU: a clear error
     run_dir = artifacts.resolve_run(Path(runs_dir), run_id)
-    if device == "cpu":
-        os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
     if horizon is None:
         horizon = artifacts.read_json(run_dir / "preprocessing.json").get("horizon", 1)
     path = Path(output) if output else run_dir / "predictions" / f"forecast-h{horizon}.{fmt}"
@@ -419,6 +423,10 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
         _log(ctx, f"warning: {note}")
     season = season_of(panel, cfg)
     names = [m.strip() for m in models.split(",") if m.strip()] if models else DEFAULT_MODELS
+    if "rnn" in names:
+        from forecaster.training import select_device
+
+        select_device(cfg.training.device)  # `--device gpu` without one: fail before work
     if holdout is not None:
         if horizon is not None and horizon != holdout:
             raise click.UsageError("--holdout H already sets the horizon to H; drop --horizon.")

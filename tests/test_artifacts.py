@@ -1,5 +1,6 @@
 """Run directories are atomic, `latest` moves last, loading is safe."""
 
+import json
 import os
 from pathlib import Path
 
@@ -73,3 +74,15 @@ def test_read_json_errors_are_artifact_errors(tmp_path):
 def test_run_name_is_safe():
     name = artifacts.run_name("données été/<x>", "tanh_cell")
     assert all(c.isalnum() or c in "-_." for c in name)
+
+
+def test_a_model_that_fails_to_load_names_the_backend_it_was_trained_under(tmp_path):
+    pytest.importorskip("keras")
+    from forecaster.artifacts import load_model
+
+    (tmp_path / "model.keras").write_bytes(b"not a zip file")
+    (tmp_path / "run.json").write_text(json.dumps({"keras_backend": "some_other_backend"}))
+    with pytest.raises(ArtifactError, match=r"refusing to load model .*trained under the "
+                                            r"some_other_backend backend .* try "
+                                            r"KERAS_BACKEND=some_other_backend\)$"):
+        load_model(tmp_path / "model.keras")

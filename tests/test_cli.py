@@ -182,3 +182,15 @@ def test_gpu_requested_without_a_gpu_is_a_clear_error(runner, tmp_path):
     assert result.exit_code == 1
     assert "TensorFlow sees no GPU" in result.stderr and "--device cpu" in result.stderr
     assert not (tmp_path / "runs" / "latest").exists()
+
+
+def test_predict_on_gpu_without_a_gpu_is_a_clear_error(runner, tmp_path):
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU")
+    result = runner.invoke(forecast, ["predict", "--runs-dir", str(tmp_path), "--device", "gpu"])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: `--device gpu` was requested but TensorFlow sees no GPU. Install the gpu extra "
+        "(pip install 'forecaster[gpu]') or use --device cpu."]

@@ -252,6 +252,8 @@ def _summary(run: dict, pre: dict, data: dict | None, run_dir: Path) -> list[dic
     versions = ", ".join(
         f"{k} {run[key]}" for k, key in (("forecaster", "forecaster_version"),
                                          ("TensorFlow", "tensorflow_version"),
+                                         ("JAX", "jax_version"),
+                                         ("Keras", "keras_version"),
                                          ("Keras backend", "keras_backend")) if run.get(key))
     model_rows = [
         row("model", f"{model_label(run.get('model'))} ({run.get('model')})"

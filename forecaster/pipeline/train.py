@@ -33,7 +33,7 @@ from forecaster.errors import DataError
 from forecaster.models.neural import RNNForecaster, resolve_shape
 from forecaster.pipeline.predict import drop_unbounded
 from forecaster.preprocessing import Preprocessing
-from forecaster.training import import_tensorflow
+from forecaster.training import backend_version, import_backend, select_device
 
 TRAIN_BASELINES = ["naive", "seasonal_naive", "drift", "mean", "ridge",
                    "hist_gradient_boosting"]
@@ -55,6 +55,7 @@ class TrainResult:
     seconds: float
     leaderboard: pd.DataFrame | None = None
     notes: list = field(default_factory=list)
+    backend: str = "tensorflow"
 
 
 def load_panel(path, cfg: Config) -> Panel:
@@ -105,7 +106,8 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
     started = time.perf_counter()
     data_path = Path(data_path)
     panel = load_panel(data_path, cfg)
-    import_tensorflow()  # only now: the reader's transient memory is released first
+    import_backend()  # only now: the reader's transient memory is released first
+    select_device(cfg.training.device)  # `--device gpu` without one: fail before work
     notes = list(panel.notes)
     season = season_of(panel, cfg)
     shape, origins = _plan_backtest(panel, cfg, season)
@@ -150,6 +152,7 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
     grads = gradient_norms(model.member_, x_val, y_val)  # one network of an ensemble
 
     fit = model.fit_
+    backend = _backend()
     run_id = artifacts.run_name(name or data_path.stem, cfg.model.kind)
     with artifacts.staging(Path(runs_dir or cfg.output.runs_dir), run_id) as stage:
         out = stage.path
@@ -179,24 +182,24 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
             "train_seconds": round(fit.seconds, 3), "val_loss": fit.best_val_loss,
             "total_seconds": round(time.perf_counter() - started, 3),
             "train_windows": int(model.n_train_windows_),
-            "keras_backend": _backend(), "tensorflow_version": _tf_version(),
-            "python": platform.python_version(),
+            "keras_backend": backend, f"{backend}_version": backend_version(backend),
+            "keras_version": _keras_version(), "python": platform.python_version(),
         })
     return TrainResult(run_dir=stage.final, panel=panel, window=shape.window,
                        horizon=shape.horizon, model=cfg.model.kind, device=model.device_,
                        epochs_run=fit.epochs_run, best_epoch=fit.best_epoch,
                        val_loss=fit.best_val_loss, seconds=time.perf_counter() - started,
                        leaderboard=None if evaluation is None else evaluation.table,
-                       notes=notes)
+                       notes=notes, backend=backend)
 
 
 def _backend() -> str:
     import keras
 
-    return keras.backend.backend()
+    return keras.config.backend()
 
 
-def _tf_version() -> str:
-    import tensorflow as tf
+def _keras_version() -> str:
+    import keras
 
-    return tf.__version__
+    return keras.__version__

@@ -16,6 +16,12 @@ T, F, H, UNITS, BATCH = 12, 3, 4, 5, 6
 @pytest.fixture(autouse=True, scope="module")
 def exact_float32():
     """On Ampere+ GPUs TensorFloat-32 matmuls (~1e-3 relative) would blur the comparisons."""
+    if keras.config.backend() == "jax":
+        import jax
+
+        with jax.default_matmul_precision("float32"):
+            yield
+        return
     import tensorflow as tf
 
     before = tf.config.experimental.tensor_float_32_execution_enabled()

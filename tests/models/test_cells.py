@@ -1,4 +1,8 @@
-"""TanhCell and build_tanh_rnn against keras.layers.SimpleRNN, hand-computed numbers, saving."""
+"""TanhCell and build_tanh_rnn against keras.layers.SimpleRNN, hand-computed numbers, saving.
+
+Backend-neutral: the whole file also runs under ``KERAS_BACKEND=jax`` (tests/test_backends.py
+runs it that way), with gradients from ``jax.grad`` instead of ``tf.GradientTape``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import numpy as np
 import pytest
 
 keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
+BACKEND = keras.config.backend()
 
 from forecaster.models.cells import TanhCell, TanhRNN, build_tanh_rnn  # noqa: E402
 
@@ -50,15 +54,37 @@ def _pair(factory, batch, time, features, units, return_sequences, seed=0, **kwa
     return reference, ours, x
 
 
+def _weighted_loss(ops, out):
+    # A weighted sum so every output element gets a different upstream gradient.
+    # Divided by the size so that gradients stay O(1) and 1e-5 is a float32-fair bar.
+    n = int(np.prod(out.shape))
+    w = ops.reshape(ops.arange(n, dtype=out.dtype), tuple(out.shape)) / n
+    return ops.sum(ops.sin(out) * w) / n
+
+
 def _outputs_and_grads(layer, x):
+    """The layer's output on ``x`` and the gradients of a weighted loss with respect to
+    ``[x, kernel, recurrent_kernel, bias]``, under the TensorFlow or the JAX backend."""
+    from keras import ops
+
+    if BACKEND == "jax":
+        import jax
+
+        trainable = [v.value for v in layer.trainable_variables]
+        frozen = [v.value for v in layer.non_trainable_variables]
+
+        def loss(x, weights):
+            out, _ = layer.stateless_call(weights, frozen, x)
+            return _weighted_loss(ops, out), out
+
+        (_, out), (gx, gw) = jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)(
+            ops.convert_to_tensor(x), trainable)
+        return np.asarray(out), [np.asarray(g) for g in [gx, *gw]]
+    tf = pytest.importorskip("tensorflow")
     x = tf.Variable(x)
     with tf.GradientTape() as tape:
         out = layer(x)
-        # A weighted sum so every output element gets a different upstream gradient.
-        # Divided by the size so that gradients stay O(1) and 1e-5 is a float32-fair bar.
-        n = tf.cast(tf.size(out), out.dtype)
-        w = tf.reshape(tf.range(tf.size(out), dtype=out.dtype), out.shape) / n
-        loss = tf.reduce_sum(tf.sin(out) * w) / n
+        loss = _weighted_loss(ops, out)
     grads = tape.gradient(loss, [x] + list(layer.trainable_weights))
     return out.numpy(), [g.numpy() for g in grads]
 
