@@ -438,7 +438,9 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
                             folds=cfg.evaluation.folds, step=step)
 
     def rnn_factory():
-        return RNNForecaster.from_config(cfg, season=season)
+        model = RNNForecaster.from_config(cfg, season=season)
+        model.horizon = model.horizon or spec.horizon  # one direct (MIMO) head for the folds
+        return model
 
     bar = None
     if not _state(ctx)["quiet"]:
