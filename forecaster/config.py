@@ -22,6 +22,7 @@ MODEL_KINDS = ("simple_rnn", "tanh_cell", "lstm", "gru")
 FILL_POLICIES = ("interpolate", "ffill", "zero", "error")
 AGGREGATES = ("", "mean", "sum", "last", "first", "max", "min")
 DEVICES = ("cpu", "gpu", "auto")
+DISTRIBUTE = ("none", "mirrored", "multi-worker")
 
 
 @dataclass
@@ -58,6 +59,7 @@ class TrainingConfig:
     max_windows: int
     seed: int
     device: str
+    distribute: str
 
 
 @dataclass
@@ -179,6 +181,8 @@ def _validate(cfg: Config) -> None:
     _check(t.max_windows >= 0, "training.max_windows", ">= 0", t.max_windows)
     _check(0 <= t.seed < 2**32, "training.seed", "between 0 and 2**32-1", t.seed)
     _check(t.device in DEVICES, "training.device", "one of " + ", ".join(DEVICES), t.device)
+    _check(t.distribute in DISTRIBUTE, "training.distribute",
+           "one of " + ", ".join(DISTRIBUTE), t.distribute)
     _check(e.origins >= 1, "evaluation.origins", ">= 1", e.origins)
     _check(e.folds >= 1, "evaluation.folds", ">= 1", e.folds)
     _check(e.season >= 0, "evaluation.season", ">= 0", e.season)

@@ -95,13 +95,14 @@ class RNNForecaster(Forecaster):
     def __init__(self, *, kind="tanh_cell", units=32, layers=1, window=0, horizon=0,
                  relative=True, epochs=100, batch_size=32, learning_rate=3e-3, clipnorm=1.0,
                  patience=20, validation=0.15, max_windows=0, seed=0, season=None,
-                 device="auto", progress=None):
+                 device="auto", progress=None, distribute="none"):
         self.kind, self.units, self.layers = kind, units, layers
         self.window, self.horizon, self.relative = window, horizon, relative
         self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
         self.clipnorm, self.patience, self.validation = clipnorm, patience, validation
         self.max_windows, self.seed, self.season = max_windows, seed, season
         self.device, self.progress = device, progress
+        self.distribute = distribute  # none | mirrored | multi-worker (forecaster.distributed)
         self.name = kind
 
     @classmethod
@@ -112,10 +113,11 @@ class RNNForecaster(Forecaster):
                    batch_size=t.batch_size, learning_rate=t.learning_rate,
                    clipnorm=t.clipnorm, patience=t.patience, validation=t.validation,
                    max_windows=t.max_windows, seed=t.seed, season=season, device=t.device,
-                   progress=progress)
+                   progress=progress, distribute=t.distribute)
 
     # -- fit ----------------------------------------------------------------------------
     def _fit(self, panel: Panel) -> None:
+        from forecaster.distributed import scope
         from forecaster.models.rnn import build_model
         from forecaster.training import configure_runtime, fit_model
 
@@ -136,13 +138,15 @@ class RNNForecaster(Forecaster):
             val.positions = val.positions[keep]
 
         self.device_ = configure_runtime(self.seed, self.device)
-        model = build_model(self.kind, window=T, horizon=H, units=self.units,
-                            layers=self.layers, seed=self.seed)
+        with scope(self.distribute, self.device) as strategy:  # None unless distributed
+            model = build_model(self.kind, window=T, horizon=H, units=self.units,
+                                layers=self.layers, seed=self.seed)
         sampler = W.WindowSampler(train, self.batch_size, shuffle=True, seed=self.seed,
                                   max_windows=self.max_windows)
         self.fit_ = fit_model(model, sampler, val.arrays(), epochs=self.epochs,
                               learning_rate=self.learning_rate, clipnorm=self.clipnorm,
-                              patience=self.patience, progress=self.progress)
+                              patience=self.patience, progress=self.progress,
+                              strategy=strategy)
         self.model_, self.scaler_, self.shape_ = model, scaler, shape
         self.ids_ = {sid: i for i, sid in enumerate(panel.ids)}
         self.n_train_windows_ = len(train)
