@@ -82,8 +82,9 @@ class Cluster:
         return f"{self.task_type} {self.task_index} (rank {self.rank} of {self.num_workers})"
 
 
-def _bad(what: str, got) -> ConfigError:
-    text = got if isinstance(got, str) else json.dumps(got)
+def _bad(what: str, got, raw: bool = False) -> ConfigError:
+    """The one-line error; ``got`` is quoted as JSON (``raw``: as the text it was)."""
+    text = got if raw else json.dumps(got)
     if len(text) > 120:
         text = text[:117] + "..."
     return ConfigError(f"TF_CONFIG {what}. Got {text!r}; see docs/scale-out.md.")
@@ -106,7 +107,7 @@ def parse_tf_config(text: str | None) -> Cluster:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise _bad(f"must be JSON ({exc})", text) from None
+        raise _bad(f"must be JSON ({exc})", text, raw=True) from None
     if not isinstance(data, dict) or not isinstance(data.get("cluster"), dict):
         raise _bad('must be a JSON object with a "cluster" object', data)
     cluster, task = data["cluster"], data.get("task")

@@ -141,7 +141,8 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
     evaluation = None
     if origins:
         log(f"backtest: {origins} origins × horizon {shape.horizon} "
-            f"(RNN and {len(TRAIN_BASELINES)} baselines)")
+            + (f"(RNN and {len(TRAIN_BASELINES)} baselines)" if chief else
+               "(the RNN only; the chief runs the baselines)"))
         spec = BacktestSpec(horizon=shape.horizon, folds=origins, step=1, refit=False)
         # a non-chief worker only trains along (the RNN fit is collective); the chief
         # alone runs the baselines and keeps the leaderboard
