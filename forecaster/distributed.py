@@ -35,7 +35,9 @@ import json
 import math
 import os
 import re
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -201,9 +203,14 @@ def get_strategy(mode: str, device: str = "auto"):
     else:
         options = tf.distribute.experimental.CommunicationOptions(
             implementation=tf.distribute.experimental.CommunicationImplementation.AUTO)
+        sigterm = signal.getsignal(signal.SIGTERM)
         try:
             strategy = tf.distribute.MultiWorkerMirroredStrategy(
                 communication_options=options)
+            # TensorFlow's preemption notifier takes SIGTERM over (and ignores it); give it
+            # back so `kill`/Kubernetes still stops a worker cleanly (exit 143).
+            if sigterm is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, sigterm)
         except RuntimeError as exc:
             if "program startup" not in str(exc):
                 raise
@@ -379,31 +386,48 @@ def fit_distributed(strategy, model, sampler, validation, *, epochs: int,
     stopper.on_train_begin()
     loss, val_loss = [], []
     started = time.perf_counter()
-    for epoch in range(epochs):
-        total = count = 0.0
-        for step in range(steps):
-            t, c = train_step(train_batch(step))
-            total, count = total + float(t), count + float(c)
-        for s in samplers.values():
-            s.on_epoch_end()
-        v_total = v_count = 0.0
-        for step in range(val_steps):
-            t, c = val_step(val_batch(step))
-            v_total, v_count = v_total + float(t), v_count + float(c)
-        loss.append(total / max(count, 1.0))
-        val_loss.append(v_total / max(v_count, 1.0))
-        if progress is not None:
-            progress(epoch + 1, epochs, loss[-1], val_loss[-1])
-        if not (math.isfinite(loss[-1]) and math.isfinite(val_loss[-1])):
-            break  # on every worker alike: the losses are all-reduced
-        stopper.on_epoch_end(epoch, {"loss": loss[-1], "val_loss": val_loss[-1]})
-        if model.stop_training:
-            break
-    stopper.on_train_end()
+    with _peer_errors(tf):
+        for epoch in range(epochs):
+            total = count = 0.0
+            for step in range(steps):
+                t, c = train_step(train_batch(step))
+                total, count = total + float(t), count + float(c)
+            for s in samplers.values():
+                s.on_epoch_end()
+            v_total = v_count = 0.0
+            for step in range(val_steps):
+                t, c = val_step(val_batch(step))
+                v_total, v_count = v_total + float(t), v_count + float(c)
+            loss.append(total / max(count, 1.0))
+            val_loss.append(v_total / max(v_count, 1.0))
+            if progress is not None:
+                progress(epoch + 1, epochs, loss[-1], val_loss[-1])
+            if not (math.isfinite(loss[-1]) and math.isfinite(val_loss[-1])):
+                break  # on every worker alike: the losses are all-reduced
+            stopper.on_epoch_end(epoch, {"loss": loss[-1], "val_loss": val_loss[-1]})
+            if model.stop_training:
+                break
+        stopper.on_train_end()
     result = fit_result(loss, val_loss, seconds=time.perf_counter() - started,
                         learning_rate=learning_rate)
     _write_digest(model, result)
     return result
+
+
+@contextlib.contextmanager
+def _peer_errors(tf):
+    """A worker that dies or becomes unreachable fails every collective of the others:
+    turn TensorFlow's long graph error into one line."""
+    try:
+        yield
+    except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError,
+            tf.errors.DeadlineExceededError) as exc:
+        from forecaster.errors import TrainingError
+
+        raise TrainingError(
+            f"distributed training lost a worker: TensorFlow reported {type(exc).__name__} "
+            "in a collective operation (another worker stopped or cannot be reached). Every "
+            "worker must run to the end; restart all of them. No run was saved.") from None
 
 
 # -- debugging ----------------------------------------------------------------------------
