@@ -329,19 +329,24 @@ def _free_ports(n):
     return ports
 
 
-def _start_workers(tmp_path, n, extra, name="workers"):
+def _start_workers(tmp_path, n, extra, name="workers", logs=None):
     """Start ``n`` `forecast train --distribute multi-worker` processes; returns
-    ``(processes, runs_dir, digest_dir)``."""
+    ``(processes, runs_dir, digest_dir)``.  Output is piped, or written to
+    ``logs/<index>.out|err`` when ``logs`` is given."""
     addresses = [f"127.0.0.1:{p}" for p in _free_ports(n)]
     runs, digests = tmp_path / name / "runs", tmp_path / name / "digests"
     procs = []
     for i in range(n):
         env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CONFIG": _tf_config(addresses, index=i),
                D.DIGEST_ENV: str(digests)}
+        out = err = subprocess.PIPE
+        if logs is not None:
+            logs.mkdir(parents=True, exist_ok=True)
+            out, err = open(logs / f"{i}.out", "w"), open(logs / f"{i}.err", "w")
         procs.append(subprocess.Popen(
             [forecast_exe(), "train", str(DATA / "us_employment.csv"), "--id-col", "sector",
              "--runs-dir", str(runs), "--distribute", "multi-worker", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path))
+            stdout=out, stderr=err, text=True, env=env, cwd=tmp_path))
     return procs, runs, digests
 
 
@@ -427,3 +432,35 @@ def test_two_workers_match_the_format_of_a_single_process_run(tmp_path):
     assert a[["series_id", "timestamp"]].equals(b[["series_id", "timestamp"]])
     rel = np.abs(a["forecast"] - b["forecast"]) / np.abs(b["forecast"])
     assert rel.median() < 0.05  # the same model class on the same data: close forecasts
+
+
+@pytest.mark.slow
+def test_a_terminated_worker_stops_the_cluster_cleanly(tmp_path):
+    """SIGTERM to a worker mid-training: it exits 143 (TensorFlow's preemption notifier does
+    not swallow the signal), the chief fails with one line, and no run is written."""
+    import signal
+
+    logs = tmp_path / "logs"
+    procs, runs, _ = _start_workers(tmp_path, 2, ["--no-backtest", "--epochs", "5000",
+                                                  "--patience", "5000", "--units", "4"],
+                                    logs=logs)
+    try:
+        deadline = time.monotonic() + 180
+        while "training tanh_cell" not in (logs / "1.err").read_text():
+            assert time.monotonic() < deadline and procs[1].poll() is None
+            time.sleep(0.5)
+        time.sleep(3)  # past start-up: the cluster is formed and the workers train
+        procs[1].send_signal(signal.SIGTERM)
+        rc1, rc0 = procs[1].wait(timeout=60), procs[0].wait(timeout=120)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    err0, err1 = (logs / "0.err").read_text(), (logs / "1.err").read_text()
+    assert rc1 == 143, err1[-2000:]
+    assert err1.strip().splitlines()[-1] == ("Error: terminated; nothing was saved and "
+                                             "runs/latest is unchanged.")
+    assert rc0 == 1, err0[-2000:]
+    assert err0.strip().splitlines()[-1].startswith(
+        "Error: distributed training lost a worker: TensorFlow reported ")
+    assert not runs.exists() or [p.name for p in runs.iterdir()] == []
