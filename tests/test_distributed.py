@@ -464,3 +464,14 @@ def test_a_terminated_worker_stops_the_cluster_cleanly(tmp_path):
     assert err0.strip().splitlines()[-1].startswith(
         "Error: distributed training lost a worker: TensorFlow reported ")
     assert not runs.exists() or [p.name for p in runs.iterdir()] == []
+
+
+def test_evaluate_ignores_distribute_with_a_note(runner, tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[training]\ndistribute = "multi-worker"\n')  # no TF_CONFIG needed
+    result = runner.invoke(forecast, ["evaluate", str(DATA / "air_passengers.csv"),
+                                      "--config", str(config), "--models", "naive",
+                                      "--folds", "1", "--out", str(tmp_path / "ev")])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert ('note: `training.distribute = "multi-worker"` applies to `forecast train` only; '
+            "evaluate trains in one process.") in result.stderr
