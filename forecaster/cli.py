@@ -228,7 +228,8 @@ def _resolve_config(ctx, kw: dict, horizon=None, extra_eval=None):
                   "scaling": kw.get("scaling"), "ensemble": kw.get("ensemble"),
                   "horizon": horizon},
         "training": {k: kw.get(k) for k in ("epochs", "batch_size", "learning_rate", "loss",
-                                            "patience", "max_windows", "seed", "device")},
+                                            "patience", "max_windows", "seed", "device",
+                                            "distribute")},
         "evaluation": {"season": kw.get("season"), "levels": _levels(kw.get("levels")),
                        **(extra_eval or {})},
         "output": {"runs_dir": kw.get("runs_dir")},
@@ -262,6 +263,10 @@ def _epoch_progress(ctx, label):
 @click.option("--no-backtest", is_flag=True, help="Skip the backtest (no leaderboard, no "
                                                   "intervals).")
 @click.option("--name", help="Name part of the run id (default: the data file's stem).")
+@click.option("--distribute", type=click.Choice(["none", "mirrored", "multi-worker"]),
+              help="Data-parallel training: mirrored over this machine's GPUs, or "
+                   "multi-worker across machines set up by TF_CONFIG (default: none; "
+                   "see docs/scale-out.md).")
 @click.option("--report", "make_report", is_flag=True,
               help="Also write the HTML/PNG report of the new run.")
 @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports",
@@ -291,6 +296,10 @@ def train(ctx, data, horizon, origins, no_backtest, name, make_report, reports_d
         signal.signal(signal.SIGTERM, previous)
     if progress is not None:
         click.echo("", err=True)  # end the \r-updated progress line
+    if result.run_dir is None:  # a non-chief multi-worker task: the chief saves the run
+        click.echo(f"{result.worker}: trained in sync ({result.epochs_run} epochs, best "
+                   f"{result.best_epoch}); the chief writes the run.")
+        return
     for note in result.panel.notes:
         _log(ctx, f"warning: {note}")
     if _state(ctx)["verbose"]:
@@ -311,6 +320,8 @@ def _print_train_summary(ctx, r) -> None:
         ("frequency", info["frequency"]), ("time range", f"{info['start']} … {info['end']}"),
         ("target", info["target"]), ("window", r.window), ("horizon", r.horizon),
         ("model", r.model), ("device", r.device), ("backend", r.backend),
+        *([("distribute", f"{r.distribute} ({r.replicas} replica(s))")]
+          if r.distribute != "none" else []),
         ("epochs run", f"{r.epochs_run} (best {r.best_epoch})"),
         ("validation MSE", f"{r.val_loss:.4g} (scaled units)"),
         ("time", f"{r.seconds:.1f} s"),
@@ -410,6 +421,10 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
     """Compare the RNN with baselines on the same rolling-origin folds of DATA."""
     _prepare_runtime(ctx)
     cfg = _resolve_config(ctx, kw, horizon=horizon, extra_eval={"folds": folds})
+    if cfg.training.distribute != "none":
+        _log(ctx, f"note: `training.distribute = \"{cfg.training.distribute}\"` applies to "
+                  "`forecast train` only; evaluate trains in one process.")
+        cfg = cfg.replace("training", distribute="none")
     import json
 
     from forecaster import artifacts

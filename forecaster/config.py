@@ -24,6 +24,7 @@ AGGREGATES = ("", "mean", "sum", "last", "first", "max", "min")
 DEVICES = ("cpu", "gpu", "auto")
 SCALINGS = ("auto", "log", "standard")
 LOSSES = ("mse", "mae", "huber")
+DISTRIBUTE = ("none", "mirrored", "multi-worker")
 
 
 @dataclass
@@ -63,6 +64,7 @@ class TrainingConfig:
     max_windows: int
     seed: int
     device: str
+    distribute: str
 
 
 @dataclass
@@ -187,6 +189,8 @@ def _validate(cfg: Config) -> None:
     _check(t.max_windows >= 0, "training.max_windows", ">= 0", t.max_windows)
     _check(0 <= t.seed < 2**32, "training.seed", "between 0 and 2**32-1", t.seed)
     _check(t.device in DEVICES, "training.device", "one of " + ", ".join(DEVICES), t.device)
+    _check(t.distribute in DISTRIBUTE, "training.distribute",
+           "one of " + ", ".join(DISTRIBUTE), t.distribute)
     _check(e.origins >= 1, "evaluation.origins", ">= 1", e.origins)
     _check(e.folds >= 1, "evaluation.folds", ">= 1", e.folds)
     _check(e.season >= 0, "evaluation.season", ">= 0", e.season)

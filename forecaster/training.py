@@ -243,12 +243,21 @@ def _as_dataset(sampler):
 
 
 def fit_model(model, sampler, validation, *, epochs: int, learning_rate: float,
-              clipnorm: float, patience: int, progress=None, loss: str = "mse") -> FitResult:
+              clipnorm: float, patience: int, progress=None, loss: str = "mse",
+              strategy=None) -> FitResult:
     """Compile and train ``model``; ``validation`` is ``(x, y)`` for early stopping, or None
     to train exactly ``epochs`` epochs.  Returns a FitResult.
 
     ``progress(epoch, epochs, loss, val_loss)`` is called after each epoch when given.
+    With a ``tf.distribute`` ``strategy`` (the model built in its scope) the custom loop
+    :func:`forecaster.distributed.fit_distributed` trains instead, with the same rules.
     """
+    if strategy is not None:
+        from forecaster.distributed import fit_distributed
+
+        return fit_distributed(strategy, model, sampler, validation, epochs=epochs,
+                               learning_rate=learning_rate, clipnorm=clipnorm,
+                               patience=patience, progress=progress, loss=loss)
     import keras
 
     # Several batches per compiled call: Keras's per-batch Python overhead otherwise
@@ -274,8 +283,16 @@ def fit_model(model, sampler, validation, *, epochs: int, learning_rate: float,
     history = model.fit(_as_dataset(sampler), validation_data=validation, epochs=epochs,
                         verbose=0, shuffle=False, callbacks=callbacks)
     seconds = time.perf_counter() - started
-    loss = [float(v) for v in history.history.get("loss", [])]
-    val = [float(v) for v in history.history.get("val_loss", [])]
+    return fit_result(history.history.get("loss", []), history.history.get("val_loss", []),
+                      seconds=seconds, learning_rate=learning_rate)
+
+
+def fit_result(loss, val_loss, *, seconds: float, learning_rate: float) -> FitResult:
+    """The :class:`FitResult` of per-epoch losses, or the divergence error when a loss is
+    NaN/infinite (or no epoch ran).  Shared by :func:`fit_model` and
+    :func:`forecaster.distributed.fit_distributed` so both fail the same way."""
+    loss = [float(v) for v in loss]
+    val = [float(v) for v in val_loss]
     bad = [i for i, v in enumerate(loss + val) if not math.isfinite(v)]
     if bad or not loss:
         epoch = (bad[0] % max(len(loss), 1)) + 1 if bad else 1

@@ -204,6 +204,7 @@ class WindowSampler:
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.max_windows = int(max_windows)
+        self.seed = seed
         self._rng = np.random.default_rng(seed)
         self._order = self._new_order()
 

@@ -165,7 +165,7 @@ class RNNForecaster(Forecaster):
                  relative=True, scaling="auto", loss="mse", ensemble=1, min_context=0,
                  refit_all=True, epochs=100, batch_size=32, learning_rate=3e-3, clipnorm=1.0,
                  patience=20, validation=0.15, max_windows=0, seed=0, season=None,
-                 device="auto", progress=None):
+                 device="auto", progress=None, distribute="none"):
         self.kind, self.units, self.layers = kind, units, layers
         self.window, self.horizon, self.relative = window, horizon, relative
         self.scaling, self.loss, self.ensemble = scaling, loss, ensemble
@@ -174,6 +174,7 @@ class RNNForecaster(Forecaster):
         self.clipnorm, self.patience, self.validation = clipnorm, patience, validation
         self.max_windows, self.seed, self.season = max_windows, seed, season
         self.device, self.progress = device, progress
+        self.distribute = distribute  # none | mirrored | multi-worker (forecaster.distributed)
         self.name = kind
 
     @classmethod
@@ -185,10 +186,11 @@ class RNNForecaster(Forecaster):
                    batch_size=t.batch_size, learning_rate=t.learning_rate,
                    clipnorm=t.clipnorm, patience=t.patience, validation=t.validation,
                    max_windows=t.max_windows, seed=t.seed, season=season, device=t.device,
-                   progress=progress)
+                   progress=progress, distribute=t.distribute)
 
     # -- fit ----------------------------------------------------------------------------
     def _fit(self, panel: Panel) -> None:
+        from forecaster.distributed import scope
         from forecaster.models.rnn import build_ensemble
         from forecaster.training import configure_runtime, fit_model
 
@@ -227,16 +229,17 @@ class RNNForecaster(Forecaster):
 
         self.device_ = configure_runtime(self.seed, self.device)
         k = int(self.ensemble)
-        model, training_model, members = build_ensemble(
-            self.kind, window=T, horizon=H, units=self.units, layers=self.layers,
-            seed=self.seed, ensemble=k)
+        with scope(self.distribute, self.device) as strategy:  # None unless distributed
+            model, training_model, members = build_ensemble(
+                self.kind, window=T, horizon=H, units=self.units, layers=self.layers,
+                seed=self.seed, ensemble=k)
         sampler = W.WindowSampler(train, self.batch_size, shuffle=True, seed=self.seed,
                                   max_windows=self.max_windows)
         vx, vy = val.arrays()
         self.fit_ = fit_model(training_model, _Tiled(sampler, k), (vx, np.tile(vy, (1, k))),
                               epochs=self.epochs, learning_rate=self.learning_rate,
                               clipnorm=self.clipnorm, patience=self.patience,
-                              progress=self.progress, loss=self.loss)
+                              progress=self.progress, loss=self.loss, strategy=strategy)
         self.n_train_windows_ = len(train)
         self.validation_batch_ = val.gather(val.positions[:256])
         if self.refit_all:
@@ -251,15 +254,17 @@ class RNNForecaster(Forecaster):
             al_series, al_start = W.window_starts(lengths, T, H, min_context=C)
             every = W.WindowSet.build(scaled, al_series, al_start, T, H, level, pad=T - C)
             configure_runtime(self.seed, self.device)
-            model, training_model, members = build_ensemble(
-                self.kind, window=T, horizon=H, units=self.units, layers=self.layers,
-                seed=self.seed, ensemble=k)
+            with scope(self.distribute, self.device) as strategy:
+                model, training_model, members = build_ensemble(
+                    self.kind, window=T, horizon=H, units=self.units, layers=self.layers,
+                    seed=self.seed, ensemble=k)
             sampler = W.WindowSampler(every, self.batch_size, shuffle=True, seed=self.seed,
                                       max_windows=self.max_windows)
             self.refit_ = fit_model(training_model, _Tiled(sampler, k), None,
                                     epochs=self.fit_.best_epoch,
                                     learning_rate=self.learning_rate, clipnorm=self.clipnorm,
-                                    patience=self.patience, progress=None, loss=self.loss)
+                                    patience=self.patience, progress=None, loss=self.loss,
+                                    strategy=strategy)
             self.n_train_windows_ = len(every)
         self.model_, self.scaler_, self.shape_ = model, scaler, shape
         self.member_ = members[0]

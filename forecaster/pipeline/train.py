@@ -11,6 +11,11 @@ Order of work (each step uses only what the step before produced):
 4. the final RNN fitted on all the data (its own validation tail for early stopping);
 5. intervals, a forecast of the trained horizon, the gradient diagnostic;
 6. everything written to a temporary run directory that is renamed into place at the end.
+
+With ``[training] distribute`` (:mod:`forecaster.distributed`) every RNN fit — the
+backtest's and the final one — is data-parallel.  Under ``multi-worker`` every worker runs
+this same pipeline on the same file in lockstep; only the chief runs the baselines and
+steps 5–6, the other workers stop after the final fit (``TrainResult.run_dir`` is None).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 import forecaster
-from forecaster import artifacts
+from forecaster import artifacts, distributed
 from forecaster.config import Config, dump_toml
 from forecaster.data.ingest import fingerprint, read_panel
 from forecaster.data.panel import Panel
@@ -56,6 +61,9 @@ class TrainResult:
     leaderboard: pd.DataFrame | None = None
     notes: list = field(default_factory=list)
     backend: str = "tensorflow"
+    distribute: str = "none"
+    replicas: int = 1
+    worker: str | None = None  # a non-chief multi-worker task: "worker 1 (rank 1 of 2)"
 
 
 def load_panel(path, cfg: Config) -> Panel:
@@ -105,9 +113,21 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
 
     started = time.perf_counter()
     data_path = Path(data_path)
+    mode = cfg.training.distribute
+    cluster = distributed.check(mode)  # a bad TF_CONFIG or backend fails before any work
+    chief = cluster is None or cluster.is_chief
     panel = load_panel(data_path, cfg)
     import_backend()  # only now: the reader's transient memory is released first
     select_device(cfg.training.device)  # `--device gpu` without one: fail before work
+    replicas = 1
+    if mode != "none":  # before TensorFlow runs anything (collectives are set up first)
+        from forecaster.training import configure_runtime
+
+        configure_runtime(cfg.training.seed, cfg.training.device)
+        if cluster is not None:
+            log(f"multi-worker: this is {cluster.describe()}; waiting for the cluster")
+        replicas = distributed.get_strategy(mode, cfg.training.device).num_replicas_in_sync
+        log(f"distribute: {mode}, {replicas} replica(s) in sync")
     notes = list(panel.notes)
     season = season_of(panel, cfg)
     shape, origins = _plan_backtest(panel, cfg, season)
@@ -123,11 +143,14 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
     evaluation = None
     if origins:
         log(f"backtest: {origins} origins × horizon {shape.horizon} "
-            f"(RNN and {len(TRAIN_BASELINES)} baselines)")
+            + (f"(RNN and {len(TRAIN_BASELINES)} baselines)" if chief else
+               "(the RNN only; the chief runs the baselines)"))
         spec = BacktestSpec(horizon=shape.horizon, folds=origins, step=1, refit=False)
-        evaluation = evaluate(panel, models=["rnn"] + TRAIN_BASELINES, spec=spec,
-                              levels=levels, season=season, seed=cfg.training.seed,
-                              rnn_factory=rnn)
+        # a non-chief worker only trains along (the RNN fit is collective); the chief
+        # alone runs the baselines and keeps the leaderboard
+        evaluation = evaluate(panel, models=["rnn"] + (TRAIN_BASELINES if chief else []),
+                              spec=spec, levels=levels, season=season,
+                              seed=cfg.training.seed, rnn_factory=rnn)
         notes += [n for n in evaluation.notes if n not in notes]
     else:
         notes.append("the series is too short for a backtest: no leaderboard and no "
@@ -136,6 +159,14 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
     log(f"training {cfg.model.kind} on all data (window {shape.window}, "
         f"horizon {shape.horizon})")
     model = rnn(progress).fit(panel)
+    if not chief:
+        fit = model.fit_
+        return TrainResult(run_dir=None, panel=panel, window=shape.window,
+                           horizon=shape.horizon, model=cfg.model.kind, device=model.device_,
+                           epochs_run=fit.epochs_run, best_epoch=fit.best_epoch,
+                           val_loss=fit.best_val_loss, seconds=time.perf_counter() - started,
+                           notes=notes, distribute=mode, replicas=replicas,
+                           worker=cluster.describe())
 
     scales = {sid: float(model.scaler_.scale[i]) for sid, i in model.ids_.items()}
     conformal = None
@@ -182,6 +213,8 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
             "train_seconds": round(fit.seconds, 3), "val_loss": fit.best_val_loss,
             "total_seconds": round(time.perf_counter() - started, 3),
             "train_windows": int(model.n_train_windows_),
+            "distribute": mode, "replicas": replicas,
+            "workers": 1 if cluster is None else cluster.num_workers,
             "keras_backend": backend, f"{backend}_version": backend_version(backend),
             "keras_version": _keras_version(), "python": platform.python_version(),
         })
@@ -190,7 +223,7 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
                        epochs_run=fit.epochs_run, best_epoch=fit.best_epoch,
                        val_loss=fit.best_val_loss, seconds=time.perf_counter() - started,
                        leaderboard=None if evaluation is None else evaluation.table,
-                       notes=notes, backend=backend)
+                       notes=notes, backend=backend, distribute=mode, replicas=replicas)
 
 
 def _backend() -> str:

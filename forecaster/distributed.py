@@ -1,0 +1,483 @@
+"""Data-parallel training with ``tf.distribute`` (``forecast train --distribute``).
+
+Three modes, named by ``[training] distribute``:
+
+* ``none`` — the single-process Keras ``fit`` of :mod:`forecaster.training`;
+* ``mirrored`` — :class:`tf.distribute.MirroredStrategy` over this machine's GPUs (one
+  replica on the CPU when there is no GPU, or with ``--device cpu``);
+* ``multi-worker`` — :class:`tf.distribute.MultiWorkerMirroredStrategy` across processes
+  and machines, configured by the standard ``TF_CONFIG`` environment variable
+  (:func:`parse_tf_config`; as Kubernetes TFJob and Vertex AI set it).
+
+What is shared with the single-process path: the model builder, the window sets (scaled on
+the training part only), the :class:`~forecaster.data.windowing.WindowSampler`, Adam with
+the same clipping, Keras's own ``EarlyStopping`` (patience on the validation loss, best
+weights restored) and the same divergence error (:func:`forecaster.training.fit_result`).
+
+What differs: Keras 3's ``model.fit`` fails under ``MultiWorkerMirroredStrategy``
+("unsupported type PerReplica", keras-team/keras#20585), so :func:`fit_distributed` runs a
+custom step with ``strategy.run``.  Series — never windows of one series — are sharded
+across the replicas (:func:`shard_series`, balanced by window count); every worker reads
+the whole file, so every worker knows every shard's size and all run the same number of
+steps per epoch (a replica whose shard is exhausted feeds zero-weight padding).  Each
+replica's batch is ``batch_size`` windows of its own shard, so the global batch is
+``batch_size × replicas``; the gradient is the mean over the global batch, all-reduced
+before clipping, exactly as one process would compute it on the concatenated batch.  The
+validation loss is summed over every replica's validation windows and all-reduced, so all
+workers see the same number and early stopping ends them at the same epoch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from forecaster.errors import ConfigError
+
+MODES = ("none", "mirrored", "multi-worker")
+JOBS = ("chief", "worker")  # the TF_CONFIG jobs MultiWorkerMirroredStrategy trains with
+VALIDATION_BATCH = 512  # validation windows per replica and step
+DIGEST_ENV = "FORECASTER_WEIGHTS_DIGEST_DIR"  # debugging/tests: each worker writes its digest
+_STRATEGIES: dict = {}  # one strategy per process and mode (collectives are configured once)
+_ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$")
+
+
+# -- TF_CONFIG ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Cluster:
+    """The parsed ``TF_CONFIG``: every worker's address in rank order (the chief first)
+    and this process's task."""
+
+    addresses: tuple
+    task_type: str
+    task_index: int
+    has_chief: bool = False
+
+    @property
+    def num_workers(self) -> int:
+        return len(self.addresses)
+
+    @property
+    def rank(self) -> int:
+        """0 for the chief, then the workers in order (MultiWorkerMirroredStrategy's
+        ``id_in_cluster``)."""
+        return self.task_index if self.task_type == "chief" else \
+            self.task_index + int(self.has_chief)
+
+    @property
+    def is_chief(self) -> bool:
+        """The task that writes the run: ``chief`` if the cluster has one, else worker 0."""
+        return self.rank == 0
+
+    def describe(self) -> str:
+        return f"{self.task_type} {self.task_index} (rank {self.rank} of {self.num_workers})"
+
+
+def _bad(what: str, got, raw: bool = False) -> ConfigError:
+    """The one-line error; ``got`` is quoted as JSON (``raw``: as the text it was)."""
+    text = got if raw else json.dumps(got)
+    if len(text) > 120:
+        text = text[:117] + "..."
+    return ConfigError(f"TF_CONFIG {what}. Got {text!r}; see docs/scale-out.md.")
+
+
+def parse_tf_config(text: str | None) -> Cluster:
+    """Validate a ``TF_CONFIG`` value for ``--distribute multi-worker``.
+
+    Expected: ``{"cluster": {"worker": ["host:port", ...], "chief": ["host:port"]},
+    "task": {"type": "worker", "index": 0}}`` (``chief`` optional; when it is absent
+    worker 0 is the chief).  Any problem is one :class:`ConfigError` line.
+    """
+    if text is None or not text.strip():
+        raise ConfigError(
+            "`--distribute multi-worker` needs the TF_CONFIG environment variable (the "
+            "cluster's host:port addresses and this process's task, as JSON); it is not set. "
+            'Example: TF_CONFIG=\'{"cluster": {"worker": ["10.0.0.1:12345", '
+            '"10.0.0.2:12345"]}, "task": {"type": "worker", "index": 0}}\' (see '
+            "docs/scale-out.md).")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise _bad(f"must be JSON ({exc})", text, raw=True) from None
+    if not isinstance(data, dict) or not isinstance(data.get("cluster"), dict):
+        raise _bad('must be a JSON object with a "cluster" object', data)
+    cluster, task = data["cluster"], data.get("task")
+    unknown = sorted(set(cluster) - set(JOBS))
+    if unknown:
+        raise _bad(f'"cluster" may only list "chief" and "worker" jobs for --distribute '
+                   f"multi-worker (no {', '.join(repr(u) for u in unknown)})", cluster)
+    jobs = {}
+    for job in JOBS:
+        addresses = cluster.get(job, [])
+        if not isinstance(addresses, list) or not all(
+                isinstance(a, str) and _valid_address(a) for a in addresses):
+            raise _bad(f'"cluster"."{job}" must be a list of "host:port" strings', addresses)
+        jobs[job] = addresses
+    if len(jobs["chief"]) > 1:
+        raise _bad('"cluster"."chief" must hold at most one address', jobs["chief"])
+    addresses = tuple(jobs["chief"] + jobs["worker"])
+    if not addresses:
+        raise _bad('"cluster" must list at least one worker', cluster)
+    if len(set(addresses)) != len(addresses):
+        raise _bad('"cluster" must not list an address twice', cluster)
+    if not isinstance(task, dict):
+        raise _bad('must have a "task" object such as {"type": "worker", "index": 0}', data)
+    kind, index = task.get("type"), task.get("index", 0)
+    if kind not in JOBS or not jobs[kind]:
+        listed = [j for j in JOBS if jobs[j]]
+        raise _bad(f'"task"."type" must be one of the cluster\'s jobs '
+                   f"({', '.join(listed)})", task)
+    if isinstance(index, bool) or not isinstance(index, int) or \
+            not 0 <= index < len(jobs[kind]):
+        raise _bad(f'"task"."index" must be an integer from 0 to {len(jobs[kind]) - 1} '
+                   f'(the "{kind}" list has {len(jobs[kind])} address(es))', task)
+    return Cluster(addresses=addresses, task_type=kind, task_index=index,
+                   has_chief=bool(jobs["chief"]))
+
+
+def _valid_address(address: str) -> bool:
+    match = _ADDRESS.match(address)
+    return bool(match) and 1 <= int(match.group(2)) <= 65535
+
+
+def cluster_from_env(environ=None) -> Cluster:
+    """:func:`parse_tf_config` of ``$TF_CONFIG``."""
+    return parse_tf_config((os.environ if environ is None else environ).get("TF_CONFIG"))
+
+
+def check(mode: str, environ=None) -> Cluster | None:
+    """Validate ``mode`` before any work: the Keras backend must be TensorFlow, and
+    ``multi-worker`` needs a valid ``TF_CONFIG``.  Returns the cluster (multi-worker) or
+    ``None``."""
+    if mode not in MODES:
+        raise ConfigError(f"`training.distribute` must be one of {', '.join(MODES)}. "
+                          f"Got {mode!r}.")
+    if mode == "none":
+        return None
+    environ = os.environ if environ is None else environ
+    backend = environ.get("KERAS_BACKEND") or "tensorflow"
+    if "keras" in sys.modules:  # already imported: its backend is settled
+        backend = sys.modules["keras"].backend.backend()
+    if backend != "tensorflow":
+        raise ConfigError(f"`--distribute {mode}` needs the TensorFlow backend (it uses "
+                          f"tf.distribute). Got KERAS_BACKEND={backend!r}; unset it or use "
+                          "--distribute none.")
+    return cluster_from_env(environ) if mode == "multi-worker" else None
+
+
+def is_chief(mode: str, environ=None) -> bool:
+    """Whether this process writes the run: always, except a non-chief multi-worker task."""
+    return mode != "multi-worker" or cluster_from_env(environ).is_chief
+
+
+# -- strategies ---------------------------------------------------------------------------
+def get_strategy(mode: str, device: str = "auto"):
+    """The process's strategy for ``mode`` (``None`` for ``none``), created once.
+
+    ``multi-worker`` must be created before TensorFlow runs its first op in the process
+    (collective ops are configured at start-up), so the train pipeline creates it right
+    after reading the data; it then waits for every worker in ``TF_CONFIG`` to start."""
+    cluster = check(mode)
+    if mode == "none":
+        return None
+    if mode in _STRATEGIES:
+        return _STRATEGIES[mode]
+    from forecaster.training import import_tensorflow
+
+    tf = import_tensorflow()
+    if mode == "mirrored":
+        gpus = tf.config.get_visible_devices("GPU")
+        devices = None if gpus and device != "cpu" else ["/cpu:0"]
+        strategy = tf.distribute.MirroredStrategy(devices=devices)
+    else:
+        options = tf.distribute.experimental.CommunicationOptions(
+            implementation=tf.distribute.experimental.CommunicationImplementation.AUTO)
+        sigterm = signal.getsignal(signal.SIGTERM)
+        try:
+            strategy = tf.distribute.MultiWorkerMirroredStrategy(
+                communication_options=options)
+            # TensorFlow's preemption notifier takes SIGTERM over (and ignores it); give it
+            # back so `kill`/Kubernetes still stops a worker cleanly (exit 143).
+            if sigterm is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, sigterm)
+        except RuntimeError as exc:
+            if "program startup" not in str(exc):
+                raise
+            raise ConfigError(
+                "`--distribute multi-worker` must set up TensorFlow's collectives before "
+                "anything else runs in the process, and TensorFlow was already running "
+                f"({exc}); start a fresh process ({cluster.describe()}).") from None
+    _STRATEGIES[mode] = strategy
+    return strategy
+
+
+@contextlib.contextmanager
+def scope(mode: str, device: str = "auto"):
+    """Yield the strategy for ``mode`` (``None`` for ``none``) with its scope entered, so
+    the model and its variables are created mirrored."""
+    strategy = get_strategy(mode, device)
+    if strategy is None:
+        yield None
+        return
+    with strategy.scope():
+        yield strategy
+
+
+# -- sharding -----------------------------------------------------------------------------
+def shard_series(counts, n_shards: int) -> np.ndarray:
+    """The shard (0 … ``n_shards - 1``) of every series, balancing the window ``counts``:
+    the series with the most windows first, each to the least-loaded shard (ties: the
+    lower series index, the lower shard).  Deterministic, so every worker computes the same
+    assignment from the same data.  Raises :class:`ConfigError` when there are fewer series
+    with windows than shards."""
+    counts = np.asarray(counts, dtype=np.int64)
+    if n_shards < 1:
+        raise ValueError(f"n_shards must be >= 1. Got {n_shards}.")
+    usable = int(np.count_nonzero(counts))
+    if usable < n_shards:
+        raise ConfigError(
+            f"distributed training shards the data by series and needs at least one series "
+            f"per replica: {n_shards} replicas, {usable} series with training windows. Use "
+            "fewer workers/GPUs or --distribute none.")
+    shard = np.full(len(counts), -1, dtype=np.int64)
+    load = np.zeros(n_shards, dtype=np.int64)
+    for i in np.argsort(-counts, kind="stable"):
+        k = int(np.argmin(load))  # first minimum: the lower shard on ties
+        shard[i] = k
+        load[k] += counts[i]
+    return shard
+
+
+def series_of(windows) -> np.ndarray:
+    """The series index of every window of a :class:`~forecaster.data.windowing.WindowSet`."""
+    return np.searchsorted(windows.offsets, windows.positions, side="right") - 1
+
+
+def subset(windows, keep: np.ndarray):
+    """The windows of ``windows`` where ``keep`` is true (shares the scaled data)."""
+    from forecaster.data.windowing import WindowSet
+
+    return WindowSet(windows.flat, windows.offsets, windows.positions[keep], windows.window,
+                     windows.horizon, windows.relative)
+
+
+def _padded(batch, size: int, window: int, horizon: int):
+    """``(x, y, weight)`` of exactly ``size`` rows: ``batch`` then zero rows of weight 0
+    (one static shape, so every worker traces the step once and the collectives match)."""
+    x = np.zeros((size, window, 1), np.float32)
+    y = np.zeros((size, horizon), np.float32)
+    w = np.zeros(size, np.float32)
+    if batch is not None:
+        n = len(batch[1])
+        x[:n], y[:n], w[:n] = batch[0], batch[1], 1.0
+    return x, y, w
+
+
+# -- the training loop --------------------------------------------------------------------
+def fit_distributed(strategy, model, sampler, validation, *, epochs: int,
+                    learning_rate: float, clipnorm: float, patience: int, progress=None,
+                    loss: str = "mse"):
+    """:func:`~forecaster.training.fit_model` for a model built in ``strategy.scope()``.
+
+    ``sampler`` is the single-process :class:`~forecaster.data.windowing.WindowSampler`;
+    its windows are sharded by series (:func:`shard_series`) and each replica samples its
+    shard the same way (seed ``sampler.seed + replica``, ``max_windows`` split evenly; one
+    replica uses ``sampler`` itself).  ``validation`` ``(x, y)`` is split into contiguous
+    row blocks, one per replica, and its loss all-reduced (None: exactly ``epochs`` epochs,
+    no early stopping).  ``loss`` is ``mse``, ``mae`` or ``huber`` (delta 1, as Keras's).
+    Returns the same
+    :class:`~forecaster.training.FitResult` and raises the same divergence error.
+    """
+    import keras
+    import tensorflow as tf
+
+    from forecaster.data.windowing import WindowSampler
+    from forecaster.training import fit_result
+
+    R = strategy.num_replicas_in_sync
+    tile = getattr(sampler, "k", 1)  # ensemble members: targets repeated once per member
+    sampler = getattr(sampler, "sampler", sampler)
+    train, B = sampler.windows, sampler.batch_size
+    T, H = train.window, train.horizon
+    cap = math.ceil(sampler.max_windows / R) if sampler.max_windows else 0
+    if R == 1:
+        shards = [train]
+    else:
+        series = series_of(train)
+        shard = shard_series(np.bincount(series, minlength=len(train.offsets)), R)
+        shards = [subset(train, shard[series] == r) for r in range(R)]
+    # The same step counts on every worker, from sizes every worker knows.
+    steps = max(math.ceil((min(len(s), cap) if cap else len(s)) / B) for s in shards)
+    x_val, y_val = validation if validation is not None else (np.zeros((0, T, 1)), np.zeros((0, H)))
+    val_rows = np.array_split(np.arange(len(y_val)), R)
+    val_steps = 0 if validation is None else max(
+        1, math.ceil(max(len(rows) for rows in val_rows) / VALIDATION_BATCH))
+    samplers: dict = {}
+
+    def local_sampler(r):  # only this worker's replicas ever get one
+        if r not in samplers:
+            samplers[r] = sampler if R == 1 else WindowSampler(
+                shards[r], B, shuffle=sampler.shuffle, seed=sampler.seed + r,
+                max_windows=cap)
+            # Keras's fit resets its data once before the first epoch (on_epoch_end);
+            # doing the same lets one replica reproduce fit_model's batches exactly.
+            samplers[r].on_epoch_end()
+        return samplers[r]
+
+    def train_batch(step):
+        def value(ctx):
+            s = local_sampler(ctx.replica_id_in_sync_group)
+            batch = s[step] if step < len(s) else None
+            if batch is not None and tile > 1:
+                batch = (batch[0], np.tile(batch[1], (1, tile)))
+            return _padded(batch, B, T, H * tile)
+        return strategy.experimental_distribute_values_from_function(value)
+
+    def val_batch(step):
+        def value(ctx):
+            rows = val_rows[ctx.replica_id_in_sync_group]
+            rows = rows[step * VALIDATION_BATCH:(step + 1) * VALIDATION_BATCH]
+            return _padded((x_val[rows], y_val[rows]) if len(rows) else None,
+                           VALIDATION_BATCH, T, H * tile)
+        return strategy.experimental_distribute_values_from_function(value)
+
+    SUM = tf.distribute.ReduceOp.SUM
+    with strategy.scope():  # clipping is done below, on the global gradient
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+        optimizer.build(model.trainable_variables)
+    variables = model.trainable_variables
+
+    def pointwise(err):
+        if loss == "mae":
+            return tf.abs(err)
+        if loss == "huber":
+            a = tf.abs(err)
+            return tf.where(a <= 1.0, 0.5 * tf.square(err), a - 0.5)
+        return tf.square(err)
+
+    def squared_error(x, y, w, training):
+        pred = model(x, training=training)
+        per_window = tf.reduce_mean(pointwise(tf.cast(y, pred.dtype) - pred), axis=-1)
+        return tf.reduce_sum(per_window * w), tf.reduce_sum(w)
+
+    @tf.function
+    def train_step(batch):
+        def replica_step(x, y, w):
+            ctx = tf.distribute.get_replica_context()
+            # the mean over the *global* batch: the weights are summed over replicas first
+            n = ctx.all_reduce(SUM, tf.reduce_sum(w))
+            with tf.GradientTape() as tape:
+                total, count = squared_error(x, y, w, True)
+                loss = total / tf.maximum(n, 1.0)
+            # Clip the global gradient (per variable, as Keras's `clipnorm` does in one
+            # process), not each replica's share of it; the optimizer then sums the
+            # replicas' identical copies again, hence the division.
+            grads = ctx.all_reduce(SUM, tape.gradient(loss, variables))
+            optimizer.apply_gradients(
+                (tf.clip_by_norm(g, clipnorm) / R, v) for g, v in zip(grads, variables))
+            return total, count
+
+        total, count = strategy.run(replica_step, args=batch)
+        return strategy.reduce(SUM, total, axis=None), strategy.reduce(SUM, count, axis=None)
+
+    @tf.function
+    def val_step(batch):
+        total, count = strategy.run(lambda x, y, w: squared_error(x, y, w, False), args=batch)
+        return strategy.reduce(SUM, total, axis=None), strategy.reduce(SUM, count, axis=None)
+
+    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                            restore_best_weights=True)
+    stopper.set_model(model)
+    model.stop_training = False
+    stopper.on_train_begin()
+    losses, val_loss = [], []
+    started = time.perf_counter()
+    with _peer_errors(tf):
+        for epoch in range(epochs):
+            total = count = 0.0
+            for step in range(steps):
+                t, c = train_step(train_batch(step))
+                total, count = total + float(t), count + float(c)
+            for s in samplers.values():
+                s.on_epoch_end()
+            v_total = v_count = 0.0
+            for step in range(val_steps):
+                t, c = val_step(val_batch(step))
+                v_total, v_count = v_total + float(t), v_count + float(c)
+            losses.append(total / max(count, 1.0))
+            if validation is None:
+                if progress is not None:
+                    progress(epoch + 1, epochs, losses[-1], None)
+                if not math.isfinite(losses[-1]):
+                    break
+                continue
+            val_loss.append(v_total / max(v_count, 1.0))
+            if progress is not None:
+                progress(epoch + 1, epochs, losses[-1], val_loss[-1])
+            if not (math.isfinite(losses[-1]) and math.isfinite(val_loss[-1])):
+                break  # on every worker alike: the losses are all-reduced
+            stopper.on_epoch_end(epoch, {"loss": losses[-1], "val_loss": val_loss[-1]})
+            if model.stop_training:
+                break
+        stopper.on_train_end()
+    result = fit_result(losses, val_loss, seconds=time.perf_counter() - started,
+                        learning_rate=learning_rate)
+    _write_digest(model, result)
+    return result
+
+
+@contextlib.contextmanager
+def _peer_errors(tf):
+    """A worker that dies or becomes unreachable fails every collective of the others:
+    turn TensorFlow's long graph error into one line."""
+    try:
+        yield
+    except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError,
+            tf.errors.DeadlineExceededError) as exc:
+        from forecaster.errors import TrainingError
+
+        raise TrainingError(
+            f"distributed training lost a worker: TensorFlow reported {type(exc).__name__} "
+            "in a collective operation (another worker stopped or cannot be reached). Every "
+            "worker must run to the end; restart all of them. No run was saved.") from None
+
+
+# -- debugging ----------------------------------------------------------------------------
+def weights_digest(weights) -> str:
+    """SHA-256 over the weight arrays (float32 bytes, in order): equal digests mean
+    bit-identical weights."""
+    h = hashlib.sha256()
+    for w in weights:
+        h.update(np.ascontiguousarray(np.asarray(w, dtype=np.float32)).tobytes())
+    return h.hexdigest()
+
+
+def _write_digest(model, result) -> None:
+    """With ``$FORECASTER_WEIGHTS_DIGEST_DIR`` set, write ``<task>-<index>.json`` (weights
+    digest and history of this process's latest fit) there, so a test or an operator can
+    check that the workers ended with identical weights."""
+    directory = os.environ.get(DIGEST_ENV)
+    if not directory:
+        return
+    try:
+        cluster = cluster_from_env()
+        name = f"{cluster.task_type}-{cluster.task_index}"
+    except ConfigError:
+        name = "local"
+    path = os.path.join(directory, f"{name}.json")
+    os.makedirs(directory, exist_ok=True)
+    with open(path + ".tmp", "w", encoding="utf-8") as fh:
+        json.dump({"digest": weights_digest(model.get_weights()), "loss": result.loss,
+                   "val_loss": result.val_loss, "best_epoch": result.best_epoch}, fh)
+    os.replace(path + ".tmp", path)
