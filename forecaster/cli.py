@@ -323,7 +323,7 @@ def _print_train_summary(ctx, r) -> None:
         *([("distribute", f"{r.distribute} ({r.replicas} replica(s))")]
           if r.distribute != "none" else []),
         ("epochs run", f"{r.epochs_run} (best {r.best_epoch})"),
-        ("validation MSE", f"{r.val_loss:.4g} (scaled units)"),
+        ("validation loss", f"{r.val_loss:.4g} (scaled units)"),
         ("time", f"{r.seconds:.1f} s"),
     ]
     if r.leaderboard is not None and len(r.leaderboard):

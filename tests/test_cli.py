@@ -47,7 +47,7 @@ def test_train_and_predict_air_passengers(runner, tmp_path):
     runs = tmp_path / "runs"
     result = _train(runner, runs, DATA / "air_passengers.csv")
     for key in ("rows", "series", "frequency", "window", "horizon", "model", "device",
-                "epochs run", "validation MSE", "run"):
+                "epochs run", "validation loss", "run"):
         assert key in result.output
     assert "144" in result.output and "MS" in result.output
     run_id = (runs / "latest").read_text().strip()

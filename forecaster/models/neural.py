@@ -126,19 +126,6 @@ def default_min_context(window: int, season: int | None) -> int:
     return min(window, max(2, season or 0, window // 4))
 
 
-def _diff_scaler(scaler, parts, m):
-    sc = scaler.scale.copy()
-    for i, v in enumerate(parts):
-        v = np.asarray(v, float)
-        v = np.log(v) if scaler.log else v
-        lag = m if len(v) > m + 1 else 1
-        if len(v) > lag:
-            d = np.mean(np.abs(v[lag:] - v[:-lag]))
-            if d > 1e-12:
-                sc[i] = d
-    return W.SeriesScaler(scaler.mean, sc, scaler.log)
-
-
 class _Tiled:
     """A sampler whose targets are repeated ``k`` times, one copy per ensemble member."""
 
@@ -204,10 +191,6 @@ class RNNForecaster(Forecaster):
         fit_parts = [v[:max(int(k), 1)] for v, k in zip(panel.values, n_train)]
         log = resolve_scaling(self.scaling, fit_parts, panel.values) == "log"
         scaler = W.SeriesScaler.fit(fit_parts, log=log)
-        if log and getattr(self, "_unit_log_scale", False):
-            scaler = W.SeriesScaler(scaler.mean, np.ones_like(scaler.scale), True)
-        if getattr(self, "_diff_scale", 0):
-            scaler = _diff_scaler(scaler, fit_parts, self._diff_scale)
         scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
 
         C = min(T, self.min_context or default_min_context(T, self.season))
@@ -246,10 +229,6 @@ class RNNForecaster(Forecaster):
             # The validation tail holds the most recent data: having chosen the number of
             # epochs on it, train afresh on every window for that many epochs.
             scaler = W.SeriesScaler.fit(list(panel.values), log=log)
-            if log and getattr(self, "_unit_log_scale", False):
-                scaler = W.SeriesScaler(scaler.mean, np.ones_like(scaler.scale), True)
-            if getattr(self, "_diff_scale", 0):
-                scaler = _diff_scaler(scaler, list(panel.values), self._diff_scale)
             scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
             al_series, al_start = W.window_starts(lengths, T, H, min_context=C)
             every = W.WindowSet.build(scaled, al_series, al_start, T, H, level, pad=T - C)
@@ -266,8 +245,9 @@ class RNNForecaster(Forecaster):
                                     patience=self.patience, progress=None, loss=self.loss,
                                     strategy=strategy)
             self.n_train_windows_ = len(every)
+            self.fit_.seconds += self.refit_.seconds
         self.model_, self.scaler_, self.shape_ = model, scaler, shape
-        self.member_ = members[0]
+        self.members_, self.member_ = members, members[0]
         self.ids_ = {sid: i for i, sid in enumerate(panel.ids)}
         self.notes_ = []
 

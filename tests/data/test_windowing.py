@@ -147,3 +147,64 @@ def test_gather_does_not_modify_the_series():
     ws.arrays()
     ws.arrays()
     np.testing.assert_array_equal(ws.flat, before)
+
+
+# -- short series, level spans and the log scale (issue 9) --------------------------------
+def test_window_starts_with_min_context_start_before_the_series():
+    # window 4, horizon 2, at least 2 real input points: targets start at t >= 2
+    series, start = W.window_starts([6], window=4, horizon=2, min_context=2)
+    assert start.tolist() == [-2, -1, 0]
+
+
+def test_padded_windows_repeat_the_first_value():
+    s, st = W.window_starts([6], 4, 2, min_context=2)
+    x, y = W.WindowSet.build([np.arange(10, 16, dtype=float)], s, st, 4, 2,
+                             relative=False, pad=2).arrays()
+    np.testing.assert_array_equal(x[..., 0], [[10, 10, 10, 11], [10, 10, 11, 12],
+                                              [10, 11, 12, 13]])
+    np.testing.assert_array_equal(y, [[12, 13], [13, 14], [14, 15]])
+
+
+def test_pad_left_and_last_windows_of_a_short_series():
+    np.testing.assert_array_equal(W.pad_left([3.0, 4.0], 4), [3, 3, 3, 4])
+    np.testing.assert_array_equal(W.pad_left([1.0, 2.0, 3.0], 2), [1, 2, 3])
+    x, last = W.last_windows([np.array([5.0, 7.0]), np.arange(6, dtype=float)], 4, True)
+    np.testing.assert_array_equal(x[0, :, 0], [-2, -2, -2, 0])
+    np.testing.assert_array_equal(last, [7, 5])
+
+
+def test_level_span_is_the_mean_of_the_last_k_inputs():
+    s, st = W.window_starts([8], 4, 2)
+    x, y = W.WindowSet.build([np.array([0, 1, 2, 3, 4, 5, 6, 7.0])], s, st, 4, 2,
+                             relative=2).arrays()
+    # first window [0, 1, 2, 3] → level mean(2, 3) = 2.5
+    np.testing.assert_allclose(x[0, :, 0], [-2.5, -1.5, -0.5, 0.5])
+    np.testing.assert_allclose(y[0], [1.5, 2.5])
+    xs, level = W.last_windows([np.array([0, 1, 2, 3, 4, 5, 6, 7.0])], 4, 2)
+    assert level.tolist() == [6.5]
+    assert W.level_span(True, 4) == 1 and W.level_span(0, 4) == 0 and W.level_span(9, 4) == 4
+
+
+def test_log_scaler_round_trip_and_refuses_non_positive_values():
+    from forecaster.errors import DataError
+
+    v = np.array([1.0, 10.0, 100.0, 1000.0])
+    sc = W.SeriesScaler.fit([v], log=True)
+    np.testing.assert_allclose(sc.mean, [np.log(v).mean()])
+    np.testing.assert_allclose(sc.inverse(0, sc.transform(0, v)), v, rtol=1e-12)
+    assert W.log_applicable([v]) and not W.log_applicable([v, np.array([1.0, 0.0])])
+    with pytest.raises(DataError, match="log scale"):
+        sc.transform(0, [1.0, -1.0])
+    huge = W.SeriesScaler.fit([np.array([1e300, 2e300])], log=True)
+    assert np.all(np.isfinite(huge.inverse(0, [1e6])))  # no overflow to inf
+
+
+def test_split_points_never_negative():
+    assert W.split_points([5, 40], 12, 0.15).tolist() == [0, 28]
+
+
+def test_default_window_ties_to_season_and_horizon():
+    assert W.default_window(12, 18) == 24
+    assert W.default_window(4, 8) == 14
+    assert W.default_window(12, 30) == 38
+    assert W.default_window(None, 0) == 24
