@@ -433,7 +433,7 @@ def fit_distributed(strategy, model, sampler, validation, *, epochs: int,
         stopper.on_train_end()
     result = fit_result(losses, val_loss, seconds=time.perf_counter() - started,
                         learning_rate=learning_rate)
-    _write_digest(model, result)
+    _write_digest(model, result, history=validation is not None)
     return result
 
 
@@ -463,10 +463,12 @@ def weights_digest(weights) -> str:
     return h.hexdigest()
 
 
-def _write_digest(model, result) -> None:
+def _write_digest(model, result, history: bool = True) -> None:
     """With ``$FORECASTER_WEIGHTS_DIGEST_DIR`` set, write ``<task>-<index>.json`` (weights
-    digest and history of this process's latest fit) there, so a test or an operator can
-    check that the workers ended with identical weights."""
+    digest of this process's latest fit, and the history of its latest early-stopped fit —
+    the one ``history.csv`` records; the refit on all windows only updates the digest)
+    there, so a test or an operator can check that the workers ended with identical
+    weights."""
     directory = os.environ.get(DIGEST_ENV)
     if not directory:
         return
@@ -477,7 +479,11 @@ def _write_digest(model, result) -> None:
         name = "local"
     path = os.path.join(directory, f"{name}.json")
     os.makedirs(directory, exist_ok=True)
+    entry = {"loss": result.loss, "val_loss": result.val_loss,
+             "best_epoch": result.best_epoch}
+    if not history and os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            entry = {k: v for k, v in json.load(fh).items() if k != "digest"}
     with open(path + ".tmp", "w", encoding="utf-8") as fh:
-        json.dump({"digest": weights_digest(model.get_weights()), "loss": result.loss,
-                   "val_loss": result.val_loss, "best_epoch": result.best_epoch}, fh)
+        json.dump({"digest": weights_digest(model.get_weights()), **entry}, fh)
     os.replace(path + ".tmp", path)
