@@ -39,3 +39,28 @@ def test_unknown_section_is_a_usage_error():
     proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--only", "nope"],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "invalid choice: 'nope'" in proc.stderr
+
+
+def test_accuracy_rows_and_reference_scores():
+    """benchmarks/accuracy.py reads the product's metrics.json; stats_reference scores
+    forecasts with the M-competition sMAPE (%) and MASE — checked on hand-made numbers."""
+    import numpy as np
+
+    from benchmarks.accuracy import format_rows, rows_from_metrics
+    from benchmarks.stats_reference import scores
+
+    metrics = {"leaderboard": [{"model": "rnn", "smape": 0.1459, "mase": 1.053},
+                               {"model": "naive", "smape": 0.1922, "mase": 1.468}],
+               "timings": {"rnn": {"fit_seconds": 10.0, "predict_seconds": 0.5},
+                           "naive": {"fit_seconds": 0.0, "predict_seconds": 0.25}}}
+    rows = rows_from_metrics(metrics, {"rnn": "rnn (tanh_cell, default)"})
+    assert rows[0] == {"model": "rnn (tanh_cell, default)", "smape": 14.59, "mase": 1.053,
+                       "seconds": 10.5}
+    assert "rnn (tanh_cell, default)" in format_rows("m1", rows)
+
+    train = {"a": np.array([1.0, 2.0, 3.0, 4.0, 5.0])}   # seasonal (m=2) naive error: 2
+    test = {"a": np.array([6.0, 8.0])}
+    fc = {"a": np.array([6.0, 6.0])}
+    smape, mase = scores(train, test, fc, season=2)
+    assert mase == (0 + 2) / 2 / 2
+    assert abs(smape - np.mean([0.0, 200 * 2 / 14])) < 1e-12
