@@ -454,7 +454,7 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
 
     def rnn_factory():
         model = RNNForecaster.from_config(cfg, season=season)
-        model.horizon = model.horizon or spec.horizon  # one direct (MIMO) head for the folds
+        model.direct_horizon = spec.horizon  # a direct (MIMO) head for it where data allow
         return model
 
     bar = None

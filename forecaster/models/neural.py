@@ -176,13 +176,34 @@ class RNNForecaster(Forecaster):
                    progress=progress, distribute=t.distribute)
 
     # -- fit ----------------------------------------------------------------------------
+    def _shape(self, panel: Panel) -> Shape:
+        """Window and horizon for ``panel``.  With an automatic horizon and a
+        ``direct_horizon`` wish (``forecast evaluate`` asks for the horizon it scores), the
+        head forecasts that many steps directly — unless that would cost more than half of
+        the training windows (a long horizon on a short series), where the one-season head
+        continuing recursively learns from more data."""
+        kw = dict(window=self.window, validation=self.validation, season=self.season)
+        base = resolve_shape(panel, horizon=self.horizon, **kw)
+        want = int(getattr(self, "direct_horizon", 0) or 0)
+        if self.horizon or want <= base.horizon:
+            return base
+        try:
+            direct = resolve_shape(panel, horizon=want, **kw)
+        except DataError:
+            return base
+        count = lambda sh: len(W.window_starts(  # noqa: E731
+            panel.lengths, sh.window, sh.horizon,
+            last_target=W.split_points(panel.lengths, sh.horizon, self.validation),
+            min_context=min(sh.window, self.min_context or default_min_context(
+                sh.window, self.season)))[0])
+        return direct if 2 * count(direct) >= count(base) else base
+
     def _fit(self, panel: Panel) -> None:
         from forecaster.distributed import scope
         from forecaster.models.rnn import build_ensemble
         from forecaster.training import configure_runtime, fit_model
 
-        shape = resolve_shape(panel, window=self.window, horizon=self.horizon,
-                              validation=self.validation, season=self.season)
+        shape = self._shape(panel)
         T, H = shape.window, shape.horizon
         lengths = panel.lengths
         n_train = W.split_points(lengths, H, self.validation)
