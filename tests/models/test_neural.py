@@ -80,3 +80,20 @@ def test_same_seed_same_forecast(panel):
     a = neural.RNNForecaster(**TINY, ensemble=2).fit(panel).predict(6)
     b = neural.RNNForecaster(**TINY, ensemble=2).fit(panel).predict(6)
     np.testing.assert_array_equal(a.forecast.to_numpy(), b.forecast.to_numpy())
+
+
+def test_direct_horizon_only_where_it_keeps_half_the_training_windows(panel, tmp_path):
+    from forecaster.data.ingest import read_panel
+
+    f = neural.RNNForecaster(**{**TINY, "horizon": 0})
+    f.direct_horizon = 8
+    assert f._shape(panel).horizon == 8  # 60-point series: a direct 8-step head fits
+    path = tmp_path / "one.csv"
+    pd.DataFrame({"ds": pd.date_range("2000-01-01", periods=108, freq="MS"),
+                  "y": np.arange(108.0) + 10}).to_csv(path, index=False)
+    one = read_panel(path)
+    g = neural.RNNForecaster(**{**TINY, "season": 12, "horizon": 0})
+    g.direct_horizon = 36  # would leave ~4 windows of 108 points: one season, recursively
+    assert g._shape(one).horizon == 12
+    g.direct_horizon = 0
+    assert g._shape(one).horizon == 12
