@@ -113,8 +113,16 @@ def _prepare_runtime(ctx, import_tf: bool = True) -> None:
         warnings.filterwarnings("ignore")
 
 
-def _on_sigterm(signum, frame):
-    raise Terminated()
+def _on_signal(signum, frame):
+    """SIGTERM → Terminated, SIGINT → KeyboardInterrupt, raised here and also handed to the
+    training loop (:func:`forecaster.training.interrupt`) in case this raise is swallowed."""
+    from forecaster.training import interrupt
+
+    exc = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    interrupt(exc)
+    if frame is not None and frame.f_code.co_name.endswith("gc_callback"):
+        return  # Python would print this raise as "Exception ignored" and drop it
+    raise exc
 
 
 @click.group(cls=ForecastGroup, context_settings=CONTEXT_SETTINGS)
@@ -288,12 +296,16 @@ def train(ctx, data, horizon, origins, no_backtest, name, make_report, reports_d
     from forecaster.pipeline.train import train as run_train
 
     progress = _epoch_progress(ctx, cfg.model.kind)
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    from forecaster.training import clear_interrupts
+
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         result = run_train(data, cfg, name=name, progress=progress,
                            log=lambda m: _log(ctx, m))
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        clear_interrupts()
     if progress is not None:
         click.echo("", err=True)  # end the \r-updated progress line
     if result.run_dir is None:  # a non-chief multi-worker task: the chief saves the run

@@ -303,7 +303,7 @@ def fit_distributed(strategy, model, sampler, validation, *, epochs: int,
     import tensorflow as tf
 
     from forecaster.data.windowing import WindowSampler
-    from forecaster.training import fit_result
+    from forecaster.training import check_interrupt, fit_result
 
     R = strategy.num_replicas_in_sync
     tile = getattr(sampler, "k", 1)  # ensemble members: targets repeated once per member
@@ -407,6 +407,7 @@ def fit_distributed(strategy, model, sampler, validation, *, epochs: int,
         for epoch in range(epochs):
             total = count = 0.0
             for step in range(steps):
+                check_interrupt()
                 t, c = train_step(train_batch(step))
                 total, count = total + float(t), count + float(c)
             for s in samplers.values():

@@ -20,6 +20,25 @@ import numpy as np
 from forecaster.errors import ConfigError, TrainingError
 
 STEPS_PER_EXECUTION = 16
+_INTERRUPTS: list = []  # exceptions signal handlers asked the training loop to raise
+
+
+def interrupt(exc: BaseException) -> None:
+    """Ask the training loop to raise ``exc`` at its next batch.  Signal handlers call this
+    as well as raising: an exception raised while Python runs a garbage-collection callback
+    (JAX installs one, and Keras imports JAX when it is installed) is printed and dropped,
+    and the Ctrl-C or SIGTERM would otherwise be lost."""
+    _INTERRUPTS.append(exc)
+
+
+def clear_interrupts() -> None:
+    _INTERRUPTS.clear()
+
+
+def check_interrupt() -> None:
+    """Raise the pending interrupt, if any (called between training steps)."""
+    if _INTERRUPTS:
+        raise _INTERRUPTS[0]
 _RUNTIME = {"device": None, "debug": False}
 
 #: Keras backends forecaster trains and predicts with (``KERAS_BACKEND``); TensorFlow is the
@@ -270,7 +289,11 @@ def fit_model(model, sampler, validation, *, epochs: int, learning_rate: float,
                   steps_per_execution=max(1, min(STEPS_PER_EXECUTION, len(sampler))))
 
     class _Progress(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            check_interrupt()
+
         def on_epoch_end(self, epoch, logs=None):
+            check_interrupt()
             if progress is not None:
                 logs = logs or {}
                 progress(epoch + 1, epochs, logs.get("loss"), logs.get("val_loss"))
