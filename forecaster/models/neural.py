@@ -94,7 +94,7 @@ def forecast_values(model, scaler: W.SeriesScaler, rows, contexts, *, window: in
 SCALINGS = ("auto", "log", "standard")
 
 
-def resolve_scaling(scaling: str, fit_parts, values) -> str:
+def resolve_scaling(scaling: str, values) -> str:
     """``"log"`` or ``"standard"``: ``auto`` takes the log scale when every value of every
     series is strictly positive (levels then become ratios), the standard scale otherwise;
     an explicit ``log`` on data with zeros or negatives is an error."""
@@ -194,15 +194,37 @@ class RNNForecaster(Forecaster):
         count = lambda sh: len(W.window_starts(  # noqa: E731
             panel.lengths, sh.window, sh.horizon,
             last_target=W.split_points(panel.lengths, sh.horizon, self.validation),
-            min_context=min(sh.window, self.min_context or default_min_context(
-                sh.window, self.season)))[0])
+            min_context=self._min_context(sh.window))[0])
         return direct if 2 * count(direct) >= count(base) else base
 
-    def _fit(self, panel: Panel) -> None:
+    def _min_context(self, window: int) -> int:
+        return min(window, self.min_context or default_min_context(window, self.season))
+
+    def _train(self, windows, validation, epochs: int, progress=None):
+        """Build a fresh (ensemble) model and fit it on ``windows``: early stopping on
+        ``validation`` ``(x, y)``, or exactly ``epochs`` epochs when it is None.  Returns
+        ``(model, members, fit_result)``."""
         from forecaster.distributed import scope
         from forecaster.models.rnn import build_ensemble
         from forecaster.training import configure_runtime, fit_model
 
+        self.device_ = configure_runtime(self.seed, self.device)
+        k = int(self.ensemble)
+        with scope(self.distribute, self.device) as strategy:  # None unless distributed
+            model, training_model, members = build_ensemble(
+                self.kind, window=windows.window, horizon=windows.horizon, units=self.units,
+                layers=self.layers, seed=self.seed, ensemble=k)
+        sampler = W.WindowSampler(windows, self.batch_size, shuffle=True, seed=self.seed,
+                                  max_windows=self.max_windows)
+        if validation is not None:
+            validation = (validation[0], np.tile(validation[1], (1, k)))
+        fit = fit_model(training_model, _Tiled(sampler, k), validation, epochs=epochs,
+                        learning_rate=self.learning_rate, clipnorm=self.clipnorm,
+                        patience=self.patience, progress=progress, loss=self.loss,
+                        strategy=strategy)
+        return model, members, fit
+
+    def _fit(self, panel: Panel) -> None:
         shape = self._shape(panel)
         T, H = shape.window, shape.horizon
         lengths = panel.lengths
@@ -210,11 +232,11 @@ class RNNForecaster(Forecaster):
         # the scaler sees the training part only (a series too short to have one: its
         # first point)
         fit_parts = [v[:max(int(k), 1)] for v, k in zip(panel.values, n_train)]
-        log = resolve_scaling(self.scaling, fit_parts, panel.values) == "log"
+        log = resolve_scaling(self.scaling, panel.values) == "log"
         scaler = W.SeriesScaler.fit(fit_parts, log=log)
         scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
 
-        C = min(T, self.min_context or default_min_context(T, self.season))
+        C = self._min_context(T)
         self.level_ = level = level_span(self.relative, self.season, T)
         tr_series, tr_start = W.window_starts(lengths, T, H, last_target=n_train,
                                               min_context=C)
@@ -231,21 +253,9 @@ class RNNForecaster(Forecaster):
             keep = np.linspace(0, len(val) - 1, VALIDATION_CAP).round().astype(np.int64)
             val.positions = val.positions[keep]
 
-        self.device_ = configure_runtime(self.seed, self.device)
-        k = int(self.ensemble)
-        with scope(self.distribute, self.device) as strategy:  # None unless distributed
-            model, training_model, members = build_ensemble(
-                self.kind, window=T, horizon=H, units=self.units, layers=self.layers,
-                seed=self.seed, ensemble=k)
-        sampler = W.WindowSampler(train, self.batch_size, shuffle=True, seed=self.seed,
-                                  max_windows=self.max_windows)
-        vx, vy = val.arrays()
-        self.fit_ = fit_model(training_model, _Tiled(sampler, k), (vx, np.tile(vy, (1, k))),
-                              epochs=self.epochs, learning_rate=self.learning_rate,
-                              clipnorm=self.clipnorm, patience=self.patience,
-                              progress=self.progress, loss=self.loss, strategy=strategy)
+        model, members, self.fit_ = self._train(train, val.arrays(), self.epochs,
+                                                self.progress)
         self.n_train_windows_ = len(train)
-        self.validation_batch_ = val.gather(val.positions[:256])
         if self.refit_all:
             # The validation tail holds the most recent data: having chosen the number of
             # epochs on it, train afresh on every window for that many epochs.
@@ -253,20 +263,12 @@ class RNNForecaster(Forecaster):
             scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
             al_series, al_start = W.window_starts(lengths, T, H, min_context=C)
             every = W.WindowSet.build(scaled, al_series, al_start, T, H, level, pad=T - C)
-            configure_runtime(self.seed, self.device)
-            with scope(self.distribute, self.device) as strategy:
-                model, training_model, members = build_ensemble(
-                    self.kind, window=T, horizon=H, units=self.units, layers=self.layers,
-                    seed=self.seed, ensemble=k)
-            sampler = W.WindowSampler(every, self.batch_size, shuffle=True, seed=self.seed,
-                                      max_windows=self.max_windows)
-            self.refit_ = fit_model(training_model, _Tiled(sampler, k), None,
-                                    epochs=self.fit_.best_epoch,
-                                    learning_rate=self.learning_rate, clipnorm=self.clipnorm,
-                                    patience=self.patience, progress=None, loss=self.loss,
-                                    strategy=strategy)
+            model, members, self.refit_ = self._train(every, None, self.fit_.best_epoch)
             self.n_train_windows_ = len(every)
             self.fit_.seconds += self.refit_.seconds
+            # the diagnostic batch in the final model's scaling
+            val = W.WindowSet.build(scaled, va_series, va_start, T, H, level, pad=T - C)
+        self.validation_batch_ = val.gather(val.positions[:256])
         self.model_, self.scaler_, self.shape_ = model, scaler, shape
         self.members_, self.member_ = members, members[0]
         self.ids_ = {sid: i for i, sid in enumerate(panel.ids)}

@@ -40,13 +40,13 @@ def test_one_short_series_no_longer_shrinks_or_refuses(panel):
 def test_scaling_auto_falls_back_to_standard_and_log_is_checked():
     pos = [np.array([1.0, 2.0]), np.array([3.0, 4.0])]
     with_zero = [np.array([1.0, 0.0]), np.array([3.0, 4.0])]
-    assert neural.resolve_scaling("auto", pos, pos) == "log"
-    assert neural.resolve_scaling("auto", with_zero, with_zero) == "standard"
-    assert neural.resolve_scaling("standard", pos, pos) == "standard"
+    assert neural.resolve_scaling("auto", pos) == "log"
+    assert neural.resolve_scaling("auto", with_zero) == "standard"
+    assert neural.resolve_scaling("standard", pos) == "standard"
     with pytest.raises(DataError, match="strictly positive"):
-        neural.resolve_scaling("log", with_zero, with_zero)
+        neural.resolve_scaling("log", with_zero)
     with pytest.raises(ConfigError):
-        neural.resolve_scaling("cube", pos, pos)
+        neural.resolve_scaling("cube", pos)
 
 
 def test_level_span_defaults_to_one_season():
