@@ -31,11 +31,12 @@ browser:
 	      || echo "warning: could not install chromium; the browser test will fail"; \
 	  else echo "warning: chromium missing and cannot be installed here"; fi; }
 
+# Tests run in parallel (pytest-xdist, at most 4 processes: each imports TensorFlow).
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --maxprocesses 4
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -x -m "not slow and not browser"
+	$(BIN)/python -m pytest -q -x -n auto --maxprocesses 4 -m "not slow and not browser"
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run --full

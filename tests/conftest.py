@@ -12,7 +12,7 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 # Tiny training for tests: a handful of epochs, a small network, few backtest origins.
-FAST = ["--epochs", "3", "--units", "4", "--ensemble", "2", "--origins", "20", "--patience", "2",
+FAST = ["--epochs", "3", "--units", "4", "--ensemble", "1", "--origins", "20", "--patience", "2",
         "--seed", "1"]
 
 
