@@ -287,7 +287,7 @@ def _padded(batch, size: int, window: int, horizon: int):
 # -- the training loop --------------------------------------------------------------------
 def fit_distributed(strategy, model, sampler, validation, *, epochs: int,
                     learning_rate: float, clipnorm: float, patience: int, progress=None,
-                    loss: str = "mse"):
+                    loss: str = "mse", average: bool = False):
     """:func:`~forecaster.training.fit_model` for a model built in ``strategy.scope()``.
 
     ``sampler`` is the single-process :class:`~forecaster.data.windowing.WindowSampler`;
@@ -295,15 +295,15 @@ def fit_distributed(strategy, model, sampler, validation, *, epochs: int,
     shard the same way (seed ``sampler.seed + replica``, ``max_windows`` split evenly; one
     replica uses ``sampler`` itself).  ``validation`` ``(x, y)`` is split into contiguous
     row blocks, one per replica, and its loss all-reduced (None: exactly ``epochs`` epochs,
-    no early stopping).  ``loss`` is ``mse``, ``mae`` or ``huber`` (delta 1, as Keras's).
-    Returns the same
+    no early stopping).  ``loss`` is ``mse``, ``mae`` or ``huber`` (delta 1, as Keras's);
+    ``average`` ends on the weights' moving average, as in ``fit_model``.  Returns the same
     :class:`~forecaster.training.FitResult` and raises the same divergence error.
     """
     import keras
     import tensorflow as tf
 
     from forecaster.data.windowing import WindowSampler
-    from forecaster.training import check_interrupt, fit_result
+    from forecaster.training import check_interrupt, ema_momentum, fit_result
 
     R = strategy.num_replicas_in_sync
     tile = getattr(sampler, "k", 1)  # ensemble members: targets repeated once per member
@@ -354,7 +354,8 @@ def fit_distributed(strategy, model, sampler, validation, *, epochs: int,
 
     SUM = tf.distribute.ReduceOp.SUM
     with strategy.scope():  # clipping is done below, on the global gradient
-        optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate, use_ema=average,
+                                          ema_momentum=ema_momentum(epochs * steps))
         optimizer.build(model.trainable_variables)
     variables = model.trainable_variables
 
@@ -432,6 +433,8 @@ def fit_distributed(strategy, model, sampler, validation, *, epochs: int,
             if model.stop_training:
                 break
         stopper.on_train_end()
+    if average:  # end on the weights' moving average, as fit_model does
+        optimizer.finalize_variable_values(variables)
     result = fit_result(losses, val_loss, seconds=time.perf_counter() - started,
                         learning_rate=learning_rate)
     _write_digest(model, result, history=validation is not None)

@@ -261,11 +261,22 @@ def _as_dataset(sampler):
     return _Batches()
 
 
+def ema_momentum(steps: int) -> float:
+    """Momentum of the weight average of a ``steps``-step fit: 0.99 (about the last 100
+    steps), less for short fits so that the average spans their last quarter or so."""
+    return min(0.99, max(0.0, 1.0 - 4.0 / max(1, steps)))
+
+
 def fit_model(model, sampler, validation, *, epochs: int, learning_rate: float,
               clipnorm: float, patience: int, progress=None, loss: str = "mse",
-              strategy=None) -> FitResult:
+              strategy=None, average: bool = False) -> FitResult:
     """Compile and train ``model``; ``validation`` is ``(x, y)`` for early stopping, or None
     to train exactly ``epochs`` epochs.  Returns a FitResult.
+
+    ``average``: the optimizer keeps an exponential moving average of the weights
+    (Polyak averaging, :func:`ema_momentum`) and the model ends on it.  A fit of a
+    fixed number of epochs otherwise ends wherever its last batches left it: on M1
+    quarterly the refit's MASE spanned 1.705-1.784 over three seeds, 1.720-1.729 averaged.
 
     ``progress(epoch, epochs, loss, val_loss)`` is called after each epoch when given.
     With a ``tf.distribute`` ``strategy`` (the model built in its scope) the custom loop
@@ -276,15 +287,17 @@ def fit_model(model, sampler, validation, *, epochs: int, learning_rate: float,
 
         return fit_distributed(strategy, model, sampler, validation, epochs=epochs,
                                learning_rate=learning_rate, clipnorm=clipnorm,
-                               patience=patience, progress=progress, loss=loss)
+                               patience=patience, progress=progress, loss=loss,
+                               average=average)
     import keras
 
     # Several batches per compiled call: Keras's per-batch Python overhead otherwise
     # dominates these small networks (measured: epochs ~1.8x faster at 16). No XLA under
     # TensorFlow (a plain tf.function, as always); under JAX jit_compile=False would run
     # the step op by op, eagerly, so there it is jax.jit-compiled.
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate,
-                                                  clipnorm=clipnorm),
+    model.compile(optimizer=keras.optimizers.Adam(
+                      learning_rate=learning_rate, clipnorm=clipnorm, use_ema=average,
+                      ema_momentum=ema_momentum(epochs * len(sampler))),
                   loss=loss, jit_compile=keras.config.backend() == "jax",
                   steps_per_execution=max(1, min(STEPS_PER_EXECUTION, len(sampler))))
 

@@ -193,6 +193,32 @@ def test_one_replica_reproduces_fit_model(clipnorm, max_windows):
         np.testing.assert_allclose(x, y, atol=1e-5)
 
 
+def test_one_replica_reproduces_the_averaged_fixed_epoch_fit():
+    """The refit (no validation, ``average=True``) ends on the weights' moving average in
+    both loops, and that average is not the last iterate."""
+    from forecaster.data import windowing as W
+    from forecaster.models.rnn import build_model
+    from forecaster.training import configure_runtime, fit_model
+
+    train, _ = _windows()
+    runs = {}
+    for mode, average in (("none", True), ("mirrored", True), ("none", False)):
+        configure_runtime(1, "cpu")
+        with D.scope(mode, "cpu") as strategy:
+            model = build_model("tanh_cell", window=24, horizon=12, units=8, seed=1)
+        fit = fit_model(model, W.WindowSampler(train, 32, seed=1), None, epochs=3,
+                        learning_rate=1e-2, clipnorm=1.0, patience=2, strategy=strategy,
+                        average=average)
+        runs[mode, average] = (fit, model.get_weights())
+    (a, wa), (b, wb) = runs["none", True], runs["mirrored", True]
+    np.testing.assert_allclose(a.loss, b.loss, rtol=1e-5)
+    for x, y in zip(wa, wb):
+        np.testing.assert_allclose(x, y, atol=1e-5)
+    last, w_last = runs["none", False]
+    np.testing.assert_allclose(a.loss, last.loss, rtol=1e-5)  # the same steps were taken
+    assert max(np.max(np.abs(x - y)) for x, y in zip(wa, w_last)) > 1e-4
+
+
 def test_divergence_is_the_same_training_error():
     from forecaster.data import windowing as W
     from forecaster.errors import TrainingError

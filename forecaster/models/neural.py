@@ -61,7 +61,7 @@ def resolve_shape(panel: Panel, *, window: int, horizon: int, validation: float,
 
 
 def forecast_recursive(model, contexts: np.ndarray, *, window: int, model_horizon: int,
-                       steps: int, relative: bool) -> np.ndarray:
+                       steps: int, relative: int) -> np.ndarray:
     """Forecast ``steps`` ahead in scaled units from ``contexts`` ``(n_series, >= window)``.
 
     Direct multi-output up to ``model_horizon``; beyond it the forecasts are appended to the
@@ -80,7 +80,7 @@ def forecast_recursive(model, contexts: np.ndarray, *, window: int, model_horizo
 
 
 def forecast_values(model, scaler: W.SeriesScaler, rows, contexts, *, window: int,
-                    model_horizon: int, steps: int, relative: bool) -> np.ndarray:
+                    model_horizon: int, steps: int, relative: int) -> np.ndarray:
     """Forecasts in original units: scale each raw context with its series' scaler row
     (``rows[i]``), forecast :func:`forecast_recursive`, scale back.  Shared by the fitted
     forecaster and ``forecast predict`` (which rebuilds the scaler from the run)."""
@@ -197,13 +197,18 @@ class RNNForecaster(Forecaster):
             min_context=self._min_context(sh.window))[0])
         return direct if 2 * count(direct) >= count(base) else base
 
+    def _lag(self) -> int:
+        """The scaler's step: a series is measured in typical seasonal changes."""
+        return self.season if self.season and self.season > 1 else 1
+
     def _min_context(self, window: int) -> int:
         return min(window, self.min_context or default_min_context(window, self.season))
 
     def _train(self, windows, validation, epochs: int, progress=None):
         """Build a fresh (ensemble) model and fit it on ``windows``: early stopping on
-        ``validation`` ``(x, y)``, or exactly ``epochs`` epochs when it is None.  Returns
-        ``(model, members, fit_result)``."""
+        ``validation`` ``(x, y)``, or exactly ``epochs`` epochs when it is None, ending on
+        the moving average of the weights (the final model should not hang on its last
+        few batches).  Returns ``(model, members, fit_result)``."""
         from forecaster.distributed import scope
         from forecaster.models.rnn import build_ensemble
         from forecaster.training import configure_runtime, fit_model
@@ -221,7 +226,7 @@ class RNNForecaster(Forecaster):
         fit = fit_model(training_model, _Tiled(sampler, k), validation, epochs=epochs,
                         learning_rate=self.learning_rate, clipnorm=self.clipnorm,
                         patience=self.patience, progress=progress, loss=self.loss,
-                        strategy=strategy)
+                        strategy=strategy, average=validation is None)
         return model, members, fit
 
     def _fit(self, panel: Panel) -> None:
@@ -233,7 +238,7 @@ class RNNForecaster(Forecaster):
         # first point)
         fit_parts = [v[:max(int(k), 1)] for v, k in zip(panel.values, n_train)]
         log = resolve_scaling(self.scaling, panel.values) == "log"
-        scaler = W.SeriesScaler.fit(fit_parts, log=log)
+        scaler = W.SeriesScaler.fit(fit_parts, log=log, lag=self._lag())
         scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
 
         C = self._min_context(T)
@@ -259,7 +264,7 @@ class RNNForecaster(Forecaster):
         if self.refit_all:
             # The validation tail holds the most recent data: having chosen the number of
             # epochs on it, train afresh on every window for that many epochs.
-            scaler = W.SeriesScaler.fit(list(panel.values), log=log)
+            scaler = W.SeriesScaler.fit(list(panel.values), log=log, lag=self._lag())
             scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
             al_series, al_start = W.window_starts(lengths, T, H, min_context=C)
             every = W.WindowSet.build(scaled, al_series, al_start, T, H, level, pad=T - C)
