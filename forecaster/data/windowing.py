@@ -30,8 +30,7 @@ import numpy as np
 @dataclass(frozen=True)
 class SeriesScaler:
     """Per-series ``(f(x) - mean) / scale`` with ``f = log`` when ``log`` else identity;
-    ``scale`` is the std of ``f(x)``, or with ``lag`` > 0 the mean absolute ``lag``-step
-    change of ``f(x)`` (see :meth:`fit`); a constant series is scaled by its level, or 1.
+    ``scale`` is the std of ``f(x)`` (1 for a constant series).
 
     The log scale makes a window relative to its last value a window of *ratios*, so series
     of very different levels share one shape vocabulary (a global model's main need); it is
@@ -42,13 +41,7 @@ class SeriesScaler:
     log: bool = False
 
     @classmethod
-    def fit(cls, series: list[np.ndarray], log: bool = False, lag: int = 0) -> "SeriesScaler":
-        """Fit one row per series.  ``lag`` > 0 scales by the mean absolute ``lag``-step
-        change (MASE's scale, with ``lag`` the season; a series of ``lag`` points or fewer
-        uses 1-step changes; at least a 20th of the std): a unit is then a typical
-        seasonal move whatever the series' length, where the std of a long trending
-        series is many such moves and would shrink its windows — and its weight in the
-        loss — next to a short one's."""
+    def fit(cls, series: list[np.ndarray], log: bool = False) -> "SeriesScaler":
         means, scales = [], []
         for v in series:
             v = np.asarray(v, dtype=np.float64)
@@ -58,12 +51,6 @@ class SeriesScaler:
             big = big if big > 0 and np.isfinite(big) else 1.0
             u = v / big
             mu, sd = float(np.mean(u)), float(np.std(u))
-            if lag > 0 and len(u) > 1:
-                k = lag if len(u) > lag else 1
-                step = float(np.mean(np.abs(u[k:] - u[:-k])))
-                # at least a 20th of the std (real series sit at 1-12 std per step): a
-                # (nearly) change-free series, a pure repeated season, is not blown up
-                sd = max(step, sd / 20)
             means.append(mu * big)
             # A (numerically) constant series is scaled by its level, or 1 when it is 0.
             scales.append(sd * big if sd > 1e-12 else (abs(mu * big) or 1.0))

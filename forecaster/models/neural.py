@@ -197,10 +197,6 @@ class RNNForecaster(Forecaster):
             min_context=self._min_context(sh.window))[0])
         return direct if 2 * count(direct) >= count(base) else base
 
-    def _lag(self) -> int:
-        """The scaler's step: a series is measured in typical seasonal changes."""
-        return self.season if self.season and self.season > 1 else 1
-
     def _min_context(self, window: int) -> int:
         return min(window, self.min_context or default_min_context(window, self.season))
 
@@ -238,7 +234,7 @@ class RNNForecaster(Forecaster):
         # first point)
         fit_parts = [v[:max(int(k), 1)] for v, k in zip(panel.values, n_train)]
         log = resolve_scaling(self.scaling, panel.values) == "log"
-        scaler = W.SeriesScaler.fit(fit_parts, log=log, lag=self._lag())
+        scaler = W.SeriesScaler.fit(fit_parts, log=log)
         scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
 
         C = self._min_context(T)
@@ -264,7 +260,7 @@ class RNNForecaster(Forecaster):
         if self.refit_all:
             # The validation tail holds the most recent data: having chosen the number of
             # epochs on it, train afresh on every window for that many epochs.
-            scaler = W.SeriesScaler.fit(list(panel.values), log=log, lag=self._lag())
+            scaler = W.SeriesScaler.fit(list(panel.values), log=log)
             scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
             al_series, al_start = W.window_starts(lengths, T, H, min_context=C)
             every = W.WindowSet.build(scaled, al_series, al_start, T, H, level, pad=T - C)

@@ -210,21 +210,6 @@ def test_default_window_ties_to_season_and_horizon():
     assert W.default_window(None, 0) == 24
 
 
-def test_lag_scale_is_the_mean_seasonal_change_with_fallbacks():
-    rng = np.random.default_rng(0)
-    trend = np.arange(40.0) + rng.normal(0, 1, 40)
-    sc = W.SeriesScaler.fit([trend, trend[:3], np.tile([1.0, 5.0, 2.0, 7.0], 10)], lag=4)
-    assert sc.scale[0] == pytest.approx(np.mean(np.abs(trend[4:] - trend[:-4])))
-    # 3 points (fewer than lag + 1): one-step changes
-    assert sc.scale[1] == pytest.approx(np.mean(np.abs(np.diff(trend[:3]))))
-    # a pure repeated season never changes season to season: a 20th of its std, not 0
-    assert sc.scale[2] == pytest.approx(np.std([1.0, 5.0, 2.0, 7.0]) / 20)
-    z = sc.transform(0, trend)
-    np.testing.assert_allclose(sc.inverse(0, z), trend)
-    # the std scale is what lag=0 (the regression baselines) still gets
-    assert W.SeriesScaler.fit([trend]).scale[0] == pytest.approx(np.std(trend))
-
-
 def test_ema_momentum_spans_the_end_of_short_fits():
     from forecaster.training import ema_momentum
 
