@@ -273,15 +273,18 @@ def fit_model(model, sampler, validation, *, epochs: int, learning_rate: float,
     """Compile and train ``model``; ``validation`` is ``(x, y)`` for early stopping, or None
     to train exactly ``epochs`` epochs.  Returns a FitResult.
 
-    ``average``: the optimizer keeps an exponential moving average of the weights
-    (Polyak averaging, :func:`ema_momentum`) and the model ends on it.  A fit of a
-    fixed number of epochs otherwise ends wherever its last batches left it: on M1
-    quarterly the refit's MASE spanned 1.705-1.784 over three seeds, 1.720-1.729 averaged.
+    ``average`` (fixed-epoch fits only): the optimizer keeps an exponential moving
+    average of the weights (Polyak averaging, :func:`ema_momentum`) and the model ends
+    on it.  A fit of a fixed number of epochs otherwise ends wherever its last batches
+    left it: on M1 quarterly the refit's MASE spanned 1.705-1.784 over three seeds,
+    1.720-1.729 averaged.
 
     ``progress(epoch, epochs, loss, val_loss)`` is called after each epoch when given.
     With a ``tf.distribute`` ``strategy`` (the model built in its scope) the custom loop
     :func:`forecaster.distributed.fit_distributed` trains instead, with the same rules.
     """
+    if average and validation is not None:  # early stopping would restore raw weights
+        raise ValueError("average=True is for fixed-epoch fits (validation=None).")
     if strategy is not None:
         from forecaster.distributed import fit_distributed
 

@@ -208,11 +208,3 @@ def test_default_window_ties_to_season_and_horizon():
     assert W.default_window(4, 8) == 14
     assert W.default_window(12, 30) == 38
     assert W.default_window(None, 0) == 24
-
-
-def test_ema_momentum_spans_the_end_of_short_fits():
-    from forecaster.training import ema_momentum
-
-    assert ema_momentum(10_000) == 0.99
-    assert ema_momentum(100) == pytest.approx(0.96)
-    assert ema_momentum(1) == 0.0
