@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -123,6 +124,31 @@ def _on_signal(signum, frame):
     if frame is not None and frame.f_code.co_name.endswith("gc_callback"):
         return  # Python would print this raise as "Exception ignored" and drop it
     raise exc
+
+
+@contextmanager
+def _interruptible():
+    """SIGTERM and Ctrl-C stop the block with :class:`Terminated` / ``KeyboardInterrupt``.
+
+    The handler's raise can land anywhere, including inside library code that turns it
+    into an error of its own (TensorFlow tracing a function, a context manager's exit). An
+    exception that leaves the block while an interrupt is pending is therefore reported as
+    that interrupt, so the user sees "terminated" and exit 143 (or 130), not an unexpected
+    error."""
+    from forecaster.training import clear_interrupts, pending_interrupt
+
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    except Exception as exc:
+        pending = pending_interrupt()
+        if pending is not None:
+            raise pending from exc
+        raise
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        clear_interrupts()
 
 
 @click.group(cls=ForecastGroup, context_settings=CONTEXT_SETTINGS)
@@ -296,16 +322,9 @@ def train(ctx, data, horizon, origins, no_backtest, name, make_report, reports_d
     from forecaster.pipeline.train import train as run_train
 
     progress = _epoch_progress(ctx, cfg.model.kind)
-    from forecaster.training import clear_interrupts
-
-    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with _interruptible():
         result = run_train(data, cfg, name=name, progress=progress,
                            log=lambda m: _log(ctx, m))
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        clear_interrupts()
     if progress is not None:
         click.echo("", err=True)  # end the \r-updated progress line
     if result.run_dir is None:  # a non-chief multi-worker task: the chief saves the run

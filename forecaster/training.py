@@ -35,10 +35,16 @@ def clear_interrupts() -> None:
     _INTERRUPTS.clear()
 
 
+def pending_interrupt() -> BaseException | None:
+    """The interrupt a signal handler asked for and nobody has cleared yet, if any."""
+    return _INTERRUPTS[0] if _INTERRUPTS else None
+
+
 def check_interrupt() -> None:
     """Raise the pending interrupt, if any (called between training steps)."""
-    if _INTERRUPTS:
-        raise _INTERRUPTS[0]
+    pending = pending_interrupt()
+    if pending is not None:
+        raise pending
 _RUNTIME = {"device": None, "debug": False}
 
 #: Keras backends forecaster trains and predicts with (``KERAS_BACKEND``); TensorFlow is the

@@ -38,7 +38,8 @@ from forecaster.errors import DataError
 from forecaster.models.neural import RNNForecaster, resolve_shape
 from forecaster.pipeline.predict import drop_unbounded
 from forecaster.preprocessing import Preprocessing
-from forecaster.training import backend_version, import_backend, select_device
+from forecaster.training import (backend_version, check_interrupt, import_backend,
+                                 select_device)
 
 TRAIN_BASELINES = ["naive", "seasonal_naive", "drift", "mean", "ridge",
                    "hist_gradient_boosting"]
@@ -184,6 +185,7 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
 
     fit = model.fit_
     backend = _backend()
+    check_interrupt()  # a Ctrl-C or SIGTERM whose raise was swallowed: nothing is saved
     run_id = artifacts.run_name(name or data_path.stem, cfg.model.kind)
     with artifacts.staging(Path(runs_dir or cfg.output.runs_dir), run_id) as stage:
         out = stage.path
