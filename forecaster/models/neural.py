@@ -234,7 +234,8 @@ class RNNForecaster(Forecaster):
         # first point)
         fit_parts = [v[:max(int(k), 1)] for v, k in zip(panel.values, n_train)]
         log = resolve_scaling(self.scaling, panel.values) == "log"
-        scaler = W.SeriesScaler.fit(fit_parts, log=log)
+        step = self.season if self.season and self.season > 1 else 1
+        scaler = W.SeriesScaler.fit(fit_parts, log=log, season=step)
         scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
 
         C = self._min_context(T)
@@ -260,7 +261,7 @@ class RNNForecaster(Forecaster):
         if self.refit_all:
             # The validation tail holds the most recent data: having chosen the number of
             # epochs on it, train afresh on every window for that many epochs.
-            scaler = W.SeriesScaler.fit(list(panel.values), log=log)
+            scaler = W.SeriesScaler.fit(list(panel.values), log=log, season=step)
             scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
             al_series, al_start = W.window_starts(lengths, T, H, min_context=C)
             every = W.WindowSet.build(scaled, al_series, al_start, T, H, level, pad=T - C)

@@ -71,6 +71,37 @@ def test_scaler_fits_on_given_part_and_round_trips():
     np.testing.assert_allclose(scaler.inverse(0, z), values)
 
 
+def test_scaler_with_a_season_uses_the_geometric_mean_of_std_and_seasonal_change():
+    values = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+    sc = W.SeriesScaler.fit([values], season=4)
+    # std sqrt(5.25), mean |x_t - x_{t-4}| = 4
+    assert sc.scale[0] == pytest.approx(np.sqrt(np.sqrt(5.25) * 4.0))
+    assert sc.mean[0] == pytest.approx(4.5)
+    np.testing.assert_allclose(sc.inverse(0, sc.transform(0, values)), values)
+    # the same with season 1: mean |first difference| = 1
+    assert W.SeriesScaler.fit([values], season=1).scale[0] == pytest.approx(
+        np.sqrt(np.sqrt(5.25)))
+    # log scale: the statistics are those of the logs
+    logs = np.log(values)
+    assert W.SeriesScaler.fit([values], log=True, season=2).scale[0] == pytest.approx(
+        np.sqrt(np.std(logs) * np.mean(np.abs(logs[2:] - logs[:-2]))))
+
+
+def test_seasonal_scale_falls_back_to_the_std_where_it_cannot_apply():
+    short = np.array([1.0, 5.0, 2.0])  # not longer than the season
+    periodic = np.array([1.0, 3.0, 1.0, 3.0, 1.0, 3.0])  # no change from season to season
+    const = np.full(6, 7.0)
+    sc = W.SeriesScaler.fit([short, periodic, const], season=3)
+    assert sc.scale[0] == pytest.approx(np.std(short))
+    sc2 = W.SeriesScaler.fit([periodic, const], season=2)
+    assert sc2.scale[0] == pytest.approx(1.0)  # std of 1/3 alternation
+    assert sc2.scale[1] == pytest.approx(7.0)  # constant: its level
+    huge = np.array([1e300, -1e300, 5e299, 1e300, -5e299])
+    h = W.SeriesScaler.fit([huge], season=2)
+    assert np.isfinite(h.scale[0]) and h.scale[0] > 0
+    np.testing.assert_allclose(h.inverse(0, h.transform(0, huge)), huge, rtol=1e-12)
+
+
 def test_scaler_survives_huge_and_constant_series():
     huge = np.array([1e300, -1e300, 5e299, 1e300])
     const = np.full(5, 7.0)

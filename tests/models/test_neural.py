@@ -35,6 +35,12 @@ def test_one_short_series_no_longer_shrinks_or_refuses(panel):
     fc = f.predict(4)
     assert len(fc) == 3 * 4 and np.all(np.isfinite(fc.forecast))
     assert f.scaler_.log  # every value positive: log scale chosen automatically
+    # each series scaled by the geometric mean of its std and mean |4-step change| (logs);
+    # the short one repeats its season exactly, so it keeps its std
+    long, other, short = (np.log(panel.values[panel.ids.index(s)])
+                          for s in ("long", "other", "short"))
+    expected = [np.sqrt(np.std(u) * np.mean(np.abs(u[4:] - u[:-4]))) for u in (long, other)]
+    np.testing.assert_allclose(f.scaler_.scale, [*expected, np.std(short)], rtol=1e-9)
 
 
 def test_scaling_auto_falls_back_to_standard_and_log_is_checked():
