@@ -235,7 +235,7 @@ class LagRegressionForecaster(Forecaster):
     least as many training rows as lags.
 
     **Scaling.** Each series is standardised with its own
-    :class:`~forecaster.data.windowing.SeriesScaler` (the RNN's, robust to magnitudes like
+    :class:`~forecaster.data.windowing.SeriesScaler` (by its std; robust to magnitudes like
     1e300), fitted on the training panel only, so one global regressor can learn
     from series of very different magnitudes; forecasts are mapped back per series.
 
