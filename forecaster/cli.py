@@ -209,12 +209,20 @@ def model_options(f):
                      help="Series scale: log (levels become ratios) or standard; auto = log "
                           "when all values are > 0."),
         click.option("--ensemble", type=int,
-                     help="Networks with different seeds trained side by side and averaged."),
+                     help="Networks with different seeds (and lookbacks) trained side by "
+                          "side and averaged."),
+        click.option("--anchor", type=click.Choice(["level", "season", "mixed"]),
+                     help="What members forecast a change from: the window's level, the "
+                          "last season repeated, or mixed (every other member)."),
+        click.option("--max-lookback", type=int,
+                     help="Longest input span of an ensemble's members, which read from the "
+                          "window up to it (default: four seasons)."),
         click.option("--loss", type=click.Choice(["mse", "mae", "huber"]),
                      help="Training loss."),
         click.option("--epochs", type=int, help="Maximum epochs (early stopping may end "
                                                 "sooner)."),
-        click.option("--batch-size", type=int, help="Windows per batch."),
+        click.option("--batch-size", type=int, help="Windows per batch (default 0: automatic, "
+                                                    "about 500 batches an epoch, 32 to 256)."),
         click.option("--learning-rate", type=float, help="Adam learning rate."),
         click.option("--patience", type=int, help="Early-stopping patience (epochs)."),
         click.option("--max-windows", type=int,
@@ -260,6 +268,7 @@ def _resolve_config(ctx, kw: dict, horizon=None, extra_eval=None):
         "model": {"kind": kw.get("kind"), "units": kw.get("units"),
                   "layers": kw.get("layers"), "window": kw.get("window"),
                   "scaling": kw.get("scaling"), "ensemble": kw.get("ensemble"),
+                  "max_lookback": kw.get("max_lookback"), "anchor": kw.get("anchor"),
                   "horizon": horizon},
         "training": {k: kw.get(k) for k in ("epochs", "batch_size", "learning_rate", "loss",
                                             "patience", "max_windows", "seed", "device",
@@ -341,6 +350,15 @@ def train(ctx, data, horizon, origins, no_backtest, name, make_report, reports_d
         _write_report(ctx, result.run_dir, Path(reports_dir) / result.run_dir.name)
 
 
+def _window_text(r) -> str:
+    """``48`` or, for an ensemble whose members read different spans, ``48 (lookbacks
+    48 … 24 over 10 networks)``."""
+    spans = sorted(set(r.lookbacks or ()))
+    if len(spans) < 2:
+        return str(r.window)
+    return f"{r.window} (lookbacks {spans[-1]} … {spans[0]} over {len(r.lookbacks)} networks)"
+
+
 def _print_train_summary(ctx, r) -> None:
     if _state(ctx)["quiet"]:
         click.echo(str(r.run_dir))
@@ -349,7 +367,7 @@ def _print_train_summary(ctx, r) -> None:
     lines = [
         ("rows", f"{info['rows']:,}"), ("series", f"{info['series']:,}"),
         ("frequency", info["frequency"]), ("time range", f"{info['start']} … {info['end']}"),
-        ("target", info["target"]), ("window", r.window), ("horizon", r.horizon),
+        ("target", info["target"]), ("window", _window_text(r)), ("horizon", r.horizon),
         ("model", r.model), ("device", r.device), ("backend", r.backend),
         *([("distribute", f"{r.distribute} ({r.replicas} replica(s))")]
           if r.distribute != "none" else []),

@@ -23,6 +23,7 @@ FILL_POLICIES = ("interpolate", "ffill", "zero", "error")
 AGGREGATES = ("", "mean", "sum", "last", "first", "max", "min")
 DEVICES = ("cpu", "gpu", "auto")
 SCALINGS = ("auto", "log", "standard")
+ANCHORS = ("level", "season", "mixed")
 LOSSES = ("mse", "mae", "huber")
 DISTRIBUTE = ("none", "mirrored", "multi-worker")
 
@@ -50,6 +51,8 @@ class ModelConfig:
     relative: bool
     scaling: str
     ensemble: int
+    max_lookback: int
+    anchor: str
 
 
 @dataclass
@@ -179,9 +182,12 @@ def _validate(cfg: Config) -> None:
            "0 (automatic) or between 1 and 10000", m.horizon)
     _check(m.scaling in SCALINGS, "model.scaling", "one of " + ", ".join(SCALINGS), m.scaling)
     _check(1 <= m.ensemble <= 32, "model.ensemble", "between 1 and 32", m.ensemble)
+    _check(m.max_lookback == 0 or 1 <= m.max_lookback <= 10_000, "model.max_lookback",
+           "0 (automatic) or between 1 and 10000", m.max_lookback)
+    _check(m.anchor in ANCHORS, "model.anchor", "one of " + ", ".join(ANCHORS), m.anchor)
     _check(t.loss in LOSSES, "training.loss", "one of " + ", ".join(LOSSES), t.loss)
     _check(t.epochs >= 1, "training.epochs", ">= 1", t.epochs)
-    _check(t.batch_size >= 1, "training.batch_size", ">= 1", t.batch_size)
+    _check(t.batch_size >= 0, "training.batch_size", "0 (automatic) or >= 1", t.batch_size)
     _check(0 < t.learning_rate <= 10, "training.learning_rate", "in (0, 10]", t.learning_rate)
     _check(t.clipnorm > 0, "training.clipnorm", "> 0", t.clipnorm)
     _check(t.patience >= 1, "training.patience", ">= 1", t.patience)

@@ -40,6 +40,9 @@ def test_resolved_config_round_trips(tmp_path):
     ({"training": {"epochs": "ten"}}, "`training.epochs` must be an integer. Got 'ten'."),
     ({"evaluation": {"levels": [80, 120]}}, "`evaluation.levels` must be a list of percentages"),
     ({"training": {"device": "tpu"}}, "`training.device` must be one of cpu, gpu, auto"),
+    ({"model": {"anchor": "trend"}}, "`model.anchor` must be one of level, season, mixed"),
+    ({"model": {"max_lookback": -1}}, "`model.max_lookback` must be 0 (automatic) or between"),
+    ({"training": {"batch_size": -1}}, "`training.batch_size` must be 0 (automatic) or >= 1"),
 ])
 def test_bad_values_have_clear_messages(overrides, message):
     with pytest.raises(ConfigError) as err:

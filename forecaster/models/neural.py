@@ -10,6 +10,7 @@ longer ``h``, continues recursively (feeding its own forecasts back), which it r
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,17 +22,37 @@ from forecaster.models.base import Forecaster
 
 MIN_TRAIN_WINDOWS = 4  # fewer training windows per series than this is no model at all
 VALIDATION_CAP = 4096  # validation windows kept (evenly spaced) so memory stays bounded
+BATCHES_PER_EPOCH = 500  # what the automatic batch size aims for (auto_batch_size)
 
 
 @dataclass(frozen=True)
 class Shape:
+    """``window``: the model's input steps, the longest lookback of an ensemble's members;
+    ``shortest``: the shortest (0 = ``window``); ``horizon``: the direct output steps."""
+
     window: int
     horizon: int
+    shortest: int = 0
+
+    def lookbacks(self, members: int) -> list[int]:
+        """Each member's lookback, longest first (member 0 reads the whole window), spread
+        evenly down to ``shortest``: ``window=48, shortest=24`` and 5 members give
+        48, 42, 36, 30, 24.  One network reads the whole window."""
+        lo = self.shortest or self.window
+        if members == 1:
+            return [self.window]
+        return [int(round(self.window - (self.window - lo) * j / (members - 1)))
+                for j in range(members)]
 
 
 def resolve_shape(panel: Panel, *, window: int, horizon: int, validation: float,
-                  season: int | None) -> Shape:
+                  season: int | None, max_lookback: int | None = None) -> Shape:
     """Pick window and horizon (0 = automatic) from the seasonality, within the data.
+
+    ``max_lookback`` widens the input for ensemble members that read from ``window`` up to
+    that many steps (:meth:`Shape.lookbacks`), as far as the longest series allows:
+    ``None`` = no widening, 0 = automatic, four seasons (:func:`default_max_lookback`).
+    ``window`` is then the shortest lookback.
 
     The *longest* series must give ``MIN_TRAIN_WINDOWS`` full training windows besides its
     validation tail (``window + horizon + validation + MIN_TRAIN_WINDOWS - 1`` points);
@@ -57,7 +78,9 @@ def resolve_shape(panel: Panel, *, window: int, horizon: int, validation: float,
             f"{which} {sid!r} is too short: it has {n} points but window {T} + horizon {H} "
             f"+ validation tail {n_val} + {MIN_TRAIN_WINDOWS - 1} more training windows "
             f"need {need}. Use a shorter --window or --horizon, or more data.")
-    return Shape(window=int(T), horizon=int(H))
+    longest = T if max_lookback is None else max_lookback or default_max_lookback(season, T)
+    longest = max(T, min(longest, room))
+    return Shape(window=int(longest), horizon=int(H), shortest=int(T))
 
 
 def forecast_recursive(model, contexts: np.ndarray, *, window: int, model_horizon: int,
@@ -121,6 +144,25 @@ def level_span(relative, season: int | None, window: int) -> int:
     return max(0, min(k, window))
 
 
+def default_max_lookback(season: int | None, window: int) -> int:
+    """Four seasons, at least ``window``; ``window`` without a season.  Members reading two
+    to four seasons (monthly: 24 to 48 steps) disagree usefully: on M1 monthly, 10
+    networks spread so scored MASE 1.042 against 1.057 all reading 24.  Beyond four seasons
+    it costs: M1 quarterly (window 14, at least 14 steps) gave 1.650 reading up to 16 but
+    1.668 up to 21 and 1.684 up to 28."""
+    return max(window, 4 * season) if season and season > 1 else window
+
+
+def auto_batch_size(n_windows: int) -> int:
+    """The batch size for ``batch_size = 0``: about ``BATCHES_PER_EPOCH`` batches an epoch,
+    a power of two between 32 and 256.  Small data keep 32 (enough updates per epoch: on
+    ``air_passengers`` batch 64 cost backtest MASE 0.514 -> 0.565); a large panel gets
+    larger batches, which on M1 monthly (about 30,000 windows -> 64) fit twice as fast at
+    the same accuracy."""
+    target = max(float(n_windows), 1.0) / BATCHES_PER_EPOCH
+    return int(min(256, max(32, 2 ** round(math.log2(max(target, 1.0))))))
+
+
 def default_min_context(window: int, season: int | None) -> int:
     """Fewest real points a (left-padded) window must hold: one season, at most the window."""
     return min(window, max(2, season or 0, window // 4))
@@ -149,13 +191,16 @@ class RNNForecaster(Forecaster):
     name = "rnn"
 
     def __init__(self, *, kind="tanh_cell", units=32, layers=1, window=0, horizon=0,
-                 relative=True, scaling="auto", loss="mse", ensemble=1, min_context=0,
+                 relative=True, scaling="auto", loss="mse", ensemble=1, max_lookback=0,
+                 anchor="level", min_context=0,
                  refit_all=True, epochs=100, batch_size=32, learning_rate=3e-3, clipnorm=1.0,
                  patience=20, validation=0.15, max_windows=0, seed=0, season=None,
                  device="auto", progress=None, distribute="none"):
         self.kind, self.units, self.layers = kind, units, layers
         self.window, self.horizon, self.relative = window, horizon, relative
         self.scaling, self.loss, self.ensemble = scaling, loss, ensemble
+        self.max_lookback = max_lookback  # members read window .. max_lookback (0 = auto)
+        self.anchor = anchor  # level | season | mixed (forecaster.models.rnn.ANCHORS)
         self.min_context, self.refit_all = min_context, refit_all
         self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
         self.clipnorm, self.patience, self.validation = clipnorm, patience, validation
@@ -169,7 +214,7 @@ class RNNForecaster(Forecaster):
         m, t = cfg.model, cfg.training
         return cls(kind=m.kind, units=m.units, layers=m.layers, window=m.window,
                    horizon=m.horizon, relative=m.relative, scaling=m.scaling, loss=t.loss,
-                   ensemble=m.ensemble, epochs=t.epochs,
+                   ensemble=m.ensemble, max_lookback=m.max_lookback, anchor=m.anchor, epochs=t.epochs,
                    batch_size=t.batch_size, learning_rate=t.learning_rate,
                    clipnorm=t.clipnorm, patience=t.patience, validation=t.validation,
                    max_windows=t.max_windows, seed=t.seed, season=season, device=t.device,
@@ -182,7 +227,8 @@ class RNNForecaster(Forecaster):
         head forecasts that many steps directly — unless that would cost more than half of
         the training windows (a long horizon on a short series), where the one-season head
         continuing recursively learns from more data."""
-        kw = dict(window=self.window, validation=self.validation, season=self.season)
+        kw = dict(window=self.window, validation=self.validation, season=self.season,
+                  max_lookback=self.max_lookback if self.ensemble > 1 else None)
         base = resolve_shape(panel, horizon=self.horizon, **kw)
         want = int(getattr(self, "direct_horizon", 0) or 0)
         if self.horizon or want <= base.horizon:
@@ -194,11 +240,14 @@ class RNNForecaster(Forecaster):
         count = lambda sh: len(W.window_starts(  # noqa: E731
             panel.lengths, sh.window, sh.horizon,
             last_target=W.split_points(panel.lengths, sh.horizon, self.validation),
-            min_context=self._min_context(sh.window))[0])
+            min_context=self._min_context(sh.shortest or sh.window))[0])
         return direct if 2 * count(direct) >= count(base) else base
 
     def _min_context(self, window: int) -> int:
         return min(window, self.min_context or default_min_context(window, self.season))
+
+    def _batch_size(self, n_windows: int) -> int:
+        return int(self.batch_size) or auto_batch_size(n_windows)
 
     def _train(self, windows, validation, epochs: int, progress=None):
         """Build a fresh (ensemble) model and fit it on ``windows``: early stopping on
@@ -214,8 +263,9 @@ class RNNForecaster(Forecaster):
         with scope(self.distribute, self.device) as strategy:  # None unless distributed
             model, training_model, members = build_ensemble(
                 self.kind, window=windows.window, horizon=windows.horizon, units=self.units,
-                layers=self.layers, seed=self.seed, ensemble=k)
-        sampler = W.WindowSampler(windows, self.batch_size, shuffle=True, seed=self.seed,
+                layers=self.layers, seed=self.seed, ensemble=k, lookbacks=self.lookbacks_,
+                season=self.season, anchor=self.anchor)
+        sampler = W.WindowSampler(windows, self.batch_size_, shuffle=True, seed=self.seed,
                                   max_windows=self.max_windows)
         if validation is not None:
             validation = (validation[0], np.tile(validation[1], (1, k)))
@@ -238,7 +288,10 @@ class RNNForecaster(Forecaster):
         scaler = W.SeriesScaler.fit(fit_parts, log=log, season=step)
         scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
 
-        C = self._min_context(T)
+        # the shortest member's lookback decides which (padded) windows exist, so its
+        # training set is the one a single network of that window would have
+        C = self._min_context(shape.shortest or T)
+        self.lookbacks_ = shape.lookbacks(int(self.ensemble))
         self.level_ = level = level_span(self.relative, self.season, T)
         tr_series, tr_start = W.window_starts(lengths, T, H, last_target=n_train,
                                               min_context=C)
@@ -251,6 +304,7 @@ class RNNForecaster(Forecaster):
                 f"the data give {len(train)} training and {len(val)} validation windows of "
                 f"window {T} + horizon {H}; need at least {MIN_TRAIN_WINDOWS} and 1. Use a "
                 "shorter --window or --horizon, or more data.")
+        self.batch_size_ = self._batch_size(len(train))  # the refit keeps it
         if len(val) > VALIDATION_CAP:
             keep = np.linspace(0, len(val) - 1, VALIDATION_CAP).round().astype(np.int64)
             val.positions = val.positions[keep]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import keras
 
 KINDS = ("simple_rnn", "tanh_cell", "lstm", "gru")
+ANCHORS = ("level", "season", "mixed")
 
 
 def recurrent_layer(kind: str, units: int, *, return_sequences: bool, seed: int, name: str):
@@ -32,15 +33,49 @@ def recurrent_layer(kind: str, units: int, *, return_sequences: bool, seed: int,
     raise ValueError(f"kind must be one of {', '.join(KINDS)}. Got {kind!r}.")
 
 
-def _member(kind, inputs, *, horizon, units, layers, seed, prefix=""):
-    """One network: the recurrent stack and its dense multi-output head."""
+def seasonal_anchor(inputs, *, season: int, horizon: int, name: str):
+    """The last ``season`` input steps repeated over ``horizon`` steps, ``(batch, horizon)``:
+    the seasonal-naive forecast of a (level-relative) window, from stock layers only
+    (``Cropping1D``, ``Concatenate``, ``Flatten``), so a saved model stays safe to load."""
+    T = int(inputs.shape[1])
+    parts, need = [], horizon
+    while need > 0:
+        k = min(season, need)
+        parts.append(keras.layers.Cropping1D((T - season, season - k),
+                                             name=f"{name}_{len(parts)}")(inputs))
+        need -= k
+    seq = parts[0] if len(parts) == 1 else keras.layers.Concatenate(
+        axis=1, name=f"{name}_tiled")(parts)
+    return keras.layers.Flatten(name=f"{name}_flat")(seq)
+
+
+def _member(kind, inputs, *, horizon, units, layers, seed, prefix="", season=0):
+    """One network: the recurrent stack and its dense multi-output head.  With ``season``
+    the head's output is added to :func:`seasonal_anchor` (it learns a correction to the
+    last season repeated); otherwise it is the change from the window's level."""
     h = inputs
     for i in range(layers):
         h = recurrent_layer(kind, units, return_sequences=i < layers - 1, seed=seed + 10 * i,
                             name=f"{prefix}{kind}_{i + 1}")(h)
-    return keras.layers.Dense(
+    out = keras.layers.Dense(
         horizon, name=f"{prefix}head",
         kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 99))(h)
+    if not season:
+        return out
+    anchor = seasonal_anchor(inputs, season=season, horizon=horizon, name=f"{prefix}anchor")
+    return keras.layers.Add(name=f"{prefix}anchored")([out, anchor])
+
+
+def anchored_members(anchor: str, season: int | None, lookbacks, n_features: int = 1):
+    """Which members forecast from the last season (True) rather than the level: all for
+    ``"season"``, the odd ones for ``"mixed"`` (member 0 stays plain: the gradient
+    diagnostic follows it), none for ``"level"`` — and none without a season (> 1), with
+    several input features, or where a member reads less than one season."""
+    if anchor not in ANCHORS:
+        raise ValueError(f"anchor must be one of {', '.join(ANCHORS)}. Got {anchor!r}.")
+    m = int(season or 0)
+    return [anchor != "level" and m > 1 and n_features == 1 and m <= L
+            and (anchor == "season" or j % 2 == 1) for j, L in enumerate(lookbacks)]
 
 
 def build_model(kind: str, *, window: int, horizon: int, units: int, layers: int = 1,
@@ -51,7 +86,8 @@ def build_model(kind: str, *, window: int, horizon: int, units: int, layers: int
 
 
 def build_ensemble(kind: str, *, window: int, horizon: int, units: int, layers: int = 1,
-                   n_features: int = 1, seed: int = 0, ensemble: int = 1):
+                   n_features: int = 1, seed: int = 0, ensemble: int = 1, lookbacks=None,
+                   season: int | None = None, anchor: str = "level"):
     """Uncompiled models mapping ``(batch, window, n_features)`` to forecasts.
 
     Returns ``(model, training_model, members)``: ``model`` outputs ``(batch, horizon)``,
@@ -61,12 +97,31 @@ def build_ensemble(kind: str, *, window: int, horizon: int, units: int, layers: 
     trains every member on its own error (the loss is the mean of the members' losses, and
     no member sees another's gradient); ``members`` are the single networks as linear
     models (for the gradient diagnostic).  With ``ensemble=1`` all three are one model.
+
+    ``lookbacks`` (one per member, each ``<= window``; default: all ``window``): member ``j``
+    reads only the last ``lookbacks[j]`` steps of the input (a stock ``Cropping1D``), so
+    members see different spans of history (see :func:`forecaster.models.neural.Shape`).
+    ``anchor`` with ``season``: which members add their output to the last season repeated
+    (:func:`anchored_members`).
     """
     if ensemble < 1:
         raise ValueError(f"ensemble must be >= 1. Got {ensemble}.")
+    lookbacks = [int(window)] * ensemble if lookbacks is None else [int(v) for v in lookbacks]
+    if len(lookbacks) != ensemble or not all(1 <= v <= window for v in lookbacks):
+        raise ValueError(f"lookbacks must be {ensemble} integers between 1 and the window "
+                         f"{window}. Got {lookbacks}.")
     inputs = keras.Input(shape=(window, n_features), name="window")
-    outs = [_member(kind, inputs, horizon=horizon, units=units, layers=layers,
-                    seed=seed + 1000 * j, prefix=f"m{j}_" if j else "")
+
+    def view(j):
+        if lookbacks[j] == window:
+            return inputs
+        return keras.layers.Cropping1D((window - lookbacks[j], 0),
+                                       name=f"m{j}_lookback" if j else "lookback")(inputs)
+
+    seasonal = anchored_members(anchor, season, lookbacks, n_features)
+    outs = [_member(kind, view(j), horizon=horizon, units=units, layers=layers,
+                    seed=seed + 1000 * j, prefix=f"m{j}_" if j else "",
+                    season=int(season) if seasonal[j] else 0)
             for j in range(ensemble)]
     if ensemble == 1:
         model = keras.Model(inputs, outs[0], name=f"forecaster_{kind}")

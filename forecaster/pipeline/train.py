@@ -65,6 +65,7 @@ class TrainResult:
     distribute: str = "none"
     replicas: int = 1
     worker: str | None = None  # a non-chief multi-worker task: "worker 1 (rank 1 of 2)"
+    lookbacks: tuple = ()  # each ensemble member's input steps, longest (= window) first
 
 
 def load_panel(path, cfg: Config) -> Panel:
@@ -136,7 +137,7 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
 
     def rnn(progress_fn=None):
         """The configured RNN with the planned window and horizon (backtest and final fit
-        alike)."""
+        alike; an ensemble's longer lookbacks are fitted to each fold's data)."""
         model = RNNForecaster.from_config(cfg, season=season, progress=progress_fn)
         model.window, model.horizon = shape.window, shape.horizon
         return model
@@ -158,8 +159,9 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
                      "prediction intervals (add data or lower --horizon).")
 
     log(f"training {cfg.model.kind} on all data (window {shape.window}, "
-        f"horizon {shape.horizon})")
+        f"horizon {shape.horizon}, {cfg.model.ensemble} network(s))")
     model = rnn(progress).fit(panel)
+    shape = model.shape_  # the input window is the longest member lookback
     if not chief:
         fit = model.fit_
         return TrainResult(run_dir=None, panel=panel, window=shape.window,
@@ -167,7 +169,7 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
                            epochs_run=fit.epochs_run, best_epoch=fit.best_epoch,
                            val_loss=fit.best_val_loss, seconds=time.perf_counter() - started,
                            notes=notes, distribute=mode, replicas=replicas,
-                           worker=cluster.describe())
+                           worker=cluster.describe(), lookbacks=tuple(model.lookbacks_))
 
     scales = {sid: float(model.scaler_.scale[i]) for sid, i in model.ids_.items()}
     conformal = None
@@ -210,7 +212,8 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "forecaster_version": forecaster.__version__,
             "model": cfg.model.kind, "device": model.device_, "seed": cfg.training.seed,
-            "window": shape.window, "horizon": shape.horizon, "season": season,
+            "window": shape.window, "lookbacks": list(model.lookbacks_),
+            "horizon": shape.horizon, "season": season, "batch_size": model.batch_size_,
             "epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch,
             "train_seconds": round(fit.seconds, 3), "val_loss": fit.best_val_loss,
             "total_seconds": round(time.perf_counter() - started, 3),
@@ -225,7 +228,8 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
                        epochs_run=fit.epochs_run, best_epoch=fit.best_epoch,
                        val_loss=fit.best_val_loss, seconds=time.perf_counter() - started,
                        leaderboard=None if evaluation is None else evaluation.table,
-                       notes=notes, backend=backend, distribute=mode, replicas=replicas)
+                       notes=notes, backend=backend, distribute=mode, replicas=replicas,
+                       lookbacks=tuple(model.lookbacks_))
 
 
 def _backend() -> str:

@@ -114,3 +114,64 @@ def test_direct_horizon_only_where_it_keeps_half_the_training_windows(panel, tmp
     assert g._shape(one).horizon == 12
     g.direct_horizon = 0
     assert g._shape(one).horizon == 12
+
+
+def test_lookbacks_are_spread_evenly_longest_first():
+    assert neural.Shape(48, 18, 24).lookbacks(5) == [48, 42, 36, 30, 24]
+    assert neural.Shape(48, 18, 24).lookbacks(10)[::3] == [48, 40, 32, 24]
+    assert neural.Shape(48, 18, 24).lookbacks(1) == [48]
+    assert neural.Shape(24, 12).lookbacks(3) == [24, 24, 24]  # no spread
+
+
+def test_max_lookback_widens_the_input_within_the_longest_series(panel):
+    kw = dict(horizon=4, validation=0.15, season=4)
+    # 60 points: room for 60 - 9 (validation) - 4 - 3 = 44 input steps
+    assert neural.resolve_shape(panel, window=0, **kw) == neural.Shape(14, 4, 14)
+    assert neural.resolve_shape(panel, window=0, max_lookback=0, **kw) \
+        == neural.Shape(16, 4, 14)  # four seasons
+    assert neural.resolve_shape(panel, window=0, max_lookback=28, **kw) \
+        == neural.Shape(28, 4, 14)
+    assert neural.resolve_shape(panel, window=0, max_lookback=90, **kw) \
+        == neural.Shape(44, 4, 14)  # within the data
+    assert neural.resolve_shape(panel, window=20, max_lookback=0, **kw) \
+        == neural.Shape(20, 4, 20)  # four seasons are shorter than the window
+    assert neural.default_max_lookback(12, 24) == 48
+    assert neural.default_max_lookback(None, 24) == 24  # no season: no widening
+    assert neural.default_max_lookback(1, 24) == 24
+
+
+def test_ensemble_members_read_their_own_lookbacks(panel):
+    f = neural.RNNForecaster(**TINY, ensemble=3, max_lookback=28).fit(panel)
+    assert f.shape_ == neural.Shape(28, 4, 14) and f.lookbacks_ == [28, 21, 14]
+    assert f.model_.input_shape == (None, 28, 1)
+    x, _ = f.validation_batch_
+    older = x.copy()
+    older[:, :7] += 5.0  # steps only the longest member reads
+    out = [np.asarray(m(v, training=False)) for m in f.members_ for v in (x, older)]
+    assert not np.allclose(out[0], out[1])  # member 0 reads all 28 steps
+    np.testing.assert_array_equal(out[2], out[3])  # member 1: the last 21
+    np.testing.assert_array_equal(out[4], out[5])  # member 2: the last 14
+    # the shortest lookback decides which padded windows exist: as for a 14-step network
+    single = neural.RNNForecaster(**TINY).fit(panel)
+    assert f.n_train_windows_ == single.n_train_windows_
+    # one network has nothing to spread over: it reads the plain window
+    assert neural.RNNForecaster(**TINY, max_lookback=28).fit(panel).shape_.window == 14
+
+
+def test_cropped_anchored_ensemble_reloads_in_safe_mode(panel, tmp_path):
+    import keras
+
+    f = neural.RNNForecaster(**TINY, ensemble=2, max_lookback=28, anchor="mixed").fit(panel)
+    assert any(layer.name == "m1_anchored" for layer in f.model_.layers)
+    f.model_.save(tmp_path / "m.keras")
+    back = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    x, _ = f.validation_batch_
+    np.testing.assert_allclose(np.asarray(back(x)), np.asarray(f.model_(x)), rtol=1e-6)
+
+
+def test_automatic_batch_size_aims_at_500_batches_an_epoch(panel):
+    assert [neural.auto_batch_size(n) for n in (0, 100, 16_000, 30_000, 60_000, 10**7)] \
+        == [32, 32, 32, 64, 128, 256]
+    f = neural.RNNForecaster(**{**TINY, "batch_size": 0}).fit(panel)
+    assert f.batch_size_ == 32
+    assert neural.RNNForecaster(**TINY).fit(panel).batch_size_ == 16  # explicit wins
