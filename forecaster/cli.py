@@ -216,7 +216,7 @@ def model_options(f):
                           "last season repeated, or mixed (every other member)."),
         click.option("--max-lookback", type=int,
                      help="Longest input span of an ensemble's members, which read from the "
-                          "window up to it (default: four seasons)."),
+                          "window up to it (default: four seasons on seasonal data)."),
         click.option("--loss", type=click.Choice(["mse", "mae", "huber"]),
                      help="Training loss."),
         click.option("--epochs", type=int, help="Maximum epochs (early stopping may end "

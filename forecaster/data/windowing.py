@@ -261,6 +261,32 @@ def last_windows(scaled: list[np.ndarray], window: int, relative: int):
 
 
 # -- choosing window and horizon ----------------------------------------------------------
+def is_seasonal(values, season: int) -> bool:
+    """Whether a series has a significant autocorrelation at lag ``season``: the 90 % test
+    the M4 competition's Theta benchmark uses to decide on deseasonalising
+    (``|r_m| > 1.645 sqrt((1 + 2 (r_1 + Σ_{k<m} r_k²)) / n)``), applied to the first
+    differences (of the logs when every value is positive) so that a trend does not pass
+    for a season.  A series shorter than three seasons, or with constant changes, is not."""
+    m = int(season or 0)
+    v = np.asarray(values, dtype=np.float64)
+    if m < 2 or len(v) < 3 * m + 1 or not np.all(np.isfinite(v)):
+        return False
+    d = np.diff(np.log(v) if np.all(v > 0) else v)
+    d = d - d.mean()
+    denom = float(np.sum(d * d))
+    if denom <= 0 or not np.isfinite(denom):
+        return False
+    r = [float(np.sum(d[k:] * d[:-k])) / denom for k in range(1, m + 1)]
+    spread = r[0] + sum(x * x for x in r[1:m - 1])
+    return abs(r[m - 1]) > 1.645 * math.sqrt(max(1 + 2 * spread, 0.0) / len(d))
+
+
+def seasonal_share(series, season: int) -> float:
+    """The share of ``series`` that :func:`is_seasonal` finds seasonal (0 for none)."""
+    flags = [is_seasonal(v, season) for v in series]
+    return float(np.mean(flags)) if flags else 0.0
+
+
 def default_horizon(season: int | None) -> int:
     """One season ahead; 12 when the season is unknown or 1."""
     return season if season and season > 1 else 12

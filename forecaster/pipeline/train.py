@@ -158,8 +158,8 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
         notes.append("the series is too short for a backtest: no leaderboard and no "
                      "prediction intervals (add data or lower --horizon).")
 
-    log(f"training {cfg.model.kind} on all data (window {shape.window}, "
-        f"horizon {shape.horizon}, {cfg.model.ensemble} network(s))")
+    log(f"training {cfg.model.kind} on all data (horizon {shape.horizon}, "
+        f"{cfg.model.ensemble} network(s))")
     model = rnn(progress).fit(panel)
     shape = model.shape_  # the input window is the longest member lookback
     if not chief:

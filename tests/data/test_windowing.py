@@ -239,3 +239,17 @@ def test_default_window_ties_to_season_and_horizon():
     assert W.default_window(4, 8) == 14
     assert W.default_window(12, 30) == 38
     assert W.default_window(None, 0) == 24
+
+
+def test_seasonality_test_tells_a_season_from_a_trend():
+    rng = np.random.default_rng(0)
+    t = np.arange(120)
+    seasonal = 100 + t + 10 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, 120)
+    drift = 100 + np.cumsum(rng.normal(0.5, 1, 120))  # random walk with drift, no season
+    assert W.is_seasonal(seasonal, 12)
+    assert not W.is_seasonal(drift, 12)
+    assert not W.is_seasonal(100 * 1.02 ** t, 12)  # steady growth: constant log changes
+    assert not W.is_seasonal(seasonal[:36], 12)  # shorter than three seasons and a step
+    assert not W.is_seasonal(seasonal, 1) and not W.is_seasonal(seasonal, None)
+    assert W.seasonal_share([seasonal, drift, seasonal], 12) == pytest.approx(2 / 3)
+    assert W.seasonal_share([], 12) == 0.0

@@ -135,6 +135,8 @@ def test_max_lookback_widens_the_input_within_the_longest_series(panel):
         == neural.Shape(44, 4, 14)  # within the data
     assert neural.resolve_shape(panel, window=20, max_lookback=0, **kw) \
         == neural.Shape(20, 4, 20)  # four seasons are shorter than the window
+    assert neural.resolve_shape(panel, window=0, max_lookback=0, seasonal=False, **kw) \
+        == neural.Shape(14, 4, 14)  # trend and noise: no wider spans
     assert neural.default_max_lookback(12, 24) == 48
     assert neural.default_max_lookback(None, 24) == 24  # no season: no widening
     assert neural.default_max_lookback(1, 24) == 24
@@ -154,6 +156,8 @@ def test_ensemble_members_read_their_own_lookbacks(panel):
     # the shortest lookback decides which padded windows exist: as for a 14-step network
     single = neural.RNNForecaster(**TINY).fit(panel)
     assert f.n_train_windows_ == single.n_train_windows_
+    # automatic: four seasons, as the panel is seasonal (its two long series are)
+    assert neural.RNNForecaster(**TINY, ensemble=2)._shape(panel) == neural.Shape(16, 4, 14)
     # one network has nothing to spread over: it reads the plain window
     assert neural.RNNForecaster(**TINY, max_lookback=28).fit(panel).shape_.window == 14
 
@@ -175,3 +179,15 @@ def test_automatic_batch_size_aims_at_500_batches_an_epoch(panel):
     f = neural.RNNForecaster(**{**TINY, "batch_size": 0}).fit(panel)
     assert f.batch_size_ == 32
     assert neural.RNNForecaster(**TINY).fit(panel).batch_size_ == 16  # explicit wins
+
+
+def test_no_wider_spans_where_the_series_are_not_seasonal(tmp_path):
+    from forecaster.data.ingest import read_panel
+
+    rng = np.random.default_rng(1)
+    walks = [100 + np.cumsum(rng.normal(0.3, 1, 80)) for _ in range(3)]
+    path = tmp_path / "walks.csv"
+    pd.concat([pd.DataFrame({"unique_id": f"w{i}", "y": v, "ds": pd.date_range(
+        "2000-01-01", periods=80, freq="QS")}) for i, v in enumerate(walks)]).to_csv(path)
+    f = neural.RNNForecaster(**TINY, ensemble=2)
+    assert f._shape(read_panel(path)) == neural.Shape(14, 4, 14)
