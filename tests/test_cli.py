@@ -78,6 +78,29 @@ def test_train_and_predict_air_passengers(runner, tmp_path):
     assert "recursively" in result.stderr  # 30 > trained horizon 12: says so
 
 
+def test_default_ensemble_spans_and_anchors_survive_the_saved_run(runner, tmp_path):
+    """The shipped ensemble shape through the CLI: members reading 48 down to 24 months,
+    the second anchored on the last season; the run reloads (safe mode) and predicts."""
+    runs = tmp_path / "runs"
+    result = _train(runner, runs, DATA / "air_passengers.csv", "--ensemble", "2",
+                    "--no-backtest")
+    assert "48 (lookbacks 48 … 24 over 2 networks)" in result.output
+    run = runs / (runs / "latest").read_text().strip()
+    info = json.loads((run / "run.json").read_text())
+    assert info["window"] == 48 and info["lookbacks"] == [48, 24]
+    assert info["batch_size"] == 32  # automatic: ~100 windows, small data
+    import keras
+
+    model = keras.saving.load_model(run / "model.keras", safe_mode=True)
+    assert model.input_shape == (None, 48, 1)
+    assert {"m1_lookback", "m1_anchored"} <= {layer.name for layer in model.layers}
+    out = tmp_path / "fc.csv"
+    _predict(runner, runs, out, "--horizon", "12")
+    frame = pd.read_csv(out)
+    saved = pd.read_csv(run / "forecast.csv")
+    np.testing.assert_allclose(frame["forecast"], saved["forecast"], rtol=1e-9)
+
+
 def test_panel_us_employment(runner, tmp_path):
     runs = tmp_path / "runs"
     _train(runner, runs, DATA / "us_employment.csv", "--id-col", "sector", "--model",
