@@ -28,20 +28,24 @@ BATCHES_PER_EPOCH = 500  # what the automatic batch size aims for (auto_batch_si
 @dataclass(frozen=True)
 class Shape:
     """``window``: the model's input steps, the longest lookback of an ensemble's members;
-    ``shortest``: the shortest (0 = ``window``); ``horizon``: the direct output steps."""
+    ``shortest``: the shortest (0 = ``window``, stored as such); ``horizon``: the direct
+    output steps."""
 
     window: int
     horizon: int
     shortest: int = 0
 
+    def __post_init__(self):
+        if not self.shortest:
+            object.__setattr__(self, "shortest", self.window)
+
     def lookbacks(self, members: int) -> list[int]:
         """Each member's lookback, longest first (member 0 reads the whole window), spread
         evenly down to ``shortest``: ``window=48, shortest=24`` and 5 members give
         48, 42, 36, 30, 24.  One network reads the whole window."""
-        lo = self.shortest or self.window
         if members == 1:
             return [self.window]
-        return [int(round(self.window - (self.window - lo) * j / (members - 1)))
+        return [int(round(self.window - (self.window - self.shortest) * j / (members - 1)))
                 for j in range(members)]
 
 
@@ -250,7 +254,7 @@ class RNNForecaster(Forecaster):
         count = lambda sh: len(W.window_starts(  # noqa: E731
             panel.lengths, sh.window, sh.horizon,
             last_target=W.split_points(panel.lengths, sh.horizon, self.validation),
-            min_context=self._min_context(sh.shortest or sh.window))[0])
+            min_context=self._min_context(sh.shortest))[0])
         return direct if 2 * count(direct) >= count(base) else base
 
     def _min_context(self, window: int) -> int:
@@ -300,7 +304,7 @@ class RNNForecaster(Forecaster):
 
         # the shortest member's lookback decides which (padded) windows exist, so its
         # training set is the one a single network of that window would have
-        C = self._min_context(shape.shortest or T)
+        C = self._min_context(shape.shortest)
         self.lookbacks_ = shape.lookbacks(int(self.ensemble))
         self.level_ = level = level_span(self.relative, self.season, T)
         tr_series, tr_start = W.window_starts(lengths, T, H, last_target=n_train,

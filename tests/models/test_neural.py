@@ -191,3 +191,8 @@ def test_no_wider_spans_where_the_series_are_not_seasonal(tmp_path):
         "2000-01-01", periods=80, freq="QS")}) for i, v in enumerate(walks)]).to_csv(path)
     f = neural.RNNForecaster(**TINY, ensemble=2)
     assert f._shape(read_panel(path)) == neural.Shape(14, 4, 14)
+
+
+def test_shape_without_a_shortest_lookback_reads_the_window():
+    assert neural.Shape(24, 12).shortest == 24
+    assert neural.Shape(24, 12) == neural.Shape(24, 12, 24)
