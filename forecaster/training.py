@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from forecaster.config import LOSSES
 from forecaster.errors import ConfigError, TrainingError
 
 STEPS_PER_EXECUTION = 16
@@ -276,8 +277,14 @@ def ema_momentum(steps: int) -> float:
 def fit_model(model, sampler, validation, *, epochs: int, learning_rate: float,
               clipnorm: float, patience: int, progress=None, loss: str = "mse",
               strategy=None, average: bool = False) -> FitResult:
-    """Compile and train ``model``; ``validation`` is ``(x, y)`` for early stopping, or None
-    to train exactly ``epochs`` epochs.  Returns a FitResult.
+    """Train ``model`` (Adam, ``clipnorm``, ``loss``) on ``sampler``'s batches;
+    ``validation`` is ``(x, y)`` for early stopping (patience on the validation loss, the
+    best weights restored), or None to train exactly ``epochs`` epochs.  Returns a
+    FitResult; a NaN or infinite loss ends training and raises the divergence error.
+
+    ``sampler`` is a :class:`~forecaster.data.windowing.WindowSampler`, or a wrapper with
+    ``.sampler`` and ``.k`` whose targets are repeated ``k`` times (the ensemble's members
+    side by side; ``validation`` targets are then already repeated).
 
     ``average`` (fixed-epoch fits only): the optimizer keeps an exponential moving
     average of the weights (Polyak averaging, :func:`ema_momentum`) and the model ends
@@ -286,24 +293,143 @@ def fit_model(model, sampler, validation, *, epochs: int, learning_rate: float,
     1.720-1.729 averaged.
 
     ``progress(epoch, epochs, loss, val_loss)`` is called after each epoch when given.
-    With a ``tf.distribute`` ``strategy`` (the model built in its scope) the custom loop
-    :func:`forecaster.distributed.fit_distributed` trains instead, with the same rules.
+    Under TensorFlow :func:`_fit_tensorflow` runs its own compiled loop; under JAX Keras's
+    jitted ``model.fit`` trains.  With a ``tf.distribute`` ``strategy`` (the model built
+    in its scope) :func:`forecaster.distributed.fit_distributed` trains instead, with the
+    same rules.
     """
     if average and validation is not None:  # early stopping would restore raw weights
         raise ValueError("average=True is for fixed-epoch fits (validation=None).")
+    kw = dict(epochs=epochs, learning_rate=learning_rate, clipnorm=clipnorm,
+              patience=patience, progress=progress, loss=loss, average=average)
     if strategy is not None:
         from forecaster.distributed import fit_distributed
 
-        return fit_distributed(strategy, model, sampler, validation, epochs=epochs,
-                               learning_rate=learning_rate, clipnorm=clipnorm,
-                               patience=patience, progress=progress, loss=loss,
-                               average=average)
+        return fit_distributed(strategy, model, sampler, validation, **kw)
+    import keras
+
+    if keras.config.backend() == "tensorflow":
+        return _fit_tensorflow(model, sampler, validation, **kw)
+    return _fit_keras(model, sampler, validation, **kw)
+
+
+def pointwise_loss(name: str, ops):
+    """``err -> loss`` elementwise for ``mse``, ``mae`` or ``huber`` (delta 1, as Keras's
+    ``Huber``) in the array module ``ops`` (``tf`` or ``keras.ops``); the loss of a batch
+    is its mean."""
+    if name not in LOSSES:
+        raise ConfigError(f"`loss` must be one of {', '.join(LOSSES)}. Got {name!r}.")
+    if name == "mae":
+        return ops.abs
+    if name == "huber":
+        def huber(err):
+            a = ops.abs(err)
+            return ops.where(a <= 1.0, 0.5 * ops.square(err), a - 0.5)
+        return huber
+    return ops.square
+
+
+CHUNK_BATCHES = 32  # training batches per compiled call (and between interrupt checks)
+VALIDATION_ROWS = 4096  # validation windows per compiled call
+
+
+def _early_stopping(model, patience: int):
+    """Keras's own ``EarlyStopping`` (best weights restored), driven by hand."""
+    import keras
+
+    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                            restore_best_weights=True)
+    stopper.set_model(model)
+    model.stop_training = False
+    stopper.on_train_begin()
+    return stopper
+
+
+def _fit_tensorflow(model, sampler, validation, *, epochs, learning_rate, clipnorm,
+                    patience, progress, loss, average) -> FitResult:
+    """The TensorFlow loop: each call of one ``tf.function`` runs up to
+    :data:`CHUNK_BATCHES` optimizer steps (a ``tf.range`` loop over a block of batches
+    gathered by the sampler in one NumPy operation), so Python, ``tf.data`` and Keras's
+    per-batch and per-epoch machinery are out of the hot path: on ``air_passengers`` (four
+    batches an epoch) that machinery cost more than the maths.  Same optimizer, clipping,
+    loss, batch order and early-stopping rule as ``model.fit``; the epoch's loss is the
+    batch losses' mean weighted by batch size, as Keras reports it."""
+    import keras
+    import tensorflow as tf
+
+    tile = int(getattr(sampler, "k", 1))
+    sampler = getattr(sampler, "sampler", sampler)
+    steps = len(sampler)
+    T, F = int(model.input_shape[1]), int(model.input_shape[2])
+    outputs = int(model.output_shape[-1])
+    optimizer = keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm,
+                                      use_ema=average,
+                                      ema_momentum=ema_momentum(epochs * steps))
+    variables = model.trainable_variables
+    optimizer.build(variables)
+    point = pointwise_loss(loss, tf)
+
+    @tf.function(input_signature=[tf.TensorSpec((None, None, T, F), tf.float32),
+                                  tf.TensorSpec((None, None, outputs // tile), tf.float32)])
+    def train_chunk(xs, ys):
+        n = tf.shape(xs)[0]
+        losses = tf.TensorArray(tf.float32, size=n)
+        for i in tf.range(n):
+            y = ys[i] if tile == 1 else tf.tile(ys[i], [1, tile])
+            with tf.GradientTape() as tape:
+                value = tf.reduce_mean(point(y - model(xs[i], training=True)))
+            optimizer.apply_gradients(zip(tape.gradient(value, variables), variables))
+            losses = losses.write(i, value)
+        return losses.stack()
+
+    @tf.function(input_signature=[tf.TensorSpec((None, T, F), tf.float32),
+                                  tf.TensorSpec((None, outputs), tf.float32)])
+    def validation_sum(x, y):
+        return tf.reduce_sum(tf.reduce_mean(point(y - model(x, training=False)), axis=-1))
+
+    stopper = None if validation is None else _early_stopping(model, patience)
+    losses, val_losses = [], []
+    started = time.perf_counter()
+    sampler.on_epoch_end()  # a fresh order before the first epoch, as Keras's fit does
+    for epoch in range(epochs):
+        total = count = 0.0
+        for first in range(0, steps, CHUNK_BATCHES):
+            check_interrupt()
+            for xs, ys in sampler.blocks(first, min(steps, first + CHUNK_BATCHES)):
+                values = train_chunk(xs, ys).numpy().astype(np.float64)
+                total += float(values.sum()) * ys.shape[1]
+                count += len(values) * ys.shape[1]
+        sampler.on_epoch_end()
+        losses.append(total / max(count, 1.0))
+        if validation is not None:
+            x_val, y_val = validation
+            v = sum(float(validation_sum(x_val[i:i + VALIDATION_ROWS],
+                                         y_val[i:i + VALIDATION_ROWS]))
+                    for i in range(0, len(y_val), VALIDATION_ROWS))
+            val_losses.append(v / max(len(y_val), 1))
+        if progress is not None:
+            progress(epoch + 1, epochs, losses[-1], val_losses[-1] if val_losses else None)
+        if not all(math.isfinite(v) for v in (losses[-1], *val_losses[-1:])):
+            break  # TerminateOnNaN; fit_result raises the divergence error
+        if stopper is not None:
+            stopper.on_epoch_end(epoch, {"loss": losses[-1], "val_loss": val_losses[-1]})
+            if model.stop_training:
+                break
+    if stopper is not None:
+        stopper.on_train_end()
+    if average:  # end on the weights' moving average
+        optimizer.finalize_variable_values(variables)
+    return fit_result(losses, val_losses, seconds=time.perf_counter() - started,
+                      learning_rate=learning_rate)
+
+
+def _fit_keras(model, sampler, validation, *, epochs, learning_rate, clipnorm, patience,
+               progress, loss, average) -> FitResult:
+    """Keras's ``model.fit`` (the JAX backend: its step ``jax.jit``-compiled)."""
     import keras
 
     # Several batches per compiled call: Keras's per-batch Python overhead otherwise
-    # dominates these small networks (measured: epochs ~1.8x faster at 16). No XLA under
-    # TensorFlow (a plain tf.function, as always); under JAX jit_compile=False would run
-    # the step op by op, eagerly, so there it is jax.jit-compiled.
+    # dominates these small networks (measured: epochs ~1.8x faster at 16).
     model.compile(optimizer=keras.optimizers.Adam(
                       learning_rate=learning_rate, clipnorm=clipnorm, use_ema=average,
                       ema_momentum=ema_momentum(epochs * len(sampler))),

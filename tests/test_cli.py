@@ -93,7 +93,11 @@ def test_default_ensemble_spans_and_anchors_survive_the_saved_run(runner, tmp_pa
 
     model = keras.saving.load_model(run / "model.keras", safe_mode=True)
     assert model.input_shape == (None, 48, 1)
-    assert {"m1_lookback", "m1_anchored"} <= {layer.name for layer in model.layers}
+    from forecaster.models.ensemble import EnsembleTanhRNN, SeasonalAnchor
+
+    layers = {type(layer): layer for layer in model.layers}
+    assert layers[EnsembleTanhRNN].lookbacks == [48, 24]
+    assert layers[SeasonalAnchor].anchored == [False, True]
     out = tmp_path / "fc.csv"
     _predict(runner, runs, out, "--horizon", "12")
     frame = pd.read_csv(out)

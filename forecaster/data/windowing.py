@@ -239,6 +239,20 @@ class WindowSampler:
         idx = self._order[i * self.batch_size:(i + 1) * self.batch_size]
         return self.windows.gather(self.windows.positions[idx])
 
+    def blocks(self, start: int, stop: int):
+        """Batches ``start … stop - 1`` gathered at once and stacked, ``(x (n, batch, window,
+        1), y (n, batch, horizon))``; a short last batch of the epoch comes as a block of
+        its own (``n = 1``), after the full ones."""
+        B = self.batch_size
+        order = self._order[start * B:stop * B]
+        x, y = self.windows.gather(self.windows.positions[order])
+        full = len(order) // B
+        if full:
+            yield (x[:full * B].reshape(full, B, *x.shape[1:]),
+                   y[:full * B].reshape(full, B, *y.shape[1:]))
+        if len(order) > full * B:
+            yield x[full * B:][None], y[full * B:][None]
+
     def on_epoch_end(self) -> None:
         self._order = self._new_order()
 

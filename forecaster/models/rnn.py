@@ -119,6 +119,9 @@ def build_ensemble(kind: str, *, window: int, horizon: int, units: int, layers: 
                                        name=f"m{j}_lookback" if j else "lookback")(inputs)
 
     seasonal = anchored_members(anchor, season, lookbacks, n_features)
+    if kind == "tanh_cell" and ensemble > 1:
+        return _wide_ensemble(inputs, horizon=horizon, units=units, layers=layers, seed=seed,
+                              lookbacks=lookbacks, season=season, anchored=seasonal)
     outs = [_member(kind, view(j), horizon=horizon, units=units, layers=layers,
                     seed=seed + 1000 * j, prefix=f"m{j}_" if j else "",
                     season=int(season) if seasonal[j] else 0)
@@ -132,3 +135,54 @@ def build_ensemble(kind: str, *, window: int, horizon: int, units: int, layers: 
                            name=f"forecaster_{kind}_members")
     members = [keras.Model(inputs, o, name=f"member_{j}") for j, o in enumerate(outs)]
     return model, training, members
+
+
+def _wide_ensemble(inputs, *, horizon, units, layers, seed, lookbacks, season, anchored):
+    """The tanh-cell ensemble as one wide network (:mod:`forecaster.models.ensemble`):
+    each recurrent layer and the head compute every member at once, member ``j`` reading
+    its last ``lookbacks[j]`` steps.  Same members, same initial weights and the same
+    ``(model, training_model, members)`` as the layer-per-member ensemble, in a graph
+    about ``k`` times smaller."""
+    from forecaster.models.ensemble import (EnsembleTanhCell, EnsembleTanhRNN, MemberDense,
+                                            MemberMean, SeasonalAnchor)
+
+    k = len(lookbacks)
+    h = inputs
+    for i in range(layers):
+        cell = EnsembleTanhCell(units, k, split_inputs=i > 0, seed=seed + 10 * i,
+                                name=f"members_cell_{i + 1}")
+        h = EnsembleTanhRNN(cell, lookbacks=lookbacks, return_sequences=i < layers - 1,
+                            name=f"members_tanh_cell_{i + 1}")(h)
+    out = MemberDense(horizon, k, seed=seed, name="members_head")(h)
+    if any(anchored):
+        out = SeasonalAnchor(int(season), horizon, anchored, name="members_anchored")(
+            [inputs, out])
+    training = keras.Model(inputs, out, name=f"forecaster_tanh_cell_{k}_members")
+    model = keras.Model(inputs, MemberMean(k, name="ensemble")(out),
+                        name=f"forecaster_tanh_cell_x{k}")
+    split = keras.layers.Reshape((k, horizon), name="by_member")(out)
+    members = [keras.Model(inputs, keras.layers.Flatten(name=f"member_{j}_out")(
+        keras.layers.Cropping1D((j, k - 1 - j), name=f"member_{j}_slice")(split)),
+        name=f"member_{j}") for j in range(k)]
+    return model, training, members
+
+
+def member_network(model, j: int = 0) -> keras.Model:
+    """Member ``j`` of a wide tanh-cell ensemble as a stand-alone network
+    ``Input(lookback, 1) → TanhRNN … → Dense(horizon)`` holding that member's weights — the
+    linear stack the gradient diagnostic follows.  A plain (not anchored) member only."""
+    from forecaster.models.ensemble import (EnsembleTanhRNN, MemberDense, SeasonalAnchor,
+                                            member_weights)
+
+    rnns = [layer for layer in model.layers if isinstance(layer, EnsembleTanhRNN)]
+    head = next(layer for layer in model.layers if isinstance(layer, MemberDense))
+    anchor = [layer for layer in model.layers if isinstance(layer, SeasonalAnchor)]
+    if not rnns or (anchor and anchor[0].anchored[j]):
+        raise ValueError(f"member {j} must be a plain member of a wide tanh-cell ensemble.")
+    window = int(model.input_shape[1])
+    lookback = window if rnns[0].lookbacks is None else rnns[0].lookbacks[j]
+    single = build_ensemble("tanh_cell", window=window, horizon=head.horizon,
+                            units=rnns[0].cell.units, layers=len(rnns),
+                            n_features=int(model.input_shape[-1]), lookbacks=[lookback])[0]
+    single.set_weights(member_weights(model, j))
+    return single

@@ -166,7 +166,10 @@ def test_cropped_anchored_ensemble_reloads_in_safe_mode(panel, tmp_path):
     import keras
 
     f = neural.RNNForecaster(**TINY, ensemble=2, max_lookback=28, anchor="mixed").fit(panel)
-    assert any(layer.name == "m1_anchored" for layer in f.model_.layers)
+    from forecaster.models.ensemble import SeasonalAnchor
+
+    assert [layer.anchored for layer in f.model_.layers
+            if isinstance(layer, SeasonalAnchor)] == [[False, True]]
     f.model_.save(tmp_path / "m.keras")
     back = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     x, _ = f.validation_batch_
