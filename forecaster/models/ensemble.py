@@ -58,6 +58,11 @@ def _stacked(make, seeds, shape, dtype):
     return ops.stack([make(s)(shape, dtype=dtype) for s in seeds], axis=0)
 
 
+def first_steps(T: int, lookbacks) -> np.ndarray:
+    """The first input step each member reads: ``T - lookback`` (0 when it reads all)."""
+    return np.array([T - min(int(v), T) for v in lookbacks], dtype=np.int64)
+
+
 def _check_members(members, lookbacks):
     if not isinstance(members, int) or isinstance(members, bool) or members < 1:
         raise ValueError(f"`members` must be a positive integer. Got {members!r}.")
@@ -116,8 +121,8 @@ class EnsembleTanhCell(keras.layers.Layer):
         self.bias = self.add_weight(shape=(k, u), name="bias", initializer="zeros")
 
     def project(self, sequences, lookbacks=None):
-        """``x_t W_xh + b`` for every step, member-major ``(members, T, batch, units)``;
-        with ``lookbacks``, zero before member ``j``'s first step ``T - lookbacks[j]``."""
+        """``x_t W_xh + b`` for every step, member-major ``(members, T, batch, units)``; with ``lookbacks``, zero before member ``j``'s first step
+        ``T - lookbacks[j]``."""
         k = self.members
         x = ops.cast(sequences, self.compute_dtype)
         if self.split_inputs:  # (batch, T, k·f): member j reads block j
@@ -129,16 +134,15 @@ class EnsembleTanhCell(keras.layers.Layer):
         p = p + self.bias[:, None, None, :]
         if lookbacks is not None:
             T = int(sequences.shape[1])
-            first = np.array([T - min(int(v), T) for v in lookbacks])
-            active = (np.arange(T)[None, :] >= first[:, None]).astype("float32")  # (k, T)
+            active = np.arange(T)[None, :] >= first_steps(T, lookbacks)[:, None]  # (k, T)
             if not active.all():
-                p = p * ops.cast(active[:, :, None, None], p.dtype)
+                p = p * ops.cast(active[:, :, None, None].astype("float32"), p.dtype)
         return p
 
     def call(self, inputs, states, training=False):
-        """One step in member-major layout: ``inputs`` and the state are ``(members,
-        batch, units)``, so the recurrent product is one batched matmul with no
-        transposes."""
+        """One step in member-major layout: ``inputs`` (the projected step) and the state
+        are ``(members, batch, units)``, so the recurrent product is one batched matmul
+        with no transposes."""
         prev = states[0] if isinstance(states, (list, tuple)) else states
         out = ops.tanh(ops.add(inputs, ops.matmul(prev, self.recurrent_kernel)))
         return out, ([out] if isinstance(states, (list, tuple)) else out)
@@ -170,31 +174,34 @@ class EnsembleTanhRNN(keras.layers.RNN):
         super().__init__(cell, unroll=unroll, **kwargs)
         self.lookbacks = None if lookbacks is None else [int(v) for v in lookbacks]
 
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        if initial_state is not None or mask is not None:
+            raise ValueError("EnsembleTanhRNN starts every member from a zero state and "
+                             "takes no mask.")
+        return super().call(sequences, training=training)
+
     def inner_loop(self, sequences, initial_state, mask, training=False):
-        if mask is not None:
-            raise ValueError("EnsembleTanhRNN does not support masking.")
         cell = self.cell
         k, u = cell.members, cell.units
-        # member-major (k, T, batch, units): to backend.rnn, k is the "batch" axis, so
-        # every step it hands the cell is (k, batch, units)
-        projected = cell.project(sequences, self.lookbacks)
-        timesteps = sequences.shape[1]
-        unroll = self.unroll if self.unroll is not None else (
-            timesteps is not None and timesteps <= MAX_UNROLL)
+        T = sequences.shape[1]
         batch = ops.shape(sequences)[0]
-        state = ops.transpose(ops.reshape(initial_state[0], (batch, k, u)), (1, 0, 2))
-
-        def step(inputs, states):
-            return cell(inputs, states, training=training)
-
-        last, outputs, states = backend.rnn(
-            step, projected, [state], unroll=bool(unroll), input_length=timesteps,
-            return_all_outputs=self.return_sequences)
+        unroll = self.unroll if self.unroll is not None else (
+            T is not None and T <= MAX_UNROLL)
+        # to backend.rnn, k is the "batch" axis: every step it hands the cell is
+        # (k, batch, units).  (Computing only the members whose lookback has begun saves a
+        # quarter of the multiplications of lookbacks 48 … 24 but was slower: the slices
+        # and pads cost more.)
+        projected = cell.project(sequences, self.lookbacks)
+        state = ops.zeros((k, batch, u), dtype=projected.dtype)
+        last, outputs, _ = backend.rnn(
+            lambda x, states: cell(x, states, training=training), projected, [state],
+            unroll=bool(unroll), input_length=T, return_all_outputs=self.return_sequences)
         last = ops.reshape(ops.transpose(last, (1, 0, 2)), (batch, k * u))
-        if self.return_sequences:  # (k, T, batch, u) -> (batch, T, k·u)
-            outputs = ops.reshape(ops.transpose(outputs, (2, 1, 0, 3)),
-                                  (batch, timesteps, k * u))
-        return last, (outputs if self.return_sequences else last), [last]
+        if not self.return_sequences:
+            return last, last, [last]
+        # (k, T, batch, u) -> (batch, T, k·u)
+        sequence = ops.reshape(ops.transpose(outputs, (2, 1, 0, 3)), (batch, T, k * u))
+        return last, sequence, [last]
 
     def get_config(self):
         return {**super().get_config(), "lookbacks": self.lookbacks}

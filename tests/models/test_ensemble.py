@@ -126,3 +126,21 @@ def test_layers_check_their_arguments():
         E.EnsembleTanhRNN(keras.layers.SimpleRNNCell(4))
     with pytest.raises(ValueError, match="horizon"):
         E.MemberDense(0, 2)
+
+
+@pytest.mark.parametrize("lookbacks", [[16, 13, 10, 8], [8, 16, 10, 13], None])
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_every_loop_gives_the_same_states(lookbacks, return_sequences):
+    """The unrolled loop and the while-loop compute the same states, whatever the order of
+    the lookbacks; a member's state is zero until its lookback begins."""
+    x = _x()
+    layers = [E.EnsembleTanhRNN(E.EnsembleTanhCell(3, 4, seed=1), lookbacks=lookbacks,
+                                unroll=unroll, return_sequences=return_sequences)
+              for unroll in (True, False)]
+    outs = [np.asarray(layer(x)) for layer in layers]
+    np.testing.assert_allclose(outs[0], outs[1], rtol=1e-5, atol=1e-6)
+    if lookbacks is not None and return_sequences:  # states are zero before a member starts
+        states = outs[0].reshape(5, 16, 4, 3)
+        for j, lookback in enumerate(lookbacks):
+            np.testing.assert_array_equal(states[:, :16 - lookback, j], 0.0)
+            assert np.all(states[:, 16 - lookback:, j] != 0.0)
