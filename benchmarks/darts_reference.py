@@ -7,7 +7,7 @@ CPU build of PyTorch); it imports nothing from the product.  Darts' ``RNNModel``
 ``model="RNN"`` (``torch.nn.RNN``, tanh), ``hidden_dim=64``, ``input_chunk_length=WINDOW``
 (the product's shortest lookback; Darts cannot forecast a series shorter than its input
 chunk, where the product pads), ``training_length = min(WINDOW + H, shortest training
-part)`` (so that every series gives training samples) is trained for ``--epochs``
+part - 1)`` (so that every series gives a training sample) is trained for ``--epochs``
 epochs on every series but its last ``H`` points (each scaled to [0, 1] on its training
 part by Darts' ``Scaler``, as Darts' examples do) and forecasts those ``H`` points, which
 are scored with the same sMAPE (%) and MASE (in-sample seasonal-naive scale) as
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     scaled = scaler.fit_transform(series)
     shortest = min(len(v) for v in train.values())
     model = RNNModel(model="RNN", hidden_dim=64, input_chunk_length=args.window,
-                     training_length=max(args.window + 1, min(args.window + H, shortest)), n_epochs=args.epochs,
+                     training_length=max(args.window + 1, min(args.window + H, shortest - 1)), n_epochs=args.epochs,
                      random_state=args.seed, batch_size=32,
                      pl_trainer_kwargs={"accelerator": "cpu", "enable_progress_bar": False,
                                         "enable_model_summary": False, "logger": False,

@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from forecaster import __version__
+from forecaster.config import PROFILES
 from forecaster.errors import ForecastError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -235,6 +236,10 @@ def model_options(f):
         click.option("--level", "levels", help="Interval levels in %, e.g. 80,95."),
         click.option("--runs-dir", type=click.Path(file_okay=False),
                      help="Where runs are kept (default: runs)."),
+        click.option("--profile", type=click.Choice(list(PROFILES)),
+                     help="Named settings under --config and the flags: quick = 3 networks, "
+                          "a short training and backtest, for exploring (default: default)."),
+        click.option("--quick", is_flag=True, help="Same as --profile quick."),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -277,7 +282,12 @@ def _resolve_config(ctx, kw: dict, horizon=None, extra_eval=None):
                        **(extra_eval or {})},
         "output": {"runs_dir": kw.get("runs_dir")},
     }
-    cfg = load_config(kw.get("config_path"), overrides)
+    profile = kw.get("profile") or "default"
+    if kw.get("quick"):
+        if profile not in ("default", "quick"):
+            raise click.UsageError(f"--quick and --profile {profile} contradict each other.")
+        profile = "quick"
+    cfg = load_config(kw.get("config_path"), overrides, profile=profile)
     if _state(ctx)["verbose"] and not _state(ctx)["quiet"]:
         from forecaster.config import dump_toml
 
@@ -286,11 +296,18 @@ def _resolve_config(ctx, kw: dict, horizon=None, extra_eval=None):
 
 
 def _epoch_progress(ctx, label):
+    """``progress(stage, epoch, epochs, loss, val_loss)``: one line per stage (backtest,
+    final fit) rewritten in place on a terminal; None when quiet or not a terminal."""
     if _state(ctx)["quiet"] or not sys.stderr.isatty():
         return None
+    shown = [None]  # the stage on the current line
 
-    def progress(epoch, epochs, loss, val_loss):
-        click.echo(f"\r{label}: epoch {epoch}/{epochs}  loss {loss:.4g}  val {val_loss:.4g}   ",
+    def progress(stage, epoch, epochs, loss, val_loss):
+        if shown[0] not in (None, stage):
+            click.echo("", err=True)  # keep the finished stage's last line
+        shown[0] = stage
+        val = "" if val_loss is None else f"  val {val_loss:.4g}"
+        click.echo(f"\r{label} ({stage}): epoch {epoch}/{epochs}  loss {loss:.4g}{val}   ",
                    err=True, nl=False)
     return progress
 

@@ -1,8 +1,9 @@
 """Typed configuration: ``default.toml`` ← ``--config FILE`` ← command-line flags.
 
 Config flows one way.  :func:`load_config` reads the packaged defaults
-(``forecaster/default.toml``, also visible as ``configs/default.toml``), overlays a user
-file, then overlays flags, and validates every value once with a message of the shape
+(``forecaster/default.toml``, also visible as ``configs/default.toml``), overlays a named
+profile if one is chosen (``forecaster/profiles/``: ``quick``), then a user file, then
+flags, and validates every value once with a message of the shape
 "`model.units` must be >= 1. Got 0.".  The resolved config is saved in every run as
 ``config.toml`` (:func:`dump_toml`) and can be read back with :func:`load_config`.
 """
@@ -18,6 +19,9 @@ from typing import Any
 from forecaster.errors import ConfigError
 
 DEFAULT_PATH = Path(__file__).with_name("default.toml")
+PROFILES_DIR = Path(__file__).with_name("profiles")
+#: Named overlays of the defaults (``--profile NAME``; ``default`` changes nothing).
+PROFILES = ("default", "quick")
 MODEL_KINDS = ("simple_rnn", "tanh_cell", "lstm", "gru")
 FILL_POLICIES = ("interpolate", "ffill", "zero", "error")
 AGGREGATES = ("", "mean", "sum", "last", "first", "max", "min")
@@ -226,11 +230,18 @@ def _from_dict(data: dict, defaults: dict | None = None) -> Config:
     return cfg
 
 
-def load_config(path: str | Path | None = None, overrides: dict | None = None) -> Config:
-    """Defaults ← ``path`` (a TOML file) ← ``overrides`` (``{section: {key: value}}``;
-    ``None`` values are ignored so unset CLI flags fall through)."""
+def load_config(path: str | Path | None = None, overrides: dict | None = None,
+                profile: str = "default") -> Config:
+    """Defaults ← ``profile`` (a packaged overlay, ``forecaster/profiles/NAME.toml``) ←
+    ``path`` (a TOML file) ← ``overrides`` (``{section: {key: value}}``; ``None`` values
+    are ignored so unset CLI flags fall through)."""
+    if profile not in PROFILES:
+        raise ConfigError(f"`profile` must be one of {', '.join(PROFILES)}. Got {profile!r}.")
     defaults = _read_toml(DEFAULT_PATH)
     merged = defaults
+    if profile != "default":
+        merged = _merge(merged, _read_toml(PROFILES_DIR / f"{profile}.toml"),
+                        f"profile {profile!r}")
     if path is not None:
         merged = _merge(merged, _read_toml(Path(path)), f"config file {str(path)!r}")
     if overrides:

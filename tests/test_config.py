@@ -61,3 +61,16 @@ def test_unknown_keys_and_bad_files(tmp_path):
         load_config(broken)
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_profiles_sit_between_the_defaults_and_the_user_file(tmp_path):
+    quick = load_config(profile="quick")
+    assert (quick.model.ensemble, quick.training.epochs, quick.training.patience,
+            quick.evaluation.origins) == (3, 60, 5, 6)
+    assert quick.model.units == load_config().model.units  # the rest: the defaults
+    path = tmp_path / "c.toml"
+    path.write_text("[model]\nensemble = 5\n")
+    assert load_config(path, profile="quick").model.ensemble == 5  # the file wins
+    assert load_config(path, {"model": {"ensemble": 2}}, profile="quick").model.ensemble == 2
+    with pytest.raises(ConfigError, match=r"`profile` must be one of default, quick. Got 'fast'."):
+        load_config(profile="fast")

@@ -203,7 +203,7 @@ class RNNForecaster(Forecaster):
     def __init__(self, *, kind="tanh_cell", units=32, layers=1, window=0, horizon=0,
                  relative=True, scaling="auto", loss="mse", ensemble=1, max_lookback=0,
                  anchor="level", min_context=0,
-                 refit_all=True, epochs=100, batch_size=32, learning_rate=3e-3, clipnorm=1.0,
+                 refit_all=True, fixed_epochs=0, epochs=100, batch_size=32, learning_rate=3e-3, clipnorm=1.0,
                  patience=20, validation=0.15, max_windows=0, seed=0, season=None,
                  device="auto", progress=None, distribute="none"):
         self.kind, self.units, self.layers = kind, units, layers
@@ -212,6 +212,10 @@ class RNNForecaster(Forecaster):
         self.max_lookback = max_lookback  # members read window .. max_lookback (0 = auto)
         self.anchor = anchor  # level | season | mixed (forecaster.models.rnn.ANCHORS)
         self.min_context, self.refit_all = min_context, refit_all
+        # 0: early stopping on the validation tail picks the epochs; N: train on every
+        # window for exactly N epochs (the final fit of `forecast train` reuses the count
+        # its backtest's early stopping chose)
+        self.fixed_epochs = fixed_epochs
         self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
         self.clipnorm, self.patience, self.validation = clipnorm, patience, validation
         self.max_windows, self.seed, self.season = max_windows, seed, season
@@ -323,24 +327,33 @@ class RNNForecaster(Forecaster):
             keep = np.linspace(0, len(val) - 1, VALIDATION_CAP).round().astype(np.int64)
             val.positions = val.positions[keep]
 
-        model, members, self.fit_ = self._train(train, val.arrays(), self.epochs,
-                                                self.progress)
         self.n_train_windows_ = len(train)
-        if self.refit_all:
+        epochs = int(self.fixed_epochs)
+        if not epochs:
+            model, members, self.fit_ = self._train(train, val.arrays(), self.epochs,
+                                                    self.progress)
+            epochs = self.fit_.best_epoch
+        if self.refit_all or self.fixed_epochs:
             # The validation tail holds the most recent data: having chosen the number of
             # epochs on it, train afresh on every window for that many epochs.
             scaler = W.SeriesScaler.fit(list(panel.values), log=log, season=step)
             scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
             al_series, al_start = W.window_starts(lengths, T, H, min_context=C)
             every = W.WindowSet.build(scaled, al_series, al_start, T, H, level, pad=T - C)
-            model, members, self.refit_ = self._train(every, None, self.fit_.best_epoch)
+            model, members, self.refit_ = self._train(
+                every, None, epochs, self.progress if self.fixed_epochs else None)
             self.n_train_windows_ = len(every)
-            self.fit_.seconds += self.refit_.seconds
+            if self.fixed_epochs:
+                self.fit_ = self.refit_
+            else:
+                self.fit_.seconds += self.refit_.seconds
             # the diagnostic batch in the final model's scaling
             val = W.WindowSet.build(scaled, va_series, va_start, T, H, level, pad=T - C)
+        from forecaster.models.rnn import diagnostic_network
+
         self.validation_batch_ = val.gather(val.positions[:256])
         self.model_, self.scaler_, self.shape_ = model, scaler, shape
-        self.members_, self.member_ = members, members[0]
+        self.members_, self.member_ = members, diagnostic_network(model, members)
         self.ids_ = {sid: i for i, sid in enumerate(panel.ids)}
         self.notes_ = []
 

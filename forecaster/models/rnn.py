@@ -186,3 +186,14 @@ def member_network(model, j: int = 0) -> keras.Model:
                             n_features=int(model.input_shape[-1]), lookbacks=[lookback])[0]
     single.set_weights(member_weights(model, j))
     return single
+
+
+def diagnostic_network(model, members) -> keras.Model:
+    """The network the gradient diagnostic follows, as a linear stack: member 0 (plain,
+    reading the whole window) — extracted from a wide ensemble, or the first of
+    ``members``."""
+    from forecaster.models.ensemble import EnsembleTanhRNN
+
+    if any(isinstance(layer, EnsembleTanhRNN) for layer in model.layers):
+        return member_network(model, 0)
+    return members[0]

@@ -7,8 +7,11 @@ Order of work (each step uses only what the step before produced):
 3. rolling-origin backtest (``evaluation.origins`` origins one step apart, models fitted
    once on the data before the first origin, never on anything after it) of the RNN and
    the baselines — the evidence for the leaderboard and the calibration set of the
-   split-conformal intervals;
-4. the final RNN fitted on all the data (its own validation tail for early stopping);
+   split-conformal intervals.  The RNN is fitted there as any fit is: early stopping on
+   a validation tail picks the epoch count, then every window trains that many epochs;
+4. the final RNN trains every window of all the data for the epoch count the backtest's
+   early stopping chose (the procedure the backtest measured; without a backtest it early-
+   stops on its own validation tail first);
 5. intervals, a forecast of the trained horizon, the gradient diagnostic;
 6. everything written to a temporary run directory that is renamed into place at the end.
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 import platform
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -135,35 +139,49 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
     shape, origins = _plan_backtest(panel, cfg, season)
     levels = tuple(cfg.evaluation.levels)
 
-    def rnn(progress_fn=None):
+    fitted = []  # the backtest's RNN: its early stopping picks the final fit's epochs
+
+    def rnn(progress_fn=None, fixed_epochs=0):
         """The configured RNN with the planned window and horizon (backtest and final fit
         alike; an ensemble's longer lookbacks are fitted to each fold's data)."""
         model = RNNForecaster.from_config(cfg, season=season, progress=progress_fn)
         model.window, model.horizon = shape.window, shape.horizon
+        model.fixed_epochs = fixed_epochs
+        fitted.append(model)
         return model
 
     evaluation = None
+    networks = f"{cfg.model.ensemble} network(s)"
     if origins:
         log(f"backtest: {origins} origins × horizon {shape.horizon} "
-            + (f"(RNN and {len(TRAIN_BASELINES)} baselines)" if chief else
+            + (f"(RNN: {networks}, early stopping within {cfg.training.epochs} epochs; "
+               f"{len(TRAIN_BASELINES)} baselines)" if chief else
                "(the RNN only; the chief runs the baselines)"))
         spec = BacktestSpec(horizon=shape.horizon, folds=origins, step=1, refit=False)
         # a non-chief worker only trains along (the RNN fit is collective); the chief
         # alone runs the baselines and keeps the leaderboard
         evaluation = evaluate(panel, models=["rnn"] + (TRAIN_BASELINES if chief else []),
                               spec=spec, levels=levels, season=season,
-                              seed=cfg.training.seed, rnn_factory=rnn)
+                              seed=cfg.training.seed,
+                              rnn_factory=lambda: rnn(progress and partial(progress,
+                                                                           "backtest")))
         notes += [n for n in evaluation.notes if n not in notes]
     else:
         notes.append("the series is too short for a backtest: no leaderboard and no "
                      "prediction intervals (add data or lower --horizon).")
 
-    log(f"training {cfg.model.kind} on all data (horizon {shape.horizon}, "
-        f"{cfg.model.ensemble} network(s))")
-    model = rnn(progress).fit(panel)
+    # The backtest fitted the RNN as the final fit would be (early stopping on its
+    # validation tail, then every window for the chosen epochs): the final fit reuses
+    # that epoch count instead of early-stopping a second time.
+    chosen = fitted[0].fit_ if fitted else None
+    epochs = chosen.best_epoch if chosen is not None else 0
+    log(f"training {cfg.model.kind} on all data (horizon {shape.horizon}, {networks}, "
+        + (f"{epochs} epochs as chosen in the backtest)" if epochs else
+           f"early stopping within {cfg.training.epochs} epochs)"))
+    model = rnn(progress and partial(progress, "final"), fixed_epochs=epochs).fit(panel)
     shape = model.shape_  # the input window is the longest member lookback
+    fit = chosen if chosen is not None else model.fit_  # the early-stopped fit
     if not chief:
-        fit = model.fit_
         return TrainResult(run_dir=None, panel=panel, window=shape.window,
                            horizon=shape.horizon, model=cfg.model.kind, device=model.device_,
                            epochs_run=fit.epochs_run, best_epoch=fit.best_epoch,
@@ -185,7 +203,6 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
     x_val, y_val = model.validation_batch_
     grads = gradient_norms(model.member_, x_val, y_val)  # one network of an ensemble
 
-    fit = model.fit_
     backend = _backend()
     check_interrupt()  # a Ctrl-C or SIGTERM whose raise was swallowed: nothing is saved
     run_id = artifacts.run_name(name or data_path.stem, cfg.model.kind)
@@ -215,7 +232,8 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
             "window": shape.window, "lookbacks": list(model.lookbacks_),
             "horizon": shape.horizon, "season": season, "batch_size": model.batch_size_,
             "epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch,
-            "train_seconds": round(fit.seconds, 3), "val_loss": fit.best_val_loss,
+            "val_loss": fit.best_val_loss, "final_epochs": model.fit_.epochs_run,
+            "train_seconds": round(model.fit_.seconds, 3),
             "total_seconds": round(time.perf_counter() - started, 3),
             "train_windows": int(model.n_train_windows_),
             "distribute": mode, "replicas": replicas,
