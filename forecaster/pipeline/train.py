@@ -39,6 +39,7 @@ from forecaster.config import Config, dump_toml
 from forecaster.data.ingest import fingerprint, read_panel
 from forecaster.data.panel import Panel
 from forecaster.errors import DataError
+from forecaster.evaluation.backtest import BacktestSpec
 from forecaster.models.neural import RNNForecaster, resolve_shape
 from forecaster.pipeline.predict import drop_unbounded
 from forecaster.preprocessing import Preprocessing
@@ -85,8 +86,16 @@ def season_of(panel: Panel, cfg: Config) -> int | None:
     return cfg.evaluation.season or panel.axis.season()
 
 
+def backtest_spec(horizon: int, origins: int) -> BacktestSpec:
+    """The backtest of ``forecast train``: ``origins`` origins one step apart, every model
+    fitted once, on the data before the first."""
+    return BacktestSpec(horizon=horizon, folds=origins, step=1, refit=False)
+
+
 def _plan_backtest(panel: Panel, cfg: Config, season):
-    """Window/horizon and the number of origins such that the first fold still trains.
+    """Window/horizon and the number of origins such that the first fold still trains:
+    the configured number, halved until every series is long enough for the backtest and
+    the longest leaves the RNN a fold to train on.
 
     Returns ``(shape, origins)``; ``origins`` is 0 when no backtest fits in the data."""
     m, t = cfg.model, cfg.training
@@ -96,10 +105,11 @@ def _plan_backtest(panel: Panel, cfg: Config, season):
         return shape, 0
     origins = cfg.evaluation.origins
     while origins >= 1:
-        drop = shape.horizon + origins - 1
-        if int(panel.lengths.min()) - drop > 0:
+        spec = backtest_spec(shape.horizon, origins)
+        if int(panel.lengths.min()) >= spec.required_length:
             try:
-                fold_shape = resolve_shape(panel.cut(drop), window=m.window,
+                fold_shape = resolve_shape(panel.cut(spec.cutoff_from_end(1)),
+                                           window=m.window,
                                            horizon=m.horizon or shape.horizon,
                                            validation=t.validation, season=season)
                 return fold_shape, origins
@@ -112,7 +122,6 @@ def _plan_backtest(panel: Panel, cfg: Config, season):
 def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
           log=lambda msg: None) -> TrainResult:
     """Run the whole training pipeline and return where the run was saved."""
-    from forecaster.evaluation.backtest import BacktestSpec
     from forecaster.evaluation.gradients import gradient_norms
     from forecaster.evaluation.intervals import ConformalIntervals
     from forecaster.pipeline.evaluate import evaluate
@@ -157,7 +166,7 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
             + (f"(RNN: {networks}, early stopping within {cfg.training.epochs} epochs; "
                f"{len(TRAIN_BASELINES)} baselines)" if chief else
                "(the RNN only; the chief runs the baselines)"))
-        spec = BacktestSpec(horizon=shape.horizon, folds=origins, step=1, refit=False)
+        spec = backtest_spec(shape.horizon, origins)
         # a non-chief worker only trains along (the RNN fit is collective); the chief
         # alone runs the baselines and keeps the leaderboard
         evaluation = evaluate(panel, models=["rnn"] + (TRAIN_BASELINES if chief else []),
