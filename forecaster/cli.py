@@ -225,7 +225,9 @@ def model_options(f):
         click.option("--batch-size", type=int, help="Windows per batch (default 0: automatic, "
                                                     "about 500 batches an epoch, 32 to 256)."),
         click.option("--learning-rate", type=float, help="Adam learning rate."),
-        click.option("--patience", type=int, help="Early-stopping patience (epochs)."),
+        click.option("--patience", type=int,
+                     help="Most epochs early stopping waits for an improvement (it waits as "
+                          "many as the best took, at least 10)."),
         click.option("--max-windows", type=int,
                      help="Sample at most this many training windows per epoch (long "
                           "series)."),

@@ -11,8 +11,8 @@ Three modes, named by ``[training] distribute``:
 
 What is shared with the single-process path: the model builder, the window sets (scaled on
 the training part only), the :class:`~forecaster.data.windowing.WindowSampler`, Adam with
-the same clipping, Keras's own ``EarlyStopping`` (patience on the validation loss, best
-weights restored) and the same divergence error (:func:`forecaster.training.fit_result`).
+the same clipping, the same early stopping (:func:`forecaster.training.early_stopping`:
+patience on the validation loss, best weights restored) and the same divergence error (:func:`forecaster.training.fit_result`).
 
 What differs: Keras 3's ``model.fit`` fails under ``MultiWorkerMirroredStrategy``
 ("unsupported type PerReplica", keras-team/keras#20585), so :func:`fit_distributed` runs a
@@ -303,7 +303,8 @@ def fit_distributed(strategy, model, sampler, validation, *, epochs: int,
     import tensorflow as tf
 
     from forecaster.data.windowing import WindowSampler
-    from forecaster.training import check_interrupt, ema_momentum, fit_result
+    from forecaster.training import (check_interrupt, ema_momentum, fit_result,
+                                     start_early_stopping)
 
     R = strategy.num_replicas_in_sync
     tile = getattr(sampler, "k", 1)  # ensemble members: targets repeated once per member
@@ -397,11 +398,7 @@ def fit_distributed(strategy, model, sampler, validation, *, epochs: int,
         total, count = strategy.run(lambda x, y, w: squared_error(x, y, w, False), args=batch)
         return strategy.reduce(SUM, total, axis=None), strategy.reduce(SUM, count, axis=None)
 
-    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
-                                            restore_best_weights=True)
-    stopper.set_model(model)
-    model.stop_training = False
-    stopper.on_train_begin()
+    stopper = start_early_stopping(model, patience)
     losses, val_loss = [], []
     started = time.perf_counter()
     with _peer_errors(tf):
