@@ -331,7 +331,8 @@ def pointwise_loss(name: str, ops):
     return ops.square
 
 
-CHUNK_BATCHES = 32  # training batches per compiled call (and between interrupt checks)
+CHUNK_BATCHES = 32  # most training batches per compiled call
+CALL_SECONDS = 0.5  # aim of a call's length: interrupts are checked between calls
 VALIDATION_ROWS = 4096  # validation windows per compiled call
 
 
@@ -375,9 +376,10 @@ def start_early_stopping(model, patience: int):
 def _fit_tensorflow(model, sampler, validation, *, epochs, learning_rate, clipnorm,
                     patience, progress, loss, average) -> FitResult:
     """The TensorFlow loop: each call of one ``tf.function`` runs up to
-    :data:`CHUNK_BATCHES` optimizer steps (a ``tf.range`` loop over a block of batches
-    gathered by the sampler in one NumPy operation), so Python, ``tf.data`` and Keras's
-    per-batch and per-epoch machinery are out of the hot path: on ``air_passengers`` (four
+    :data:`CHUNK_BATCHES` optimizer steps (a ``while_loop`` over a block of batches
+    gathered by the sampler in one NumPy operation; fewer when a call would take more than
+    about :data:`CALL_SECONDS`, so that Ctrl-C is answered promptly), so Python,
+    ``tf.data`` and Keras's per-batch and per-epoch machinery are out of the hot path: on ``air_passengers`` (four
     batches an epoch) that machinery cost more than the maths.  Same optimizer, clipping,
     loss, batch order and early-stopping rule as ``model.fit``; the epoch's loss is the
     batch losses' mean weighted by batch size, as Keras reports it."""
@@ -424,14 +426,22 @@ def _fit_tensorflow(model, sampler, validation, *, epochs, learning_rate, clipno
     losses, val_losses = [], []
     started = time.perf_counter()
     sampler.on_epoch_end()  # a fresh order before the first epoch, as Keras's fit does
+    per_call = CHUNK_BATCHES
     for epoch in range(epochs):
         total = count = 0.0
-        for first in range(0, steps, CHUNK_BATCHES):
+        first = 0
+        while first < steps:
             check_interrupt()
-            for xs, ys in sampler.blocks(first, min(steps, first + CHUNK_BATCHES)):
+            stop = min(steps, first + per_call)
+            began = time.perf_counter()
+            for xs, ys in sampler.blocks(first, stop):
                 values = train_chunk(xs, ys).numpy().astype(np.float64)
                 total += float(values.sum()) * ys.shape[1]
                 count += len(values) * ys.shape[1]
+            # as many batches a call as take about CALL_SECONDS (the same steps either way)
+            per_batch = (time.perf_counter() - began) / (stop - first)
+            per_call = int(min(CHUNK_BATCHES, max(1, CALL_SECONDS / max(per_batch, 1e-6))))
+            first = stop
         sampler.on_epoch_end()
         losses.append(total / max(count, 1.0))
         if validation is not None:

@@ -25,11 +25,13 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
 
 #: The TanhCell-vs-SimpleRNN equivalence (outputs and gradients; go_backwards, return_state,
 #: masking; safe-mode save/reload) on a subset of tests/models/test_cells.py's shapes — the
-#: whole file passes under JAX too, in ~1 min — and the gradient diagnostic's exact numbers.
+#: whole file passes under JAX too, in ~1 min — the gradient diagnostic's exact numbers and
+#: the wide ensemble layers (tests/models/test_ensemble.py).
 EQUIVALENCE = [
     "tests/models/test_cells.py", "-k",
     "outputs_and_gradients and b3-t5-f4-h6 or go_backwards_state_and_mask or saves_and_reloads",
     "tests/evaluation/test_gradients.py::test_exact_numbers_for_a_one_unit_elman_rnn",
+    "tests/models/test_ensemble.py",  # the wide tanh-cell ensemble, every loop
 ]
 
 
