@@ -284,12 +284,12 @@ def _resolve_config(ctx, kw: dict, horizon=None, extra_eval=None):
                        **(extra_eval or {})},
         "output": {"runs_dir": kw.get("runs_dir")},
     }
-    profile = kw.get("profile") or "default"
+    profile = kw.get("profile")
     if kw.get("quick"):
-        if profile not in ("default", "quick"):
+        if profile not in (None, "quick"):
             raise click.UsageError(f"--quick and --profile {profile} contradict each other.")
         profile = "quick"
-    cfg = load_config(kw.get("config_path"), overrides, profile=profile)
+    cfg = load_config(kw.get("config_path"), overrides, profile=profile or "default")
     if _state(ctx)["verbose"] and not _state(ctx)["quiet"]:
         from forecaster.config import dump_toml
 

@@ -221,3 +221,20 @@ def test_predict_on_gpu_without_a_gpu_is_a_clear_error(runner, tmp_path):
     assert result.stderr.strip().splitlines() == [
         "Error: `--device gpu` was requested but TensorFlow sees no GPU. Install the gpu extra "
         "(pip install 'forecaster[gpu]') or use --device cpu."]
+
+
+def test_quick_profile_sits_under_the_flags(runner, tmp_path):
+    runs = tmp_path / "runs"
+    result = runner.invoke(forecast, ["train", str(DATA / "air_passengers.csv"), "--runs-dir",
+                                      str(runs), "--quick", "--epochs", "2", "--units", "4"])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "backtest: 6 origins × horizon 12 (RNN: 3 network(s), early stopping within 2 " \
+           "epochs; 6 baselines)" in result.stderr
+    run = runs / (runs / "latest").read_text().strip()
+    config = (run / "config.toml").read_text()
+    for line in ("ensemble = 3", "patience = 5", "origins = 6", "epochs = 2", "units = 4"):
+        assert f"\n{line}\n" in config, line
+    bad = runner.invoke(forecast, ["train", str(DATA / "air_passengers.csv"), "--quick",
+                                   "--profile", "default"])
+    assert bad.exit_code == 2
+    assert "--quick and --profile default contradict each other." in bad.stderr
