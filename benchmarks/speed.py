@@ -44,10 +44,10 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from benchmarks.common import load1
+from benchmarks.scoring import scores
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The last commit with the defaults the speed work started from (issue 15).
@@ -117,17 +117,6 @@ def split_csv(frame: pd.DataFrame, horizon: int, directory: Path, name: str):
     path = directory / f"{name}-train.csv"
     pd.concat(parts).to_csv(path, index=False)
     return path, train, test
-
-
-def scores(train: dict, test: dict, forecasts: dict, season: int) -> tuple[float, float]:
-    """Mean sMAPE (%) and MASE over series (``forecast evaluate``'s definitions)."""
-    smape, mase = [], []
-    for sid, y in test.items():
-        f, x = forecasts[sid], train[sid]
-        smape.append(np.mean(200 * np.abs(y - f) / (np.abs(y) + np.abs(f))))
-        lag = season if len(x) > season else 1
-        mase.append(np.mean(np.abs(y - f)) / np.mean(np.abs(x[lag:] - x[:-lag])))
-    return float(np.mean(smape)), float(np.mean(mase))
 
 
 def dataset(case: str, work: Path):

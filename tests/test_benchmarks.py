@@ -47,7 +47,7 @@ def test_accuracy_rows_and_reference_scores():
     import numpy as np
 
     from benchmarks.accuracy import format_rows, rows_from_metrics
-    from benchmarks.stats_reference import scores
+    from benchmarks.scoring import scores
 
     metrics = {"leaderboard": [{"model": "rnn", "smape": 0.1459, "mase": 1.053},
                                {"model": "naive", "smape": 0.1922, "mase": 1.468}],
@@ -64,3 +64,22 @@ def test_accuracy_rows_and_reference_scores():
     smape, mase = scores(train, test, fc, season=2)
     assert mase == (0 + 2) / 2 / 2
     assert abs(smape - np.mean([0.0, 200 * 2 / 14])) < 1e-12
+
+
+def test_speed_benchmark_holds_out_the_last_points_of_every_series(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from benchmarks.speed import Measure, format_rows, split_csv
+
+    frame = pd.DataFrame({"unique_id": ["a"] * 5 + ["b"] * 4,
+                          "ds": list(range(5)) + list(range(4)),
+                          "y": [1.0, 2, 3, 4, 5, 10, 20, 30, 40]})
+    path, train, test = split_csv(frame, 2, tmp_path, "p")
+    assert pd.read_csv(path)["y"].tolist() == [1.0, 2, 3, 10, 20]
+    np.testing.assert_array_equal(train["a"], [1, 2, 3])
+    np.testing.assert_array_equal(test["b"], [30, 40])
+    row = Measure("new: forecast train", wall=12.5, cpu=20.0, rss_mb=900, smape=10.0,
+                  mase=0.5, load=(1.0, 2.0))
+    assert "new: forecast train" in format_rows("air", [row])
+    assert "   12.5    20.0     900    10.00  0.500  1.0->2.0" in format_rows("air", [row])
