@@ -98,3 +98,24 @@ def test_the_compiled_loop_takes_keras_fits_steps(loss, average, monkeypatch):
     np.testing.assert_allclose(a.val_loss, b.val_loss, rtol=1e-5)
     for x, y in zip(wa, wb):
         np.testing.assert_allclose(x, y, atol=1e-5)
+
+
+def test_forward_calls_are_sized_to_the_activations():
+    """A wide 10-member ensemble reading 168 steps takes 64 windows a call, 48 steps 256;
+    a tiny network 4096 — and the blocks give what one call gives."""
+    import numpy as np
+
+    from forecaster.models.rnn import build_ensemble
+    from forecaster.training import predict_rows, rows_per_call
+
+    def wide(T):
+        return build_ensemble("tanh_cell", window=T, horizon=4, units=64, ensemble=10,
+                              lookbacks=[T] * 10)[0]
+
+    assert rows_per_call(wide(168)) == 64 and rows_per_call(wide(48)) == 256
+    small = build_ensemble("tanh_cell", window=8, horizon=2, units=3)[0]
+    assert rows_per_call(small) == 4096
+    x = np.random.default_rng(0).normal(size=(300, 48, 1)).astype("float32")
+    model = wide(48)
+    np.testing.assert_allclose(predict_rows(model, x), np.asarray(model(x)), rtol=1e-5,
+                               atol=1e-6)

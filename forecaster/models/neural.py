@@ -10,6 +10,7 @@ longer ``h``, continues recursively (feeding its own forecasts back), which it r
 
 from __future__ import annotations
 
+import gc
 import math
 from dataclasses import dataclass
 
@@ -97,12 +98,14 @@ def forecast_recursive(model, contexts: np.ndarray, *, window: int, model_horizo
     Direct multi-output up to ``model_horizon``; beyond it the forecasts are appended to the
     context and the model is applied again.
     """
+    from forecaster.training import predict_rows
+
     history = np.asarray(contexts, dtype=np.float64)
     out = []
     produced = 0
     while produced < steps:
         x, last = W.last_windows(list(history), window, relative)
-        y = np.asarray(model(x, training=False), dtype=np.float64) + last[:, None]
+        y = predict_rows(model, x) + last[:, None]
         out.append(y)
         history = np.concatenate([history, y], axis=1)
         produced += y.shape[1]
@@ -316,6 +319,7 @@ class RNNForecaster(Forecaster):
         va_series, va_start = W.window_starts(lengths, T, H, first_target=n_train,
                                               min_context=C)
         train = W.WindowSet.build(scaled, tr_series, tr_start, T, H, level, pad=T - C)
+        del tr_series, tr_start  # the window positions hold them (large panels: 80 MB each)
         val = W.WindowSet.build(scaled, va_series, va_start, T, H, level, pad=T - C)
         if len(train) < MIN_TRAIN_WINDOWS or len(val) == 0:
             raise DataError(
@@ -335,11 +339,15 @@ class RNNForecaster(Forecaster):
             epochs = self.fit_.best_epoch
         if self.refit_all or self.fixed_epochs:
             # The validation tail holds the most recent data: having chosen the number of
-            # epochs on it, train afresh on every window for that many epochs.
+            # epochs on it, train afresh on every window for that many epochs.  What the
+            # early-stopped fit held goes first (a Keras model is freed by the collector).
+            del train, scaled
+            model = members = None
+            gc.collect()
             scaler = W.SeriesScaler.fit(list(panel.values), log=log, season=step)
-            scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
-            al_series, al_start = W.window_starts(lengths, T, H, min_context=C)
-            every = W.WindowSet.build(scaled, al_series, al_start, T, H, level, pad=T - C)
+            every = W.WindowSet.build(
+                [scaler.transform(i, v) for i, v in enumerate(panel.values)],
+                *W.window_starts(lengths, T, H, min_context=C), T, H, level, pad=T - C)
             model, members, self.refit_ = self._train(
                 every, None, epochs, self.progress if self.fixed_epochs else None)
             self.n_train_windows_ = len(every)
@@ -348,7 +356,8 @@ class RNNForecaster(Forecaster):
             else:
                 self.fit_.seconds += self.refit_.seconds
             # the diagnostic batch in the final model's scaling
-            val = W.WindowSet.build(scaled, va_series, va_start, T, H, level, pad=T - C)
+            val = W.WindowSet(every.flat, every.offsets, every.offsets[va_series] + va_start
+                              + (T - C), T, H, level)
         from forecaster.models.rnn import diagnostic_network
 
         self.validation_batch_ = val.gather(val.positions[:256])
