@@ -185,6 +185,24 @@ class Panel:
         """The ``horizon`` timestamps following the end of series ``i``."""
         return self.axis.after(self.end(i), horizon)
 
+    def futures(self, horizon: int) -> pd.Index:
+        """:meth:`future` of every series, concatenated (``len(self) * horizon``
+        timestamps): one date range per distinct end, not one per series."""
+        if not len(self):
+            return pd.Index([])
+        if not self.axis.is_datetime:
+            ends = np.array([self.end(i) for i in range(len(self))], dtype=np.int64)
+            steps = self.axis.step * np.arange(1, horizon + 1, dtype=np.int64)
+            return pd.Index((ends[:, None] + steps[None, :]).ravel())
+        cache: dict = {}
+        parts = []
+        for i in range(len(self)):
+            end = self.end(i)
+            if end not in cache:
+                cache[end] = self.axis.after(end, horizon)
+            parts.append(cache[end])
+        return parts[0].append(parts[1:]) if len(parts) > 1 else parts[0]
+
     def __iter__(self) -> Iterator[tuple[str, np.ndarray]]:
         return iter(zip(self.ids, self.values))
 

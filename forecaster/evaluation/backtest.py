@@ -195,19 +195,19 @@ def run_backtest(panel: Panel, factories: dict[str, Callable], spec: BacktestSpe
         raise ConfigError("`models` must name at least one model. Got none.")
     fold_list = list(spec.folds_of(panel))
     # actuals and cutoffs per fold (same for every model)
+    H, n = spec.horizon, len(panel)
     truth = []
     for fold, drop, train in fold_list:
-        for i, sid in enumerate(panel.ids):
-            values = panel.values[i]
-            n_train = len(values) - drop
-            truth.append(pd.DataFrame({
-                "fold": fold,
-                "series_id": sid,
-                "cutoff": train.end(i),
-                "timestamp": panel.timestamps(i)[n_train:n_train + spec.horizon],
-                "step": np.arange(1, spec.horizon + 1, dtype=np.int64),
-                "actual": values[n_train:n_train + spec.horizon],
-            }))
+        # the fold's actuals follow its training panel's ends: the first H points cut off
+        truth.append(pd.DataFrame({
+            "fold": fold,
+            "series_id": pd.Index(panel.ids).repeat(H),
+            "cutoff": pd.Index([train.end(i) for i in range(n)]).repeat(H),
+            "timestamp": train.futures(H),
+            "step": np.tile(np.arange(1, H + 1, dtype=np.int64), n),
+            "actual": np.concatenate([v[len(v) - drop:len(v) - drop + H]
+                                      for v in panel.values]),
+        }))
     truth = pd.concat(truth, ignore_index=True)
 
     parts, timings, notes = [], {}, []

@@ -104,31 +104,48 @@ def add_backtest_intervals(result: BacktestResult, panel: Panel, season: int | N
     return frame, notes
 
 
-def _series_metrics(group: pd.DataFrame, scales: dict, levels) -> dict:
-    """Metrics of one series (``group``: its rows of one model, any number of folds)."""
-    y, f = group["actual"].to_numpy(float), group["forecast"].to_numpy(float)
+def _series_metrics(y: np.ndarray, f: np.ndarray, scale: np.ndarray, bounds: dict,
+                    levels) -> dict:
+    """Metrics of one series: its actuals ``y`` and forecasts ``f`` of one model (any
+    number of folds), each point's MASE scale (its fold's; NaN where undefined) and
+    ``bounds`` ``{level: (lower, upper)}`` (NaN where a point has no interval)."""
     out = {"mae": M.mae(y, f), "rmse": M.rmse(y, f), "mape": M.mape(y, f),
            "smape": M.smape(y, f)}
-    fold_scales = np.array([scales[k] for k in zip(group["fold"], group["series_id"])],
-                           dtype=object)
-    if any(s is None or s == 0 for s in fold_scales):
+    if np.any(np.isnan(scale)):
         out["mase"] = None
     else:
-        out["mase"] = float(np.mean(np.abs(y - f) / fold_scales.astype(float)))
+        out["mase"] = float(np.mean(np.abs(y - f) / scale))
     for level in levels:
-        lo, hi = interval_columns(level)
-        name = interval_columns(level)[0].split("_", 1)[1]
-        if lo in group:
-            lower, upper = group[lo].to_numpy(float), group[hi].to_numpy(float)
+        name = _level_name(level)
+        lower, upper = bounds.get(level, (None, None))
+        if lower is not None:
             keep = np.isfinite(lower) & np.isfinite(upper)
-            lower, upper = lower[keep], upper[keep]
             if keep.any():
-                out[f"coverage_{name}"] = M.coverage(y[keep], lower, upper)
-                out[f"width_{name}"] = M.mean_width(lower, upper)
+                out[f"coverage_{name}"] = M.coverage(y[keep], lower[keep], upper[keep])
+                out[f"width_{name}"] = M.mean_width(lower[keep], upper[keep])
                 continue
         out[f"coverage_{name}"] = None
         out[f"width_{name}"] = None
     return out
+
+
+def _level_name(level) -> str:
+    return interval_columns(level)[0].split("_", 1)[1]
+
+
+def _groups(frame: pd.DataFrame, keys: list[str]) -> list[tuple[tuple, np.ndarray]]:
+    """``(key, row positions)`` of every group of ``keys``, in order of first appearance
+    (``groupby(sort=False)`` without building a frame per group)."""
+    codes = np.zeros(len(frame), dtype=np.int64)
+    for key in keys:
+        k, u = pd.factorize(frame[key], sort=False)
+        codes = codes * len(u) + k
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    groups = np.split(order, bounds) if len(order) else []
+    groups.sort(key=lambda rows: rows[0])
+    columns = [frame[k].to_numpy() for k in keys]
+    return [(tuple(c[rows[0]] for c in columns), rows) for rows in groups]
 
 
 def _mase_scales(result: BacktestResult, panel: Panel, season) -> dict:
@@ -143,21 +160,31 @@ def _mase_scales(result: BacktestResult, panel: Panel, season) -> dict:
 
 def _table(frame: pd.DataFrame, keys: list[str], scales, levels) -> tuple[pd.DataFrame, dict]:
     columns = POINT_METRICS + [c for level in levels for c in
-                               (f"coverage_{interval_columns(level)[0].split('_', 1)[1]}",
-                                f"width_{interval_columns(level)[0].split('_', 1)[1]}")]
+                               (f"coverage_{_level_name(level)}", f"width_{_level_name(level)}")]
+    y, f = frame["actual"].to_numpy(float), frame["forecast"].to_numpy(float)
+    point_scale = np.array([scales[k] for k in zip(frame["fold"], frame["series_id"])],
+                           dtype=object)
+    point_scale = np.array([np.nan if s is None or s == 0 else float(s) for s in point_scale],
+                           dtype=np.float64)
+    bounds = {}
+    for level in levels:
+        lo, hi = interval_columns(level)
+        if lo in frame:
+            bounds[level] = (frame[lo].to_numpy(float), frame[hi].to_numpy(float))
     rows, undefined = [], {}
-    for key, group in frame.groupby(keys, sort=False):
-        key = key if isinstance(key, tuple) else (key,)
-        per_series = [(sid, _series_metrics(g, scales, levels))
-                      for sid, g in group.groupby("series_id", sort=False)]
+    for key, group in _groups(frame, keys):
+        per_series = []
+        for (sid,), idx in _groups(frame.iloc[group][["series_id"]], ["series_id"]):
+            at = group[idx]
+            per_series.append((sid, _series_metrics(
+                y[at], f[at], point_scale[at],
+                {lv: (lo[at], hi[at]) for lv, (lo, hi) in bounds.items()}, levels)))
         row = dict(zip(keys, key))
         for col in columns:
             values = [m[col] for _, m in per_series if m[col] is not None]
             missing = [sid for sid, m in per_series if m[col] is None]
             row[col] = float(np.mean(values)) if values else None
-            if missing and values and col in ("mape", "mase"):
-                undefined.setdefault(col, set()).update(missing)
-            elif not values and col in ("mape", "mase"):
+            if missing and col in ("mape", "mase"):
                 undefined.setdefault(col, set()).update(missing)
         rows.append(row)
     table = pd.DataFrame(rows, columns=keys + columns).astype(object)

@@ -54,12 +54,9 @@ def forecast_to_frame(panel: Panel, values: np.ndarray, column: str = "forecast"
     n_series, horizon = values.shape
     if n_series != len(panel):
         raise ValueError(f"expected {len(panel)} rows of forecasts. Got {n_series}.")
-    parts = []
-    for i, sid in enumerate(panel.ids):
-        parts.append(pd.DataFrame({
-            "series_id": sid,
-            "timestamp": panel.future(i, horizon),
-            "step": np.arange(1, horizon + 1, dtype=np.int64),
-            column: values[i],
-        }))
-    return pd.concat(parts, ignore_index=True)
+    return pd.DataFrame({
+        "series_id": np.repeat(np.array(panel.ids, dtype=object), horizon),
+        "timestamp": panel.futures(horizon),
+        "step": np.tile(np.arange(1, horizon + 1, dtype=np.int64), n_series),
+        column: np.asarray(values, dtype=np.float64).ravel(),
+    })

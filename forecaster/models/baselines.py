@@ -358,11 +358,11 @@ class LagRegressionForecaster(Forecaster):
                             f"Got {', '.join(short)}.")
         history = np.array([
             self.scalers_[sid].transform(0, v[-p:]) for sid, v in panel])
-        future = [panel.future(i, horizon) for i in range(len(panel))]
+        future = panel.futures(horizon)  # series-major: step h of every series at h::horizon
         out = np.empty((len(panel), horizon))
         for h in range(horizon):
             lag_matrix = history[:, [p - k for k in self.lags_]]
-            stamps = [f[h] for f in future]
+            stamps = future[h::horizon]
             step = self.pipeline_.predict(self._features(lag_matrix, stamps))
             z_next = step + (history[:, -1] if self.difference else 0.0)
             out[:, h] = z_next
