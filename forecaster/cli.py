@@ -96,7 +96,14 @@ class ForecastGroup(click.Group):
 
 def _log(ctx, message: str) -> None:
     if not _state(ctx)["quiet"]:
+        _end_progress_line(ctx)
         click.echo(message, err=True)
+
+
+def _end_progress_line(ctx) -> None:
+    """Finish a progress line rewritten in place (``\r``) before other output."""
+    if _state(ctx).pop("progress_line", False):
+        click.echo("", err=True)
 
 
 def _prepare_runtime(ctx, import_tf: bool = True) -> None:
@@ -302,12 +309,12 @@ def _epoch_progress(ctx, label):
     final fit) rewritten in place on a terminal; None when quiet or not a terminal."""
     if _state(ctx)["quiet"] or not sys.stderr.isatty():
         return None
-    shown = [None]  # the stage on the current line
+    state = _state(ctx)
 
     def progress(stage, epoch, epochs, loss, val_loss):
-        if shown[0] not in (None, stage):
-            click.echo("", err=True)  # keep the finished stage's last line
-        shown[0] = stage
+        if state.get("progress_line") not in (None, stage):
+            _end_progress_line(ctx)  # keep the finished stage's last line
+        state["progress_line"] = stage
         val = "" if val_loss is None else f"  val {val_loss:.4g}"
         click.echo(f"\r{label} ({stage}): epoch {epoch}/{epochs}  loss {loss:.4g}{val}   ",
                    err=True, nl=False)
@@ -353,8 +360,7 @@ def train(ctx, data, horizon, origins, no_backtest, name, make_report, reports_d
     with _interruptible():
         result = run_train(data, cfg, name=name, progress=progress,
                            log=lambda m: _log(ctx, m))
-    if progress is not None:
-        click.echo("", err=True)  # end the \r-updated progress line
+    _end_progress_line(ctx)
     if result.run_dir is None:  # a non-chief multi-worker task: the chief saves the run
         click.echo(f"{result.worker}: trained in sync ({result.epochs_run} epochs, best "
                    f"{result.best_epoch}); the chief writes the run.")
@@ -520,12 +526,22 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
         spec = BacktestSpec(horizon=horizon or default_horizon(season),
                             folds=cfg.evaluation.folds, step=step)
 
+    bar = None
+
+    def epoch_progress(epoch, epochs, loss, val_loss):
+        if bar is not None:  # shown beside the fold count; the bar does not advance
+            stage = "early stopping" if val_loss is not None else "every window"
+            bar.update(0, f"rnn: epoch {epoch}/{epochs} ({stage})")
+
     def rnn_factory():
-        model = RNNForecaster.from_config(cfg, season=season)
+        model = RNNForecaster.from_config(cfg, season=season, progress=epoch_progress)
         model.direct_horizon = spec.horizon  # a direct (MIMO) head for it where data allow
         return model
 
-    bar = None
+    if "rnn" in names:
+        _log(ctx, f"evaluate: {spec.folds} fold(s) × horizon {spec.horizon}; RNN: "
+                  f"{cfg.model.ensemble} network(s), early stopping within "
+                  f"{cfg.training.epochs} epochs, refitted on every window of each fold")
     if not _state(ctx)["quiet"]:
         bar = click.progressbar(length=len(names) * spec.folds, label="backtest",
                                 file=sys.stderr, show_pos=True, item_show_func=lambda x: x)

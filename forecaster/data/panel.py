@@ -121,6 +121,20 @@ class TimeAxis:
             return ts.strftime("%Y-%m-%d")
         return ts.isoformat()
 
+    def format_all(self, timestamps) -> list[str]:
+        """:meth:`format` of many timestamps, vectorised for the common cases (integer
+        steps; zone-naive datetimes without fractions of a second); the same strings."""
+        if self.kind == "integer":
+            return [str(v) for v in np.asarray(timestamps, dtype=np.int64).tolist()]
+        index = pd.DatetimeIndex(timestamps)
+        if index.tz is not None or len(index) == 0 or np.any(index.microsecond) or \
+                np.any(index.nanosecond):
+            return [self.format(ts) for ts in index]
+        midnight = np.asarray(index == index.normalize())
+        out = np.asarray(index.strftime("%Y-%m-%dT%H:%M:%S"), dtype=object)
+        out[midnight] = np.asarray(index[midnight].strftime("%Y-%m-%d"), dtype=object)
+        return out.tolist()
+
     def parse(self, text):
         """Inverse of :meth:`format`."""
         if self.kind == "integer":

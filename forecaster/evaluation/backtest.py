@@ -176,7 +176,7 @@ class BacktestResult:
         frame = self.frame.copy()
         if axis is not None:
             for col in ("cutoff", "timestamp"):
-                frame[col] = [axis.format(v) for v in frame[col]]
+                frame[col] = axis.format_all(frame[col])
         frame.to_csv(path, index=False)
 
 

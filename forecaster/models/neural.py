@@ -348,8 +348,7 @@ class RNNForecaster(Forecaster):
             every = W.WindowSet.build(
                 [scaler.transform(i, v) for i, v in enumerate(panel.values)],
                 *W.window_starts(lengths, T, H, min_context=C), T, H, level, pad=T - C)
-            model, members, self.refit_ = self._train(
-                every, None, epochs, self.progress if self.fixed_epochs else None)
+            model, members, self.refit_ = self._train(every, None, epochs, self.progress)
             self.n_train_windows_ = len(every)
             if self.fixed_epochs:
                 self.fit_ = self.refit_

@@ -90,7 +90,7 @@ def _check_model(model, state: Preprocessing, run_dir: Path) -> None:
 def format_frame(frame: pd.DataFrame, state: Preprocessing) -> pd.DataFrame:
     """Timestamps as ISO strings, for CSV/JSON output and printing."""
     out = frame.copy()
-    out["timestamp"] = [state.axis.format(t) for t in out["timestamp"]]
+    out["timestamp"] = state.axis.format_all(out["timestamp"])
     return out
 
 

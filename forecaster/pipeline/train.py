@@ -228,7 +228,7 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
         if evaluation is not None:
             evaluation.write(out)
         frame = forecast.copy()
-        frame["timestamp"] = [panel.axis.format(ts) for ts in frame["timestamp"]]
+        frame["timestamp"] = panel.axis.format_all(frame["timestamp"])
         frame.to_csv(out / "forecast.csv", index=False)
         artifacts.write_json(out / "diagnostics.json", {
             "cell": cfg.model.kind, "window": shape.window,
