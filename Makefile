@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUNS   ?= runs
 
-.PHONY: install demo test test-fast bench bench-quick bench-accuracy bench-speed bench-venv browser clean
+.PHONY: install demo test test-fuzz test-fast bench bench-quick bench-accuracy bench-speed bench-venv browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ browser:
 # Tests run in parallel (pytest-xdist, at most 4 processes: each imports TensorFlow).
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q -n auto --maxprocesses 4
+
+# Property tests with fresh randomness and 1,000 examples each (make test replays fixed ones).
+test-fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz INGEST_EXAMPLES=300 $(BIN)/python -m pytest -q -n auto \
+	    --maxprocesses 4 tests/data/test_windowing_properties.py \
+	    tests/data/test_ingest_properties.py tests/evaluation/test_metrics.py
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -x -n auto --maxprocesses 4 -m "not slow and not browser"

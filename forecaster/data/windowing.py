@@ -40,7 +40,8 @@ class SeriesScaler:
     2-4).  The typical seasonal change alone overweights noisy series.  The geometric mean
     of the two: M1 quarterly MASE 1.724 -> 1.649 (three seeds), monthly 1.066 -> 1.063.
     A series shorter than ``m + 1`` points, or without change, keeps its std; a
-    (numerically) constant series is scaled by its level, or 1 when that is 0.
+    (numerically) constant series is scaled by its level, or 1 when that is 0 or below the
+    smallest normal float (subnormal data).
 
     The log scale makes a window relative to its last value a window of *ratios*, so series
     of very different levels share one shape vocabulary (a global model's main need); it is
@@ -70,7 +71,10 @@ class SeriesScaler:
                 if change > 1e-12:
                     sd = math.sqrt(sd * change)
             means.append(mu * big)
-            scales.append(sd * big if sd > 1e-12 else (abs(mu * big) or 1.0))
+            scale = sd * big if sd > 1e-12 else abs(mu * big)
+            # below the smallest normal float (subnormal values such as 5e-324, whose
+            # spread underflows to 0) the series is numerically zero: unit scale
+            scales.append(scale if TINY <= scale < np.inf else 1.0)
         return cls(np.array(means, dtype=np.float64), np.array(scales, dtype=np.float64),
                    bool(log))
 
@@ -94,6 +98,8 @@ class SeriesScaler:
                 v = np.exp(np.minimum(v, LOG_MAX))
         return v
 
+
+TINY = float(np.finfo(np.float64).tiny)  # the smallest normal float64
 
 #: Largest log value turned back into a number (beyond it exp overflows float64).
 LOG_MAX = float(np.log(np.finfo(np.float64).max))

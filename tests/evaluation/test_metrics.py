@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn import metrics as skm
@@ -16,7 +16,6 @@ finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinit
 nonzero = finite.filter(lambda v: abs(v) > 1e-3)
 
 
-@settings(max_examples=60, deadline=None)
 @given(st.integers(1, 40).flatmap(lambda n: st.tuples(arrays(np.float64, n, elements=nonzero),
                                                       arrays(np.float64, n, elements=finite))))
 def test_agree_with_sklearn(pair):

@@ -199,3 +199,18 @@ def test_no_wider_spans_where_the_series_are_not_seasonal(tmp_path):
 def test_shape_without_a_shortest_lookback_reads_the_window():
     assert neural.Shape(24, 12).shortest == 24
     assert neural.Shape(24, 12) == neural.Shape(24, 12, 24)
+
+
+def test_a_subnormal_series_trains_beside_a_normal_one():
+    """[5e-324, 0] repeated: its spread underflows to a zero std; it gets a unit scale
+    (numerically zero data) instead of failing the panel as 'training diverged'."""
+    from forecaster.data.panel import Panel, TimeAxis
+
+    t = np.arange(60)
+    panel = Panel.from_arrays({"normal": 100 + t + 5 * np.sin(2 * np.pi * t / 4),
+                               "tiny": np.tile([5e-324, 0.0], 30)}, TimeAxis("datetime", "QS"))
+    f = neural.RNNForecaster(**TINY).fit(panel)
+    assert f.scaler_.scale[1] == 1.0 and not f.scaler_.log
+    fc = f.predict(4)
+    assert np.all(np.isfinite(fc.forecast))
+    assert np.all(np.abs(fc.loc[fc.series_id == "tiny", "forecast"]) < 1.0)
