@@ -162,6 +162,8 @@ def train_case(label, source: Path, csv: Path, flags, horizon, season, train, te
     frame = pd.read_csv(out)
     forecasts = {str(sid): g["forecast"].to_numpy(float)
                  for sid, g in frame.groupby("series_id", sort=False)}
+    if len(forecasts) == len(test) == 1:  # one series: named after its value column
+        forecasts = {next(iter(test)): next(iter(forecasts.values()))}
     smape, mase = scores(train, test, forecasts, season)
     run = runs / (runs / "latest").read_text().strip()
     info = json.loads((run / "run.json").read_text())

@@ -160,7 +160,8 @@ def load_model(path: Path):
     custom objects with an :class:`ArtifactError`."""
     import keras
 
-    import forecaster.models.cells  # noqa: F401  (registers TanhCell and its layer)
+    # registers forecaster's layers: TanhCell and its RNN, the wide ensemble's layers
+    import forecaster.models.ensemble  # noqa: F401
 
     try:
         model = keras.saving.load_model(path, safe_mode=True, compile=False)

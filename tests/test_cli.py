@@ -157,14 +157,15 @@ def test_errors_are_one_line(runner, tmp_path):
 
 
 def test_subprocess_train_predict_and_same_seed_is_byte_identical(tmp_path):
-    """The installed script, in separate processes: same data + seed ⇒ same bytes."""
+    """The installed script, in separate processes: same data + seed ⇒ same bytes.  Two
+    networks: the wide ensemble's layers must load in a process that never built one."""
     exe = forecast_exe()
     outputs = []
     for k in range(2):
         runs = tmp_path / f"runs{k}"
         subprocess.run([exe, "--quiet", "train", str(DATA / "air_passengers.csv"),
-                        "--runs-dir", str(runs), *FAST], check=True, capture_output=True,
-                       text=True)
+                        "--runs-dir", str(runs), *FAST, "--ensemble", "2"], check=True,
+                       capture_output=True, text=True)
         out = tmp_path / f"fc{k}.csv"
         proc = subprocess.run([exe, "predict", "--runs-dir", str(runs), "--horizon", "30",
                                "--output", str(out)], capture_output=True, text=True)
