@@ -10,10 +10,10 @@ points) is written to a CSV and, exactly as a user would run it,
     forecast train CSV [flags]                      # backtest included
     forecast predict --horizon H                    # scored on the held-out H points
 
-runs once with this checkout and once with the baseline checkout (``--baseline``, default
-:data:`BASELINE`: the shipped defaults before the speed work, extracted with ``git
-archive`` into a temporary directory and run from the same virtual environment through
-``PYTHONPATH``), back to back, alternating which goes first from case to case.  Each
+runs once with the new checkout (``--new``, default ``HEAD``) and once with the baseline
+(``--baseline``, default :data:`BASELINE`: the shipped defaults before the speed work),
+both extracted with ``git archive`` into the work directory and run from the same virtual
+environment through ``PYTHONPATH``, back to back, alternating which goes first from case to case.  Each
 command is a subprocess measured with ``os.wait4``: wall seconds, CPU seconds (user +
 system, all threads) and peak RSS.  The ``forecast evaluate --holdout 36`` case on
 ``air_passengers`` runs both checkouts the same way.  Darts' ``RNNModel``
@@ -227,6 +227,10 @@ def parse_args(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--cases", default=",".join(CASES), help=f"from {', '.join(CASES)}")
     p.add_argument("--baseline", default=BASELINE, help="git revision to compare with")
+    p.add_argument("--new", default="HEAD",
+                   help="git revision measured as the new one (default: HEAD, extracted like "
+                        "the baseline so that edits to the working tree cannot change a run "
+                        "half-way)")
     p.add_argument("--darts-python", help="interpreter with Darts (default: .venv-bench)")
     p.add_argument("--work", type=Path, help="where data and runs go (default: temp)")
     p.add_argument("--json", type=Path, help="also write the rows as JSON here")
@@ -242,9 +246,12 @@ def main(argv=None) -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="forecaster-speed-"))
     work.mkdir(parents=True, exist_ok=True)
     base = checkout(args.baseline, work / f"baseline-{args.baseline}")
-    sources = {"new": ROOT, "baseline": base}
+    new = checkout(args.new, work / "new")
+    sources = {"new": new, "baseline": base}
     darts = find_darts_python(args.darts_python)
-    print(f"speed: this checkout vs {args.baseline} (extracted to {base}); "
+    revision = subprocess.run(["git", "rev-parse", "--short", args.new], cwd=ROOT,
+                              capture_output=True, text=True).stdout.strip()
+    print(f"speed: {args.new} ({revision}) vs {args.baseline}, both extracted under {work}; "
           f"{os.cpu_count()} cores; load {load1()}", flush=True)
     results = {}
     for n, case in enumerate(cases):
