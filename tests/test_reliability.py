@@ -290,3 +290,49 @@ def test_run_directory_holds_no_copy_of_the_data(tmp_path, runner):
     for csv in run.glob("*.csv"):
         assert len(pd.read_csv(csv)) < n / 4, csv.name
     assert (run / "model.keras").stat().st_size < 1_000_000
+
+
+def test_a_forecast_beyond_float64_is_an_error_naming_the_series():
+    """The log scale turned a forecast past 1.8e308 into exactly the largest float (clipped)
+    and exit 0; now it is not finite, and that is an error naming the series."""
+    from forecaster.data import windowing as W
+    from forecaster.errors import ForecastError
+    from forecaster.models.neural import forecast_values
+
+    scaler = W.SeriesScaler(np.array([0.0, 0.0]), np.array([1.0, 1.0]), log=True)
+    contexts = [np.exp(np.arange(3.0)), np.exp(np.array([700.0, 703.0, 706.0]))]
+    up = lambda x, training=False: np.full((len(x), 2), 4.0)  # noqa: E731 - "+4 a step"
+    with pytest.raises(ForecastError, match=r"1 series \('grows'\) is not a finite number"):
+        forecast_values(up, scaler, [0, 1], contexts, window=3, model_horizon=2, steps=2,
+                        relative=1, ids=["calm", "grows"])
+    fine = forecast_values(up, scaler, [0], contexts[:1], window=3, model_horizon=2,
+                           steps=2, relative=1, ids=["calm"])
+    np.testing.assert_allclose(fine, [[np.exp(6.0), np.exp(6.0)]])  # log 2 + 4
+
+
+def test_values_near_the_largest_float_stay_finite_in_the_baselines():
+    from forecaster.data.panel import Panel, TimeAxis
+    from forecaster.models.baselines import DriftForecaster, MeanForecaster
+
+    panel = Panel.from_arrays({"top": [1.7e308] * 6, "swing": [-1.7e308, 0.0, 1.7e308]},
+                              TimeAxis("integer"))
+    mean = MeanForecaster().fit(panel).predict(2)
+    np.testing.assert_allclose(mean.forecast, [1.7e308] * 2 + [0.0] * 2)
+    drift = DriftForecaster().fit(panel)
+    np.testing.assert_allclose(drift.slope_, [0.0, 1.7e308])
+
+
+def test_a_constant_series_at_the_largest_floats_evaluates_to_json(tmp_path, runner):
+    """metrics.json used to fail on 'Out of range float values are not JSON compliant'."""
+    import pandas as pd
+
+    path = tmp_path / "top.csv"
+    pd.DataFrame({"t": np.arange(60), "y": [1.7e308] * 60}).to_csv(path, index=False)
+    result = runner.invoke(forecast, ["evaluate", str(path), "--folds", "2", "--models",
+                                      "naive,mean,drift,seasonal_naive", "--season", "4",
+                                      "--out", str(tmp_path / "ev")])
+    assert result.exit_code == 0, result.stderr
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert {row["model"] for row in metrics["leaderboard"]} == {"naive", "mean", "drift",
+                                                                "seasonal_naive"}
+    assert all(row["mae"] == 0.0 for row in metrics["leaderboard"])

@@ -92,17 +92,14 @@ class SeriesScaler:
         return (v - self.mean[i]) / self.scale[i]
 
     def inverse(self, i: int, values) -> np.ndarray:
-        v = np.asarray(values, dtype=np.float64) * self.scale[i] + self.mean[i]
-        if self.log:
-            with np.errstate(over="ignore"):
-                v = np.exp(np.minimum(v, LOG_MAX))
-        return v
+        """Back to the original units; a value beyond the float64 range becomes ``inf``
+        (never clipped to the largest float: callers refuse non-finite forecasts)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            v = np.asarray(values, dtype=np.float64) * self.scale[i] + self.mean[i]
+            return np.exp(v) if self.log else v
 
 
 TINY = float(np.finfo(np.float64).tiny)  # the smallest normal float64
-
-#: Largest log value turned back into a number (beyond it exp overflows float64).
-LOG_MAX = float(np.log(np.finfo(np.float64).max))
 
 
 def log_applicable(series: list[np.ndarray]) -> bool:

@@ -34,7 +34,7 @@ from forecaster.evaluation.backtest import BacktestResult
 from forecaster.evaluation.intervals import ConformalIntervals, interval_columns
 
 __all__ = ["leaderboard", "fold_table", "series_scales", "add_backtest_intervals",
-           "leaderboard_to_json", "format_table", "POINT_METRICS"]
+           "leaderboard_to_json", "format_table", "finite_or_none", "POINT_METRICS"]
 
 POINT_METRICS = ["mae", "rmse", "mape", "smape", "mase"]
 
@@ -245,7 +245,8 @@ def fold_table(result: BacktestResult, panel: Panel, season: int | None,
     return table
 
 
-def _clean(value):
+def finite_or_none(value):
+    """A JSON-safe number: numpy scalars as Python ones, NaN and ±inf as ``None``."""
     if value is None:
         return None
     if isinstance(value, (np.integer,)):
@@ -263,7 +264,7 @@ def leaderboard_to_json(table: pd.DataFrame, *, protocol: dict, season, levels,
         "protocol": protocol,
         "season": season,
         "levels": [int(v) if float(v).is_integer() else float(v) for v in levels],
-        "leaderboard": [{k: _clean(v) for k, v in row.items()}
+        "leaderboard": [{k: finite_or_none(v) for k, v in row.items()}
                         for row in table.to_dict("records")],
         "best": table.attrs.get("best"),
         "notes": list(notes if notes is not None else table.attrs.get("notes", [])),

@@ -127,8 +127,11 @@ class DriftForecaster(Forecaster):
     name = "drift"
 
     def _fit(self, panel: Panel) -> None:
+        # (y_T - y_1) / (T - 1) computed on halves: the difference of two values near
+        # ±1.8e308 would overflow
         self.slope_ = np.array([
-            (v[-1] - v[0]) / (len(v) - 1) if len(v) > 1 else 0.0 for v in panel.values])
+            (v[-1] / 2 - v[0] / 2) / (len(v) - 1) * 2 if len(v) > 1 else 0.0
+            for v in panel.values])
 
     def _predict(self, panel: Panel, horizon: int) -> np.ndarray:
         slopes = self.slope_[_fitted_rows(self, panel)]
@@ -145,11 +148,18 @@ class MeanForecaster(Forecaster):
     name = "mean"
 
     def _fit(self, panel: Panel) -> None:
-        self.mean_ = np.array([v.mean() for v in panel.values])
+        self.mean_ = np.array([_safe_mean(v) for v in panel.values])
 
     def _predict(self, panel: Panel, horizon: int) -> np.ndarray:
         means = self.mean_[_fitted_rows(self, panel)]
         return np.repeat(means[:, None], horizon, axis=1)
+
+
+def _safe_mean(v: np.ndarray) -> float:
+    """The mean without overflow: a sum of values near 1.8e308 is infinite, the mean of the
+    values divided by the largest is not."""
+    big = float(np.max(np.abs(v)))
+    return float(np.mean(v / big) * big) if big > 0 and np.isfinite(big) else float(np.mean(v))
 
 
 # -- calendar features ---------------------------------------------------------------------

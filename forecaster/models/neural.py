@@ -18,7 +18,7 @@ import numpy as np
 
 from forecaster.data import windowing as W
 from forecaster.data.panel import Panel
-from forecaster.errors import ConfigError, DataError
+from forecaster.errors import ConfigError, DataError, ForecastError
 from forecaster.models.base import Forecaster
 
 MIN_TRAIN_WINDOWS = 4  # fewer training windows per series than this is no model at all
@@ -113,15 +113,28 @@ def forecast_recursive(model, contexts: np.ndarray, *, window: int, model_horizo
 
 
 def forecast_values(model, scaler: W.SeriesScaler, rows, contexts, *, window: int,
-                    model_horizon: int, steps: int, relative: int) -> np.ndarray:
+                    model_horizon: int, steps: int, relative: int, ids=None) -> np.ndarray:
     """Forecasts in original units: scale each raw context with its series' scaler row
     (``rows[i]``), forecast :func:`forecast_recursive`, scale back.  Shared by the fitted
-    forecaster and ``forecast predict`` (which rebuilds the scaler from the run)."""
+    forecaster and ``forecast predict`` (which rebuilds the scaler from the run).
+
+    A forecast that is not a finite float64 (growth past 1.8e308 on the log scale, a
+    corrupt network) is a :class:`~forecaster.errors.ForecastError` naming the series
+    (``ids``), never a number clipped to the largest float."""
     scaled = np.stack([W.pad_left(scaler.transform(r, np.asarray(c)[-window:]), window)
                        for r, c in zip(rows, contexts)])
     y = forecast_recursive(model, scaled, window=window, model_horizon=model_horizon,
                            steps=steps, relative=relative)
-    return np.stack([scaler.inverse(r, row) for r, row in zip(rows, y)])
+    values = np.stack([scaler.inverse(r, row) for r, row in zip(rows, y)])
+    bad = ~np.all(np.isfinite(values), axis=1)
+    if bad.any():
+        names = [str(ids[i]) if ids is not None else f"#{i + 1}" for i in np.flatnonzero(bad)]
+        listed = ", ".join(repr(n) for n in names[:5]) + (" …" if len(names) > 5 else "")
+        raise ForecastError(
+            f"the forecast of {len(names)} series ({listed}) is not a finite number: it "
+            "would exceed the float64 range (about 1.8e308) or the model is corrupt. "
+            "Rescale the data (e.g. divide by 1e100), use --scaling standard, or retrain.")
+    return values
 
 
 SCALINGS = ("auto", "log", "standard")
@@ -376,6 +389,7 @@ class RNNForecaster(Forecaster):
             self.notes_.append(
                 f"horizon {horizon} exceeds the trained horizon {self.shape_.horizon}: "
                 "steps beyond it are forecast recursively.")
-        return forecast_values(self.model_, self.scaler_, rows, panel.values, window=T,
+        return forecast_values(self.model_, self.scaler_, rows, panel.values, ids=panel.ids,
+                               window=T,
                                model_horizon=self.shape_.horizon, steps=horizon,
                                relative=self.level_)

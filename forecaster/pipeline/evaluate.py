@@ -22,7 +22,8 @@ from forecaster.data.panel import Panel
 from forecaster.errors import ConfigError
 from forecaster.evaluation.backtest import BacktestResult, BacktestSpec, run_backtest
 from forecaster.evaluation.intervals import _validate_levels
-from forecaster.evaluation.leaderboard import (add_backtest_intervals, fold_table, format_table, leaderboard,
+from forecaster.evaluation.leaderboard import (add_backtest_intervals, finite_or_none,
+                                               fold_table, format_table, leaderboard,
                                                leaderboard_to_json)
 from forecaster.models.baselines import BASELINES
 
@@ -57,8 +58,8 @@ class EvaluationResult:
                     "points": int(len(self.backtest.frame))}
         timings = {m: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in t.items()}
                    for m, t in self.backtest.timings.items()}
-        folds = [{k: (None if v is None else (float(v) if isinstance(v, float) else v))
-                  for k, v in row.items()} for row in self.folds.to_dict("records")]
+        folds = [{k: finite_or_none(v) for k, v in row.items()}
+                 for row in self.folds.to_dict("records")]
         return leaderboard_to_json(self.table, protocol=protocol, season=self.season,
                                    levels=self.levels, notes=self.notes,
                                    extra={"folds": folds, "timings": timings,

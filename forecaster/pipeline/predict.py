@@ -40,9 +40,7 @@ def predict(run_dir: Path, horizon: int) -> Prediction:
     values = forecast_values(model, state.scaler(), range(len(state.series)),
                              [s.context for s in state.series], window=state.window,
                              model_horizon=state.horizon, steps=horizon,
-                             relative=state.relative)
-    if not np.all(np.isfinite(values)):
-        raise ForecastError("the model produced non-finite forecasts; retrain the run.")
+                             relative=state.relative, ids=[s.id for s in state.series])
     if horizon > state.horizon:
         notes.append(f"horizon {horizon} exceeds the trained horizon {state.horizon}: steps "
                      f"{state.horizon + 1}–{horizon} are forecast recursively from the "
