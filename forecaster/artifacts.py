@@ -11,10 +11,12 @@ next write.  Nothing is pickled: the model is a ``.keras`` file loaded with
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +26,12 @@ from forecaster.errors import ArtifactError, RunNotFoundError
 LATEST = "latest"
 TMP_PREFIX = ".tmp-"
 REQUIRED = ("model.keras", "preprocessing.json", "config.toml", "run.json")
+#: Files whose sha256 ``run.json`` records and every load checks.
+HASHED = ("model.keras", "preprocessing.json")
+#: The most bytes a run file may have (a run written by forecaster is far smaller): a
+#: symlink to /dev/zero or a swollen file is refused instead of read until memory runs out.
+LIMITS = {"model.keras": 2 << 30, "latest": 4096}
+JSON_LIMIT = 1 << 30
 
 
 def run_name(*parts: str) -> str:
@@ -117,15 +125,80 @@ def write_json(path: Path, data) -> None:
                           encoding="utf-8")
 
 
-def read_json(path: Path) -> dict:
+def _where(path: Path) -> str:
+    return f"{path.name} in run {path.parent.name!r}"
+
+
+def check_regular(path: Path, limit: int | None = None) -> int:
+    """The size of run file ``path`` — an :class:`ArtifactError` unless it is a regular
+    file (not a symbolic link, directory, FIFO or device) of at most ``limit`` bytes
+    (default: :data:`LIMITS` by name, else :data:`JSON_LIMIT`)."""
+    path = Path(path)
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        info = os.lstat(path)
     except FileNotFoundError:
-        raise ArtifactError(f"{Path(path).name} is missing from run {Path(path).parent.name!r}.") \
-            from None
+        raise ArtifactError(f"{path.name} is missing from run {path.parent.name!r}.") from None
+    except OSError as exc:
+        raise ArtifactError(f"cannot read {_where(path)}: {exc.strerror or exc}.") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise ArtifactError(f"{_where(path)} is a symbolic link; run files must be regular "
+                            "files (it is not followed).")
+    if not stat.S_ISREG(info.st_mode):
+        raise ArtifactError(f"{_where(path)} is not a regular file.")
+    limit = limit or LIMITS.get(path.name, JSON_LIMIT)
+    if info.st_size > limit:
+        raise ArtifactError(f"{_where(path)} has {info.st_size:,} bytes, more than the "
+                            f"{limit:,} a run file may have.")
+    return info.st_size
+
+
+def read_json(path: Path) -> dict:
+    """A run's JSON file: a regular file within the size limit holding a JSON object."""
+    path = Path(path)
+    check_regular(path)
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except RecursionError:
+        raise ArtifactError(f"{_where(path)} is not valid JSON: nested too deeply.") from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{Path(path).name} in run {Path(path).parent.name!r} is not "
-                            f"valid JSON: {exc}.") from None
+        raise ArtifactError(f"{_where(path)} is not valid JSON: {exc}.") from None
+    except OSError as exc:
+        raise ArtifactError(f"cannot read {_where(path)}: {exc.strerror or exc}.") from None
+    if not isinstance(data, dict):
+        raise ArtifactError(f"{_where(path)} must hold a JSON object. Got a JSON "
+                            f"{type(data).__name__}.")
+    return data
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def integrity(run_dir: Path) -> dict:
+    """``{file: sha256}`` of the :data:`HASHED` files, for ``run.json``."""
+    return {name: file_sha256(Path(run_dir) / name) for name in HASHED}
+
+
+def check_integrity(run_dir: Path, info: dict) -> None:
+    """Refuse a run whose model or preprocessing file changed since ``run.json`` recorded
+    their sha256 (runs written before the hashes were recorded are not checked)."""
+    recorded = info.get("sha256")
+    if recorded is None:
+        return
+    if not isinstance(recorded, dict):
+        raise ArtifactError(f"run.json in run {Path(run_dir).name!r} has a malformed "
+                            "`sha256` record.")
+    for name in HASHED:
+        path = Path(run_dir) / name
+        check_regular(path)
+        if recorded.get(name) != file_sha256(path):
+            raise ArtifactError(
+                f"{_where(path)} has changed since the run was written (its sha256 differs "
+                "from the one run.json records); restore it or train again.")
 
 
 def resolve_run(runs_dir: Path, run: str | None = "latest") -> Path:
@@ -135,14 +208,10 @@ def resolve_run(runs_dir: Path, run: str | None = "latest") -> Path:
         path = Path(run)
     else:
         if not run or run == LATEST:
-            pointer = runs_dir / LATEST
-            if not pointer.exists():
-                raise RunNotFoundError(
-                    f"no runs found in {str(runs_dir)!r}. Train one first: "
-                    "forecast train DATA.csv")
-            run = pointer.read_text(encoding="utf-8").strip()
+            run = _read_latest(runs_dir)
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", run or "") or run.startswith("."):
-            raise RunNotFoundError(f"run id must be a run directory name. Got {run!r}.")
+            shown = run if len(run) <= 60 else run[:57] + "..."
+            raise RunNotFoundError(f"run id must be a run directory name. Got {shown!r}.")
         path = runs_dir / run
         if not path.is_dir():
             known = sorted(p.name for p in runs_dir.iterdir()
@@ -155,6 +224,28 @@ def resolve_run(runs_dir: Path, run: str | None = "latest") -> Path:
     return path
 
 
+def _read_latest(runs_dir: Path) -> str:
+    """The run id in ``runs_dir/latest``, which must be a small text file (its content is
+    never echoed when it is not a plausible id)."""
+    pointer = runs_dir / LATEST
+    if not os.path.lexists(pointer):
+        raise RunNotFoundError(f"no runs found in {str(runs_dir)!r}. Train one first: "
+                               "forecast train DATA.csv")
+    where = f"{str(pointer)!r}"
+    info = os.lstat(pointer)
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a symbolic link" if stat.S_ISLNK(info.st_mode) else "a directory"
+                if stat.S_ISDIR(info.st_mode) else "not a regular file")
+        raise ArtifactError(f"{where} must be a text file holding the id of the newest run; "
+                            f"it is {kind}.")
+    if info.st_size > LIMITS[LATEST]:
+        raise ArtifactError(f"{where} must hold a run id; it has {info.st_size:,} bytes.")
+    try:
+        return pointer.read_bytes().decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ArtifactError(f"{where} must hold a run id; it holds binary data.") from None
+
+
 def load_model(path: Path):
     """Load ``model.keras`` with ``safe_mode=True``; refuse Lambda layers and unknown
     custom objects with an :class:`ArtifactError`."""
@@ -162,6 +253,8 @@ def load_model(path: Path):
 
     # registers forecaster's layers: TanhCell and its RNN, the wide ensemble's layers
     import forecaster.models.ensemble  # noqa: F401
+
+    check_regular(Path(path))
 
     try:
         model = keras.saving.load_model(path, safe_mode=True, compile=False)

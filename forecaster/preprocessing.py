@@ -168,16 +168,42 @@ class Preprocessing:
                     bad(f"series {s['id']!r} has a non-finite `{key}`")
             if s["scale"] <= 0:
                 bad(f"series {s['id']!r} has a non-positive `scale`")
+            length = s.get("length", len(ctx))
+            if isinstance(length, bool) or not isinstance(length, int) or length < len(ctx):
+                bad(f"series {s['id']!r} needs an integer `length` of at least its "
+                    f"{len(ctx)} context values, got {length!r}")
+            if len(ctx) < min(window, length):
+                # a run keeps at least a window of context (all of a shorter series)
+                bad(f"series {s['id']!r} has {len(ctx)} context values, fewer than the "
+                    f"window {window} (its length is {length})")
             series.append(SeriesState(
                 id=s["id"], mean=float(s["mean"]), scale=float(s["scale"]),
-                length=int(s.get("length", len(ctx))),
+                length=int(length),
                 context_start=axis.parse(s["context_start"]),
                 context=np.asarray(ctx, dtype=np.float64)))
         conformal = data.get("conformal")
-        if conformal is not None and not isinstance(conformal, dict):
-            bad("`conformal` must be an object or null")
+        if conformal is not None:
+            _check_conformal(conformal, levels, horizon, bad)
         return cls(axis=axis, target=str(data.get("target", "value")),
                    time_col=str(data.get("time_col", "timestamp")), id_col=data.get("id_col"),
                    window=window, horizon=horizon, season=season,
                    relative=relative, levels=list(levels),
                    series=series, conformal=conformal, log=log)
+
+
+def _check_conformal(conformal, levels, horizon: int, bad) -> None:
+    """``conformal`` must hold, for exactly the run's interval ``levels``, ``horizon``
+    half-widths per step that are finite and non-negative (``null``: too few residuals)."""
+    if not isinstance(conformal, dict):
+        bad("`conformal` must be an object or null")
+    from forecaster.evaluation.intervals import level_name
+
+    names = {level_name(x) for x in levels}
+    if set(conformal) != names:
+        bad(f"`conformal` must hold the levels {sorted(names)}, got {sorted(conformal)}")
+    for name, widths in conformal.items():
+        if not isinstance(widths, list) or len(widths) != horizon:
+            bad(f"`conformal` level {name} must list {horizon} widths, one per step")
+        if not all(w is None or (isinstance(w, (int, float)) and not isinstance(w, bool)
+                                 and math.isfinite(w) and w >= 0) for w in widths):
+            bad(f"`conformal` level {name} must hold finite, non-negative widths or null")

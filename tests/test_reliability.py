@@ -207,28 +207,112 @@ keras.Model(inputs, keras.layers.Dense({state['horizon']})(x)).save(r"{run / 'mo
     assert "Traceback" not in proc.stderr
 
 
+def _rehash(run: Path) -> None:
+    """Record the current files' sha256 in run.json, as a careful tamperer would: the
+    validation of each field must hold on its own."""
+    from forecaster import artifacts
+
+    info = json.loads((run / "run.json").read_text())
+    info["sha256"] = artifacts.integrity(run)
+    (run / "run.json").write_text(json.dumps(info))
+
+
+def _write_rehashed(path: Path, text: str) -> None:
+    path.write_text(text)
+    _rehash(path.parent)
+
+
 @pytest.mark.parametrize("tamper, message", [
     (lambda d: d.update(window=-3), "`window` must be a positive integer"),
     (lambda d: d["series"][0].update(context=["1", "2"]), "finite numeric `context`"),
     (lambda d: d["series"][0].update(scale=0.0), "non-positive `scale`"),
     (lambda d: d.update(format=99), "unsupported format 99"),
     (lambda d: d["axis"].update(freq="bogus"), "preprocessing.json failed validation"),
+    (lambda d: d["series"][0].update(context=d["series"][0]["context"][-5:]),
+     "5 context values, fewer than the window"),
+    (lambda d: d["conformal"].update({"80": [-abs(v) for v in d["conformal"]["80"]]}),
+     "`conformal` level 80 must hold finite, non-negative widths"),
+    (lambda d: d["conformal"].update({"90": d["conformal"].pop("80")}),
+     "`conformal` must hold the levels ['80', '95'], got ['90', '95']"),
+    (lambda d: d["conformal"].update({"95": d["conformal"]["95"][:3]}),
+     "`conformal` level 95 must list 12 widths"),
+    (lambda d: d["series"][0].update(length=3), "needs an integer `length` of at least"),
+    (lambda d: d.update(window=d["window"] - 1, relative=1),  # disagrees with run.json
+     "says window 23, run.json says 24"),
 ])
 def test_refuses_invalid_preprocessing(trained, tmp_path, runner, tamper, message):
     runs = _copy_runs(trained, tmp_path)
-    path = runs / (runs / "latest").read_text().strip() / "preprocessing.json"
-    data = json.loads(path.read_text())
+    run = runs / (runs / "latest").read_text().strip()
+    data = json.loads((run / "preprocessing.json").read_text())
     tamper(data)
-    path.write_text(json.dumps(data))
+    (run / "preprocessing.json").write_text(json.dumps(data))
+    _rehash(run)
     result = _predict(runner, runs)
     assert result.exit_code == 1 and message in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_changed_run_file_is_refused_by_its_hash(trained, tmp_path, runner):
+    """Any edit of preprocessing.json, or a model.keras from another run with the same
+    shapes, no longer matches the sha256 that run.json recorded."""
+    runs = _copy_runs(trained, tmp_path)
+    run = runs / (runs / "latest").read_text().strip()
+    info = json.loads((run / "run.json").read_text())
+    assert set(info["sha256"]) == {"model.keras", "preprocessing.json"}
+    text = (run / "preprocessing.json").read_text()
+    (run / "preprocessing.json").write_text(text.replace('"scale": ', '"scale": 1e3 * ', 0)
+                                            + " ")
+    result = _predict(runner, runs)
+    assert result.exit_code == 1
+    assert "preprocessing.json in run" in result.stderr and "has changed since the run " \
+        "was written" in result.stderr
+    (run / "preprocessing.json").write_text(text)
+    other = tmp_path / "other"
+    subprocess.run([forecast_exe(), "--quiet", "train", str(DATA / "air_passengers.csv"),
+                    "--runs-dir", str(other), *FAST, "--seed", "7"], check=True,
+                   capture_output=True)
+    shutil.copy(other / (other / "latest").read_text().strip() / "model.keras",
+                run / "model.keras")
+    result = _predict(runner, runs)
+    assert result.exit_code == 1 and "model.keras in run" in result.stderr
+    assert "has changed since the run was written" in result.stderr
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda run, runs: (run / "model.keras").unlink() or os.symlink("/dev/zero",
+                                                                    run / "model.keras"),
+     "model.keras in run '{run}' is a symbolic link"),
+    (lambda run, runs: _write_rehashed(run / "preprocessing.json", "[1, 2]"),
+     "preprocessing.json in run '{run}' must hold a JSON object. Got a JSON list."),
+    (lambda run, runs: _write_rehashed(run / "preprocessing.json",
+                                       "[" * 100_000 + "]" * 100_000),
+     "preprocessing.json in run '{run}' is not valid JSON: nested too deeply."),
+    (lambda run, runs: (runs / "latest").unlink() or os.symlink(run / "config.toml",
+                                                                runs / "latest"),
+     "it is a symbolic link"),
+    (lambda run, runs: (runs / "latest").unlink() or (runs / "latest").mkdir(),
+     "it is a directory"),
+    (lambda run, runs: (runs / "latest").write_bytes(b"\xff\xfe\x00binary"),
+     "it holds binary data"),
+])
+def test_hostile_run_files_get_one_line_naming_them(trained, tmp_path, runner, make, message):
+    runs = _copy_runs(trained, tmp_path)
+    run = runs / (runs / "latest").read_text().strip()
+    make(run, runs)
+    result = _predict(runner, runs)
+    assert result.exit_code == 1, result.stderr
+    assert message.format(run=run.name) in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "[tool]" not in result.stderr
+    assert "unexpected" not in result.stderr
 
 
 def test_truncated_preprocessing_is_refused(trained, tmp_path, runner):
     runs = _copy_runs(trained, tmp_path)
     path = runs / (runs / "latest").read_text().strip() / "preprocessing.json"
     path.write_text(path.read_text()[:50])
+    result = _predict(runner, runs)
+    assert result.exit_code == 1 and "has changed since the run was written" in result.stderr
+    _rehash(path.parent)
     result = _predict(runner, runs)
     assert result.exit_code == 1 and "not valid JSON" in result.stderr
 

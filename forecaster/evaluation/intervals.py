@@ -34,10 +34,10 @@ __all__ = ["ConformalIntervals", "conformal_quantile", "interval_columns"]
 
 def interval_columns(level: int) -> tuple[str, str]:
     """Column names of the bounds at ``level`` (``"lower_80"``, ``"upper_80"``)."""
-    return f"lower_{_level_name(level)}", f"upper_{_level_name(level)}"
+    return f"lower_{level_name(level)}", f"upper_{level_name(level)}"
 
 
-def _level_name(level) -> str:
+def level_name(level) -> str:
     level = float(level)
     return str(int(level)) if level.is_integer() else f"{level:g}"
 
@@ -140,7 +140,7 @@ class ConformalIntervals:
         ``{"80": [q_1, …, q_H], "95": [...]}`` in scaled units, ``null`` for an unbounded
         quantile (too few calibration residuals for that level)."""
         self._check_fitted()
-        return {_level_name(level): [None if not np.isfinite(v) else float(v) for v in q]
+        return {level_name(level): [None if not np.isfinite(v) else float(v) for v in q]
                 for level, q in self.quantiles_.items()}
 
     @classmethod

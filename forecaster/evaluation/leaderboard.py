@@ -31,7 +31,7 @@ import pandas as pd
 from forecaster.data.panel import Panel
 from forecaster.evaluation import metrics as M
 from forecaster.evaluation.backtest import BacktestResult
-from forecaster.evaluation.intervals import ConformalIntervals, interval_columns
+from forecaster.evaluation.intervals import ConformalIntervals, interval_columns, level_name
 
 __all__ = ["leaderboard", "fold_table", "series_scales", "add_backtest_intervals",
            "leaderboard_to_json", "format_table", "finite_or_none", "POINT_METRICS"]
@@ -116,7 +116,7 @@ def _series_metrics(y: np.ndarray, f: np.ndarray, scale: np.ndarray, bounds: dic
     else:
         out["mase"] = float(np.mean(np.abs(y - f) / scale))
     for level in levels:
-        name = _level_name(level)
+        name = level_name(level)
         lower, upper = bounds.get(level, (None, None))
         if lower is not None:
             keep = np.isfinite(lower) & np.isfinite(upper)
@@ -127,10 +127,6 @@ def _series_metrics(y: np.ndarray, f: np.ndarray, scale: np.ndarray, bounds: dic
         out[f"coverage_{name}"] = None
         out[f"width_{name}"] = None
     return out
-
-
-def _level_name(level) -> str:
-    return interval_columns(level)[0].split("_", 1)[1]
 
 
 def _groups(frame: pd.DataFrame, keys: list[str]) -> list[tuple[tuple, np.ndarray]]:
@@ -160,7 +156,7 @@ def _mase_scales(result: BacktestResult, panel: Panel, season) -> dict:
 
 def _table(frame: pd.DataFrame, keys: list[str], scales, levels) -> tuple[pd.DataFrame, dict]:
     columns = POINT_METRICS + [c for level in levels for c in
-                               (f"coverage_{_level_name(level)}", f"width_{_level_name(level)}")]
+                               (f"coverage_{level_name(level)}", f"width_{level_name(level)}")]
     y, f = frame["actual"].to_numpy(float), frame["forecast"].to_numpy(float)
     point_scale = np.array([scales[k] for k in zip(frame["fold"], frame["series_id"])],
                            dtype=object)

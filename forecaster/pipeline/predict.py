@@ -33,7 +33,7 @@ class Prediction:
 def predict(run_dir: Path, horizon: int) -> Prediction:
     if horizon < 1:
         raise ConfigError(f"`--horizon` must be >= 1. Got {horizon}.")
-    state = Preprocessing.from_json(artifacts.read_json(run_dir / "preprocessing.json"))
+    state = load_state(run_dir)
     model = artifacts.load_model(run_dir / "model.keras")
     _check_model(model, state, run_dir)
     notes = []
@@ -60,6 +60,21 @@ def predict(run_dir: Path, horizon: int) -> Prediction:
         notes.append("this run has no backtest, so the forecast has no intervals.")
     frame = frame.drop(columns=["step"])
     return Prediction(frame=frame, run_dir=run_dir, state=state, notes=notes)
+
+
+def load_state(run_dir: Path) -> Preprocessing:
+    """The run's validated ``preprocessing.json``, after checking that neither it nor
+    ``model.keras`` changed since ``run.json`` recorded their sha256, and that it agrees
+    with ``run.json`` on the window and horizon."""
+    info = artifacts.read_json(run_dir / "run.json")
+    artifacts.check_integrity(run_dir, info)
+    state = Preprocessing.from_json(artifacts.read_json(run_dir / "preprocessing.json"))
+    for key in ("window", "horizon"):
+        if key in info and info[key] != getattr(state, key):
+            raise artifacts.ArtifactError(
+                f"preprocessing.json in run {run_dir.name!r} says {key} "
+                f"{getattr(state, key)}, run.json says {info[key]!r}.")
+    return state
 
 
 def drop_unbounded(frame: pd.DataFrame) -> tuple[pd.DataFrame, list]:

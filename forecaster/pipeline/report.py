@@ -14,13 +14,13 @@ Output, in ``out_dir``: ``report.html`` (images inlined, no external resources),
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import struct
 from datetime import datetime, timezone
 from pathlib import Path
 
+from forecaster import artifacts
 from forecaster.errors import ArtifactError, RunNotFoundError
 
 __all__ = ["write_report", "FIGURE_FILES", "FORECAST_ROWS"]
@@ -76,14 +76,12 @@ RNN_NAMES = ("rnn", "simple_rnn", "tanh_cell", "lstm", "gru")
 
 
 def _read_json(run_dir: Path, name: str):
+    """``artifacts.read_json`` (a regular file within the size limit, holding a JSON
+    object), with ``FileNotFoundError`` when it is absent."""
     path = run_dir / name
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError) as exc:
-        raise ArtifactError(f"{name} in run directory {run_dir} could not be read: {exc}") from exc
+    if not os.path.lexists(path):
+        raise FileNotFoundError(path)
+    return artifacts.read_json(path)
 
 
 def _required_json(run_dir: Path, name: str) -> dict:
@@ -414,6 +412,7 @@ def write_report(run_dir: Path, out_dir: Path) -> Path:
         run, pre = {}, {}
     else:
         run = _required_json(run_dir, "run.json")
+        artifacts.check_integrity(run_dir, run)
         pre = _required_json(run_dir, "preprocessing.json")
         _validate_preprocessing(pre, run_dir)
 

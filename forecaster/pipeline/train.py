@@ -249,6 +249,7 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
             "workers": 1 if cluster is None else cluster.num_workers,
             "keras_backend": backend, f"{backend}_version": backend_version(backend),
             "keras_version": _keras_version(), "python": platform.python_version(),
+            "sha256": artifacts.integrity(out),  # checked whenever the run is loaded
         })
     return TrainResult(run_dir=stage.final, panel=panel, window=shape.window,
                        horizon=shape.horizon, model=cfg.model.kind, device=model.device_,
