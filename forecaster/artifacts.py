@@ -41,6 +41,21 @@ def run_name(*parts: str) -> str:
     return f"{stamp}-{tail}" if tail else stamp
 
 
+OWNER = ".owner"  # inside a staging directory: who writes it, locked while they live
+STALE_SECONDS = 24 * 3600  # a staging directory of another host or container: this old
+
+
+def _identity() -> str:
+    """This process's host, boot and PID namespace: a PID means something only within
+    them (another container or host sharing the runs dir has its own PIDs)."""
+    parts = [os.uname().nodename]
+    with contextlib.suppress(OSError):
+        parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
+    with contextlib.suppress(OSError):
+        parts.append(str(os.stat("/proc/self/ns/pid").st_ino))
+    return "/".join(parts)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -51,14 +66,68 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _claim(directory: Path):
+    """Write and lock ``directory/.owner`` (identity and PID); the lock lives as long as
+    this process (the file descriptor is kept open) and is released when it dies."""
+    import fcntl
+
+    fd = os.open(directory / OWNER, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    os.write(fd, json.dumps({"identity": _identity(), "pid": os.getpid()}).encode())
+    return fd
+
+
+def _abandoned(entry: Path) -> bool:
+    """Whether staging directory ``entry`` is certainly not being written: nobody holds
+    its owner lock, and its owner ran here and is dead — or, when it ran on another host
+    or in another container (whose PIDs mean nothing here), it is over a day old."""
+    import fcntl
+
+    owner = entry / OWNER
+    try:
+        fd = os.open(owner, os.O_RDONLY)
+    except FileNotFoundError:  # not ours (or being created): age decides
+        return time.time() - entry.stat().st_mtime > STALE_SECONDS
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return False  # locked: its owner is alive
+        try:
+            info = json.loads(os.read(fd, 4096) or b"{}")
+        except ValueError:
+            info = {}
+    finally:
+        os.close(fd)
+    if info.get("identity") == _identity() and isinstance(info.get("pid"), int):
+        return not _pid_alive(info["pid"])
+    return time.time() - owner.stat().st_mtime > STALE_SECONDS
+
+
 def sweep_stale(runs_dir: Path) -> None:
-    """Remove temporary run directories left by processes that no longer exist."""
+    """Remove temporary run directories whose writer is gone (:func:`_abandoned`); never
+    one that a live process — here or in another container or host — may own."""
     if not runs_dir.is_dir():
         return
     for entry in runs_dir.glob(TMP_PREFIX + "*"):
-        match = re.search(r"-p(\d+)$", entry.name)
-        if match and not _pid_alive(int(match.group(1))):
-            shutil.rmtree(entry, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            if entry.is_dir() and not entry.is_symlink() and _abandoned(entry):
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def check_writable(directory: Path, what: str) -> Path:
+    """Create ``directory`` if needed and make sure files can be created in it, before any
+    long work: an :class:`ArtifactError` naming it otherwise."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ArtifactError(f"cannot write {what} to {str(directory)!r}: "
+                            f"{exc.strerror or exc}.") from None
+    return directory
 
 
 @contextlib.contextmanager
@@ -67,19 +136,29 @@ def staging(runs_dir: Path, name: str):
     numeric suffix if taken) and point ``latest`` at it; on any error remove it.
 
     The final name is stored on the yielded path's ``final`` attribute after the block.
+    The directory holds a locked ``.owner`` file while it is written, so that no other
+    process sweeps it as stale (see :func:`sweep_stale`); the file is removed before the
+    rename.
     """
-    runs_dir = Path(runs_dir)
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    runs_dir = check_writable(runs_dir, "runs")
     sweep_stale(runs_dir)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{name}-", suffix=f"-p{os.getpid()}",
-                                dir=runs_dir))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{name}-", suffix=f"-p{os.getpid()}",
+                                    dir=runs_dir))
+        lock = _claim(tmp)
+    except OSError as exc:
+        raise ArtifactError(f"cannot write runs to {str(runs_dir)!r}: "
+                            f"{exc.strerror or exc}.") from None
     holder = _Staged(tmp)
     try:
         yield holder
+        os.unlink(tmp / OWNER)
         holder.final = _publish(tmp, runs_dir, name)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        os.close(lock)
 
 
 class _Staged:
@@ -97,9 +176,44 @@ def _publish(tmp: Path, runs_dir: Path, name: str) -> Path:
             os.rename(tmp, final)  # atomic; fails if another process took the name meanwhile
         except OSError:
             continue
-        set_latest(runs_dir, final.name)
+        try:
+            set_latest(runs_dir, final.name)
+        except OSError as exc:
+            # roll back: a command that fails leaves no run (and latest where it was)
+            with contextlib.suppress(OSError):
+                os.rename(final, tmp)
+            raise ArtifactError(
+                f"could not point {str(runs_dir / LATEST)!r} at the new run "
+                f"({exc.strerror or exc}); the run was not kept.") from None
         return final
     raise ArtifactError(f"could not find a free run name for {name!r} in {runs_dir}.")
+
+
+@contextlib.contextmanager
+def staged_dir(final: Path):
+    """Yield a temporary sibling of ``final`` to fill; on success it replaces ``final`` (an
+    earlier version is removed only after the new one is in place), on any error it is
+    removed and ``final`` is left as it was."""
+    final = Path(final)
+    parent = check_writable(final.parent, "files")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", suffix=".tmp", dir=parent))
+    try:
+        yield tmp
+        old = None
+        if os.path.lexists(final):
+            old = parent / f".{final.name}-old-{os.getpid()}"
+            os.rename(final, old)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if old is not None:
+                os.rename(old, final)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -118,6 +232,31 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def set_latest(runs_dir: Path, run_id: str) -> None:
     write_text_atomic(Path(runs_dir) / LATEST, run_id + "\n")
+
+
+#: First characters that make a spreadsheet read a cell as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame, columns=("series_id",)):
+    """``frame`` with each text cell of ``columns`` (the ids, which come from the user's
+    data) that a spreadsheet would run as a formula — ``=``, ``+``, ``-``, ``@``, tab or
+    carriage return first — prefixed with ``'``, as OWASP advises for CSV files."""
+    out = frame.copy()
+    for col in columns:
+        if col in out.columns:
+            text = out[col].astype(str)
+            risky = text.str.startswith(FORMULA_STARTS)
+            if risky.any():
+                out[col] = text.where(~risky, "'" + text)
+    return out
+
+
+def spreadsheet_unsafe(values):
+    """Inverse of :func:`spreadsheet_safe` for a column read back (a pandas Series)."""
+    text = values.astype(str)
+    guarded = text.str.startswith(tuple("'" + c for c in FORMULA_STARTS))
+    return text.where(~guarded, text.str[1:])
 
 
 def write_json(path: Path, data) -> None:

@@ -354,6 +354,10 @@ def train(ctx, data, horizon, origins, no_backtest, name, make_report, reports_d
     if no_backtest:
         extra["backtest"] = False
     cfg = _resolve_config(ctx, kw, horizon=horizon, extra_eval=extra)
+    if make_report:  # fail before the training, not after it
+        from forecaster import artifacts
+
+        artifacts.check_writable(Path(reports_dir), "the report")
     from forecaster.pipeline.train import train as run_train
 
     progress = _epoch_progress(ctx, cfg.model.kind)
@@ -427,8 +431,9 @@ def _print_train_summary(ctx, r) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False),
               help="Forecast file (default: runs/<id>/predictions/forecast-h<H>.<format>).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]),
-              default="csv", show_default=True, help="Forecast file format.")
-@click.option("--overwrite", is_flag=True, help="Replace --output if it already exists.")
+              help="Forecast file format (default: from the --output extension, else csv).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace the forecast file (--output or the default) if it exists.")
 @click.option("--device", type=click.Choice(["cpu", "gpu", "auto"]), default="cpu",
               show_default=True, help="Where to run the model.")
 @common_options
@@ -443,12 +448,23 @@ def predict(ctx, horizon, run_id, runs_dir, output, fmt, overwrite, device):
     from forecaster.pipeline.predict import format_frame, predict as run_predict, write_forecast
     from forecaster.training import select_device
 
+    from forecaster.pipeline.predict import output_format
+
     select_device(device)  # --device gpu without a GPU: a clear error
     run_dir = artifacts.resolve_run(Path(runs_dir), run_id)
     if horizon is None:
         horizon = artifacts.read_json(run_dir / "preprocessing.json").get("horizon", 1)
-    path = Path(output) if output else run_dir / "predictions" / f"forecast-h{horizon}.{fmt}"
-    if output and path.exists() and not overwrite:
+    fmt = output_format(output, fmt)
+    if output:
+        path = Path(output)
+    else:
+        folder = run_dir / "predictions"
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            raise click.ClickException(f"{str(folder)!r} is not a folder of the run (a "
+                                       "symbolic link or a file); refusing to write through "
+                                       "it. Pass --output.")
+        path = folder / f"forecast-h{horizon}.{fmt}"
+    if os.path.lexists(path) and not overwrite:
         raise click.ClickException(f"{str(path)!r} already exists; pass --overwrite to "
                                    "replace it or choose another --output.")
     pred = run_predict(run_dir, int(horizon))

@@ -173,11 +173,13 @@ class BacktestResult:
 
     def to_csv(self, path, axis=None) -> None:
         """Write ``backtest.csv`` (timestamps as ISO strings when ``axis`` is given)."""
+        from forecaster.artifacts import spreadsheet_safe
+
         frame = self.frame.copy()
         if axis is not None:
             for col in ("cutoff", "timestamp"):
                 frame[col] = axis.format_all(frame[col])
-        frame.to_csv(path, index=False)
+        spreadsheet_safe(frame).to_csv(path, index=False)
 
 
 def run_backtest(panel: Panel, factories: dict[str, Callable], spec: BacktestSpec,

@@ -7,6 +7,7 @@ trained horizon, recursively beyond it), and adds the split-conformal intervals.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,23 @@ from forecaster.models.neural import forecast_values
 from forecaster.preprocessing import Preprocessing
 
 FORMATS = ("csv", "json", "parquet")
+EXTENSIONS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
+MAX_HORIZON = 10_000  # as `model.horizon` in the config
+
+
+def output_format(output, fmt: str | None) -> str:
+    """The format of the forecast file: ``fmt``, else the one its extension names, else
+    csv; a ``fmt`` that contradicts a known extension is a :class:`ConfigError` (a file
+    named ``.parquet`` holding CSV text helps nobody)."""
+    implied = EXTENSIONS.get(Path(output).suffix.lower()) if output else None
+    if fmt is None:
+        return implied or "csv"
+    if fmt not in FORMATS:
+        raise ConfigError(f"`--format` must be one of {', '.join(FORMATS)}. Got {fmt!r}.")
+    if implied is not None and implied != fmt:
+        raise ConfigError(f"`--format {fmt}` contradicts the extension of {str(output)!r} "
+                          f"({implied}); change one of them.")
+    return fmt
 
 
 @dataclass
@@ -31,9 +49,10 @@ class Prediction:
 
 
 def predict(run_dir: Path, horizon: int) -> Prediction:
-    if horizon < 1:
-        raise ConfigError(f"`--horizon` must be >= 1. Got {horizon}.")
+    if not 1 <= horizon <= MAX_HORIZON:
+        raise ConfigError(f"`--horizon` must be between 1 and {MAX_HORIZON:,}. Got {horizon}.")
     state = load_state(run_dir)
+    _check_dates(state, horizon)
     model = artifacts.load_model(run_dir / "model.keras")
     _check_model(model, state, run_dir)
     notes = []
@@ -90,6 +109,21 @@ def drop_unbounded(frame: pd.DataFrame) -> tuple[pd.DataFrame, list]:
     return frame, notes
 
 
+def _check_dates(state: Preprocessing, horizon: int) -> None:
+    """Every forecast date must exist: pandas stops at 2262-04-11, and files at 9999."""
+    panel = state.context_panel()
+    for i, sid in enumerate(panel.ids):
+        try:
+            last = panel.axis.shift(panel.end(i), horizon)
+            ok = not panel.axis.is_datetime or last.year <= 9999
+        except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+            ok = False
+        if not ok:
+            raise ConfigError(f"`--horizon` {horizon} runs past the last date that can be "
+                              f"written (2262-04-11) for series {sid!r}; forecast fewer "
+                              "steps.")
+
+
 def _check_model(model, state: Preprocessing, run_dir: Path) -> None:
     shape_in = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else None
     shape_out = tuple(model.output_shape[1:]) if hasattr(model, "output_shape") else None
@@ -112,18 +146,20 @@ def write_forecast(pred: Prediction, path: Path, fmt: str) -> Path:
     if fmt not in FORMATS:
         raise ConfigError(f"`--format` must be one of {', '.join(FORMATS)}. Got {fmt!r}.")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out = format_frame(pred.frame, pred.state)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "csv":
-            out.to_csv(tmp, index=False)
+            artifacts.spreadsheet_safe(format_frame(pred.frame, pred.state)).to_csv(
+                tmp, index=False)
         elif fmt == "json":
-            out.to_json(tmp, orient="records", indent=1, double_precision=15)
-        else:
-            out.to_parquet(tmp, index=False)
+            format_frame(pred.frame, pred.state).to_json(tmp, orient="records", indent=1,
+                                                         double_precision=15)
+        else:  # typed columns: timestamps stay timestamps (or integer steps)
+            pred.frame.to_parquet(tmp, index=False)
         tmp.replace(path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise ForecastError(f"cannot write {str(path)!r}: {exc.strerror or exc}.") from None
     return path

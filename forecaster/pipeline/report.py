@@ -141,6 +141,8 @@ class _Optional:
                     path, dtype={c: str for c in ids}, keep_default_na=False,
                     na_values={c: ["", "NA", "NaN", "nan", "null", "None"]
                                for c in header if c not in ids})
+                for c in ids:  # ids written spreadsheet-safe ('=…) read back as they were
+                    frame[c] = artifacts.spreadsheet_unsafe(frame[c])
                 missing = [c for c in columns if c not in frame.columns]
                 if missing:
                     raise ValueError(f"missing column(s) {', '.join(missing)}; "
@@ -161,6 +163,20 @@ class _Optional:
                 self.notes[name] = f"{name} could not be read ({exc})."
                 self._cache[name] = None
         return self._cache[name]
+
+
+def _without_local_paths(config_text):
+    """The run's config for a report that may be shared: the runs folder by its name only
+    (not the absolute path of the machine it was trained on)."""
+    if not config_text:
+        return config_text
+    import re
+
+    def name_only(match):
+        value = match.group(2)
+        return f'{match.group(1)}"{Path(value).name or value}"'
+
+    return re.sub(r'(?m)^(runs_dir\s*=\s*)"((?:[^"\\]|\\.)*)"', name_only, config_text)
 
 
 def _validate_preprocessing(pre: dict, run_dir: Path) -> None:
@@ -394,6 +410,23 @@ def _forecast_table(forecast) -> dict:
 
 
 def write_report(run_dir: Path, out_dir: Path) -> Path:
+    """Write the figures and ``report.html`` for the run in ``run_dir`` into ``out_dir``,
+    staged in a temporary sibling that replaces ``out_dir`` only once complete (a full disk
+    or an interrupt leaves the earlier report, or nothing, never a half-written one).
+    Returns the path of ``report.html``; see :func:`_render_into` for the rest."""
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    if out_dir.exists() and (out_dir.resolve() == run_dir.resolve()
+                             or (out_dir / "run.json").exists()):
+        raise ArtifactError(f"{str(out_dir)!r} is a run directory; a report goes into a "
+                            "folder of its own.")
+    if not run_dir.is_dir():
+        raise RunNotFoundError(f"run directory must exist. Got {run_dir} (no such directory).")
+    with artifacts.staged_dir(out_dir) as stage:
+        _render_into(run_dir, stage)
+    return out_dir / "report.html"
+
+
+def _render_into(run_dir: Path, out_dir: Path) -> Path:
     """Write the figures and ``report.html`` for the run in ``run_dir`` into ``out_dir``.
 
     Returns the path of ``report.html``. Raises :class:`RunNotFoundError` if ``run_dir`` is
@@ -433,7 +466,7 @@ def write_report(run_dir: Path, out_dir: Path) -> Path:
     backtest = opt.csv("backtest.csv", ("model", "series_id", "step", "actual", "forecast"))
     history = opt.csv("history.csv", ("epoch", "loss"))
     diagnostics = opt.json("diagnostics.json")
-    config_text = opt.text("config.toml")
+    config_text = _without_local_paths(opt.text("config.toml"))
 
     leaderboard_models = [r.get("model") for r in (metrics or {}).get("leaderboard") or []
                           if isinstance(r, dict)]

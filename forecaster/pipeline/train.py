@@ -131,6 +131,9 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
     mode = cfg.training.distribute
     cluster = distributed.check(mode)  # a bad TF_CONFIG or backend fails before any work
     chief = cluster is None or cluster.is_chief
+    runs_dir = Path(runs_dir or cfg.output.runs_dir)
+    if chief:  # a read-only or missing runs dir fails now, not after the training
+        artifacts.check_writable(runs_dir, "runs")
     panel = load_panel(data_path, cfg)
     import_backend()  # only now: the reader's transient memory is released first
     select_device(cfg.training.device)  # `--device gpu` without one: fail before work
@@ -215,7 +218,7 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
     backend = _backend()
     check_interrupt()  # a Ctrl-C or SIGTERM whose raise was swallowed: nothing is saved
     run_id = artifacts.run_name(name or data_path.stem, cfg.model.kind)
-    with artifacts.staging(Path(runs_dir or cfg.output.runs_dir), run_id) as stage:
+    with artifacts.staging(runs_dir, run_id) as stage:
         out = stage.path
         model.model_.save(out / "model.keras")
         artifacts.write_json(out / "preprocessing.json", state.to_json())
@@ -229,7 +232,7 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
             evaluation.write(out)
         frame = forecast.copy()
         frame["timestamp"] = panel.axis.format_all(frame["timestamp"])
-        frame.to_csv(out / "forecast.csv", index=False)
+        artifacts.spreadsheet_safe(frame).to_csv(out / "forecast.csv", index=False)
         artifacts.write_json(out / "diagnostics.json", {
             "cell": cfg.model.kind, "window": shape.window,
             "gradient_norms": [float(g) for g in grads], "batch_size": int(len(x_val))})

@@ -6,7 +6,8 @@ or external links (a Content-Security-Policy ``<meta>`` says so to the browser a
 The only link is the relative ``forecast.csv`` copied beside the page.
 
 Every string from the data (column names, series ids, file names, notes, config text) is
-escaped by jinja2's autoescape; the template never marks data ``|safe``.
+escaped by jinja2's autoescape and stripped of bidirectional control characters
+(:func:`visible`); the template never marks data ``|safe``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import math
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -76,6 +78,19 @@ def fmt_seconds(value) -> str:
     return f"{hours} h {minutes} min"
 
 
+#: Unicode bidirectional controls: a file named "\u202egnp.exe" would read "exe.png".
+BIDI_CONTROLS = dict.fromkeys(map(ord, "\u061c\u200e\u200f\u202a\u202b\u202c\u202d"
+                                       "\u202e\u2066\u2067\u2068\u2069"))
+
+
+def visible(value):
+    """Every value the template prints, before escaping: text loses bidirectional control
+    characters (so data cannot reorder what the page shows); other values pass."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return value.translate(BIDI_CONTROLS)
+    return value
+
+
 def environment() -> Environment:
     """The jinja2 environment: templates from ``forecaster/reports/templates``, autoescape on
     for ``.html`` and for strings, undefined names are errors."""
@@ -85,6 +100,7 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=visible,
     )
     env.filters["num"] = fmt_number
     env.filters["pct"] = fmt_percent
