@@ -190,30 +190,34 @@ def _publish(tmp: Path, runs_dir: Path, name: str) -> Path:
 
 
 @contextlib.contextmanager
-def staged_dir(final: Path):
-    """Yield a temporary sibling of ``final`` to fill; on success it replaces ``final`` (an
-    earlier version is removed only after the new one is in place), on any error it is
-    removed and ``final`` is left as it was."""
+def staged_files(final: Path, owned: tuple[str, ...] = ()):
+    """Yield a temporary sibling of the folder ``final`` to fill; on success each file in it
+    replaces its namesake in ``final`` (created if needed) with an atomic rename, ``.html``
+    files last, so a page never points at figures that are not there yet, and the ``owned``
+    names it did not write this time are removed (stale figures of an earlier report).
+    Other files in ``final`` are left alone (it may be the user's own folder, or a run
+    directory); on any error the temporary folder is removed and ``final`` is left as it
+    was."""
     final = Path(final)
     parent = check_writable(final.parent, "files")
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", suffix=".tmp", dir=parent))
     try:
         yield tmp
-        old = None
-        if os.path.lexists(final):
-            old = parent / f".{final.name}-old-{os.getpid()}"
-            os.rename(final, old)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if old is not None:
-                os.rename(old, final)
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+        if os.path.lexists(final) and (final.is_symlink() or not final.is_dir()):
+            raise ArtifactError(f"{str(final)!r} exists and is not a folder; choose another.")
+        final.mkdir(exist_ok=True)
+        written = sorted(tmp.iterdir(), key=lambda p: (p.suffix == ".html", p.name))
+        for path in written:
+            target = final / path.name
+            if target.is_symlink() or (target.exists() and not target.is_file()):
+                raise ArtifactError(f"{str(target)!r} is not a regular file; not replacing it.")
+            os.replace(path, target)
+        for name in set(owned) - {path.name for path in written}:
+            target = final / name
+            if target.is_file() and not target.is_symlink():
+                target.unlink()
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def write_text_atomic(path: Path, text: str) -> None:

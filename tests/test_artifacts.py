@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -44,13 +45,120 @@ def test_name_collisions_get_a_suffix(tmp_path):
         ["same", "same-2", "same-3"]
 
 
-def test_stale_temp_dirs_of_dead_processes_are_swept(tmp_path):
-    stale = tmp_path / ".tmp-x-abc-p999999"
-    stale.mkdir()
-    mine = tmp_path / f".tmp-y-abc-p{os.getpid()}"
-    mine.mkdir()
+def _staged(runs: Path, name: str, owner=None, age_days: float = 0.0) -> Path:
+    """A staging directory as another process would leave it: ``owner`` is the content of
+    its unlocked ``.owner`` file (None: none), ``age_days`` its age."""
+    entry = runs / f".tmp-{name}-abc-p1"
+    entry.mkdir()
+    stamp = time.time() - age_days * 86400
+    if owner is not None:
+        (entry / artifacts.OWNER).write_text(json.dumps(owner))
+        os.utime(entry / artifacts.OWNER, (stamp, stamp))
+    os.utime(entry, (stamp, stamp))
+    return entry
+
+
+def test_stale_staging_is_swept_only_when_its_owner_is_certainly_gone(tmp_path):
+    here = artifacts._identity()
+    dead_here = _staged(tmp_path, "dead", {"identity": here, "pid": 999_999})
+    alive_here = _staged(tmp_path, "alive", {"identity": here, "pid": os.getpid()})
+    other_fresh = _staged(tmp_path, "other", {"identity": "elsewhere/boot/1", "pid": 7})
+    other_old = _staged(tmp_path, "old", {"identity": "elsewhere/boot/1", "pid": 7},
+                        age_days=2)
+    legacy_fresh = _staged(tmp_path, "legacy", None)
+    legacy_old = _staged(tmp_path, "legacyold", None, age_days=2)
     artifacts.sweep_stale(tmp_path)
-    assert not stale.exists() and mine.exists()
+    assert not dead_here.exists() and not other_old.exists() and not legacy_old.exists()
+    # a live PID here, another container or host (PIDs mean nothing here), no owner file
+    assert alive_here.exists() and other_fresh.exists() and legacy_fresh.exists()
+
+
+def test_a_locked_staging_directory_is_never_swept(tmp_path):
+    """While a training writes, its owner lock is held: another process (here: a sweep
+    that finds the owner's PID dead, as one in another container would) leaves it."""
+    with artifacts.staging(tmp_path, "busy") as stage:
+        owner = json.loads((stage.path / artifacts.OWNER).read_text())
+        assert owner == {"identity": artifacts._identity(), "pid": os.getpid()}
+        (stage.path / artifacts.OWNER).write_text(json.dumps({"identity": "x", "pid": 1}))
+        os.utime(stage.path / artifacts.OWNER, (0, 0))  # looks ancient and foreign
+        artifacts.sweep_stale(tmp_path)
+        assert stage.path.exists()
+        _complete(stage.path)
+    assert not (stage.final / artifacts.OWNER).exists()
+
+
+def test_latest_that_cannot_be_written_rolls_the_run_back(tmp_path, monkeypatch):
+    with artifacts.staging(tmp_path, "first") as stage:
+        _complete(stage.path)
+
+    def full(*_):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(artifacts, "set_latest", full)
+    with pytest.raises(ArtifactError, match=r"could not point .*latest.* at the new run "
+                                            r"\(No space left on device\); the run was not kept"):
+        with artifacts.staging(tmp_path, "second") as stage:
+            _complete(stage.path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first", "latest"]
+    assert (tmp_path / "latest").read_text().strip() == "first"
+
+
+def test_runs_dir_that_cannot_be_written_is_one_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ArtifactError, match=r"cannot write runs to '.*file/runs'"):
+        artifacts.check_writable(blocker / "runs", "runs")
+    with pytest.raises(ArtifactError, match="cannot write runs to"):
+        with artifacts.staging(blocker / "runs", "r"):
+            pass
+
+
+def test_staged_files_replace_their_namesakes_only_when_complete(tmp_path):
+    final = tmp_path / "report"
+    final.mkdir()
+    (final / "report.html").write_text("old")
+    (final / "notes.txt").write_text("the user's own")
+    with pytest.raises(RuntimeError):
+        with artifacts.staged_files(final) as stage:
+            (stage / "figure.png").write_bytes(b"")  # a half-written figure (full disk)
+            raise RuntimeError("No space left on device")
+    assert sorted(p.name for p in final.iterdir()) == ["notes.txt", "report.html"]
+    assert (final / "report.html").read_text() == "old"
+    with artifacts.staged_files(final) as stage:
+        (stage / "report.html").write_text("new")
+        (stage / "figure.png").write_bytes(b"png")
+    assert (final / "report.html").read_text() == "new"
+    assert (final / "notes.txt").read_text() == "the user's own"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+    with artifacts.staged_files(tmp_path / "fresh") as stage:
+        (stage / "report.html").write_text("x")
+    assert (tmp_path / "fresh" / "report.html").read_text() == "x"
+
+
+def test_staged_files_never_write_through_links(tmp_path):
+    final = tmp_path / "report"
+    final.mkdir()
+    elsewhere = tmp_path / "elsewhere.html"
+    elsewhere.write_text("keep")
+    (final / "report.html").symlink_to(elsewhere)
+    with pytest.raises(ArtifactError, match="not a regular file"):
+        with artifacts.staged_files(final) as stage:
+            (stage / "report.html").write_text("new")
+    assert elsewhere.read_text() == "keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere.html", "report"]
+
+
+def test_spreadsheet_formulas_in_ids_are_quoted_and_read_back():
+    import pandas as pd
+
+    frame = pd.DataFrame({"series_id": ["=HYPERLINK(\"http://x\")", "+1", "-x", "@a",
+                                        "\tb", "ok", "a=b"], "forecast": [-1.0] * 7})
+    safe = artifacts.spreadsheet_safe(frame)
+    assert safe["series_id"].tolist() == ["'=HYPERLINK(\"http://x\")", "'+1", "'-x", "'@a",
+                                          "'\tb", "ok", "a=b"]
+    assert safe["forecast"].tolist() == [-1.0] * 7  # numbers are left alone
+    assert artifacts.spreadsheet_unsafe(safe["series_id"]).tolist() == \
+        frame["series_id"].tolist()
 
 
 def test_resolve_run_errors(tmp_path):

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from forecaster.cli import Terminated, forecast
@@ -179,6 +180,7 @@ def test_refuses_a_model_with_a_lambda_layer(trained, tmp_path, runner):
     x = keras.layers.Flatten()(inputs)
     x = keras.layers.Lambda(lambda t: t * 2.0)(x)
     keras.Model(inputs, keras.layers.Dense(state["horizon"])(x)).save(run / "model.keras")
+    _rehash(run)  # past the integrity check: safe loading must refuse it on its own
     result = _predict(runner, runs)
     assert result.exit_code == 1
     assert "Lambda" in result.stderr and "refusing to load" in result.stderr
@@ -200,6 +202,7 @@ x = Sneaky()(keras.layers.Flatten()(inputs))
 keras.Model(inputs, keras.layers.Dense({state['horizon']})(x)).save(r"{run / 'model.keras'}")
 """
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    _rehash(run)
     proc = subprocess.run([forecast_exe(), "predict", "--runs-dir", str(runs)],
                           capture_output=True, text=True)
     assert proc.returncode == 1
@@ -420,3 +423,107 @@ def test_a_constant_series_at_the_largest_floats_evaluates_to_json(tmp_path, run
     assert {row["model"] for row in metrics["leaderboard"]} == {"naive", "mean", "drift",
                                                                 "seasonal_naive"}
     assert all(row["mae"] == 0.0 for row in metrics["leaderboard"])
+
+
+def test_predict_output_format_follows_the_extension(trained, tmp_path, runner):
+    import pandas as pd
+
+    runs = _copy_runs(trained, tmp_path)
+    out = tmp_path / "fc.parquet"
+    result = runner.invoke(forecast, ["predict", "--runs-dir", str(runs), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    frame = pd.read_parquet(out)  # a real Parquet file, timestamps typed
+    assert pd.api.types.is_datetime64_any_dtype(frame["timestamp"])
+    bad = runner.invoke(forecast, ["predict", "--runs-dir", str(runs), "-o",
+                                   str(tmp_path / "fc.json"), "--format", "csv"])
+    assert bad.exit_code == 1 and "`--format csv` contradicts the extension of" in bad.stderr
+    assert not (tmp_path / "fc.json").exists()
+
+
+def test_predict_never_replaces_its_default_file_without_overwrite(trained, tmp_path, runner):
+    runs = _copy_runs(trained, tmp_path)
+    run = runs / (runs / "latest").read_text().strip()
+    args = ["predict", "--runs-dir", str(runs), "--horizon", "5"]
+    assert runner.invoke(forecast, args).exit_code == 0
+    path = run / "predictions" / "forecast-h5.csv"
+    path.write_text("mine")
+    again = runner.invoke(forecast, args)
+    assert again.exit_code == 1 and "already exists; pass --overwrite" in again.stderr
+    assert path.read_text() == "mine"
+    assert runner.invoke(forecast, [*args, "--overwrite"]).exit_code == 0
+    assert path.read_text() != "mine"
+    shutil.rmtree(run / "predictions")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, run / "predictions")
+    linked = runner.invoke(forecast, args)
+    assert linked.exit_code == 1 and "refusing to write through it" in linked.stderr
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_predict_horizon_is_bounded_before_any_work(trained, tmp_path, runner):
+    runs = _copy_runs(trained, tmp_path)
+    args = ["predict", "--runs-dir", str(runs), "-o", str(tmp_path / "fc.csv")]
+    result = runner.invoke(forecast, [*args, "--horizon", "1000000000"])
+    assert result.exit_code == 1, result.output
+    assert "`--horizon` must be between 1 and 10,000. Got 1000000000." in result.stderr
+    assert not (tmp_path / "fc.csv").exists()
+
+    run = runs / (runs / "latest").read_text().strip()
+    state = json.loads((run / "preprocessing.json").read_text())
+    state["series"][0]["context_start"] = "9990-01-01"  # a context that ends near 9999
+    _write_rehashed(run / "preprocessing.json", json.dumps(state))
+    result = runner.invoke(forecast, [*args, "--horizon", "200"])
+    assert result.exit_code == 1, result.output
+    assert "`--horizon` 200 runs past 9999-12-31 for series 'passengers'" in result.stderr
+    assert not (tmp_path / "fc.csv").exists()
+
+
+def test_predict_far_past_2262_keeps_exact_dates(trained, tmp_path, runner):
+    """Monthly data from 1949 forecast 10,000 steps ahead reaches 2794: past pandas'
+    nanosecond range, within what files carry; every date must still be the right month."""
+    runs = _copy_runs(trained, tmp_path)
+    out = tmp_path / "fc.csv"
+    result = runner.invoke(forecast, ["predict", "--runs-dir", str(runs), "--horizon",
+                                      "10000", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert frame["timestamp"].iloc[0] == "1961-01-01"
+    assert frame["timestamp"].iloc[-1] == "2794-04-01"
+    assert np.isfinite(frame["forecast"]).all()
+
+
+def test_train_into_a_runs_dir_that_cannot_exist_fails_before_reading(tmp_path, runner):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = runner.invoke(forecast, ["train", str(DATA / "air_passengers.csv"),
+                                      "--runs-dir", str(blocker / "runs"), *FAST])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: cannot write runs to ")
+    assert "backtest" not in result.stderr  # nothing was trained
+
+
+def test_formula_ids_are_quoted_in_csv_files_and_shown_plain_in_the_report(tmp_path, runner):
+    import pandas as pd
+
+    t = pd.date_range("2000-01-01", periods=60, freq="MS")
+    frames = [pd.DataFrame({"unique_id": sid, "ds": t, "y": 50 + np.arange(60) + k})
+              for k, sid in enumerate(["=HYPERLINK(\"http://evil\")", "plain"])]
+    path = tmp_path / "ids.csv"
+    pd.concat(frames).to_csv(path, index=False)
+    runs = tmp_path / "runs"
+    result = runner.invoke(forecast, ["train", str(path), "--runs-dir", str(runs), *FAST,
+                                      "--origins", "2"])
+    assert result.exit_code == 0, result.stderr
+    run = runs / (runs / "latest").read_text().strip()
+    for name in ("forecast.csv", "backtest.csv"):
+        ids = set(pd.read_csv(run / name)["series_id"])
+        assert ids == {"'=HYPERLINK(\"http://evil\")", "plain"}, name
+    out = tmp_path / "fc.csv"
+    assert runner.invoke(forecast, ["predict", "--runs-dir", str(runs), "-o",
+                                    str(out)]).exit_code == 0
+    assert set(pd.read_csv(out)["series_id"]) == {"'=HYPERLINK(\"http://evil\")", "plain"}
+    from forecaster.pipeline.report import write_report
+
+    html = write_report(run, tmp_path / "report").read_text()
+    assert "=HYPERLINK(&#34;http://evil&#34;)" in html and "&#39;=HYPERLINK" not in html

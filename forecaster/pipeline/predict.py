@@ -110,18 +110,18 @@ def drop_unbounded(frame: pd.DataFrame) -> tuple[pd.DataFrame, list]:
 
 
 def _check_dates(state: Preprocessing, horizon: int) -> None:
-    """Every forecast date must exist: pandas stops at 2262-04-11, and files at 9999."""
+    """Every forecast date must exist before any work: files carry four-digit years (up to
+    9999-12-31), and pandas cannot hold some dates (2262-04-11 at nanosecond resolution)."""
     panel = state.context_panel()
     for i, sid in enumerate(panel.ids):
         try:
             last = panel.axis.shift(panel.end(i), horizon)
-            ok = not panel.axis.is_datetime or last.year <= 9999
+            limit = "9999-12-31" if panel.axis.is_datetime and last.year > 9999 else None
         except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
-            ok = False
-        if not ok:
-            raise ConfigError(f"`--horizon` {horizon} runs past the last date that can be "
-                              f"written (2262-04-11) for series {sid!r}; forecast fewer "
-                              "steps.")
+            limit = "the last date pandas can represent"
+        if limit:
+            raise ConfigError(f"`--horizon` {horizon} runs past {limit} for series {sid!r}; "
+                              "forecast fewer steps.")
 
 
 def _check_model(model, state: Preprocessing, run_dir: Path) -> None:

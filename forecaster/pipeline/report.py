@@ -410,19 +410,22 @@ def _forecast_table(forecast) -> dict:
 
 
 def write_report(run_dir: Path, out_dir: Path) -> Path:
-    """Write the figures and ``report.html`` for the run in ``run_dir`` into ``out_dir``,
-    staged in a temporary sibling that replaces ``out_dir`` only once complete (a full disk
-    or an interrupt leaves the earlier report, or nothing, never a half-written one).
-    Returns the path of ``report.html``; see :func:`_render_into` for the rest."""
+    """Write the figures and ``report.html`` for the run in ``run_dir`` into ``out_dir``.
+
+    Everything is rendered into a temporary folder first and moved in only once complete
+    (a full disk or an interrupt leaves the earlier report, or nothing, never a half-written
+    one); files of ``out_dir`` that the report does not write are left alone, so ``out_dir``
+    may be the run directory itself. Returns the path of ``report.html``; see
+    :func:`_render_into` for the rest."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
-    if out_dir.exists() and (out_dir.resolve() == run_dir.resolve()
-                             or (out_dir / "run.json").exists()):
-        raise ArtifactError(f"{str(out_dir)!r} is a run directory; a report goes into a "
-                            "folder of its own.")
     if not run_dir.is_dir():
         raise RunNotFoundError(f"run directory must exist. Got {run_dir} (no such directory).")
-    with artifacts.staged_dir(out_dir) as stage:
+    into_run = out_dir.is_dir() and os.path.samefile(out_dir, run_dir)
+    figures = tuple(filename for filename, *_ in FIGURE_FILES.values())
+    with artifacts.staged_files(out_dir, owned=figures) as stage:
         _render_into(run_dir, stage)
+        if into_run:  # the run's own forecast.csv stays the original
+            (stage / "forecast.csv").unlink(missing_ok=True)
     return out_dir / "report.html"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -493,3 +494,38 @@ def test_timestamps_spanning_more_than_int64_nanoseconds(tmp_path):
     assert panel.ids == ("a", "b") and panel.axis.freq == "YS-JAN"
     assert [str(s.date()) for s in panel.starts] == ["1700-01-01", "2250-01-01"]
     assert panel.values[1].tolist() == [4.0, 5.0, 6.0, 7.0]
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
+def test_devices_and_pipes_are_not_data_files(tmp_path, special):
+    """/dev/zero used to be 'empty (0 bytes)'; a FIFO would block the reader."""
+    path = special
+    if special == "fifo":
+        path = tmp_path / "pipe.csv"
+        os.mkfifo(path)
+    with pytest.raises(DataError, match=r"is not a regular file \(a device, a pipe or a "
+                                        r"socket\); save the data to a file first"):
+        read_panel(path)
+
+
+def test_a_plain_csv_named_gz_is_read_as_plain(tmp_path):
+    path = tmp_path / "plain.csv.gz"
+    path.write_text("month,y\n" + "".join(f"2020-{m:02d}-01,{m}\n" for m in range(1, 13)))
+    panel = read_panel(path)
+    assert panel.values[0].tolist() == list(map(float, range(1, 13)))
+
+
+def test_a_decompression_bomb_is_refused(tmp_path, monkeypatch):
+    from forecaster.data import ingest
+
+    monkeypatch.setattr(ingest, "EXPANSION_FREE", 1 << 20)  # the real free size: 256 MB
+    path = tmp_path / "bomb.csv.gz"
+    path.write_bytes(gzip.compress(b"month,y\n" + b"0" * (8 << 20)))
+    with pytest.raises(DataError, match=r"'bomb.csv.gz' expands to more than 1 MB from "
+                                        r"[\d,]+ bytes \(gzip\); refusing a likely "
+                                        r"decompression bomb"):
+        read_panel(path)
+    fine = tmp_path / "fine.csv.gz"
+    fine.write_bytes(gzip.compress(("month,y\n" + "".join(
+        f"2020-{m:02d}-01,{m}\n" for m in range(1, 13))).encode()))
+    assert len(read_panel(fine).values[0]) == 12

@@ -397,7 +397,7 @@ def test_corrupt_preprocessing_raises_artifact_error(tmp_path):
     with pytest.raises(ArtifactError, match="must list at least one series"):
         write_report(run_dir, tmp_path / "out")
     (run_dir / "preprocessing.json").write_text("[1, 2")
-    with pytest.raises(ArtifactError, match="preprocessing.json in run directory .* could not be read"):
+    with pytest.raises(ArtifactError, match=r"preprocessing.json in run .* is not valid JSON"):
         write_report(run_dir, tmp_path / "out")
 
 
