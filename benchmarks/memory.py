@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import Section, median, not_available
+from benchmarks.common import Section, median
 
 POINTS_PER_SERIES = 10_000
 RSS_TARGET_MB = 2048

@@ -11,7 +11,6 @@ the cells benchmark. Target: ours ≥ 100× the training throughput.
 
 from __future__ import annotations
 
-import time
 
 from benchmarks.common import Section, alternate, median, not_available, quiet_tensorflow
 
@@ -31,7 +30,6 @@ def run(quick: bool, **_) -> Section:
         return not_available("windowing", f"forecaster.data.windowing lacks {', '.join(missing)}")
     quiet_tensorflow()
     import keras
-    import tensorflow as tf
 
     # keras's producer manages ~10^4 windows/s here, so the series is kept modest.
     n_points = 40_000 if quick else 400_000

@@ -202,20 +202,33 @@ def staged_files(final: Path, owned: tuple[str, ...] = ()):
     parent = check_writable(final.parent, "files")
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", suffix=".tmp", dir=parent))
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as exc:  # a full disk while the files were written
+            raise ArtifactError(f"cannot write into {str(final)!r}: "
+                                f"{exc.strerror or exc}; nothing was changed there.") from None
         if os.path.lexists(final) and (final.is_symlink() or not final.is_dir()):
             raise ArtifactError(f"{str(final)!r} exists and is not a folder; choose another.")
-        final.mkdir(exist_ok=True)
+        try:
+            final.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise ArtifactError(f"cannot create {str(final)!r}: {exc.strerror or exc}.") \
+                from None
         written = sorted(tmp.iterdir(), key=lambda p: (p.suffix == ".html", p.name))
         for path in written:
             target = final / path.name
             if target.is_symlink() or (target.exists() and not target.is_file()):
                 raise ArtifactError(f"{str(target)!r} is not a regular file; not replacing it.")
-            os.replace(path, target)
+            try:
+                os.replace(path, target)
+            except OSError as exc:
+                raise ArtifactError(f"cannot write {str(target)!r}: "
+                                    f"{exc.strerror or exc}.") from None
         for name in set(owned) - {path.name for path in written}:
             target = final / name
             if target.is_file() and not target.is_symlink():
-                target.unlink()
+                with contextlib.suppress(OSError):
+                    target.unlink()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -523,6 +523,12 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
     from forecaster.pipeline.evaluate import DEFAULT_MODELS, evaluate as run_evaluate
     from forecaster.pipeline.train import load_panel, season_of
 
+    out = Path(out_dir) if out_dir else (Path(cfg.output.runs_dir) / "evaluations" /
+                                         artifacts.run_name(Path(data).stem))
+    _refuse_foreign_dir(out, "metrics.json", "--out")  # before any work, as train does
+    artifacts.check_writable(out.parent, "the evaluation")
+    if make_report:
+        artifacts.check_writable(Path(reports_dir), "the report")
     panel = load_panel(data, cfg)
     for note in panel.notes:
         _log(ctx, f"warning: {note}")
@@ -577,9 +583,6 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
     for note in result.notes:
         if note not in panel.notes:
             _log(ctx, f"note: {note}")
-    out = Path(out_dir) if out_dir else (Path(cfg.output.runs_dir) / "evaluations" /
-                                         artifacts.run_name(Path(data).stem))
-    _refuse_foreign_dir(out, "metrics.json", "--out")
     result.write(out)
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2))

@@ -503,6 +503,24 @@ def test_train_into_a_runs_dir_that_cannot_exist_fails_before_reading(tmp_path, 
     assert "backtest" not in result.stderr  # nothing was trained
 
 
+def test_evaluate_checks_its_output_folder_before_any_work(tmp_path, runner):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    args = ["evaluate", str(DATA / "air_passengers.csv"), "--models", "naive,rnn", "--epochs",
+            "2", "--units", "4", "--ensemble", "1"]
+    result = runner.invoke(forecast, [*args, "--out", str(blocker / "ev")])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("Error: cannot write the evaluation to ")
+    assert "evaluate:" not in result.stderr  # nothing was evaluated
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep")
+    result = runner.invoke(forecast, [*args, "--out", str(foreign)])
+    assert result.exit_code == 1 and "refusing to write into it" in result.stderr
+    assert "evaluate:" not in result.stderr
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
+
+
 def test_formula_ids_are_quoted_in_csv_files_and_shown_plain_in_the_report(tmp_path, runner):
     import pandas as pd
 

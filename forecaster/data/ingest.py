@@ -20,11 +20,13 @@ Guarantees of the returned panel (those of :mod:`forecaster.data.panel`, establi
 Reading
     CSV (comma, semicolon with decimal comma, tab or pipe; sniffed), compressed CSV
     (gzip, bz2, xz, zip, zstd; detected from the file's magic bytes), Parquet
-    (``.parquet``/``.pq`` or the ``PAR1`` magic).  UTF-8 with or without BOM and UTF-16
-    with BOM; other bytes that are still text are read as Latin-1 (with a note); binary
-    data is rejected.  Plain CSVs go through the multi-threaded pyarrow reader; odd ones
-    fall back to pandas' C, then Python, parser.  Line numbers in messages count the header
-    as line 1 (Parquet messages give 1-based row numbers).
+    (``.parquet``/``.pq`` or the ``PAR1`` magic).  UTF-8 with or without BOM, UTF-16 and
+    UTF-32 with BOM, UTF-16/32 without one (told by the zero bytes of ASCII text, with a
+    note); other bytes that are still text are read as Latin-1 (with a note); binary data
+    is rejected.  Excel's ``sep=;`` first line names the separator.  Plain CSVs go through
+    the multi-threaded pyarrow reader; odd ones fall back to pandas' C, then Python,
+    parser.  Line numbers in messages count the header as line 1 (after a ``sep=`` line:
+    2); Parquet messages give 1-based row numbers.
 
 Columns
     ``id_col`` (auto: ``unique_id``, ``series_id``, ``id``), ``time_col`` (auto: by name —
@@ -336,10 +338,17 @@ def _read_panel(path, *, target, time_col, id_col, freq, dayfirst, fill, max_gap
     frac = missing / length
     if (frac > 0.5).any():
         s = int(np.argmax(frac))
+        hint = ""
+        if freq is None and cols.time_kind != "integer":
+            alias = _average_freq(codes, t, unit)
+            if alias != axis.freq:
+                hint = (f"; if the timestamps belong to {alias!r} periods (month starts and "
+                        f"ends mixed, say), pass --freq {alias} --aggregate mean")
         raise DataError(
             f"series {ids[s]!r} is mostly missing: {int(missing[s])} of {int(length[s])} points "
             f"between {axis.format(start_of(first[s]))} and {axis.format(start_of(last[s]))} "
-            f"have no value ({frac[s]:.0%}); more than 50% missing cannot be filled reliably.")
+            f"have no value ({frac[s]:.0%}); more than 50% missing cannot be filled "
+            f"reliably{hint}.")
     if (length < min_length).any():
         s = int(np.argmin(length))
         raise DataError(f"series {ids[s]!r} has {int(length[s])} point(s); at least "
@@ -391,12 +400,13 @@ class _Source:
     notes: list = field(default_factory=list)
     reread_time: object = None     # callable(col) -> str Series, for the pyarrow path
     fast: dict = field(default_factory=dict)   # column -> NumPy data (see _arrow_frame)
+    skipped: int = 0               # lines before the header (Excel's "sep=," line)
 
     def where(self, i) -> str:
         i = int(i)
         if i < 0:
             return "a resampled point"
-        return f"row {i + 1}" if self.parquet else f"line {i + 2}"
+        return f"row {i + 1}" if self.parquet else f"line {i + 2 + self.skipped}"
 
 
 def _check_choice(name, value, choices):
@@ -532,14 +542,39 @@ def _head(p: Path, compression):
     return data[:_HEAD_BYTES], len(data) > _HEAD_BYTES
 
 
+def _unicode_width(head: bytes) -> str | None:
+    """The UTF-16/32 encoding of a text without a byte-order mark, told by its zero bytes
+    (ASCII characters, as CSV punctuation and digits are, leave 1 or 3 zeros in 2 or 4
+    bytes, always at the same positions); None when the text is not laid out like that."""
+    n = len(head) // 4 * 4
+    if n < 8:
+        return None
+    lanes = [head[k:n:4].count(0) / (n // 4) for k in range(4)]
+    zero, text = [v > 0.9 for v in lanes], [v < 0.1 for v in lanes]
+    if zero[1] and zero[2] and zero[3] and text[0]:
+        return "utf-32-le"
+    if zero[0] and zero[1] and zero[2] and text[3]:
+        return "utf-32-be"
+    if zero[1] and zero[3] and text[0] and text[2]:
+        return "utf-16-le"
+    if zero[0] and zero[2] and text[1] and text[3]:
+        return "utf-16-be"
+    return None
+
+
 def _decode(head: bytes, name: str):
     notes = []
-    if head.startswith(codecs.BOM_UTF8):
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        encoding = "utf-32"   # before UTF-16: the UTF-32-LE mark starts with UTF-16-LE's
+    elif head.startswith(codecs.BOM_UTF8):
         encoding = "utf-8-sig"
     elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"
     else:
-        encoding = "utf-8"
+        encoding = _unicode_width(head) or "utf-8"
+        if encoding != "utf-8":
+            notes.append(f"'{name}' has no byte-order mark; read it as "
+                         f"{encoding.upper()}.")
     try:
         text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
     except UnicodeDecodeError:
@@ -554,10 +589,10 @@ def _decode(head: bytes, name: str):
     return encoding, text.lstrip("\ufeff"), notes
 
 
-def _sniff(text: str, truncated: bool):
+def _sniff(text: str, truncated: bool, candidates=(",", ";", "\t", "|")):
     rows_by = {}
     best = None
-    for sep in (",", ";", "\t", "|"):
+    for sep in candidates:
         try:
             if sep != ",":      # a header of one field rules the separator out: skip the rest
                 first = next((r for r in csv.reader(io.StringIO(text), delimiter=sep) if r),
@@ -582,9 +617,17 @@ def _sniff(text: str, truncated: bool):
     return sep, rows_by.get(sep, [])
 
 
+#: Excel's first line naming the separator ("sep=;"), before the header
+_SEP_LINE = re.compile(r"sep=([^\r\n\w\"'])[ \t]*(\r\n|\r|\n)")
+
+
 def _read_csv(p, compression, encoding, text, truncated, notes, id_col=None) -> _Source:
     name = p.name
-    sep, rows = _sniff(text, truncated)
+    hint = _SEP_LINE.match(text)
+    skip = 1 if hint else 0
+    if hint:
+        text = text[hint.end():]
+    sep, rows = _sniff(text, truncated, (hint.group(1),) if hint else (",", ";", "\t", "|"))
     header = rows[0] if rows else []
     dupes = [c for c, k in Counter(header).items() if k > 1]
     if dupes:
@@ -596,7 +639,7 @@ def _read_csv(p, compression, encoding, text, truncated, notes, id_col=None) -> 
         physical = _line_numbers(text, sep)
         for k, r in enumerate(rows[1:], start=1):
             if len(r) > len(header):
-                line = physical[k] if k < len(physical) else k + 1
+                line = (physical[k] if k < len(physical) else k + 1) + skip
                 raise DataError(f"'{name}' line {line} has {len(r)} fields but the header has "
                                 f"{len(header)} (ragged rows); every row needs the same "
                                 f"number of fields.")
@@ -613,19 +656,21 @@ def _read_csv(p, compression, encoding, text, truncated, notes, id_col=None) -> 
         multiline = any("\n" in c or "\r" in c for r in rows for c in r)
         fast = {}
         frame = _read_pyarrow(p, compression, sep, string_cols, quoted=multiline,
-                              dictionary=True, fast=fast)
+                              dictionary=True, fast=fast, skip=skip)
         if frame is not None:
             if len(frame) == 0:
                 raise DataError(f"'{name}' has a header but no data rows.")
 
             def reread(col):
                 return _read_pyarrow(p, compression, sep, [col], quoted=multiline,
-                                     only=col)[col]
-            return _Source(frame, name, notes=notes, reread_time=reread, fast=fast)
-    frame = _read_pandas(p, compression, encoding, sep, decimal, thousands, string_cols)
+                                     only=col, skip=skip)[col]
+            return _Source(frame, name, notes=notes, reread_time=reread, fast=fast,
+                           skipped=skip)
+    frame = _read_pandas(p, compression, encoding, sep, decimal, thousands, string_cols,
+                         skip)
     if len(frame) == 0:
         raise DataError(f"'{name}' has a header but no data rows.")
-    return _Source(frame, name, notes=notes)
+    return _Source(frame, name, notes=notes, skipped=skip)
 
 
 def _line_numbers(text, sep):
@@ -643,7 +688,7 @@ def _line_numbers(text, sep):
 
 
 def _read_pyarrow(p, compression, sep, string_cols, quoted, only=None, dictionary=False,
-                  fast=None):
+                  fast=None, skip=0):
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -659,7 +704,7 @@ def _read_pyarrow(p, compression, sep, string_cols, quoted, only=None, dictionar
             include_columns=[only] if only else None)
         table = pacsv.read_csv(
             source,
-            read_options=pacsv.ReadOptions(block_size=_block_size(p)),
+            read_options=pacsv.ReadOptions(block_size=_block_size(p), skip_rows=skip),
             parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=quoted),
             convert_options=convert)
         mapping = {pa.string(): pd.StringDtype(na_value=np.nan),
@@ -756,9 +801,10 @@ def _code_dtype(n_labels):
     return np.int64
 
 
-def _read_pandas(p, compression, encoding, sep, decimal, thousands, string_cols):
+def _read_pandas(p, compression, encoding, sep, decimal, thousands, string_cols, skip=0):
     name = p.name
     kwargs = dict(sep=sep, decimal=decimal, thousands=thousands, encoding=encoding,
+                  skiprows=skip,
                   compression=compression, dtype={c: str for c in string_cols},
                   index_col=False, on_bad_lines="error", skipinitialspace=False)
     last = None
@@ -1267,9 +1313,27 @@ def _suggest_freq(codes, t, unit) -> str:
     d = d[d > 0]
     if not len(d):
         return "D"
-    median = pd.Timedelta(int(np.median(d)), unit=unit)
+    return _nice_alias(pd.Timedelta(int(np.median(d)), unit=unit))
+
+
+def _average_freq(codes, t, unit) -> str:
+    """A round frequency alias at least as coarse as the average spacing of the series
+    (their span over their points, the median over series): the grid that timestamps at
+    uneven places within each period (month starts and ends mixed) belong on."""
+    counts = _counts(codes)
+    ends = np.cumsum(counts) - 1
+    starts = ends - counts + 1
+    several = counts > 1
+    if not several.any():
+        return "D"
+    spans = (t[ends] - t[starts])[several] / (counts[several] - 1)
+    return _nice_alias(pd.Timedelta(int(np.median(spans)), unit=unit))
+
+
+def _nice_alias(median: pd.Timedelta) -> str:
+    """The finest of :data:`_NICE` whose longest period holds ``median``."""
     for alias in _NICE:
-        span = pd.Timedelta(days=30 * {"MS": 1, "QS": 3, "YS": 12}[alias]) \
+        span = pd.Timedelta(days={"MS": 31, "QS": 92, "YS": 366}[alias]) \
             if alias in ("MS", "QS", "YS") else pd.Timedelta(pd.tseries.frequencies.to_offset(
                 "7D" if alias == "W" else alias))
         if span >= median * 0.99:

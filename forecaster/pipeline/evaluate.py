@@ -9,7 +9,6 @@ per-fold table.  The returned :class:`EvaluationResult` writes ``metrics.json``,
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -71,21 +70,17 @@ class EvaluationResult:
 
     def write(self, directory) -> dict[str, Path]:
         """Write ``metrics.json``, ``backtest.csv`` and ``folds.csv`` into ``directory``
-        (created if needed; each file written to a temporary name and renamed)."""
+        (created if needed), all three staged and moved in only once complete."""
+        from forecaster import artifacts
+
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        paths = {name: directory / name for name in ("metrics.json", "backtest.csv", "folds.csv")}
-
-        def atomic(path: Path, write):
-            tmp = path.with_name(f".{path.name}.tmp")
-            write(tmp)
-            os.replace(tmp, path)
-
-        atomic(paths["metrics.json"], lambda p: p.write_text(
-            json.dumps(self.to_json(), indent=2, allow_nan=False) + "\n", encoding="utf-8"))
-        atomic(paths["backtest.csv"], lambda p: self.backtest.to_csv(p, axis=self.panel.axis))
-        atomic(paths["folds.csv"], lambda p: self.folds.to_csv(p, index=False))
-        return paths
+        names = ("metrics.json", "backtest.csv", "folds.csv")
+        with artifacts.staged_files(directory, owned=names) as stage:
+            (stage / "metrics.json").write_text(
+                json.dumps(self.to_json(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+            self.backtest.to_csv(stage / "backtest.csv", axis=self.panel.axis)
+            self.folds.to_csv(stage / "folds.csv", index=False)
+        return {name: directory / name for name in names}
 
 
 def model_factories(models: list[str], *, season=None, seed=0,

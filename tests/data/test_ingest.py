@@ -181,6 +181,38 @@ def test_utf16_and_bom(tmp_path):
         assert panel.ids == ("valeur",) and panel.values[0].tolist() == [1, 2, 3]
 
 
+def test_unicode_without_a_mark_and_utf32_read_the_same_values():
+    """UTF-16 without a byte-order mark and UTF-32 with one: the same panel as UTF-8."""
+    reference = read_panel(BAD / "utf16.csv")
+    for name in ("utf16le_no_bom.csv", "utf16be_no_bom.csv", "utf32_bom.csv"):
+        panel = read_panel(BAD / name)
+        assert panel.ids == ("valeur €",), name
+        np.testing.assert_array_equal(panel.values[0], reference.values[0])
+        assert panel.starts == reference.starts
+
+
+def test_no_mark_detection_needs_the_zero_byte_layout():
+    from forecaster.data.ingest import _unicode_width
+
+    text = "date,value\n2020-01-01,1\n"
+    assert _unicode_width(text.encode("utf-16-le")) == "utf-16-le"
+    assert _unicode_width(text.encode("utf-16-be")) == "utf-16-be"
+    assert _unicode_width(text.encode("utf-32-le")) == "utf-32-le"
+    assert _unicode_width(text.encode("utf-32-be")) == "utf-32-be"
+    assert _unicode_width(text.encode("utf-8")) is None
+    assert _unicode_width(bytes(range(256))) is None  # binary stays binary
+
+
+def test_excel_separator_line(tmp_path):
+    path = write(tmp_path / "x.csv", "sep=;\ndatum;wert\n2020-01-01;1,5\n2020-01-02;-2,25\n"
+                                     "2020-01-03;3\n")
+    panel = read_panel(path)
+    assert panel.ids == ("wert",) and panel.values[0].tolist() == [1.5, -2.25, 3.0]
+    reference = read_panel(BAD / "semicolon_decimal_comma.csv")
+    np.testing.assert_array_equal(read_panel(BAD / "excel_sep_line.csv").values[0],
+                                  reference.values[0])
+
+
 def test_latin1_file_is_read_with_a_note(tmp_path):
     path = write(tmp_path / "l1.csv", "date,température\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n",
                  "latin-1")

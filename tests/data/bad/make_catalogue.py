@@ -262,6 +262,40 @@ def build() -> list[dict]:
                                              [(i, b) for i, b in enumerate(v)]))
     add("integer_steps.csv", "ok", None, what="integer time steps")
 
+    # 23. encodings without a byte-order mark or with a UTF-32 one; Excel's "sep=" line
+    text = csv_text(["date", "valeur €"], base_rows)
+    write_text("utf16le_no_bom.csv", text, encoding="utf-16-le")
+    add("utf16le_no_bom.csv", "ok", "has no byte-order mark; read it as UTF-16-LE",
+        what="UTF-16 (little-endian) without a byte-order mark")
+    write_text("utf16be_no_bom.csv", text, encoding="utf-16-be")
+    add("utf16be_no_bom.csv", "ok", "has no byte-order mark; read it as UTF-16-BE",
+        what="UTF-16 (big-endian) without a byte-order mark")
+    write_text("utf32_bom.csv", text, encoding="utf-32")
+    add("utf32_bom.csv", "ok", None, what="UTF-32 with a byte-order mark")
+    rows = [(a, f"{b:.3f}".replace(".", ",")) for a, b in base_rows]
+    write_text("excel_sep_line.csv", "sep=;\r\n" + csv_text(["date", "value"], rows, sep=";"))
+    add("excel_sep_line.csv", "ok", None,
+        what="Excel's `sep=;` first line, then semicolons and decimal commas")
+    rows = [(a, "x" if i == 40 else b) for i, (a, b) in enumerate(base_rows)]
+    write_text("excel_sep_line_text.csv", "sep=,\n" + csv_text(["date", "value"], rows))
+    add("excel_sep_line_text.csv", "error", "Got 'x' at line 43",
+        what="Excel's `sep=,` line: line numbers still count it")
+
+    # 24. month starts and ends mixed; dates past 9999
+    months = pd.date_range("2000-01-01", periods=60, freq="MS")
+    mixed = [m if i % 2 == 0 else m + pd.offsets.MonthEnd(0) for i, m in enumerate(months)]
+    write_text("month_start_end_mixed.csv", csv_text(
+        ["date", "value"], zip(pd.DatetimeIndex(mixed).strftime("%Y-%m-%d"), wave(60))))
+    add("month_start_end_mixed.csv", "error", "pass --freq MS --aggregate mean",
+        what="month starts and month ends mixed")
+    add("month_start_end_mixed.csv", "ok", "Resampled timestamps onto the regular 'MS' grid",
+        options={"freq": "MS", "aggregate": "mean"},
+        what="month starts and ends mixed, with `--freq MS --aggregate mean`")
+    years = [f"{9995 + i // 12}-{i % 12 + 1:02d}-01" for i in range(72)]
+    write_text("dates_past_9999.csv", csv_text(["date", "value"], zip(years, wave(72))))
+    add("dates_past_9999.csv", "error", "cannot parse '10000-01-01' at line 62 as a date",
+        what="dates past the year 9999")
+
     (HERE / "catalogue.json").write_text(json.dumps(cat, indent=1, ensure_ascii=False) + "\n",
                                          encoding="utf-8")
     return cat
