@@ -151,7 +151,11 @@ def staging(runs_dir: Path, name: str):
                             f"{exc.strerror or exc}.") from None
     holder = _Staged(tmp)
     try:
-        yield holder
+        try:
+            yield holder
+        except OSError as exc:  # a full disk, a quota, the folder made read-only meanwhile
+            raise ArtifactError(f"cannot write the run into {str(runs_dir)!r}: "
+                                f"{exc.strerror or exc}; nothing was kept.") from None
         os.unlink(tmp / OWNER)
         holder.final = _publish(tmp, runs_dir, name)
     except BaseException:

@@ -274,23 +274,12 @@ def _levels(text):
 
 
 def _resolve_config(ctx, kw: dict, horizon=None, extra_eval=None):
-    from forecaster.config import load_config
+    from forecaster.config import SETTINGS, load_config, settings_overrides
 
-    overrides = {
-        "data": {k: kw.get(k) for k in ("target", "time_col", "id_col", "freq", "dayfirst",
-                                        "monthfirst", "fill", "max_gap", "aggregate")},
-        "model": {"kind": kw.get("kind"), "units": kw.get("units"),
-                  "layers": kw.get("layers"), "window": kw.get("window"),
-                  "scaling": kw.get("scaling"), "ensemble": kw.get("ensemble"),
-                  "max_lookback": kw.get("max_lookback"), "anchor": kw.get("anchor"),
-                  "horizon": horizon},
-        "training": {k: kw.get(k) for k in ("epochs", "batch_size", "learning_rate", "loss",
-                                            "patience", "max_windows", "seed", "device",
-                                            "distribute")},
-        "evaluation": {"season": kw.get("season"), "levels": _levels(kw.get("levels")),
-                       **(extra_eval or {})},
-        "output": {"runs_dir": kw.get("runs_dir")},
-    }
+    # flags named like config keys set those keys (None: not given)
+    settings = {k: v for k, v in kw.items() if k in SETTINGS}
+    settings.update(horizon=horizon, levels=_levels(kw.get("levels")), **(extra_eval or {}))
+    overrides = settings_overrides(settings)
     profile = kw.get("profile")
     if kw.get("quick"):
         if profile not in (None, "quick"):

@@ -112,6 +112,26 @@ _SECTIONS = {
 }
 
 
+#: every config key -> its section: keys are unique across sections, so a setting can be
+#: named by its key alone, as the command line's flags and ``Forecaster(**settings)`` do
+SETTINGS = {f.name: section for section, cls in _SECTIONS.items()
+            for f in dataclasses.fields(cls)}
+assert len(SETTINGS) == sum(len(dataclasses.fields(c)) for c in _SECTIONS.values())
+
+
+def settings_overrides(settings: dict) -> dict:
+    """``{key: value}`` (``units=32``, ``learning_rate=1e-3``, ``season=12``) as the
+    ``{section: {key: value}}`` overrides of :func:`load_config`; ``None`` means not set.
+    An unknown key is a :class:`ConfigError` listing the known ones."""
+    out: dict = {}
+    for key, value in settings.items():
+        if key not in SETTINGS:
+            raise ConfigError(f"unknown setting {key!r}. Known settings: "
+                              f"{', '.join(sorted(SETTINGS))}.")
+        out.setdefault(SETTINGS[key], {})[key] = value
+    return out
+
+
 def _read_toml(path: Path) -> dict:
     try:
         with open(path, "rb") as fh:

@@ -194,3 +194,15 @@ def test_a_model_that_fails_to_load_names_the_backend_it_was_trained_under(tmp_p
                                             r"some_other_backend backend .* try "
                                             r"KERAS_BACKEND=some_other_backend\)$"):
         load_model(tmp_path / "model.keras")
+
+
+def test_a_full_disk_while_writing_a_run_is_one_error_and_keeps_nothing(tmp_path):
+    with artifacts.staging(tmp_path, "first") as stage:
+        _complete(stage.path)
+    with pytest.raises(ArtifactError, match=r"cannot write the run into '.*': No space left "
+                                            r"on device; nothing was kept\."):
+        with artifacts.staging(tmp_path, "second") as stage:
+            (stage.path / "model.keras").write_bytes(b"partial")
+            raise OSError(28, "No space left on device")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["first", "latest"]
+    assert (tmp_path / "latest").read_text().strip() == "first"

@@ -116,7 +116,12 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")    # control character
 # public API
 # ---------------------------------------------------------------------------------------
 def fingerprint(path) -> dict:
-    """``{"path", "name", "sha256", "bytes"}`` of a file, hashed in 1 MiB chunks."""
+    """``{"path", "name", "sha256", "bytes"}`` of a file, hashed in 1 MiB chunks; of a
+    DataFrame: no path, and the sha256 of its values and index (pandas' row hashes)."""
+    if isinstance(path, pd.DataFrame):
+        rows = pd.util.hash_pandas_object(path, index=True).to_numpy()
+        return {"path": None, "name": FRAME_NAME, "sha256": hashlib.sha256(
+            rows.tobytes()).hexdigest(), "bytes": int(path.memory_usage(deep=True).sum())}
     p = _check_path(path)
     digest = hashlib.sha256()
     size = 0
@@ -128,16 +133,19 @@ def fingerprint(path) -> dict:
             "bytes": size}
 
 
-def read_panel(path, *, target=None, time_col=None, id_col=None, freq=None, dayfirst=False,
-               fill="interpolate", max_gap=None, aggregate=None, min_length=3,
+def read_panel(source, *, target=None, time_col=None, id_col=None, freq=None,
+               dayfirst=False, fill="interpolate", max_gap=None, aggregate=None, min_length=3,
                monthfirst=False) -> Panel:
-    """Read a CSV/Parquet file into a validated :class:`Panel` (see the module docstring).
+    """Read a CSV/Parquet file, or a pandas DataFrame, into a validated :class:`Panel` (see
+    the module docstring): the same column detection, checks and messages for both.
 
-    ``monthfirst=True`` reads ambiguous ``mm/dd/yyyy`` dates month-first (the counterpart
-    of ``dayfirst``).  Every problem raises :class:`DataError`.
+    A DataFrame's index joins its columns when it carries data (a ``DatetimeIndex``, named
+    levels); the frame itself is never modified.  ``monthfirst=True`` reads ambiguous
+    ``mm/dd/yyyy`` dates month-first (the counterpart of ``dayfirst``).  Every problem
+    raises :class:`DataError`.
     """
     try:
-        return _read_panel(path, target=target, time_col=time_col, id_col=id_col, freq=freq,
+        return _read_panel(source, target=target, time_col=time_col, id_col=id_col, freq=freq,
                            dayfirst=dayfirst, fill=fill, max_gap=max_gap, aggregate=aggregate,
                            min_length=min_length, monthfirst=monthfirst)
     finally:
@@ -156,8 +164,8 @@ def _release_reader_memory() -> None:
         pass
 
 
-def _read_panel(path, *, target, time_col, id_col, freq, dayfirst, fill, max_gap, aggregate,
-                min_length, monthfirst) -> Panel:
+def _read_panel(source, *, target, time_col, id_col, freq, dayfirst, fill, max_gap,
+                aggregate, min_length, monthfirst) -> Panel:
     fill = _check_choice("fill", fill, FILLS)
     if aggregate is not None:
         aggregate = _check_choice("aggregate", aggregate, AGGREGATES)
@@ -170,8 +178,10 @@ def _read_panel(path, *, target, time_col, id_col, freq, dayfirst, fill, max_gap
         raise DataError("`dayfirst` and `monthfirst` cannot both be set.")
     offset = _parse_freq(freq) if freq is not None else None
 
-    p = _check_path(path)
-    src = _read_table(p, id_col)
+    if isinstance(source, pd.DataFrame):
+        src = _frame_source(source, FRAME_NAME, copy=True)
+    else:
+        src = _read_table(_check_path(source), id_col)
     df = src.frame
     cols = _pick_columns(df, src, target=target, time_col=time_col, id_col=id_col)
     notes = list(src.notes)
@@ -420,7 +430,8 @@ def _check_path(path) -> Path:
     try:
         p = Path(path)
     except TypeError:
-        raise DataError(f"`path` must be a file path. Got {path!r}.") from None
+        raise DataError(f"the data must be a file path or a pandas DataFrame. Got "
+                        f"{type(path).__name__}.") from None
     if not p.exists():
         raise DataError(f"file not found: '{p}'.")
     if p.is_dir():
@@ -834,13 +845,31 @@ def _read_parquet(p: Path) -> _Source:
         frame = pd.read_parquet(p)
     except Exception as exc:  # pyarrow raises many types for a broken file
         raise DataError(f"cannot read '{p.name}' as Parquet: {_first_line(exc)}.") from None
+    return _frame_source(frame, p.name, copy=False)
+
+
+#: How messages name a DataFrame handed to :func:`read_panel`.
+FRAME_NAME = "DataFrame"
+
+
+def _frame_source(frame: pd.DataFrame, name: str, copy: bool) -> _Source:
+    """A table already in memory (read from Parquet, or handed over from Python): an index
+    that carries data (a ``DatetimeIndex``, named levels, as a wide frame indexed by time
+    has) becomes columns, names become strings and must be unique, one row at least.
+    ``copy``: the frame is someone else's, so later steps must not write into it."""
+    index = frame.index
+    plain = isinstance(index, pd.RangeIndex) or (
+        index.nlevels == 1 and index.name is None and not isinstance(index, pd.DatetimeIndex))
+    frame = frame.reset_index(drop=plain)
+    if copy:
+        frame = frame.copy(deep=True)
     frame.columns = [str(c) for c in frame.columns]
     if frame.columns.duplicated().any():
         c = frame.columns[frame.columns.duplicated()][0]
-        raise DataError(f"column names in '{p.name}' must be unique; {c!r} appears twice.")
+        raise DataError(f"column names in '{name}' must be unique; {c!r} appears twice.")
     if len(frame) == 0:
-        raise DataError(f"'{p.name}' has no data rows.")
-    return _Source(frame.reset_index(drop=True), p.name, parquet=True)
+        raise DataError(f"'{name}' has no data rows.")
+    return _Source(frame, name, parquet=True)
 
 
 def _first_line(exc) -> str:

@@ -49,12 +49,35 @@ class Prediction:
 
 
 def predict(run_dir: Path, horizon: int) -> Prediction:
-    if not 1 <= horizon <= MAX_HORIZON:
-        raise ConfigError(f"`--horizon` must be between 1 and {MAX_HORIZON:,}. Got {horizon}.")
+    """Forecast ``horizon`` steps from the run in ``run_dir`` (checked before loading)."""
+    check_horizon(horizon)
     state = load_state(run_dir)
     _check_dates(state, horizon)
     model = artifacts.load_model(run_dir / "model.keras")
     _check_model(model, state, run_dir)
+    frame, notes = forecast_from(model, state, horizon)
+    return Prediction(frame=frame, run_dir=run_dir, state=state, notes=notes)
+
+
+def check_horizon(horizon) -> None:
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or \
+            not 1 <= horizon <= MAX_HORIZON:
+        raise ConfigError(f"`--horizon` must be between 1 and {MAX_HORIZON:,}. "
+                          f"Got {horizon}.")
+
+
+def forecast_from(model, state: Preprocessing, horizon: int,
+                  levels=None) -> tuple[pd.DataFrame, list]:
+    """``(frame, notes)``: the forecast of every series from its stored context, with the
+    calibrated intervals of ``levels`` (default: every level the run calibrated) —
+    ``series_id, timestamp, forecast, lower_80, upper_80, …``, timestamps typed."""
+    check_horizon(horizon)
+    _check_dates(state, horizon)
+    if levels is not None:
+        unknown = [lv for lv in levels if lv not in state.levels]
+        if unknown:
+            raise ConfigError(f"`levels` must be among the calibrated ones "
+                              f"({', '.join(map(str, state.levels))}). Got {unknown[0]!r}.")
     notes = []
     values = forecast_values(model, state.scaler(), range(len(state.series)),
                              [s.context for s in state.series], window=state.window,
@@ -66,10 +89,14 @@ def predict(run_dir: Path, horizon: int) -> Prediction:
                      "model's own forecasts.")
     frame = forecast_to_frame(state.context_panel(), values)
     if state.conformal:
-        from forecaster.evaluation.intervals import ConformalIntervals
+        from forecaster.evaluation.intervals import ConformalIntervals, level_name
 
         scales = {s.id: s.scale for s in state.series}
         frame = ConformalIntervals.from_json(state.conformal).predict(frame, scales)
+        if levels is not None:
+            unwanted = [level_name(lv) for lv in state.levels if lv not in levels]
+            frame = frame.drop(columns=[f"{side}_{name}" for name in unwanted
+                                        for side in ("lower", "upper")])
         frame, dropped = drop_unbounded(frame)
         notes += dropped
         if horizon > state.horizon:
@@ -77,8 +104,7 @@ def predict(run_dir: Path, horizon: int) -> Prediction:
                          "were not calibrated on data.")
     else:
         notes.append("this run has no backtest, so the forecast has no intervals.")
-    frame = frame.drop(columns=["step"])
-    return Prediction(frame=frame, run_dir=run_dir, state=state, notes=notes)
+    return frame.drop(columns=["step"]), notes
 
 
 def load_state(run_dir: Path) -> Preprocessing:

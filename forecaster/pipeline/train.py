@@ -119,22 +119,79 @@ def _plan_backtest(panel: Panel, cfg: Config, season):
     return shape, 0
 
 
+@dataclass
+class FittedRun:
+    """Everything a run directory holds, in memory: what :func:`fit_run` trained and
+    :func:`save_run` writes (the CLI saves it at once, the Python API when asked)."""
+
+    cfg: Config
+    panel: Panel
+    model: RNNForecaster            # the final fit
+    fit: object                     # the early-stopped fit (the backtest's, if one ran)
+    state: Preprocessing | None     # None on a non-chief worker
+    forecast: pd.DataFrame | None   # the trained horizon, with calibrated intervals
+    evaluation: object | None       # the backtest (leaderboard, residuals)
+    gradients: list = field(default_factory=list)  # norms through time, one network
+    gradient_batch: int = 0
+    notes: list = field(default_factory=list)
+    season: int | None = None
+    mode: str = "none"
+    replicas: int = 1
+    cluster: object = None
+    started: float = 0.0
+
+    @property
+    def chief(self) -> bool:
+        return self.cluster is None or self.cluster.is_chief
+
+
 def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
           log=lambda msg: None) -> TrainResult:
     """Run the whole training pipeline and return where the run was saved."""
+    started = time.perf_counter()
+    data_path = Path(data_path)
+    cluster = distributed.check(cfg.training.distribute)  # a bad TF_CONFIG: before any work
+    runs_dir = Path(runs_dir or cfg.output.runs_dir)
+    if cluster is None or cluster.is_chief:  # a read-only runs dir fails now, not after
+        artifacts.check_writable(runs_dir, "runs")
+    panel = load_panel(data_path, cfg)
+    fitted = fit_run(panel, cfg, progress=progress, log=log, cluster=cluster,
+                     started=started)
+    run_dir = None
+    if fitted.chief:
+        run_dir = save_run(fitted, runs_dir, artifacts.run_name(name or data_path.stem,
+                                                                cfg.model.kind),
+                           fingerprint(data_path))
+    return result_of(fitted, run_dir)
+
+
+def result_of(fitted: FittedRun, run_dir: Path | None) -> TrainResult:
+    """The CLI's summary of a fitted (and possibly saved) run."""
+    model, fit, shape = fitted.model, fitted.fit, fitted.model.shape_
+    return TrainResult(run_dir=run_dir, panel=fitted.panel, window=shape.window,
+                       horizon=shape.horizon, model=fitted.cfg.model.kind,
+                       device=model.device_, epochs_run=fit.epochs_run,
+                       best_epoch=fit.best_epoch, val_loss=fit.best_val_loss,
+                       seconds=time.perf_counter() - fitted.started,
+                       leaderboard=None if fitted.evaluation is None or not fitted.chief
+                       else fitted.evaluation.table,
+                       notes=fitted.notes, backend=_backend(), distribute=fitted.mode,
+                       replicas=fitted.replicas,
+                       worker=None if fitted.chief else fitted.cluster.describe(),
+                       lookbacks=tuple(model.lookbacks_))
+
+
+def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
+            cluster=None, started: float | None = None) -> FittedRun:
+    """Steps 2-5 of the module docstring on a validated ``panel``: plan, backtest, final
+    fit, intervals and forecast of the trained horizon; nothing is written."""
     from forecaster.evaluation.gradients import gradient_norms
     from forecaster.evaluation.intervals import ConformalIntervals
     from forecaster.pipeline.evaluate import evaluate
 
-    started = time.perf_counter()
-    data_path = Path(data_path)
+    started = time.perf_counter() if started is None else started
     mode = cfg.training.distribute
-    cluster = distributed.check(mode)  # a bad TF_CONFIG or backend fails before any work
     chief = cluster is None or cluster.is_chief
-    runs_dir = Path(runs_dir or cfg.output.runs_dir)
-    if chief:  # a read-only or missing runs dir fails now, not after the training
-        artifacts.check_writable(runs_dir, "runs")
-    panel = load_panel(data_path, cfg)
     import_backend()  # only now: the reader's transient memory is released first
     select_device(cfg.training.device)  # `--device gpu` without one: fail before work
     replicas = 1
@@ -193,13 +250,11 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
     model = rnn(progress and partial(progress, "final"), fixed_epochs=epochs).fit(panel)
     shape = model.shape_  # the input window is the longest member lookback
     fit = chosen if chosen is not None else model.fit_  # the early-stopped fit
+    run = FittedRun(cfg=cfg, panel=panel, model=model, fit=fit, state=None, forecast=None,
+                    evaluation=evaluation, notes=notes, season=season, mode=mode,
+                    replicas=replicas, cluster=cluster, started=started)
     if not chief:
-        return TrainResult(run_dir=None, panel=panel, window=shape.window,
-                           horizon=shape.horizon, model=cfg.model.kind, device=model.device_,
-                           epochs_run=fit.epochs_run, best_epoch=fit.best_epoch,
-                           val_loss=fit.best_val_loss, seconds=time.perf_counter() - started,
-                           notes=notes, distribute=mode, replicas=replicas,
-                           worker=cluster.describe(), lookbacks=tuple(model.lookbacks_))
+        return run
 
     scales = {sid: float(model.scaler_.scale[i]) for sid, i in model.ids_.items()}
     conformal = None
@@ -210,57 +265,60 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
         conformal = intervals.to_json()
         forecast, dropped = drop_unbounded(intervals.predict(forecast, scales))
         notes += dropped
-    state = Preprocessing.from_fit(panel, model, season=season, levels=list(levels),
-                                   conformal=conformal)
+    run.forecast = forecast
+    run.state = Preprocessing.from_fit(panel, model, season=season, levels=list(levels),
+                                       conformal=conformal)
     x_val, y_val = model.validation_batch_
-    grads = gradient_norms(model.member_, x_val, y_val)  # one network of an ensemble
+    # one network of an ensemble
+    run.gradients = [float(g) for g in gradient_norms(model.member_, x_val, y_val)]
+    run.gradient_batch = int(len(x_val))
+    return run
 
+
+def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
+    """Write ``run`` as the run directory ``runs_dir/run_id`` (staged, then renamed into
+    place and pointed at by ``latest``; see :func:`forecaster.artifacts.staging`).
+    ``source`` describes the data (:func:`~forecaster.data.ingest.fingerprint`)."""
+    cfg, panel, model, fit = run.cfg, run.panel, run.model, run.fit
+    shape = model.shape_
     backend = _backend()
     check_interrupt()  # a Ctrl-C or SIGTERM whose raise was swallowed: nothing is saved
-    run_id = artifacts.run_name(name or data_path.stem, cfg.model.kind)
     with artifacts.staging(runs_dir, run_id) as stage:
         out = stage.path
         model.model_.save(out / "model.keras")
-        artifacts.write_json(out / "preprocessing.json", state.to_json())
+        artifacts.write_json(out / "preprocessing.json", run.state.to_json())
         (out / "config.toml").write_text(dump_toml(cfg), encoding="utf-8")
         pd.DataFrame({"epoch": np.arange(1, fit.epochs_run + 1), "loss": fit.loss,
                       "val_loss": fit.val_loss}).to_csv(out / "history.csv", index=False)
-        info = panel.describe()
-        artifacts.write_json(out / "data.json", {**fingerprint(data_path), **info,
-                                                 "notes": notes})
-        if evaluation is not None:
-            evaluation.write(out)
-        frame = forecast.copy()
+        artifacts.write_json(out / "data.json", {**source, **panel.describe(),
+                                                 "notes": run.notes})
+        if run.evaluation is not None:
+            run.evaluation.write(out)
+        frame = run.forecast.copy()
         frame["timestamp"] = panel.axis.format_all(frame["timestamp"])
         artifacts.spreadsheet_safe(frame).to_csv(out / "forecast.csv", index=False)
         artifacts.write_json(out / "diagnostics.json", {
             "cell": cfg.model.kind, "window": shape.window,
-            "gradient_norms": [float(g) for g in grads], "batch_size": int(len(x_val))})
+            "gradient_norms": run.gradients, "batch_size": run.gradient_batch})
         artifacts.write_json(out / "run.json", {
             "id": run_id,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "forecaster_version": forecaster.__version__,
             "model": cfg.model.kind, "device": model.device_, "seed": cfg.training.seed,
             "window": shape.window, "lookbacks": list(model.lookbacks_),
-            "horizon": shape.horizon, "season": season, "batch_size": model.batch_size_,
+            "horizon": shape.horizon, "season": run.season, "batch_size": model.batch_size_,
             "epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch,
             "val_loss": fit.best_val_loss, "final_epochs": model.fit_.epochs_run,
             "train_seconds": round(model.fit_.seconds, 3),
-            "total_seconds": round(time.perf_counter() - started, 3),
+            "total_seconds": round(time.perf_counter() - run.started, 3),
             "train_windows": int(model.n_train_windows_),
-            "distribute": mode, "replicas": replicas,
-            "workers": 1 if cluster is None else cluster.num_workers,
+            "distribute": run.mode, "replicas": run.replicas,
+            "workers": 1 if run.cluster is None else run.cluster.num_workers,
             "keras_backend": backend, f"{backend}_version": backend_version(backend),
             "keras_version": _keras_version(), "python": platform.python_version(),
             "sha256": artifacts.integrity(out),  # checked whenever the run is loaded
         })
-    return TrainResult(run_dir=stage.final, panel=panel, window=shape.window,
-                       horizon=shape.horizon, model=cfg.model.kind, device=model.device_,
-                       epochs_run=fit.epochs_run, best_epoch=fit.best_epoch,
-                       val_loss=fit.best_val_loss, seconds=time.perf_counter() - started,
-                       leaderboard=None if evaluation is None else evaluation.table,
-                       notes=notes, backend=backend, distribute=mode, replicas=replicas,
-                       lookbacks=tuple(model.lookbacks_))
+    return stage.final
 
 
 def _backend() -> str:

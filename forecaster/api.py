@@ -1,0 +1,166 @@
+"""The Python face of forecaster: :class:`Forecaster` and :func:`load`.
+
+``Forecaster(**settings)`` is the RNN exactly as ``forecast train`` builds it — the same
+defaults (``default.toml``), the same backtest against the baselines, the same final fit —
+with settings named like the command line's flags (``Forecaster(ensemble=1, epochs=5,
+units=32)``). A fitted forecaster saves a run in the command line's format, and
+:func:`load` reads any run back, so both faces share their runs::
+
+    from forecaster import Forecaster, load
+    model = Forecaster(epochs=50).fit(frame)           # a DataFrame or a file path
+    model.predict(30)                                  # series_id, timestamp, forecast, lower_80, …
+    run_dir = model.save("runs")                       # `forecast predict` forecasts from it
+    load(run_dir).predict(12)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from forecaster.config import Config, load_config, settings_overrides
+from forecaster.errors import ConfigError, RunNotFoundError
+
+__all__ = ["Forecaster", "load"]
+
+
+class Forecaster:
+    """A global RNN forecaster, fitted as ``forecast train`` fits one.
+
+    Parameters are config keys (see ``forecast train --help`` and ``configs/default.toml``):
+    ``units``, ``ensemble``, ``epochs``, ``learning_rate``, ``horizon``, ``season``,
+    ``origins``, ``backtest``, ``seed``, … ``profile`` picks a named profile
+    (``"quick"``), ``config`` a TOML file; keyword settings override both. They are
+    validated here, with the command line's messages.
+
+    Fitted attributes end in ``_``: ``season_``, ``window_``, ``horizon_``, ``lookbacks_``,
+    ``levels_``, ``leaderboard_`` (the backtest, or None), ``notes_`` (what the data needed),
+    ``config_`` (the resolved :class:`~forecaster.config.Config`).
+    """
+
+    def __init__(self, *, profile: str = "default", config: str | Path | None = None,
+                 **settings):
+        self.profile, self.config, self.settings = profile, config, dict(settings)
+        self._resolve({})  # fail now on a bad setting, not at fit time
+
+    def _resolve(self, data_settings: dict) -> Config:
+        return load_config(self.config, settings_overrides({**self.settings,
+                                                            **data_settings}),
+                           profile=self.profile)
+
+    # -- fitting ----------------------------------------------------------------------
+    def fit(self, data, *, target=None, time_col=None, id_col=None, freq=None,
+            **data_settings) -> "Forecaster":
+        """Read ``data`` (a DataFrame, or a CSV/Parquet path) as ``forecast train`` does
+        (columns detected unless named; other ``[data]`` settings such as ``fill`` or
+        ``aggregate`` by keyword), backtest, fit, and return ``self``."""
+        from forecaster.training import quiet_tensorflow
+
+        quiet_tensorflow()  # before anything imports TensorFlow: no C++ logging on stderr
+        from forecaster.data.ingest import fingerprint
+        from forecaster.pipeline.train import fit_run, load_panel
+
+        for key in data_settings:
+            if key not in ("dayfirst", "monthfirst", "fill", "max_gap", "aggregate"):
+                raise ConfigError(f"fit() takes data settings only; {key!r} belongs to "
+                                  f"Forecaster({key}=…).")
+        cfg = self._resolve({"target": target, "time_col": time_col, "id_col": id_col,
+                             "freq": freq, **data_settings})
+        if cfg.training.distribute != "none":
+            raise ConfigError("`distribute` applies to `forecast train` only; the Python "
+                              "API trains in one process.")
+        panel = load_panel(data, cfg)
+        self._source = fingerprint(data)
+        self._set(fit_run(panel, cfg))
+        return self
+
+    def _set(self, run) -> None:
+        self.run_, self.config_ = run, run.cfg
+        self._adopt(run.model.model_, run.state, list(run.model.lookbacks_))
+        self.leaderboard_ = None if run.evaluation is None else run.evaluation.table
+        self.notes_ = list(run.notes)
+
+    def _adopt(self, network, state, lookbacks) -> None:
+        self.model_, self.state_ = network, state
+        self.season_, self.window_, self.horizon_ = state.season, state.window, state.horizon
+        self.levels_ = list(state.levels) if state.conformal else []
+        self.lookbacks_ = list(lookbacks) or [state.window]
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise ConfigError("this Forecaster is not fitted yet: call fit(data) or "
+                              "forecaster.load(run_dir) first.")
+
+    # -- forecasting ------------------------------------------------------------------
+    def predict(self, horizon: int | None = None, *, levels=None) -> pd.DataFrame:
+        """Forecast ``horizon`` steps (default: the trained horizon) after the end of every
+        series: a long frame ``series_id, timestamp, forecast, lower_80, upper_80, …``
+        (intervals of ``levels``, default every calibrated level), as ``forecast
+        predict`` writes it."""
+        from forecaster.pipeline.predict import forecast_from
+
+        self._check_fitted()
+        frame, notes = forecast_from(self.model_, self.state_,
+                                     self.horizon_ if horizon is None else horizon,
+                                     levels=levels)
+        self.predict_notes_ = notes
+        return frame
+
+    # -- runs -------------------------------------------------------------------------
+    def save(self, runs_dir: str | Path = "runs", *, name: str | None = None) -> Path:
+        """Write the fitted run into ``runs_dir`` in the command line's format (a new
+        ``<time>-<name>-<kind>`` folder, pointed at by ``runs_dir/latest``) and return its
+        path: ``forecast predict --runs-dir runs_dir`` and ``forecast report`` use it."""
+        from forecaster import artifacts
+        from forecaster.pipeline.train import save_run
+
+        self._check_fitted()
+        if getattr(self, "run_", None) is None:
+            raise ConfigError("a loaded run is saved already (it is its run directory); "
+                              "fit() to make a new one.")
+        runs_dir = artifacts.check_writable(Path(runs_dir), "runs")
+        run_id = artifacts.run_name(name or Path(self._source["name"]).stem,
+                                    self.config_.model.kind)
+        return save_run(self.run_, runs_dir, run_id, self._source)
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{k}={v!r}" for k, v in self.settings.items())
+        return f"Forecaster({settings})"
+
+
+def load(path: str | Path) -> Forecaster:
+    """A :class:`Forecaster` from a run directory (or a runs directory: its ``latest``),
+    written by ``forecast train`` or :meth:`Forecaster.save`; the model is loaded safely
+    and the run's integrity checked, as ``forecast predict`` does."""
+    from forecaster import artifacts
+    from forecaster.pipeline.predict import _check_model, load_state
+    from forecaster.training import import_backend
+
+    path = Path(path)
+    if not path.is_dir():
+        raise RunNotFoundError(f"run directory must exist. Got {path} (no such directory).")
+    if (path / "run.json").exists():
+        path = artifacts.resolve_run(path.parent, str(path))
+    else:  # a runs directory: its latest run
+        path = artifacts.resolve_run(path, artifacts.LATEST)
+    info = artifacts.read_json(path / "run.json")
+    state = load_state(path)
+    import_backend()
+    network = artifacts.load_model(path / "model.keras")
+    _check_model(network, state, path)
+    config = path / "config.toml"
+    out = Forecaster.__new__(Forecaster)
+    out.profile, out.config, out.settings = "default", None, {}
+    out.run_, out.run_dir_ = None, path
+    out.config_ = load_config(config) if config.is_file() else None
+    lookbacks = info.get("lookbacks")
+    out._adopt(network, state, lookbacks if isinstance(lookbacks, list) else [])
+    metrics = path / "metrics.json"
+    out.leaderboard_ = None
+    if metrics.is_file():
+        rows = artifacts.read_json(metrics).get("leaderboard")
+        out.leaderboard_ = pd.DataFrame(rows) if isinstance(rows, list) else None
+    out.notes_ = list(state.notes)
+    return out
+
