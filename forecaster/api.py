@@ -119,10 +119,9 @@ class Forecaster:
         if getattr(self, "run_", None) is None:
             raise ConfigError("a loaded run is saved already (it is its run directory); "
                               "fit() to make a new one.")
-        runs_dir = artifacts.check_writable(Path(runs_dir), "runs")
         run_id = artifacts.run_name(name or Path(self._source["name"]).stem,
                                     self.config_.model.kind)
-        return save_run(self.run_, runs_dir, run_id, self._source)
+        return save_run(self.run_, Path(runs_dir), run_id, self._source)
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v!r}" for k, v in self.settings.items())

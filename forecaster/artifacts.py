@@ -219,10 +219,12 @@ def staged_files(final: Path, owned: tuple[str, ...] = ()):
             raise ArtifactError(f"cannot create {str(final)!r}: {exc.strerror or exc}.") \
                 from None
         written = sorted(tmp.iterdir(), key=lambda p: (p.suffix == ".html", p.name))
-        for path in written:
+        for path in written:  # every target checked before the first is replaced
             target = final / path.name
             if target.is_symlink() or (target.exists() and not target.is_file()):
                 raise ArtifactError(f"{str(target)!r} is not a regular file; not replacing it.")
+        for path in written:
+            target = final / path.name
             try:
                 os.replace(path, target)
             except OSError as exc:

@@ -141,10 +141,13 @@ def test_staged_files_never_write_through_links(tmp_path):
     elsewhere = tmp_path / "elsewhere.html"
     elsewhere.write_text("keep")
     (final / "report.html").symlink_to(elsewhere)
+    (final / "a.png").write_text("old figure")
     with pytest.raises(ArtifactError, match="not a regular file"):
         with artifacts.staged_files(final) as stage:
             (stage / "report.html").write_text("new")
+            (stage / "a.png").write_text("new figure")
     assert elsewhere.read_text() == "keep"
+    assert (final / "a.png").read_text() == "old figure"  # nothing replaced at all
     assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere.html", "report"]
 
 
