@@ -1,6 +1,7 @@
 """End-to-end: the CLI through CliRunner and as a real subprocess of the installed script."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -38,6 +39,12 @@ def test_help_is_instant_and_imports_no_tensorflow():
         assert command in out
 
 
+def _summary(stdout: str) -> dict:
+    """The train summary's ``key   value`` lines (two or more spaces apart) as a dict."""
+    rows = (re.fullmatch(r"(\S.*?) {2,}(\S.*)", line) for line in stdout.splitlines())
+    return {m.group(1): m.group(2) for m in rows if m}
+
+
 def test_version(runner):
     result = runner.invoke(forecast, ["--version"])
     assert result.exit_code == 0 and "forecast, version" in result.output
@@ -46,10 +53,14 @@ def test_version(runner):
 def test_train_and_predict_air_passengers(runner, tmp_path):
     runs = tmp_path / "runs"
     result = _train(runner, runs, DATA / "air_passengers.csv")
-    for key in ("rows", "series", "frequency", "window", "horizon", "model", "device",
-                "epochs run", "validation loss", "run"):
-        assert key in result.output
-    assert "144" in result.output and "MS" in result.output
+    summary = _summary(result.stdout)
+    assert {k: summary[k] for k in ("rows", "series", "frequency", "time range", "target",
+                                    "horizon", "model", "device", "backend")} == {
+        "rows": "144", "series": "1", "frequency": "MS",
+        "time range": "1949-01-01 … 1960-12-01", "target": "passengers", "horizon": "12",
+        "model": "tanh_cell", "device": "CPU", "backend": "tensorflow"}
+    assert re.fullmatch(r"\d+ \(best \d+\)", summary["epochs run"])
+    assert float(summary["validation loss"].split()[0]) > 0
     run_id = (runs / "latest").read_text().strip()
     run = runs / run_id
     for name in ("model.keras", "preprocessing.json", "config.toml", "metrics.json",

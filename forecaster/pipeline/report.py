@@ -238,9 +238,7 @@ def _summary(run: dict, pre: dict, data: dict | None, run_dir: Path) -> list[dic
     axis = pre.get("axis") or {}
     freq = data.get("frequency") or axis.get("freq")
     series = data.get("series", len(pre.get("series") or []))
-    first = (pre.get("series") or [{}])[0]
-    start = data.get("start") or first.get("start")
-    end = data.get("end") or first.get("end")
+    start, end = data.get("start"), data.get("end")  # data.json (Panel.describe)
     name = data.get("name") or (Path(str(data["path"])).name if data.get("path") else None)
 
     def row(label, value, code=False):
@@ -451,6 +449,9 @@ def _render_into(run_dir: Path, out_dir: Path) -> Path:
         artifacts.check_integrity(run_dir, run)
         pre = _required_json(run_dir, "preprocessing.json")
         _validate_preprocessing(pre, run_dir)
+        from forecaster.preprocessing import Preprocessing
+
+        Preprocessing.from_json(pre)  # every field checked, as forecast predict checks it
 
     from forecaster import __version__
     from forecaster.reports import figures as F

@@ -108,13 +108,8 @@ def history_index(series: dict, axis: dict):
     n = len(series.get("context") or [])
     if axis.get("kind") == "datetime":
         freq = axis.get("freq")
-        try:
-            return pd.date_range(start=pd.Timestamp(series["context_start"]), periods=n, freq=freq)
-        except (ValueError, TypeError, KeyError):
-            end = pd.Timestamp(series["end"])
-            return pd.DatetimeIndex(
-                pd.date_range(end=end, periods=n, freq=freq or "D")
-            )
+        # context_start is checked with the rest of preprocessing.json before any figure
+        return pd.date_range(start=pd.Timestamp(series["context_start"]), periods=n, freq=freq)
     step = axis.get("step") or 1
     start = float(series.get("context_start", 0))
     values = start + step * np.arange(n)

@@ -58,7 +58,13 @@ def test_rolling_folds_on_a_panel():
                       spec=BacktestSpec(horizon=6, folds=3), seed=1)
     assert set(result.table["model"]) == {"naive", "seasonal_naive", "knn"}
     assert len(result.folds) == 9
-    assert "seasonal_naive *" in result.format() or result.best != "seasonal_naive"
+    # the best is the first row (sorted by MASE) and the only one marked in the table
+    mase = result.table["mase"].astype(float)
+    assert result.best == result.table["model"].iloc[0]
+    assert mase.iloc[0] == mase.min()
+    marked = [line.split()[0] for line in result.format().splitlines() if line.rstrip()
+              and " * " in line + " "]
+    assert marked == [result.best]
     json.dumps(result.to_json(), allow_nan=False)
 
 

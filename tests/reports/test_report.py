@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecaster.data.panel import TimeAxis
 from forecaster.errors import ArtifactError, RunNotFoundError
 from forecaster.pipeline.report import FIGURE_FILES, rnn_model_name, write_report
+from forecaster.preprocessing import Preprocessing, SeriesState
 from forecaster.reports import figures as F
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,13 +78,10 @@ def make_run(root: Path, *, panel: bool = False, hostile: bool = False, model: s
     for sid, s in series.items():
         values = s.to_numpy()
         ctx = max(window, 3 * season)
-        pre_series.append({
-            "id": sid, "start": s.index[0].strftime("%Y-%m-%d"),
-            "end": s.index[-1].strftime("%Y-%m-%d"), "length": len(s),
-            "mean": float(values.mean()), "scale": float(values.std()),
-            "context_start": s.index[-ctx].strftime("%Y-%m-%d"),
-            "context": [round(float(v), 3) for v in values[-ctx:]],
-        })
+        pre_series.append(SeriesState(
+            id=sid, mean=float(values.mean()), scale=float(values.std()), length=len(s),
+            context_start=s.index[-ctx],
+            context=np.array([round(float(v), 3) for v in values[-ctx:]])))
         future = pd.date_range(s.index[-1] + pd.offsets.MonthBegin(1), periods=horizon, freq="MS")
         point = values[-season:] * 1.06
         for step, (ts, f) in enumerate(zip(future, point), start=1):
@@ -144,12 +143,12 @@ def make_run(root: Path, *, panel: bool = False, hostile: bool = False, model: s
         "start": first.index[0].strftime("%Y-%m-%d"), "end": first.index[-1].strftime("%Y-%m-%d"),
         "target": target, "time_col": time_col, "id_col": id_col,
         "notes": ["1 short gap interpolated"] if panel else []}))
-    (run_dir / "preprocessing.json").write_text(json.dumps({
-        "format": 1, "axis": {"kind": "datetime", "freq": "MS", "step": 1, "tz": None},
-        "target": target, "time_col": time_col, "id_col": id_col, "window": window,
-        "horizon": horizon, "season": season, "scaling": "standard", "relative": True,
-        "levels": [80, 95], "conformal": {"80": [0.3] * horizon, "95": [0.5] * horizon},
-        "series": pre_series}))
+    # written by the class real runs use, so the fixture cannot drift from the format
+    (run_dir / "preprocessing.json").write_text(json.dumps(Preprocessing(
+        axis=TimeAxis("datetime", "MS"), target=target, time_col=time_col, id_col=id_col,
+        window=window, horizon=horizon, season=season, relative=season, levels=[80, 95],
+        series=pre_series,
+        conformal={"80": [0.3] * horizon, "95": [0.5] * horizon}).to_json()))
     (run_dir / "config.toml").write_text(
         f'[data]\ntarget = {json.dumps(target)}\nfreq = ""\n\n[model]\nkind = "{model}"\n'
         "units = 32\nwindow = 24\nhorizon = 12\n\n[training]\nepochs = 300\nseed = 42\n")
