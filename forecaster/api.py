@@ -133,7 +133,7 @@ def load(path: str | Path) -> Forecaster:
     written by ``forecast train`` or :meth:`Forecaster.save`; the model is loaded safely
     and the run's integrity checked, as ``forecast predict`` does."""
     from forecaster import artifacts
-    from forecaster.pipeline.predict import _check_model, load_state
+    from forecaster.pipeline.predict import load_run_model, load_state
     from forecaster.training import import_backend
 
     path = Path(path)
@@ -146,8 +146,7 @@ def load(path: str | Path) -> Forecaster:
     info = artifacts.read_json(path / "run.json")
     state = load_state(path)
     import_backend()
-    network = artifacts.load_model(path / "model.keras")
-    _check_model(network, state, path)
+    network = load_run_model(path, state)
     config = path / "config.toml"
     out = Forecaster.__new__(Forecaster)
     out.profile, out.config, out.settings = "default", None, {}

@@ -122,15 +122,11 @@ def fingerprint(path) -> dict:
         rows = pd.util.hash_pandas_object(path, index=True).to_numpy()
         return {"path": None, "name": FRAME_NAME, "sha256": hashlib.sha256(
             rows.tobytes()).hexdigest(), "bytes": int(path.memory_usage(deep=True).sum())}
+    from forecaster.artifacts import file_sha256
+
     p = _check_path(path)
-    digest = hashlib.sha256()
-    size = 0
-    with open(p, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return {"path": str(p.resolve()), "name": p.name, "sha256": digest.hexdigest(),
-            "bytes": size}
+    return {"path": str(p.resolve()), "name": p.name, "sha256": file_sha256(p),
+            "bytes": p.stat().st_size}
 
 
 def read_panel(source, *, target=None, time_col=None, id_col=None, freq=None,

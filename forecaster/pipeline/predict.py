@@ -52,11 +52,16 @@ def predict(run_dir: Path, horizon: int) -> Prediction:
     """Forecast ``horizon`` steps from the run in ``run_dir`` (checked before loading)."""
     check_horizon(horizon)
     state = load_state(run_dir)
-    _check_dates(state, horizon)
-    model = artifacts.load_model(run_dir / "model.keras")
-    _check_model(model, state, run_dir)
-    frame, notes = forecast_from(model, state, horizon)
+    _check_dates(state, horizon)  # before the model is loaded
+    frame, notes = _forecast(load_run_model(run_dir, state), state, horizon, None)
     return Prediction(frame=frame, run_dir=run_dir, state=state, notes=notes)
+
+
+def load_run_model(run_dir: Path, state: Preprocessing):
+    """The run's network, loaded safely and checked against its preprocessing.json."""
+    model = artifacts.load_model(Path(run_dir) / "model.keras")
+    _check_model(model, state, Path(run_dir))
+    return model
 
 
 def check_horizon(horizon) -> None:
@@ -78,6 +83,11 @@ def forecast_from(model, state: Preprocessing, horizon: int,
         if unknown:
             raise ConfigError(f"`levels` must be among the calibrated ones "
                               f"({', '.join(map(str, state.levels))}). Got {unknown[0]!r}.")
+    return _forecast(model, state, horizon, levels)
+
+
+def _forecast(model, state: Preprocessing, horizon: int, levels) -> tuple[pd.DataFrame, list]:
+    """:func:`forecast_from` once its arguments are checked."""
     notes = []
     values = forecast_values(model, state.scaler(), range(len(state.series)),
                              [s.context for s in state.series], window=state.window,
