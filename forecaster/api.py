@@ -93,18 +93,30 @@ class Forecaster:
                               "forecaster.load(run_dir) first.")
 
     # -- forecasting ------------------------------------------------------------------
-    def predict(self, horizon: int | None = None, *, levels=None) -> pd.DataFrame:
+    def predict(self, horizon: int | None = None, *, levels=None,
+                new_data=None) -> pd.DataFrame:
         """Forecast ``horizon`` steps (default: the trained horizon) after the end of every
         series: a long frame ``series_id, timestamp, forecast, lower_80, upper_80, …``
         (intervals of ``levels``, default every calibrated level), as ``forecast
-        predict`` writes it."""
-        from forecaster.pipeline.predict import forecast_from
+        predict`` writes it.
+
+        ``new_data`` (a DataFrame or a path, in the columns the model was fitted on):
+        forecast its series from *its* ends without retraining — the rows after the fitted
+        data's end or a whole newer history of known series (saved scalers), or series
+        never seen (a window of points at least; scaler fitted on their history). A gap,
+        another frequency, or data ending before the fitted end is a ``DataError`` naming
+        the series. The fitted state is left as it is."""
+        from forecaster.pipeline.predict import forecast_from, moved_state
 
         self._check_fitted()
-        frame, notes = forecast_from(self.model_, self.state_,
-                                     self.horizon_ if horizon is None else horizon,
-                                     levels=levels)
-        self.predict_notes_ = notes
+        state, notes = self.state_, []
+        if new_data is not None:
+            state, notes = moved_state(state, new_data,
+                                       self.config_.data if self.config_ else None)
+        frame, more = forecast_from(self.model_, state,
+                                    self.horizon_ if horizon is None else horizon,
+                                    levels=levels)
+        self.predict_notes_ = notes + more
         return frame
 
     # -- runs -------------------------------------------------------------------------

@@ -416,9 +416,14 @@ def _print_train_summary(ctx, r) -> None:
 @forecast.command(context_settings=CONTEXT_SETTINGS)
 @click.option("--horizon", type=int, default=None,
               help="Steps to forecast (default: the trained horizon).")
+@click.option("--data", "new_data", type=click.Path(dir_okay=False),
+              help="Newer data (CSV/Parquet, the run's columns): forecast from its ends "
+                   "without retraining — rows after the run's end, a whole newer history, "
+                   "or series the run has not seen.")
 @run_options
 @click.option("--output", "-o", type=click.Path(dir_okay=False),
-              help="Forecast file (default: runs/<id>/predictions/forecast-h<H>.<format>).")
+              help="Forecast file (default: runs/<id>/predictions/forecast-h<H>.<format>, "
+                   "with --data forecast-h<H>-<data name>.<format>).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]),
               help="Forecast file format (default: from the --output extension, else csv).")
 @click.option("--overwrite", is_flag=True,
@@ -427,8 +432,9 @@ def _print_train_summary(ctx, r) -> None:
               show_default=True, help="Where to run the model.")
 @common_options
 @click.pass_context
-def predict(ctx, horizon, run_id, runs_dir, output, fmt, overwrite, device):
-    """Forecast from a saved run (the latest by default); needs no data file."""
+def predict(ctx, horizon, new_data, run_id, runs_dir, output, fmt, overwrite, device):
+    """Forecast from a saved run (the latest by default): from the end of its training data
+    (no data file needed), or from the end of newer data (--data) without retraining."""
     if device == "cpu" and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
         # before TensorFlow starts: it then never initialises CUDA (JAX: see select_device)
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
@@ -452,11 +458,12 @@ def predict(ctx, horizon, run_id, runs_dir, output, fmt, overwrite, device):
             raise click.ClickException(f"{str(folder)!r} is not a folder of the run (a "
                                        "symbolic link or a file); refusing to write through "
                                        "it. Pass --output.")
-        path = folder / f"forecast-h{horizon}.{fmt}"
+        stem = f"-{Path(new_data).stem}" if new_data else ""
+        path = folder / f"forecast-h{horizon}{stem}.{fmt}"
     if os.path.lexists(path) and not overwrite:
         raise click.ClickException(f"{str(path)!r} already exists; pass --overwrite to "
                                    "replace it or choose another --output.")
-    pred = run_predict(run_dir, int(horizon))
+    pred = run_predict(run_dir, int(horizon), new_data=new_data)
     for note in pred.notes:
         _log(ctx, f"note: {note}")
     written = write_forecast(pred, path, fmt)

@@ -9,13 +9,14 @@ tampered or truncated file is refused with an :class:`~forecaster.errors.Artifac
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+import pandas as pd
 
 from forecaster.data.panel import Panel, TimeAxis
 from forecaster.data.windowing import SeriesScaler
-from forecaster.errors import ArtifactError
+from forecaster.errors import ArtifactError, DataError
 
 FORMAT = 1
 
@@ -81,6 +82,101 @@ class Preprocessing:
                      starts=tuple(s.context_start for s in self.series),
                      values=tuple(s.context for s in self.series), axis=self.axis,
                      target=self.target, time_col=self.time_col, id_col=self.id_col)
+
+    # -- new data ---------------------------------------------------------------------------
+    def with_history(self, panel: Panel) -> tuple["Preprocessing", list[str]]:
+        """``(state, notes)``: this run's state moved to the ends of ``panel`` (new data on
+        the run's axis), for a forecast from there without retraining; ``self`` is left as
+        it is.
+
+        A known series takes either the rows after the run's end or a whole newer history
+        (the stored context fills in before its start; where both hold a timestamp the new
+        value wins) and keeps its saved scaler.  The new data must reach the run's end and
+        leave no gap after it.  A series the run has never seen needs at least a window of
+        points; its scaler is fitted on that history as training fits one.  Only the
+        series of ``panel`` are in the new state.  Every refusal is a
+        :class:`~forecaster.errors.DataError` naming the series."""
+        known = {s.id: s for s in self.series}
+        keep = max(self.window, 3 * (self.season or 0), 48)
+        series, unseen, revised = [], [], 0
+        for i, (sid, values) in enumerate(panel):
+            start, end = panel.starts[i], panel.end(i)
+            old = known.get(sid)
+            if old is None:
+                series.append(self._unseen(sid, start, values, keep))
+                unseen.append(sid)
+                continue
+            context, context_start, length, changed = self._extend(old, start, end, values)
+            revised += changed
+            series.append(SeriesState(
+                id=sid, mean=old.mean, scale=old.scale, length=length,
+                context_start=self.axis.shift(context_start, len(context) - min(
+                    keep, len(context))), context=context[-keep:]))
+        if self.log:
+            for s in series:
+                if not np.all(s.context > 0):
+                    raise DataError(f"series {s.id!r} has zeros or negative values in its new "
+                                    "data; the run forecasts on the log scale, which needs "
+                                    "strictly positive values.")
+        notes = []
+        if unseen:
+            listed = ", ".join(repr(x) for x in unseen[:5]) + (" …" if len(unseen) > 5 else "")
+            notes.append(f"{len(unseen)} series the run has not seen ({listed}) are forecast "
+                         "from their own history, with a scaler fitted on it.")
+        if revised:
+            notes.append(f"{revised} value(s) of the new data differ from the run's at the "
+                         "same timestamps; the new values are used.")
+        return replace(self, series=series, notes=list(self.notes) + notes), notes
+
+    def _steps(self, a, b) -> int:
+        """Steps of this axis from timestamp ``a`` to ``b`` (negative when ``b`` is
+        earlier); both lie on the axis' grid."""
+        if not self.axis.is_datetime:
+            return (int(b) - int(a)) // int(self.axis.step)
+        sign, lo, hi = (1, a, b) if b >= a else (-1, b, a)
+        return sign * (len(pd.date_range(lo, hi, freq=self.axis.freq)) - 1)
+
+    def _extend(self, old: SeriesState, start, end, values):
+        """The context of a known series with its new data: ``(context, its start, the
+        series' length, how many overlapping values changed)``."""
+        fmt = self.axis.format
+        run_end = self.axis.shift(old.context_start, len(old.context) - 1)
+        if start > self.axis.shift(run_end, 1):
+            raise DataError(
+                f"series {old.id!r}: the new data start at {fmt(start)}, but the run ends at "
+                f"{fmt(run_end)}; the points in between are missing. Pass the rows from "
+                f"{fmt(self.axis.shift(run_end, 1))} on, or the whole history.")
+        if end < run_end:
+            raise DataError(
+                f"series {old.id!r}: the new data end at {fmt(end)}, before the run's end "
+                f"{fmt(run_end)}; pass data up to {fmt(run_end)} or later.")
+        before = max(self._steps(old.context_start, start), 0)  # stored points kept
+        skip = max(self._steps(start, old.context_start), 0)    # new points before them
+        overlap = old.context[before:]
+        newer = values[skip:skip + len(overlap)]
+        changed = int(np.sum(~np.isclose(overlap[:len(newer)], newer, rtol=1e-12, atol=0)))
+        if skip:
+            context, context_start = np.asarray(values, np.float64), start
+        else:
+            context = np.concatenate([old.context[:before], values]).astype(np.float64)
+            context_start = old.context_start
+        length = old.length + self._steps(run_end, end)
+        return context, context_start, max(length, len(context)), changed
+
+    def _unseen(self, sid, start, values, keep) -> SeriesState:
+        if len(values) < self.window:
+            raise DataError(
+                f"series {sid!r} is not in the run and has {len(values)} point(s); the model "
+                f"needs at least a window of {self.window} to forecast a new series.")
+        if self.log and not np.all(values > 0):
+            raise DataError(f"series {sid!r} has zeros or negative values; the run forecasts "
+                            "on the log scale, which needs strictly positive values.")
+        step = self.season if self.season and self.season > 1 else 1
+        scaler = SeriesScaler.fit([values], log=self.log, season=step)
+        context = np.asarray(values[-keep:], dtype=np.float64)
+        return SeriesState(id=sid, mean=float(scaler.mean[0]), scale=float(scaler.scale[0]),
+                           length=len(values), context=context,
+                           context_start=self.axis.shift(start, len(values) - len(context)))
 
     # -- JSON -------------------------------------------------------------------------------
     def to_json(self) -> dict:

@@ -15,7 +15,10 @@ import numpy as np
 import pandas as pd
 
 from forecaster import artifacts
-from forecaster.errors import ConfigError, ForecastError
+from forecaster.config import DataConfig, load_config
+from forecaster.data.ingest import read_panel
+from forecaster.data.panel import Panel
+from forecaster.errors import ConfigError, DataError, ForecastError
 from forecaster.models.base import forecast_to_frame
 from forecaster.models.neural import forecast_values
 from forecaster.preprocessing import Preprocessing
@@ -48,13 +51,59 @@ class Prediction:
     notes: list = field(default_factory=list)
 
 
-def predict(run_dir: Path, horizon: int) -> Prediction:
-    """Forecast ``horizon`` steps from the run in ``run_dir`` (checked before loading)."""
+def predict(run_dir: Path, horizon: int, new_data=None) -> Prediction:
+    """Forecast ``horizon`` steps from the run in ``run_dir`` (checked before loading):
+    from the end of its training data, or from the end of ``new_data`` (a path or a
+    DataFrame, see :func:`read_new_data`) without retraining; the run is only read."""
     check_horizon(horizon)
     state = load_state(run_dir)
+    notes = []
+    if new_data is not None:
+        config = Path(run_dir) / "config.toml"
+        data = load_config(config).data if config.is_file() else None
+        state, notes = moved_state(state, new_data, data)
     _check_dates(state, horizon)  # before the model is loaded
-    frame, notes = _forecast(load_run_model(run_dir, state), state, horizon, None)
-    return Prediction(frame=frame, run_dir=run_dir, state=state, notes=notes)
+    frame, more = _forecast(load_run_model(run_dir, state), state, horizon, None)
+    return Prediction(frame=frame, run_dir=run_dir, state=state, notes=notes + more)
+
+
+def read_new_data(source, state: Preprocessing, data: DataConfig | None = None) -> Panel:
+    """Newer data for a run: ``source`` (a path or a DataFrame) read with the run's
+    columns, frequency and ``[data]`` options (fill, aggregate, date order), one row per
+    series being enough.  Data on another frequency or time zone than the run's are a
+    :class:`DataError` saying so."""
+    axis = state.axis
+    options = {"target": state.target, "time_col": state.time_col, "id_col": state.id_col,
+               "min_length": 1}
+    if data is not None:
+        options.update(dayfirst=data.dayfirst, monthfirst=data.monthfirst, fill=data.fill,
+                       max_gap=data.max_gap or None, aggregate=data.aggregate or None)
+    try:
+        panel = read_panel(source, freq=axis.freq, **options)
+    except DataError as exc:
+        if not axis.is_datetime:
+            raise
+        try:  # explain a frequency change instead of its symptom (off-grid timestamps)
+            found = read_panel(source, **options).axis
+        except DataError:
+            raise exc from None
+        if found.freq != axis.freq:
+            raise DataError(f"the new data have frequency {found.describe()}; the run was "
+                            f"trained on {axis.describe()}.") from None
+        raise
+    if (panel.axis.kind, panel.axis.step, panel.axis.tz) != (axis.kind, axis.step, axis.tz):
+        raise DataError(f"the new data are on {panel.axis.describe()}; the run was trained "
+                        f"on {axis.describe()}.")
+    return panel
+
+
+def moved_state(state: Preprocessing, new_data,
+                data: DataConfig | None = None) -> tuple[Preprocessing, list]:
+    """``(state, notes)``: the run's state at the ends of ``new_data`` (see
+    :meth:`Preprocessing.with_history`), with what reading the data repaired."""
+    panel = read_new_data(new_data, state, data)
+    moved, notes = state.with_history(panel)
+    return moved, list(panel.notes) + notes
 
 
 def load_run_model(run_dir: Path, state: Preprocessing):
