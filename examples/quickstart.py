@@ -1,5 +1,5 @@
-"""forecaster from Python: fit on a DataFrame, forecast with intervals, save a run that the
-command line reads, load it back.
+"""forecaster from Python: fit on a DataFrame, forecast with intervals, forecast again
+from newer data without retraining, save a run that the command line reads, load it back.
 
     .venv/bin/python examples/quickstart.py [runs-dir]
 
@@ -20,16 +20,18 @@ frame = pd.read_csv(ROOT / "data" / "air_passengers.csv")   # columns: month, pa
 panel = read_panel(frame)                                    # what `forecast train` would see
 print(f"{len(panel)} series, frequency {panel.axis.freq}, {int(panel.lengths[0])} points")
 
-model = Forecaster(profile="quick", seed=42).fit(frame)
+history, newer = frame.iloc[:-12], frame.iloc[-12:]           # the last year arrives later
+model = Forecaster(profile="quick", seed=42).fit(history)
 print(f"season {model.season_}, window {model.window_}, horizon {model.horizon_}, "
       f"lookbacks {model.lookbacks_}")
 print(model.leaderboard_[["model", "mase", "smape"]].round(3).to_string(index=False))
 
-forecast = model.predict(24)                                 # 24 months, 80 % and 95 % intervals
+forecast = model.predict(24, new_data=newer)                 # from 1960-12, no retraining
 print(forecast.head(3).round({"forecast": 1, "lower_80": 1, "upper_80": 1, "lower_95": 1,
                               "upper_95": 1}).to_string(index=False))
 
 run_dir = model.save(runs_dir)                               # `forecast predict --runs-dir` reads it
-again = load(run_dir).predict(24)
+again = load(run_dir).predict(24, new_data=newer)
 assert (again["forecast"] - forecast["forecast"]).abs().max() < 1e-9
-print(f"saved {run_dir}; `forecast predict --runs-dir {runs_dir} --horizon 24` forecasts from it")
+print(f"saved {run_dir}; `forecast predict --runs-dir {runs_dir} --horizon 24 --data NEW.csv` "
+      "forecasts from it")

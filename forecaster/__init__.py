@@ -2,11 +2,14 @@
 
 The command line (``forecast``) is one face; these names are the Python one::
 
-    from forecaster import Forecaster, load, read_panel
+    from forecaster import Forecaster, evaluate, load, plot_forecast, read_panel
     model = Forecaster(epochs=50).fit(frame_or_path)   # what `forecast train` trains
     model.predict(30)                                  # a long DataFrame with intervals
     run_dir = model.save("runs")                       # `forecast predict` reads it
     panel = read_panel(frame_or_path)                  # the checks of `forecast train`
+    model.predict(30, new_data=newer_frame)            # from newer data, no retraining
+    evaluate(frame).to_frame()                         # `forecast evaluate`'s leaderboard
+    plot_forecast(model)                               # the report's figures, as Figures
 
 Names are imported on first use, so ``import forecaster`` (and ``forecast --help``) stays
 fast and loads neither pandas nor TensorFlow.
@@ -22,6 +25,12 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Forecaster": "forecaster.api",
     "load": "forecaster.api",
+    "evaluate": "forecaster.api",
+    "plot_forecast": "forecaster.plots",
+    "plot_leaderboard": "forecaster.plots",
+    "plot_horizon_error": "forecaster.plots",
+    "plot_residuals": "forecaster.plots",
+    "plot_training": "forecaster.plots",
     "read_panel": "forecaster.data.ingest",
     "Panel": "forecaster.data.panel",
     "TimeAxis": "forecaster.data.panel",

@@ -22,7 +22,7 @@ import pandas as pd
 from forecaster.config import Config, load_config, settings_overrides
 from forecaster.errors import ConfigError, RunNotFoundError
 
-__all__ = ["Forecaster", "load"]
+__all__ = ["Forecaster", "evaluate", "load"]
 
 
 class Forecaster:
@@ -61,10 +61,7 @@ class Forecaster:
         from forecaster.data.ingest import fingerprint
         from forecaster.pipeline.train import fit_run, load_panel
 
-        for key in data_settings:
-            if key not in ("dayfirst", "monthfirst", "fill", "max_gap", "aggregate"):
-                raise ConfigError(f"fit() takes data settings only; {key!r} belongs to "
-                                  f"Forecaster({key}=…).")
+        _check_data_settings(data_settings)
         cfg = self._resolve({"target": target, "time_col": time_col, "id_col": id_col,
                              "freq": freq, **data_settings})
         if cfg.training.distribute != "none":
@@ -78,7 +75,7 @@ class Forecaster:
     def _set(self, run) -> None:
         self.run_, self.config_ = run, run.cfg
         self._adopt(run.model.model_, run.state, list(run.model.lookbacks_))
-        self.leaderboard_ = None if run.evaluation is None else run.evaluation.table
+        self.leaderboard_ = None if run.evaluation is None else run.evaluation.to_frame()
         self.notes_ = list(run.notes)
 
     def _adopt(self, network, state, lookbacks) -> None:
@@ -119,6 +116,31 @@ class Forecaster:
         self.predict_notes_ = notes + more
         return frame
 
+    # -- backtesting ------------------------------------------------------------------
+    def backtest(self, data, *, models=None, horizon=None, folds=None, step=None,
+                 holdout=None, target=None, time_col=None, id_col=None, freq=None,
+                 progress=None, **data_settings):
+        """Backtest this configuration of the RNN against the baselines on the same
+        rolling-origin folds of ``data``, as ``forecast evaluate`` does, and return the
+        :class:`~forecaster.pipeline.evaluate.EvaluationResult` (``.to_frame()``: the
+        leaderboard; ``.best``; ``.folds``; ``.backtest.frame``: every forecast).
+
+        ``models``: names among ``rnn`` and the baselines (default: all); ``horizon``
+        (default: one season), ``folds`` (3) and ``step`` (the horizon) place the origins;
+        ``holdout=H`` scores the last ``H`` points once instead. ``progress(model, fold,
+        folds, seconds)`` is called after each fold. Nothing is written and ``self`` is
+        not fitted by it."""
+        from forecaster.pipeline.evaluate import plan_evaluation
+        from forecaster.training import quiet_tensorflow
+
+        quiet_tensorflow()
+        _check_data_settings(data_settings)
+        cfg = self._resolve({"target": target, "time_col": time_col, "id_col": id_col,
+                             "freq": freq, "horizon": horizon, "folds": folds,
+                             **data_settings})
+        plan = plan_evaluation(data, cfg, models=models, holdout=holdout, step=step)
+        return plan.run(progress=progress)
+
     # -- runs -------------------------------------------------------------------------
     def save(self, runs_dir: str | Path = "runs", *, name: str | None = None) -> Path:
         """Write the fitted run into ``runs_dir`` in the command line's format (a new
@@ -140,11 +162,35 @@ class Forecaster:
         return f"Forecaster({settings})"
 
 
+def _check_data_settings(settings: dict) -> None:
+    for key in settings:
+        if key not in ("dayfirst", "monthfirst", "fill", "max_gap", "aggregate"):
+            raise ConfigError(f"only data settings go with the data; {key!r} belongs to "
+                              f"Forecaster({key}=…).")
+
+
+def evaluate(data, *, models=None, horizon=None, folds=None, step=None, holdout=None,
+             profile: str = "default", config: str | Path | None = None, progress=None,
+             target=None, time_col=None, id_col=None, freq=None, **settings):
+    """``forecast evaluate`` from Python: backtest ``models`` (default: the RNN and every
+    baseline) on the same folds of ``data`` (a DataFrame or a path) and return the
+    leaderboard object (``.to_frame()``, ``.best``, ``.folds``). Settings are named like
+    the flags (``ensemble=1``, ``epochs=20``, ``season=12``, ``fill="zero"`` …); see
+    :meth:`Forecaster.backtest` for the fold arguments."""
+    data_keys = ("dayfirst", "monthfirst", "fill", "max_gap", "aggregate")
+    data_settings = {k: settings.pop(k) for k in list(settings) if k in data_keys}
+    return Forecaster(profile=profile, config=config, **settings).backtest(
+        data, models=models, horizon=horizon, folds=folds, step=step, holdout=holdout,
+        target=target, time_col=time_col, id_col=id_col, freq=freq, progress=progress,
+        **data_settings)
+
+
 def load(path: str | Path) -> Forecaster:
     """A :class:`Forecaster` from a run directory (or a runs directory: its ``latest``),
     written by ``forecast train`` or :meth:`Forecaster.save`; the model is loaded safely
     and the run's integrity checked, as ``forecast predict`` does."""
     from forecaster import artifacts
+    from forecaster.evaluation.leaderboard import numeric_table
     from forecaster.pipeline.predict import load_run_model, load_state
     from forecaster.training import import_backend
 
@@ -170,7 +216,7 @@ def load(path: str | Path) -> Forecaster:
     out.leaderboard_ = None
     if metrics.is_file():
         rows = artifacts.read_json(metrics).get("leaderboard")
-        out.leaderboard_ = pd.DataFrame(rows) if isinstance(rows, list) else None
+        out.leaderboard_ = numeric_table(rows) if isinstance(rows, list) and rows else None
     out.notes_ = list(state.notes)
     return out
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from forecaster import __version__
+from forecaster import __version__, choices
 from forecaster.config import PROFILES
 from forecaster.errors import ForecastError
 
@@ -190,11 +190,11 @@ def data_options(f):
                      help="Read dates like 01/02/2020 as day first (1 February)."),
         click.option("--monthfirst", is_flag=True, default=None,
                      help="Read dates like 01/02/2020 as month first (2 January)."),
-        click.option("--fill", type=click.Choice(["interpolate", "ffill", "zero", "error"]),
+        click.option("--fill", type=click.Choice(choices.FILLS),
                      help="How to fill gaps (default: interpolate short gaps)."),
         click.option("--max-gap", type=int, help="Longest gap interpolate may fill (points)."),
         click.option("--aggregate",
-                     type=click.Choice(["mean", "sum", "last", "first", "max", "min"]),
+                     type=click.Choice(choices.AGGREGATES),
                      help="Combine duplicated timestamps (default: they are an error)."),
         click.option("--season", type=int, help="Seasonal period (default: from the "
                                                 "frequency, e.g. 12 for monthly)."),
@@ -207,25 +207,25 @@ def data_options(f):
 def model_options(f):
     opts = [
         click.option("--model", "kind",
-                     type=click.Choice(["simple_rnn", "tanh_cell", "lstm", "gru"]),
+                     type=click.Choice(choices.MODEL_KINDS),
                      help="Recurrent layer (default: tanh_cell, our Elman cell)."),
         click.option("--units", type=int, help="Hidden units per recurrent layer."),
         click.option("--layers", type=int, help="Stacked recurrent layers."),
         click.option("--window", type=int, help="Input steps (default: two seasons, at least "
                                                 "1.25 horizons)."),
-        click.option("--scaling", type=click.Choice(["auto", "log", "standard"]),
+        click.option("--scaling", type=click.Choice(choices.SCALINGS),
                      help="Series scale: log (levels become ratios) or standard; auto = log "
                           "when all values are > 0."),
         click.option("--ensemble", type=int,
                      help="Networks with different seeds (and lookbacks) trained side by "
                           "side and averaged."),
-        click.option("--anchor", type=click.Choice(["level", "season", "mixed"]),
+        click.option("--anchor", type=click.Choice(choices.ANCHORS),
                      help="What members forecast a change from: the window's level, the "
                           "last season repeated, or mixed (every other member)."),
         click.option("--max-lookback", type=int,
                      help="Longest input span of an ensemble's members, which read from the "
                           "window up to it (default: four seasons on seasonal data)."),
-        click.option("--loss", type=click.Choice(["mse", "mae", "huber"]),
+        click.option("--loss", type=click.Choice(choices.LOSSES),
                      help="Training loss."),
         click.option("--epochs", type=int, help="Maximum epochs (early stopping may end "
                                                 "sooner)."),
@@ -240,7 +240,7 @@ def model_options(f):
                           "series)."),
         click.option("--seed", type=int, help="Random seed (same data + seed ⇒ same "
                                               "forecast)."),
-        click.option("--device", type=click.Choice(["cpu", "gpu", "auto"]),
+        click.option("--device", type=click.Choice(choices.DEVICES),
                      help="Where to train (default: auto)."),
         click.option("--level", "levels", help="Interval levels in %, e.g. 80,95."),
         click.option("--runs-dir", type=click.Path(file_okay=False),
@@ -321,7 +321,7 @@ def _epoch_progress(ctx, label):
 @click.option("--no-backtest", is_flag=True, help="Skip the backtest (no leaderboard, no "
                                                   "intervals).")
 @click.option("--name", help="Name part of the run id (default: the data file's stem).")
-@click.option("--distribute", type=click.Choice(["none", "mirrored", "multi-worker"]),
+@click.option("--distribute", type=click.Choice(choices.DISTRIBUTE),
               help="Data-parallel training: mirrored over this machine's GPUs, or "
                    "multi-worker across machines set up by TF_CONFIG (default: none; "
                    "see docs/scale-out.md).")
@@ -424,11 +424,11 @@ def _print_train_summary(ctx, r) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False),
               help="Forecast file (default: runs/<id>/predictions/forecast-h<H>.<format>, "
                    "with --data forecast-h<H>-<data name>.<format>).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "json", "parquet"]),
+@click.option("--format", "fmt", type=click.Choice(choices.FORECAST_FORMATS),
               help="Forecast file format (default: from the --output extension, else csv).")
 @click.option("--overwrite", is_flag=True,
               help="Replace the forecast file (--output or the default) if it exists.")
-@click.option("--device", type=click.Choice(["cpu", "gpu", "auto"]), default="cpu",
+@click.option("--device", type=click.Choice(choices.DEVICES), default="cpu",
               show_default=True, help="Where to run the model.")
 @common_options
 @click.pass_context
@@ -479,6 +479,32 @@ def predict(ctx, horizon, new_data, run_id, runs_dir, output, fmt, overwrite, de
         click.echo(str(written))
 
 
+@contextmanager
+def _fold_bar(ctx, total: int):
+    """A progress bar over backtest folds on stderr (none with --quiet): yields the
+    ``progress(model, fold, folds, seconds)`` and ``epoch_progress(epoch, epochs, loss,
+    val_loss)`` callbacks of :meth:`EvaluationPlan.run`."""
+    bar = None
+    if not _state(ctx)["quiet"]:
+        bar = click.progressbar(length=total, label="backtest", file=sys.stderr,
+                                show_pos=True, item_show_func=lambda x: x)
+
+    def progress(model, fold, nfolds, seconds):
+        if bar is not None:
+            bar.update(1, f"{model} fold {fold}/{nfolds}")
+
+    def epoch_progress(epoch, epochs, loss, val_loss):
+        if bar is not None:  # shown beside the fold count; the bar does not advance
+            stage = "early stopping" if val_loss is not None else "every window"
+            bar.update(0, f"rnn: epoch {epoch}/{epochs} ({stage})")
+
+    if bar is None:
+        yield progress, epoch_progress
+        return
+    with bar:
+        yield progress, epoch_progress
+
+
 # -- evaluate ------------------------------------------------------------------------------
 @forecast.command(context_settings=CONTEXT_SETTINGS)
 @click.argument("data", type=click.Path(dir_okay=False))
@@ -510,14 +536,10 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
     if cfg.training.distribute != "none":
         _log(ctx, f"note: `training.distribute = \"{cfg.training.distribute}\"` applies to "
                   "`forecast train` only; evaluate trains in one process.")
-        cfg = cfg.replace("training", distribute="none")
     import json
 
     from forecaster import artifacts
-    from forecaster.evaluation.backtest import BacktestSpec
-    from forecaster.models.neural import RNNForecaster
-    from forecaster.pipeline.evaluate import DEFAULT_MODELS, evaluate as run_evaluate
-    from forecaster.pipeline.train import load_panel, season_of
+    from forecaster.pipeline.evaluate import plan_evaluation
 
     out = Path(out_dir) if out_dir else (Path(cfg.output.runs_dir) / "evaluations" /
                                          artifacts.run_name(Path(data).stem))
@@ -525,57 +547,16 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
     artifacts.check_writable(out.parent, "the evaluation")
     if make_report:
         artifacts.check_writable(Path(reports_dir), "the report")
-    panel = load_panel(data, cfg)
+    if holdout is not None and horizon is not None and horizon != holdout:
+        raise click.UsageError("--holdout H already sets the horizon to H; drop --horizon.")
+    names = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    plan = plan_evaluation(data, cfg, models=names, holdout=holdout, step=step)
+    panel, spec = plan.panel, plan.spec
     for note in panel.notes:
         _log(ctx, f"warning: {note}")
-    season = season_of(panel, cfg)
-    names = [m.strip() for m in models.split(",") if m.strip()] if models else DEFAULT_MODELS
-    if "rnn" in names:
-        from forecaster.training import select_device
-
-        select_device(cfg.training.device)  # `--device gpu` without one: fail before work
-    if holdout is not None:
-        if horizon is not None and horizon != holdout:
-            raise click.UsageError("--holdout H already sets the horizon to H; drop --horizon.")
-        spec = BacktestSpec.holdout(holdout)
-    else:
-        from forecaster.data.windowing import default_horizon
-
-        spec = BacktestSpec(horizon=horizon or default_horizon(season),
-                            folds=cfg.evaluation.folds, step=step)
-
-    bar = None
-
-    def epoch_progress(epoch, epochs, loss, val_loss):
-        if bar is not None:  # shown beside the fold count; the bar does not advance
-            stage = "early stopping" if val_loss is not None else "every window"
-            bar.update(0, f"rnn: epoch {epoch}/{epochs} ({stage})")
-
-    def rnn_factory():
-        model = RNNForecaster.from_config(cfg, season=season, progress=epoch_progress)
-        model.direct_horizon = spec.horizon  # a direct (MIMO) head for it where data allow
-        return model
-
-    if "rnn" in names:
-        _log(ctx, f"evaluate: {spec.folds} fold(s) × horizon {spec.horizon}; RNN: "
-                  f"{cfg.model.ensemble} network(s), early stopping within "
-                  f"{cfg.training.epochs} epochs, refitted on every window of each fold")
-    if not _state(ctx)["quiet"]:
-        bar = click.progressbar(length=len(names) * spec.folds, label="backtest",
-                                file=sys.stderr, show_pos=True, item_show_func=lambda x: x)
-        bar.__enter__()
-
-    def progress(model, fold, nfolds, seconds):
-        if bar is not None:
-            bar.update(1, f"{model} fold {fold}/{nfolds}")
-
-    try:
-        result = run_evaluate(panel, models=names, spec=spec, levels=cfg.evaluation.levels,
-                              season=season, seed=cfg.training.seed, rnn_factory=rnn_factory,
-                              progress=progress)
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+    _log(ctx, f"evaluate: {plan.describe()}")
+    with _fold_bar(ctx, len(plan.models) * spec.folds) as (progress, epoch_progress):
+        result = plan.run(progress=progress, epoch_progress=epoch_progress)
     for note in result.notes:
         if note not in panel.notes:
             _log(ctx, f"note: {note}")

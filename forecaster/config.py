@@ -16,20 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from forecaster.choices import (AGGREGATES as AGGREGATE_CHOICES, ANCHORS, DEVICES,
+                                DISTRIBUTE, FILLS, LOSSES, MODEL_KINDS, SCALINGS)
 from forecaster.errors import ConfigError
 
 DEFAULT_PATH = Path(__file__).with_name("default.toml")
 PROFILES_DIR = Path(__file__).with_name("profiles")
 #: Named overlays of the defaults (``--profile NAME``; ``default`` changes nothing).
 PROFILES = ("default", "quick")
-MODEL_KINDS = ("simple_rnn", "tanh_cell", "lstm", "gru")
-FILL_POLICIES = ("interpolate", "ffill", "zero", "error")
-AGGREGATES = ("", "mean", "sum", "last", "first", "max", "min")
-DEVICES = ("cpu", "gpu", "auto")
-SCALINGS = ("auto", "log", "standard")
-ANCHORS = ("level", "season", "mixed")
-LOSSES = ("mse", "mae", "huber")
-DISTRIBUTE = ("none", "mirrored", "multi-worker")
+AGGREGATES = ("",) + AGGREGATE_CHOICES  # "" refuses duplicated timestamps
 
 
 @dataclass
@@ -228,7 +223,7 @@ def _validate(cfg: Config) -> None:
                                       and 0 < x < 100 for x in e.levels),
            "evaluation.levels", "a list of percentages between 0 and 100", e.levels)
     e.levels = sorted({int(x) if float(x).is_integer() else float(x) for x in e.levels})
-    _check(d.fill in FILL_POLICIES, "data.fill", "one of " + ", ".join(FILL_POLICIES), d.fill)
+    _check(d.fill in FILLS, "data.fill", "one of " + ", ".join(FILLS), d.fill)
     _check(d.aggregate in AGGREGATES, "data.aggregate",
            "one of " + ", ".join(a or '""' for a in AGGREGATES), d.aggregate)
     _check(d.max_gap >= 0, "data.max_gap", ">= 0", d.max_gap)
@@ -267,6 +262,19 @@ def load_config(path: str | Path | None = None, overrides: dict | None = None,
     if overrides:
         merged = _merge(merged, overrides, "command-line flags")
     return _from_dict(merged, defaults)
+
+
+_SHIPPED: Config | None = None
+
+
+def shipped() -> Config:
+    """The shipped defaults (``default.toml``, no profile): the one place every default
+    comes from, the model classes' constructor defaults included.  Read once; callers
+    must not modify it (:meth:`Config.replace` returns a copy)."""
+    global _SHIPPED
+    if _SHIPPED is None:
+        _SHIPPED = load_config()
+    return _SHIPPED
 
 
 def _toml_value(value) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from forecaster.config import LOSSES
+from forecaster.choices import LOSSES
 from forecaster.errors import ConfigError, TrainingError
 
 STEPS_PER_EXECUTION = 16

@@ -111,7 +111,7 @@ def test_settings_are_checked_when_made():
         Forecaster(units=0)
     with pytest.raises(ConfigError, match="not fitted yet"):
         Forecaster().predict(3)
-    with pytest.raises(ConfigError, match=r"fit\(\) takes data settings only; 'units'"):
+    with pytest.raises(ConfigError, match=r"only data settings go with the data; 'units'"):
         Forecaster().fit(AIR, units=3)
 
 
@@ -120,6 +120,74 @@ def test_defaults_are_the_command_lines():
 
     assert Forecaster().config is None
     assert Forecaster()._resolve({}) == load_config(None, None)
+
+
+def test_the_rnn_class_defaults_are_the_shipped_config():
+    """One place for defaults: RNNForecaster() is the network `forecast train` trains."""
+    from forecaster.config import load_config
+    from forecaster.models.neural import RNNForecaster
+
+    cfg, model = load_config(), RNNForecaster()
+    for key in RNNForecaster.MODEL_KEYS:
+        assert getattr(model, key) == getattr(cfg.model, key), key
+    for key in RNNForecaster.TRAINING_KEYS:
+        assert getattr(model, key) == getattr(cfg.training, key), key
+    assert (model.ensemble, model.units, model.loss, model.learning_rate) == \
+        (10, 64, "huber", 0.001)
+
+
+EVAL = dict(models=["rnn", "seasonal_naive", "naive"], folds=2, **TINY)
+
+
+def test_evaluate_returns_the_leaderboard_forecast_evaluate_prints(tmp_path):
+    from click.testing import CliRunner
+
+    from forecaster import evaluate
+
+    result = evaluate(AIR, **EVAL)
+    table = result.to_frame()
+    assert table["model"].tolist()[0] == result.best
+    assert sorted(table["model"]) == ["naive", "rnn", "seasonal_naive"]
+    assert table["mase"].is_monotonic_increasing
+    out = tmp_path / "eval"
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items() if k != "origins"]
+    cli = CliRunner().invoke(forecast, ["evaluate", str(AIR), "--models",
+                                        "rnn,seasonal_naive,naive", "--folds", "2",
+                                        "--format", "json", "--out", str(out), *flags])
+    assert cli.exit_code == 0, cli.output
+    board = {row["model"]: row for row in json.loads(
+        (out / "metrics.json").read_text())["leaderboard"]}
+    for row in table.to_dict("records"):  # the same folds, seed and models: equal numbers
+        for key in ("mae", "rmse", "smape", "mase"):
+            assert board[row["model"]][key] == pytest.approx(row[key], rel=1e-9), key
+    # the same through a configured Forecaster, and the holdout protocol
+    again = Forecaster(**TINY).backtest(AIR, models=EVAL["models"], folds=2)
+    pd.testing.assert_frame_equal(again.to_frame(), table)
+    held = evaluate(AIR, models=["naive"], holdout=12)
+    assert (held.backtest.spec.folds, held.backtest.spec.horizon) == (1, 12)
+    with pytest.raises(ConfigError, match=r"`models` must be from rnn, naive"):
+        evaluate(AIR, models=["prophet"])
+    with pytest.raises(ConfigError, match=r"`holdout` H already sets the horizon"):
+        evaluate(AIR, models=["naive"], holdout=12, horizon=6)
+
+
+def test_figures_are_returned_as_matplotlib_figures(fitted):
+    from matplotlib.figure import Figure
+
+    from forecaster import (evaluate, plot_forecast, plot_horizon_error, plot_leaderboard,
+                            plot_residuals, plot_training)
+
+    result = evaluate(AIR, models=["naive", "seasonal_naive"], folds=2)
+    figures = [plot_forecast(fitted), plot_training(fitted), plot_leaderboard(result),
+               plot_horizon_error(result), plot_residuals(result)]
+    assert all(isinstance(f, Figure) for f in figures)
+    title = figures[0].axes[0].get_title()
+    assert title.startswith("passengers: history and 12-step forecast")
+    # the forecast drawn is the model's: the line's last point is its last forecast
+    line = [ln for ln in figures[0].axes[0].get_lines() if ln.get_label() == "forecast"][0]
+    assert line.get_ydata()[-1] == pytest.approx(fitted.predict()["forecast"].iloc[-1])
+    with pytest.raises(ConfigError, match="`model` must be one of the evaluated models"):
+        plot_residuals(result, model="rnn")
 
 
 def test_fitting_from_python_prints_nothing_on_stderr(tmp_path):
@@ -142,6 +210,9 @@ def test_the_quickstart_example_runs(tmp_path):
     assert lines[0] == "1 series, frequency MS, 144 points"
     assert lines[1].startswith("season 12, window 48, horizon 12, lookbacks [48, ")
     assert any(line.split()[:1] == ["seasonal_naive"] for line in lines)
+    # the forecast starts after the newer data's end, not after the fitted history's
+    forecast_rows = [line.split() for line in lines if line.startswith("passengers ")]
+    assert [row[1] for row in forecast_rows] == ["1961-01-01", "1961-02-01", "1961-03-01"]
     run_id = (tmp_path / "runs" / "latest").read_text().strip()
     assert lines[-1].startswith(f"saved {tmp_path / 'runs' / run_id}; ")
     assert proc.stderr == ""

@@ -82,13 +82,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forecaster.choices import AGGREGATES, READER_FILLS
 from forecaster.data.panel import Panel, TimeAxis
 from forecaster.errors import DataError
 
 __all__ = ["read_panel", "fingerprint", "FILLS", "AGGREGATES"]
 
-FILLS = ("interpolate", "ffill", "zero", "none", "error")
-AGGREGATES = ("mean", "sum", "last", "first", "max", "min")
+FILLS = READER_FILLS
 TIME_NAMES = ("ds", "date", "datetime", "time", "timestamp", "month", "week", "year",
               "period", "day", "t", "step", "time_idx")
 ID_NAMES = ("unique_id", "series_id", "id")

@@ -228,6 +228,17 @@ def leaderboard(result: BacktestResult, panel: Panel, season: int | None,
     return table
 
 
+def numeric_table(rows) -> pd.DataFrame:
+    """A leaderboard (the JSON-safe table, or metrics.json's list of rows) for users: the
+    ``model`` column and every metric as float64 (``None`` → NaN), ``attrs`` kept."""
+    table = pd.DataFrame(rows).copy()
+    for col in table.columns:
+        if col != "model":
+            table[col] = pd.to_numeric(table[col]).astype("float64")
+    table.attrs = dict(getattr(rows, "attrs", {}))
+    return table
+
+
 def fold_table(result: BacktestResult, panel: Panel, season: int | None,
                levels=None, *, scored=None) -> pd.DataFrame:
     """Per-fold table (``folds.csv``): one row per model and fold (from 1), the same

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from forecaster.choices import SCALINGS
+from forecaster.config import shipped
 from forecaster.data import windowing as W
 from forecaster.data.panel import Panel
 from forecaster.errors import ConfigError, DataError, ForecastError
@@ -24,6 +26,7 @@ from forecaster.models.base import Forecaster
 MIN_TRAIN_WINDOWS = 4  # fewer training windows per series than this is no model at all
 VALIDATION_CAP = 4096  # validation windows kept (evenly spaced) so memory stays bounded
 BATCHES_PER_EPOCH = 500  # what the automatic batch size aims for (auto_batch_size)
+_M, _T = shipped().model, shipped().training  # the constructor's defaults
 
 
 @dataclass(frozen=True)
@@ -137,9 +140,6 @@ def forecast_values(model, scaler: W.SeriesScaler, rows, contexts, *, window: in
     return values
 
 
-SCALINGS = ("auto", "log", "standard")
-
-
 def resolve_scaling(scaling: str, values) -> str:
     """``"log"`` or ``"standard"``: ``auto`` takes the log scale when every value of every
     series is strictly positive (levels then become ratios), the standard scale otherwise;
@@ -216,12 +216,22 @@ class RNNForecaster(Forecaster):
 
     name = "rnn"
 
-    def __init__(self, *, kind="tanh_cell", units=32, layers=1, window=0, horizon=0,
-                 relative=True, scaling="auto", loss="mse", ensemble=1, max_lookback=0,
-                 anchor="level", min_context=0,
-                 refit_all=True, fixed_epochs=0, epochs=100, batch_size=32, learning_rate=3e-3, clipnorm=1.0,
-                 patience=20, validation=0.15, max_windows=0, seed=0, season=None,
-                 device="auto", progress=None, distribute="none"):
+    #: Constructor arguments read from the config's ``[model]`` and ``[training]`` sections.
+    MODEL_KEYS = ("kind", "units", "layers", "window", "horizon", "relative", "scaling",
+                  "ensemble", "max_lookback", "anchor")
+    TRAINING_KEYS = ("loss", "epochs", "batch_size", "learning_rate", "clipnorm", "patience",
+                     "validation", "max_windows", "seed", "device", "distribute")
+
+    def __init__(self, *, kind=_M.kind, units=_M.units, layers=_M.layers, window=_M.window,
+                 horizon=_M.horizon, relative=_M.relative, scaling=_M.scaling, loss=_T.loss,
+                 ensemble=_M.ensemble, max_lookback=_M.max_lookback, anchor=_M.anchor,
+                 min_context=0, refit_all=True, fixed_epochs=0, direct_horizon=0,
+                 epochs=_T.epochs, batch_size=_T.batch_size, learning_rate=_T.learning_rate,
+                 clipnorm=_T.clipnorm, patience=_T.patience, validation=_T.validation,
+                 max_windows=_T.max_windows, seed=_T.seed, season=None, device=_T.device,
+                 progress=None, distribute=_T.distribute):
+        """Defaults are the shipped ones (``default.toml``): ``RNNForecaster()`` is the
+        network ``forecast train`` trains."""
         self.kind, self.units, self.layers = kind, units, layers
         self.window, self.horizon, self.relative = window, horizon, relative
         self.scaling, self.loss, self.ensemble = scaling, loss, ensemble
@@ -232,6 +242,9 @@ class RNNForecaster(Forecaster):
         # window for exactly N epochs (the final fit of `forecast train` reuses the count
         # its backtest's early stopping chose)
         self.fixed_epochs = fixed_epochs
+        # with an automatic horizon, the horizon a caller will score (`forecast evaluate`):
+        # the head forecasts it directly where the data allow (see _shape)
+        self.direct_horizon = direct_horizon
         self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
         self.clipnorm, self.patience, self.validation = clipnorm, patience, validation
         self.max_windows, self.seed, self.season = max_windows, seed, season
@@ -240,16 +253,14 @@ class RNNForecaster(Forecaster):
         self.name = kind
 
     @classmethod
-    def from_config(cls, cfg, season=None, progress=None) -> "RNNForecaster":
+    def from_config(cls, cfg, season=None, progress=None, **settings) -> "RNNForecaster":
+        """The RNN of ``cfg`` (``[model]`` and ``[training]``); ``settings`` set the other
+        constructor arguments (``window``/``horizon`` planned by the caller,
+        ``fixed_epochs``, ``direct_horizon``)."""
         m, t = cfg.model, cfg.training
-        return cls(kind=m.kind, units=m.units, layers=m.layers, window=m.window,
-                   horizon=m.horizon, relative=m.relative, scaling=m.scaling, loss=t.loss,
-                   ensemble=m.ensemble, max_lookback=m.max_lookback, anchor=m.anchor,
-                   epochs=t.epochs,
-                   batch_size=t.batch_size, learning_rate=t.learning_rate,
-                   clipnorm=t.clipnorm, patience=t.patience, validation=t.validation,
-                   max_windows=t.max_windows, seed=t.seed, season=season, device=t.device,
-                   progress=progress, distribute=t.distribute)
+        return cls(**{**{k: getattr(m, k) for k in cls.MODEL_KEYS},
+                      **{k: getattr(t, k) for k in cls.TRAINING_KEYS},
+                      "season": season, "progress": progress, **settings})
 
     # -- fit ----------------------------------------------------------------------------
     def _shape(self, panel: Panel) -> Shape:
@@ -264,7 +275,7 @@ class RNNForecaster(Forecaster):
                   seasonal=widen and not self.max_lookback
                   and W.seasonal_share(panel.values, self.season) >= 0.5)
         base = resolve_shape(panel, horizon=self.horizon, **kw)
-        want = int(getattr(self, "direct_horizon", 0) or 0)
+        want = int(self.direct_horizon or 0)
         if self.horizon or want <= base.horizon:
             return base
         try:

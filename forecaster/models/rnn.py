@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import keras
 
-KINDS = ("simple_rnn", "tanh_cell", "lstm", "gru")
-ANCHORS = ("level", "season", "mixed")
+from forecaster.choices import ANCHORS, MODEL_KINDS as KINDS
 
 
 def recurrent_layer(kind: str, units: int, *, return_sequences: bool, seed: int, name: str):

@@ -1,6 +1,8 @@
 """``forecast evaluate``: backtest the RNN and the baselines on the same folds.
 
-:func:`evaluate` resolves model names to factories, runs
+:func:`plan_evaluation` turns data and a config into an :class:`EvaluationPlan` (panel,
+season, models, folds), whose ``run`` is what ``forecast evaluate`` and
+``forecaster.evaluate`` execute.  :func:`evaluate` resolves model names to factories, runs
 :func:`~forecaster.evaluation.backtest.run_backtest`, and builds the leaderboard and the
 per-fold table.  The returned :class:`EvaluationResult` writes ``metrics.json``,
 ``backtest.csv`` and ``folds.csv`` (docs/run-format.md) and formats the table for stdout.
@@ -23,10 +25,11 @@ from forecaster.evaluation.backtest import BacktestResult, BacktestSpec, run_bac
 from forecaster.evaluation.intervals import _validate_levels
 from forecaster.evaluation.leaderboard import (add_backtest_intervals, finite_or_none,
                                                fold_table, format_table, leaderboard,
-                                               leaderboard_to_json)
+                                               leaderboard_to_json, numeric_table)
 from forecaster.models.baselines import BASELINES
 
-__all__ = ["evaluate", "EvaluationResult", "DEFAULT_MODELS"]
+__all__ = ["evaluate", "plan_evaluation", "EvaluationPlan", "EvaluationResult",
+           "DEFAULT_MODELS"]
 
 #: What ``forecast evaluate`` compares when no model list is given.
 DEFAULT_MODELS = ["rnn", "naive", "seasonal_naive", "drift", "mean", "ridge",
@@ -48,7 +51,19 @@ class EvaluationResult:
 
     @property
     def best(self) -> str | None:
+        """The model with the lowest mean MASE."""
         return self.table.attrs.get("best")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The leaderboard: one row per model (``model, mae, rmse, mape, smape, mase,
+        coverage_80, …``, numbers as floats, NaN where a metric is undefined), best
+        first; a copy."""
+        return numeric_table(self.table)
+
+    def __repr__(self) -> str:
+        return (f"<EvaluationResult {self.backtest.spec.folds} fold(s) x horizon "
+                f"{self.backtest.spec.horizon}, {len(self.panel)} series, best "
+                f"{self.best!r}>\n{self.format()}")
 
     def to_json(self) -> dict:
         """``metrics.json`` content."""
@@ -136,3 +151,71 @@ def evaluate(panel: Panel, *, models: list[str], spec: BacktestSpec, levels=(80,
     return EvaluationResult(table=table, folds=folds, backtest=result, panel=panel,
                             season=season, levels=levels,
                             seconds=time.perf_counter() - started, notes=notes)
+
+
+@dataclass
+class EvaluationPlan:
+    """What an evaluation will run, known before any fit: the panel, the season, the
+    models and the folds (``spec``), with the config that builds the RNN."""
+
+    panel: Panel
+    cfg: object  # forecaster.config.Config
+    season: int | None
+    models: list[str]
+    spec: BacktestSpec
+
+    def describe(self) -> str:
+        """The line that says what the time buys (folds, networks, epochs)."""
+        line = f"{self.spec.folds} fold(s) × horizon {self.spec.horizon}"
+        if "rnn" in self.models:
+            c = self.cfg
+            line += (f"; RNN: {c.model.ensemble} network(s), early stopping within "
+                     f"{c.training.epochs} epochs, refitted on every window of each fold")
+        return line
+
+    def run(self, progress: Callable | None = None,
+            epoch_progress: Callable | None = None) -> EvaluationResult:
+        """Backtest and rank (``progress(model, fold, folds, seconds)`` after each fold,
+        ``epoch_progress(epoch, epochs, loss, val_loss)`` after each RNN epoch)."""
+        from forecaster.models.neural import RNNForecaster
+
+        cfg, spec = self.cfg, self.spec
+
+        def rnn_factory():  # with an automatic horizon, a direct head for the scored one
+            return RNNForecaster.from_config(cfg, season=self.season,
+                                             progress=epoch_progress,
+                                             direct_horizon=spec.horizon)
+
+        return evaluate(self.panel, models=self.models, spec=spec,
+                        levels=cfg.evaluation.levels, season=self.season,
+                        seed=cfg.training.seed, rnn_factory=rnn_factory, progress=progress)
+
+
+def plan_evaluation(data, cfg, *, models=None, holdout: int | None = None,
+                    step: int | None = None) -> EvaluationPlan:
+    """Read ``data`` (a path, a DataFrame or a :class:`Panel`) with ``cfg``'s ``[data]``
+    options and plan the backtest: ``holdout`` H scores the last H points once (the
+    competition protocol; the horizon is H); otherwise ``cfg.evaluation.folds`` rolling
+    origins ``step`` apart (default: the horizon) of ``cfg.model.horizon`` steps (default:
+    one season). ``models`` defaults to the RNN and every baseline."""
+    from forecaster.data.windowing import default_horizon
+    from forecaster.pipeline.train import load_panel, season_of
+
+    names = list(DEFAULT_MODELS) if models is None else list(models)
+    model_factories(names, season=1, rnn_factory=lambda: None)  # names checked before work
+    if holdout is not None and cfg.model.horizon and cfg.model.horizon != holdout:
+        raise ConfigError("`holdout` H already sets the horizon to H; drop `horizon`.")
+    if cfg.training.distribute != "none":
+        cfg = cfg.replace("training", distribute="none")  # evaluate trains in one process
+    if "rnn" in names:
+        from forecaster.training import select_device
+
+        select_device(cfg.training.device)  # `--device gpu` without one: fail before work
+    panel = data if isinstance(data, Panel) else load_panel(data, cfg)
+    season = season_of(panel, cfg)
+    if holdout is not None:
+        spec = BacktestSpec.holdout(holdout)
+    else:
+        spec = BacktestSpec(horizon=cfg.model.horizon or default_horizon(season),
+                            folds=cfg.evaluation.folds, step=step)
+    return EvaluationPlan(panel=panel, cfg=cfg, season=season, models=names, spec=spec)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster import artifacts
+from forecaster.choices import FORECAST_FORMATS
 from forecaster.config import DataConfig, load_config
 from forecaster.data.ingest import read_panel
 from forecaster.data.panel import Panel
@@ -23,7 +24,7 @@ from forecaster.models.base import forecast_to_frame
 from forecaster.models.neural import forecast_values
 from forecaster.preprocessing import Preprocessing
 
-FORMATS = ("csv", "json", "parquet")
+FORMATS = FORECAST_FORMATS
 EXTENSIONS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
 MAX_HORIZON = 10_000  # as `model.horizon` in the config
 

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from forecaster import artifacts
+from forecaster.choices import MODEL_KINDS
 from forecaster.errors import ArtifactError, RunNotFoundError
 
 __all__ = ["write_report", "FIGURE_FILES", "FORECAST_ROWS"]
@@ -69,7 +70,7 @@ LEADERBOARD_COLUMNS = {  # key → (label, kind, help)
     "mape": ("MAPE", "pct", "mean absolute percentage error (n/a with zero actuals)"),
 }
 
-RNN_NAMES = ("rnn", "simple_rnn", "tanh_cell", "lstm", "gru")
+RNN_NAMES = ("rnn",) + MODEL_KINDS
 
 
 # -------------------------------------------------------------------------------- loading

@@ -213,9 +213,9 @@ def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
     def rnn(progress_fn=None, fixed_epochs=0):
         """The configured RNN with the planned window and horizon (backtest and final fit
         alike; an ensemble's longer lookbacks are fitted to each fold's data)."""
-        model = RNNForecaster.from_config(cfg, season=season, progress=progress_fn)
-        model.window, model.horizon = shape.window, shape.horizon
-        model.fixed_epochs = fixed_epochs
+        model = RNNForecaster.from_config(cfg, season=season, progress=progress_fn,
+                                          window=shape.window, horizon=shape.horizon,
+                                          fixed_epochs=fixed_epochs)
         fitted.append(model)
         return model
 

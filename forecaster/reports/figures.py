@@ -1,7 +1,8 @@
 """The report's figures: one function per PNG, each drawing from already-loaded run data.
 
-Every function takes plain data (dicts from the run's JSON files, frames from its CSVs),
-writes one PNG and returns its path. Figures are drawn on a :class:`matplotlib.figure.Figure`
+Every function takes plain data (dicts from the run's JSON files, frames from its CSVs)
+and returns the :class:`~matplotlib.figure.Figure`, or, given a ``path``, writes one PNG and
+returns its path (the report); :mod:`forecaster.plots` draws them from Python objects. Figures are drawn on a :class:`matplotlib.figure.Figure`
 with the Agg canvas — pyplot is never imported, so no window can open and no global state is
 touched. Sizes are fixed (:data:`FIGSIZE`, :data:`PANEL_FIGSIZE` at :data:`DPI`) so the PNGs
 have predictable pixel sizes.
@@ -80,7 +81,11 @@ def _new_figure(figsize=FIGSIZE) -> Figure:
     return fig
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def _save(fig: Figure, path) -> Figure | Path:
+    """The figure itself when ``path`` is None (a notebook shows it), else its PNG at
+    ``path``: every ``*_figure`` function serves the Python API and the report alike."""
+    if path is None:
+        return fig
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=DPI, format="png", facecolor="white")
@@ -144,8 +149,8 @@ def _grid(k: int) -> tuple[int, int]:
     return 3, 3
 
 
-def forecast_figure(preprocessing: dict, forecast: pd.DataFrame, path, *, model=None,
-                    target=None, time_col=None) -> Path:
+def forecast_figure(preprocessing: dict, forecast: pd.DataFrame, path=None, *, model=None,
+                    target=None, time_col=None) -> Figure | Path:
     """History (stored context tail) + point forecast + 80/95 % bands, per series.
 
     A panel gets a grid of its largest series (by mean level, at most
@@ -262,7 +267,7 @@ def _metric_values(leaderboard, key):
     return np.asarray(out, dtype="float64")
 
 
-def leaderboard_figure(metrics: dict, path, *, rnn_model=None) -> Path:
+def leaderboard_figure(metrics: dict, path=None, *, rnn_model=None) -> Figure | Path:
     """Horizontal bars of backtest MASE and sMAPE per model; the RNN in red, the best starred."""
     board = list(metrics.get("leaderboard") or [])
     best = metrics.get("best")
@@ -339,8 +344,8 @@ def _thousands(ax) -> None:
         ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
 
 
-def horizon_error_figure(backtest: pd.DataFrame, path, *, rnn_model=None, target=None,
-                         order=None) -> Path:
+def horizon_error_figure(backtest: pd.DataFrame, path=None, *, rnn_model=None, target=None,
+                         order=None) -> Figure | Path:
     """Backtest MAE by horizon step, one line per model; the RNN drawn thick and red."""
     n_series = backtest["series_id"].nunique() if "series_id" in backtest else 1
     relative = n_series > 1
@@ -379,7 +384,8 @@ def horizon_error_figure(backtest: pd.DataFrame, path, *, rnn_model=None, target
 # ----------------------------------------------------------------------------- training
 
 
-def training_figure(history: pd.DataFrame, path, *, best_epoch=None, model=None) -> Path:
+def training_figure(history: pd.DataFrame, path=None, *, best_epoch=None,
+                    model=None) -> Figure | Path:
     """Training and validation loss per epoch; log y when they span two decades or more."""
     fig = _new_figure()
     ax = fig.subplots()
@@ -445,7 +451,8 @@ def pooled_acf(values: np.ndarray, groups: np.ndarray, max_lag: int) -> np.ndarr
     return acf
 
 
-def residuals_figure(backtest: pd.DataFrame, path, *, model, target=None, label=None) -> Path:
+def residuals_figure(backtest: pd.DataFrame, path=None, *, model, target=None,
+                     label=None) -> Figure | Path:
     """Histogram and autocorrelation of the model's backtest residuals.
 
     A single series is shown in target units; a panel in percent of each series' mean
@@ -528,7 +535,7 @@ def gradient_verdict(ratio: float) -> str:
     return "exploding"
 
 
-def gradients_figure(diagnostics: dict, path) -> Path:
+def gradients_figure(diagnostics: dict, path=None) -> Figure | Path:
     """‖∂loss/∂h_t‖ for each step of the input window, log scale, oldest step on the left."""
     norms = np.asarray(diagnostics.get("gradient_norms") or [], dtype="float64")
     cell = diagnostics.get("cell")

@@ -90,7 +90,8 @@ def test_tiny_rnn_fold():
     neural = pytest.importorskip("forecaster.models.neural")
 
     def rnn():
-        return neural.RNNForecaster(units=4, epochs=2, patience=1, seed=0, season=12)
+        return neural.RNNForecaster(units=4, epochs=2, patience=1, seed=0, season=12,
+                                    ensemble=1)
 
     result = evaluate(air_passengers(), models=["rnn", "seasonal_naive"],
                       spec=BacktestSpec.holdout(12), rnn_factory=rnn)

@@ -7,8 +7,14 @@ import pytest
 from forecaster.errors import ConfigError, DataError
 from forecaster.models import neural
 
+# one small network; loss, learning rate and anchor as these tests were written for (the
+# constructor's defaults are the shipped ones: ten networks, huber, 1e-3, mixed anchors)
 TINY = dict(kind="tanh_cell", units=4, epochs=2, patience=1, batch_size=16, seed=3,
-            season=4, horizon=4)
+            season=4, horizon=4, ensemble=1, loss="mse", learning_rate=3e-3, anchor="level")
+
+
+def rnn(**settings):
+    return neural.RNNForecaster(**{**TINY, **settings})
 
 
 @pytest.fixture
@@ -31,7 +37,7 @@ def panel(tmp_path):
 def test_one_short_series_no_longer_shrinks_or_refuses(panel):
     shape = neural.resolve_shape(panel, window=0, horizon=4, validation=0.15, season=4)
     assert shape.window == 14  # from the season and horizon, not from the 9-point series
-    f = neural.RNNForecaster(**TINY).fit(panel)
+    f = rnn().fit(panel)
     fc = f.predict(4)
     assert len(fc) == 3 * 4 and np.all(np.isfinite(fc.forecast))
     assert f.scaler_.log  # every value positive: log scale chosen automatically
@@ -63,7 +69,7 @@ def test_level_span_defaults_to_one_season():
 
 
 def test_ensemble_forecast_is_the_mean_of_its_members(panel):
-    f = neural.RNNForecaster(**TINY, ensemble=3).fit(panel)
+    f = rnn(ensemble=3).fit(panel)
     assert f.model_.output_shape == (None, 4)
     x, _ = f.validation_batch_
     members = [m(x, training=False) for m in f.members_]
@@ -75,8 +81,8 @@ def test_ensemble_forecast_is_the_mean_of_its_members(panel):
 
 
 def test_refit_trains_on_every_window_for_the_chosen_epochs(panel):
-    held = neural.RNNForecaster(**TINY, refit_all=False).fit(panel)
-    full = neural.RNNForecaster(**TINY, refit_all=True).fit(panel)
+    held = rnn(refit_all=False).fit(panel)
+    full = rnn(refit_all=True).fit(panel)
     assert full.n_train_windows_ > held.n_train_windows_
     assert full.refit_.epochs_run == full.fit_.best_epoch
     assert full.refit_.val_loss == []
@@ -89,13 +95,13 @@ def test_only_the_refit_averages_its_weights(panel, monkeypatch):
     real = training.fit_model
     monkeypatch.setattr(training, "fit_model",
                         lambda *a, **kw: calls.append(kw["average"]) or real(*a, **kw))
-    neural.RNNForecaster(**TINY).fit(panel)
+    rnn().fit(panel)
     assert calls == [False, True]  # early-stopped fit, then the averaged refit
 
 
 def test_same_seed_same_forecast(panel):
-    a = neural.RNNForecaster(**TINY, ensemble=2).fit(panel).predict(6)
-    b = neural.RNNForecaster(**TINY, ensemble=2).fit(panel).predict(6)
+    a = rnn(ensemble=2).fit(panel).predict(6)
+    b = rnn(ensemble=2).fit(panel).predict(6)
     np.testing.assert_array_equal(a.forecast.to_numpy(), b.forecast.to_numpy())
 
 
@@ -143,7 +149,7 @@ def test_max_lookback_widens_the_input_within_the_longest_series(panel):
 
 
 def test_ensemble_members_read_their_own_lookbacks(panel):
-    f = neural.RNNForecaster(**TINY, ensemble=3, max_lookback=28).fit(panel)
+    f = rnn(ensemble=3, max_lookback=28).fit(panel)
     assert f.shape_ == neural.Shape(28, 4, 14) and f.lookbacks_ == [28, 21, 14]
     assert f.model_.input_shape == (None, 28, 1)
     x, _ = f.validation_batch_
@@ -154,18 +160,18 @@ def test_ensemble_members_read_their_own_lookbacks(panel):
     np.testing.assert_array_equal(out[2], out[3])  # member 1: the last 21
     np.testing.assert_array_equal(out[4], out[5])  # member 2: the last 14
     # the shortest lookback decides which padded windows exist: as for a 14-step network
-    single = neural.RNNForecaster(**TINY).fit(panel)
+    single = rnn().fit(panel)
     assert f.n_train_windows_ == single.n_train_windows_
     # automatic: four seasons, as the panel is seasonal (its two long series are)
-    assert neural.RNNForecaster(**TINY, ensemble=2)._shape(panel) == neural.Shape(16, 4, 14)
+    assert rnn(ensemble=2)._shape(panel) == neural.Shape(16, 4, 14)
     # one network has nothing to spread over: it reads the plain window
-    assert neural.RNNForecaster(**TINY, max_lookback=28).fit(panel).shape_.window == 14
+    assert rnn(max_lookback=28).fit(panel).shape_.window == 14
 
 
 def test_cropped_anchored_ensemble_reloads_in_safe_mode(panel, tmp_path):
     import keras
 
-    f = neural.RNNForecaster(**TINY, ensemble=2, max_lookback=28, anchor="mixed").fit(panel)
+    f = rnn(ensemble=2, max_lookback=28, anchor="mixed").fit(panel)
     from forecaster.models.ensemble import SeasonalAnchor
 
     assert [layer.anchored for layer in f.model_.layers
@@ -181,7 +187,7 @@ def test_automatic_batch_size_aims_at_500_batches_an_epoch(panel):
         == [32, 32, 32, 64, 128, 256]
     f = neural.RNNForecaster(**{**TINY, "batch_size": 0}).fit(panel)
     assert f.batch_size_ == 32
-    assert neural.RNNForecaster(**TINY).fit(panel).batch_size_ == 16  # explicit wins
+    assert rnn().fit(panel).batch_size_ == 16  # explicit wins
 
 
 def test_no_wider_spans_where_the_series_are_not_seasonal(tmp_path):
@@ -192,7 +198,7 @@ def test_no_wider_spans_where_the_series_are_not_seasonal(tmp_path):
     path = tmp_path / "walks.csv"
     pd.concat([pd.DataFrame({"unique_id": f"w{i}", "y": v, "ds": pd.date_range(
         "2000-01-01", periods=80, freq="QS")}) for i, v in enumerate(walks)]).to_csv(path)
-    f = neural.RNNForecaster(**TINY, ensemble=2)
+    f = rnn(ensemble=2)
     assert f._shape(read_panel(path)) == neural.Shape(14, 4, 14)
 
 
@@ -209,7 +215,7 @@ def test_a_subnormal_series_trains_beside_a_normal_one():
     t = np.arange(60)
     panel = Panel.from_arrays({"normal": 100 + t + 5 * np.sin(2 * np.pi * t / 4),
                                "tiny": np.tile([5e-324, 0.0], 30)}, TimeAxis("datetime", "QS"))
-    f = neural.RNNForecaster(**TINY).fit(panel)
+    f = rnn().fit(panel)
     assert f.scaler_.scale[1] == 1.0 and not f.scaler_.log
     fc = f.predict(4)
     assert np.all(np.isfinite(fc.forecast))
