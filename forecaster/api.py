@@ -55,11 +55,12 @@ class Forecaster:
         """Read ``data`` (a DataFrame, or a CSV/Parquet path) as ``forecast train`` does
         (columns detected unless named; other ``[data]`` settings such as ``fill`` or
         ``aggregate`` by keyword), backtest, fit, and return ``self``."""
-        from forecaster.training import quiet_tensorflow
+        from forecaster.runtime import quiet_tensorflow
 
         quiet_tensorflow()  # before anything imports TensorFlow: no C++ logging on stderr
         from forecaster.data.ingest import fingerprint
-        from forecaster.pipeline.train import fit_run, load_panel
+        from forecaster.pipeline.inputs import load_panel
+        from forecaster.pipeline.train import fit_run
 
         _check_data_settings(data_settings)
         cfg = self._resolve({"target": target, "time_col": time_col, "id_col": id_col,
@@ -131,7 +132,7 @@ class Forecaster:
         folds, seconds)`` is called after each fold. Nothing is written and ``self`` is
         not fitted by it."""
         from forecaster.pipeline.evaluate import plan_evaluation
-        from forecaster.training import quiet_tensorflow
+        from forecaster.runtime import quiet_tensorflow
 
         quiet_tensorflow()
         _check_data_settings(data_settings)
@@ -192,7 +193,7 @@ def load(path: str | Path) -> Forecaster:
     from forecaster import artifacts
     from forecaster.evaluation.leaderboard import numeric_table
     from forecaster.pipeline.predict import load_run_model, load_state
-    from forecaster.training import import_backend
+    from forecaster.runtime import import_backend
 
     path = Path(path)
     if not path.is_dir():

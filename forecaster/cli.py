@@ -110,7 +110,7 @@ def _prepare_runtime(ctx, import_tf: bool = True) -> None:
     """Silence TensorFlow (and, unless ``import_tf`` is false, import it now; ``train``
     imports it itself after reading the data, so the reader's peak memory and
     TensorFlow's resident half-gigabyte do not add up)."""
-    from forecaster.training import check_backend, import_backend, quiet_tensorflow
+    from forecaster.runtime import check_backend, import_backend, quiet_tensorflow
 
     quiet_tensorflow(debug=_state(ctx)["debug"])
     check_backend()  # KERAS_BACKEND: tensorflow (default) or jax
@@ -124,8 +124,8 @@ def _prepare_runtime(ctx, import_tf: bool = True) -> None:
 
 def _on_signal(signum, frame):
     """SIGTERM → Terminated, SIGINT → KeyboardInterrupt, raised here and also handed to the
-    training loop (:func:`forecaster.training.interrupt`) in case this raise is swallowed."""
-    from forecaster.training import interrupt
+    training loop (:func:`forecaster.runtime.interrupt`) in case this raise is swallowed."""
+    from forecaster.runtime import interrupt
 
     exc = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
     interrupt(exc)
@@ -143,7 +143,7 @@ def _interruptible():
     exception that leaves the block while an interrupt is pending is therefore reported as
     that interrupt, so the user sees "terminated" and exit 143 (or 130), not an unexpected
     error."""
-    from forecaster.training import clear_interrupts, pending_interrupt
+    from forecaster.runtime import clear_interrupts, pending_interrupt
 
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -441,7 +441,7 @@ def predict(ctx, horizon, new_data, run_id, runs_dir, output, fmt, overwrite, de
     _prepare_runtime(ctx)
     from forecaster import artifacts
     from forecaster.pipeline.predict import format_frame, predict as run_predict, write_forecast
-    from forecaster.training import select_device
+    from forecaster.runtime import select_device
 
     from forecaster.pipeline.predict import output_format
 

@@ -11,8 +11,8 @@ Three modes, named by ``[training] distribute``:
 
 What is shared with the single-process path: the model builder, the window sets (scaled on
 the training part only), the :class:`~forecaster.data.windowing.WindowSampler`, Adam with
-the same clipping, the same early stopping (:func:`forecaster.training.early_stopping`:
-patience on the validation loss, best weights restored) and the same divergence error (:func:`forecaster.training.fit_result`).
+the same clipping, the same early stopping (:func:`forecaster.fit_loop.early_stopping`:
+patience on the validation loss, best weights restored) and the same divergence error (:func:`forecaster.fit_loop.fit_result`).
 
 What differs: Keras 3's ``model.fit`` fails under ``MultiWorkerMirroredStrategy``
 ("unsupported type PerReplica", keras-team/keras#20585), so :func:`fit_distributed` runs a
@@ -193,7 +193,7 @@ def get_strategy(mode: str, device: str = "auto"):
         return None
     if mode in _STRATEGIES:
         return _STRATEGIES[mode]
-    from forecaster.training import import_tensorflow
+    from forecaster.runtime import import_tensorflow
 
     tf = import_tensorflow()
     if mode == "mirrored":
@@ -303,8 +303,8 @@ def fit_distributed(strategy, model, sampler, validation, *, epochs: int,
     import tensorflow as tf
 
     from forecaster.data.windowing import WindowSampler
-    from forecaster.training import (check_interrupt, ema_momentum, fit_result,
-                                     start_early_stopping)
+    from forecaster.runtime import check_interrupt
+    from forecaster.fit_loop import ema_momentum, fit_result, start_early_stopping
 
     R = strategy.num_replicas_in_sync
     tile = getattr(sampler, "k", 1)  # ensemble members: targets repeated once per member

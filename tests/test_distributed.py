@@ -173,7 +173,8 @@ def test_one_replica_reproduces_fit_model(clipnorm, max_windows):
     same batches, same loss, same clipping, same early stopping."""
     from forecaster.data import windowing as W
     from forecaster.models.rnn import build_model
-    from forecaster.training import configure_runtime, fit_model
+    from forecaster.runtime import configure_runtime
+    from forecaster.training import fit_model
 
     train, val = _windows()
     runs = {}
@@ -198,7 +199,8 @@ def test_one_replica_reproduces_the_averaged_fixed_epoch_fit():
     both loops, and that average is not the last iterate."""
     from forecaster.data import windowing as W
     from forecaster.models.rnn import build_model
-    from forecaster.training import configure_runtime, fit_model
+    from forecaster.runtime import configure_runtime
+    from forecaster.training import fit_model
 
     train, _ = _windows()
     runs = {}
@@ -223,7 +225,8 @@ def test_divergence_is_the_same_training_error():
     from forecaster.data import windowing as W
     from forecaster.errors import TrainingError
     from forecaster.models.rnn import build_model
-    from forecaster.training import configure_runtime, fit_model
+    from forecaster.runtime import configure_runtime
+    from forecaster.training import fit_model
 
     train, val = _windows()
     train.flat[:] = np.random.default_rng(0).normal(size=train.flat.shape) * 1e30
@@ -248,7 +251,8 @@ TWO_REPLICAS = textwrap.dedent("""
     # the global batch, the global gradient clipped.
     import os, sys
     sys.path.insert(0, {root!r})
-    from forecaster.training import import_tensorflow, fit_model
+    from forecaster.runtime import import_tensorflow
+    from forecaster.training import fit_model
     tf = import_tensorflow()
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(

@@ -98,7 +98,7 @@ def test_an_interrupt_turned_into_another_error_is_reported_as_the_interrupt(
         monkeypatch, tmp_path, runner, kind, code, word):
     """The signal handler's raise can land inside library code that wraps it in an error of
     its own (seen once in CI as exit 1); the pending interrupt is what gets reported."""
-    from forecaster.training import interrupt, pending_interrupt
+    from forecaster.runtime import interrupt, pending_interrupt
 
     def body():
         interrupt(kind())
@@ -127,7 +127,7 @@ def test_a_swallowed_interrupt_still_stops_before_the_run_is_saved(monkeypatch, 
     from forecaster.config import load_config
     from forecaster.evaluation import gradients
     from forecaster.pipeline import train as pipeline
-    from forecaster.training import clear_interrupts, interrupt
+    from forecaster.runtime import clear_interrupts, interrupt
 
     real = gradients.gradient_norms
 
@@ -324,7 +324,8 @@ def test_nan_loss_is_a_training_error_not_a_saved_model():
     from forecaster.data import windowing as W
     from forecaster.errors import TrainingError
     from forecaster.models.rnn import build_model
-    from forecaster.training import configure_runtime, fit_model
+    from forecaster.runtime import configure_runtime
+    from forecaster.training import fit_model
 
     configure_runtime(0, "cpu")
     values = np.arange(60, dtype=float)

@@ -2,7 +2,8 @@
 
 import pytest
 
-from forecaster.training import ema_momentum, fit_model
+from forecaster.fit_loop import ema_momentum
+from forecaster.training import fit_model
 
 
 def test_ema_momentum_spans_the_end_of_short_fits():
@@ -19,7 +20,7 @@ def test_average_is_refused_with_early_stopping():
 
 
 def test_patience_grows_with_the_best_epoch():
-    from forecaster.training import MIN_PATIENCE, patience_after
+    from forecaster.fit_loop import MIN_PATIENCE, patience_after
 
     assert MIN_PATIENCE == 10
     assert [patience_after(b, 25) for b in (1, 9, 10, 17, 25, 80)] == [10, 10, 10, 17, 25, 25]
@@ -33,7 +34,7 @@ def test_early_stopping_waits_as_long_as_the_best_took(curve_best, stops_at):
     import keras
     import numpy as np
 
-    from forecaster.training import start_early_stopping
+    from forecaster.fit_loop import start_early_stopping
 
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     stopper = start_early_stopping(model, 25)
@@ -73,7 +74,7 @@ def test_the_compiled_loop_takes_keras_fits_steps(loss, average, monkeypatch):
     with a short last batch (237 windows, batch 32: 8 batches)."""
     import numpy as np
 
-    from forecaster import training
+    from forecaster import runtime, training
     from forecaster.data import windowing as W
     from forecaster.models.neural import _Tiled
     from forecaster.models.rnn import build_ensemble
@@ -84,7 +85,7 @@ def test_the_compiled_loop_takes_keras_fits_steps(loss, average, monkeypatch):
     validation = None if average else (x_val, np.tile(y_val, (1, 2)))
     runs = []
     for fit in (training._fit_tensorflow, training._fit_keras):
-        training.configure_runtime(1, "cpu")
+        runtime.configure_runtime(1, "cpu")
         _, model, _ = build_ensemble("tanh_cell", window=16, horizon=6, units=5, seed=1,
                                      ensemble=2, lookbacks=[16, 10])
         sampler = _Tiled(W.WindowSampler(train, 32, seed=1), 2)

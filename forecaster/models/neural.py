@@ -301,7 +301,8 @@ class RNNForecaster(Forecaster):
         few batches).  Returns ``(model, members, fit_result)``."""
         from forecaster.distributed import scope
         from forecaster.models.rnn import build_ensemble
-        from forecaster.training import configure_runtime, fit_model
+        from forecaster.runtime import configure_runtime
+        from forecaster.training import fit_model
 
         self.device_ = configure_runtime(self.seed, self.device)
         k = int(self.ensemble)

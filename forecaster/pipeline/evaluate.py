@@ -199,7 +199,7 @@ def plan_evaluation(data, cfg, *, models=None, holdout: int | None = None,
     origins ``step`` apart (default: the horizon) of ``cfg.model.horizon`` steps (default:
     one season). ``models`` defaults to the RNN and every baseline."""
     from forecaster.data.windowing import default_horizon
-    from forecaster.pipeline.train import load_panel, season_of
+    from forecaster.pipeline.inputs import load_panel, season_of
 
     names = list(DEFAULT_MODELS) if models is None else list(models)
     model_factories(names, season=1, rnn_factory=lambda: None)  # names checked before work
@@ -208,7 +208,7 @@ def plan_evaluation(data, cfg, *, models=None, holdout: int | None = None,
     if cfg.training.distribute != "none":
         cfg = cfg.replace("training", distribute="none")  # evaluate trains in one process
     if "rnn" in names:
-        from forecaster.training import select_device
+        from forecaster.runtime import select_device
 
         select_device(cfg.training.device)  # `--device gpu` without one: fail before work
     panel = data if isinstance(data, Panel) else load_panel(data, cfg)

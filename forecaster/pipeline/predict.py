@@ -18,6 +18,7 @@ from forecaster import artifacts
 from forecaster.choices import FORECAST_FORMATS
 from forecaster.config import DataConfig, load_config
 from forecaster.data.ingest import read_panel
+from forecaster.pipeline.inputs import repair_options
 from forecaster.data.panel import Panel
 from forecaster.errors import ConfigError, DataError, ForecastError
 from forecaster.models.base import forecast_to_frame
@@ -77,8 +78,7 @@ def read_new_data(source, state: Preprocessing, data: DataConfig | None = None) 
     options = {"target": state.target, "time_col": state.time_col, "id_col": state.id_col,
                "min_length": 1}
     if data is not None:
-        options.update(dayfirst=data.dayfirst, monthfirst=data.monthfirst, fill=data.fill,
-                       max_gap=data.max_gap or None, aggregate=data.aggregate or None)
+        options.update(repair_options(data))
     try:
         panel = read_panel(source, freq=axis.freq, **options)
     except DataError as exc:

@@ -36,15 +36,15 @@ import pandas as pd
 import forecaster
 from forecaster import artifacts, distributed
 from forecaster.config import Config, dump_toml
-from forecaster.data.ingest import fingerprint, read_panel
+from forecaster.data.ingest import fingerprint
 from forecaster.data.panel import Panel
 from forecaster.errors import DataError
 from forecaster.evaluation.backtest import BacktestSpec
+from forecaster.pipeline.inputs import load_panel, season_of
 from forecaster.models.neural import RNNForecaster, resolve_shape
 from forecaster.pipeline.predict import drop_unbounded
 from forecaster.preprocessing import Preprocessing
-from forecaster.training import (backend_version, check_interrupt, import_backend,
-                                 select_device)
+from forecaster.runtime import backend_version, check_interrupt, import_backend, select_device
 
 TRAIN_BASELINES = ["naive", "seasonal_naive", "drift", "mean", "ridge",
                    "hist_gradient_boosting"]
@@ -71,19 +71,6 @@ class TrainResult:
     replicas: int = 1
     worker: str | None = None  # a non-chief multi-worker task: "worker 1 (rank 1 of 2)"
     lookbacks: tuple = ()  # each ensemble member's input steps, longest (= window) first
-
-
-def load_panel(path, cfg: Config) -> Panel:
-    """Read ``path`` with the ``[data]`` options of ``cfg``."""
-    d = cfg.data
-    return read_panel(path, target=d.target or None, time_col=d.time_col or None,
-                      id_col=d.id_col or None, freq=d.freq or None, dayfirst=d.dayfirst,
-                      monthfirst=d.monthfirst,
-                      fill=d.fill, max_gap=d.max_gap or None, aggregate=d.aggregate or None)
-
-
-def season_of(panel: Panel, cfg: Config) -> int | None:
-    return cfg.evaluation.season or panel.axis.season()
 
 
 def backtest_spec(horizon: int, origins: int) -> BacktestSpec:
@@ -196,7 +183,7 @@ def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
     select_device(cfg.training.device)  # `--device gpu` without one: fail before work
     replicas = 1
     if mode != "none":  # before TensorFlow runs anything (collectives are set up first)
-        from forecaster.training import configure_runtime
+        from forecaster.runtime import configure_runtime
 
         configure_runtime(cfg.training.seed, cfg.training.device)
         if cluster is not None:

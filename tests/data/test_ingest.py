@@ -192,7 +192,7 @@ def test_unicode_without_a_mark_and_utf32_read_the_same_values():
 
 
 def test_no_mark_detection_needs_the_zero_byte_layout():
-    from forecaster.data.ingest import _unicode_width
+    from forecaster.data.readers import _unicode_width
 
     text = "date,value\n2020-01-01,1\n"
     assert _unicode_width(text.encode("utf-16-le")) == "utf-16-le"
@@ -548,9 +548,9 @@ def test_a_plain_csv_named_gz_is_read_as_plain(tmp_path):
 
 
 def test_a_decompression_bomb_is_refused(tmp_path, monkeypatch):
-    from forecaster.data import ingest
+    from forecaster.data import readers
 
-    monkeypatch.setattr(ingest, "EXPANSION_FREE", 1 << 20)  # the real free size: 256 MB
+    monkeypatch.setattr(readers, "EXPANSION_FREE", 1 << 20)  # the real free size: 256 MB
     path = tmp_path / "bomb.csv.gz"
     path.write_bytes(gzip.compress(b"month,y\n" + b"0" * (8 << 20)))
     with pytest.raises(DataError, match=r"'bomb.csv.gz' expands to more than 1 MB from "

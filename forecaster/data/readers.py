@@ -1,0 +1,494 @@
+"""Reading a source into a frame for :func:`~forecaster.data.ingest.read_panel`: paths
+checked (regular files only), compressed files detected from their magic bytes and bounded
+against decompression bombs, encodings told apart (UTF-8/16/32 with or without a BOM,
+Latin-1 with a note, binary refused), CSV dialects sniffed, then pyarrow's multi-threaded
+reader with pandas' parsers as the fall-back; Parquet; and pandas DataFrames, copied.
+Every problem is a one-line :class:`~forecaster.errors.DataError`.  Package-private: the
+names start with ``_`` and only :mod:`forecaster.data` uses them.
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import csv
+import gzip
+import io
+import lzma
+import re
+import warnings
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from forecaster.data.conventions import _NULLS, ID_NAMES
+from forecaster.errors import DataError
+
+_HEAD_BYTES = 1 << 16
+_MAGIC = [(b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"),
+          (b"PK\x03\x04", "zip"), (b"\x28\xb5\x2f\xfd", "zstd")]
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")    # control characters but \t \n \r
+
+
+def _release_reader_memory() -> None:
+    """Hand the parser's freed buffers back to the OS.  Arrow's allocator keeps them
+    otherwise: after a 10M-row CSV that is ~0.8 GB of resident memory the panel (80 MB)
+    no longer uses, which would stack on top of TensorFlow during training."""
+    try:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
+    except Exception:  # pragma: no cover - pyarrow missing or an old version
+        pass
+
+
+@dataclass
+class _Source:
+    frame: pd.DataFrame
+    name: str
+    parquet: bool = False
+    notes: list = field(default_factory=list)
+    reread_time: object = None     # callable(col) -> str Series, for the pyarrow path
+    fast: dict = field(default_factory=dict)   # column -> NumPy data (see _arrow_frame)
+    skipped: int = 0               # lines before the header (Excel's "sep=," line)
+
+    def where(self, i) -> str:
+        i = int(i)
+        if i < 0:
+            return "a resampled point"
+        return f"row {i + 1}" if self.parquet else f"line {i + 2 + self.skipped}"
+
+
+def _check_path(path) -> Path:
+    try:
+        p = Path(path)
+    except TypeError:
+        raise DataError(f"the data must be a file path or a pandas DataFrame. Got "
+                        f"{type(path).__name__}.") from None
+    if not p.exists():
+        raise DataError(f"file not found: '{p}'.")
+    if p.is_dir():
+        raise DataError(f"'{p}' is a directory, not a data file.")
+    if not p.is_file():
+        raise DataError(f"'{p}' is not a regular file (a device, a pipe or a socket); save "
+                        "the data to a file first.")
+    return p
+
+
+def _read_table(p: Path, id_col=None) -> _Source:
+    size = p.stat().st_size
+    if size == 0:
+        raise DataError(f"'{p.name}' is empty (0 bytes).")
+    with open(p, "rb") as fh:
+        magic = fh.read(8)
+    if magic.startswith(b"PAR1") or p.suffix.lower() in (".parquet", ".pq"):
+        return _read_parquet(p)
+    compression = next((c for m, c in _MAGIC if magic.startswith(m)), None)
+    if compression:
+        _check_expansion(p, compression, size)
+    head, truncated = _head(p, compression)
+    if not head.strip():
+        raise DataError(f"'{p.name}' is empty (no header, no data).")
+    encoding, text, notes = _decode(head, p.name)
+    return _read_csv(p, compression, encoding, text, truncated, notes, id_col)
+
+
+#: A compressed file may expand this many times (CSV compresses 3-15x; a decompression
+#: bomb thousands of times) once it is larger than EXPANSION_FREE, and never beyond
+#: MAX_DECOMPRESSED.
+MAX_EXPANSION = 100
+EXPANSION_FREE = 256 << 20
+MAX_DECOMPRESSED = 8 << 30
+
+
+def _open_compressed(p: Path, compression):
+    """A binary stream of the decompressed content of ``p``."""
+    if compression == "zip":
+        zf = zipfile.ZipFile(p)
+        names = [n for n in zf.namelist() if not n.endswith("/")]
+        return zf.open(names[0]) if names else io.BytesIO()
+    if compression == "zstd":
+        import pyarrow as pa
+
+        return pa.input_stream(str(p), compression="zstd")
+    return {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}[compression](p, "rb")
+
+
+def _check_expansion(p: Path, compression, size: int) -> None:
+    """Refuse a compressed file that expands beyond :data:`MAX_EXPANSION` times its size
+    (past :data:`EXPANSION_FREE`) or :data:`MAX_DECOMPRESSED`, by decompressing it once
+    up to the limit (never holding it): a 580 KB file expanding to 300 MB used 3.4 GB."""
+    limit = min(MAX_DECOMPRESSED, max(EXPANSION_FREE, MAX_EXPANSION * size))
+    total = 0
+    try:
+        with _open_compressed(p, compression) as fh:
+            while True:
+                chunk = fh.read(1 << 20)
+                if not chunk:
+                    return
+                total += len(chunk)
+                if total > limit:
+                    break
+    except DataError:
+        raise
+    except Exception:  # corrupt archive: _head reports it with the decompressor's words
+        return
+    raise DataError(f"'{p.name}' expands to more than {limit >> 20:,} MB from {size:,} bytes "
+                    f"({compression}); refusing a likely decompression bomb. Decompress it "
+                    "yourself if the data are genuine.")
+
+
+def _head(p: Path, compression):
+    try:
+        if compression == "zip":
+            with zipfile.ZipFile(p) as zf:
+                names = [n for n in zf.namelist() if not n.endswith("/")]
+                if "[Content_Types].xml" in names:
+                    raise DataError(f"'{p.name}' is an Excel/Office file; save the sheet as CSV "
+                                    f"first.")
+                if not names:
+                    raise DataError(f"'{p.name}' is an empty zip archive.")
+                with zf.open(names[0]) as fh:
+                    data = fh.read(_HEAD_BYTES + 1)
+        elif compression == "zstd":
+            import pyarrow as pa
+            with pa.input_stream(str(p), compression="zstd") as fh:
+                data = fh.read(_HEAD_BYTES + 1)
+        else:
+            opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}.get(compression, open)
+            with opener(p, "rb") as fh:
+                data = fh.read(_HEAD_BYTES + 1)
+    except DataError:
+        raise
+    except Exception as exc:  # corrupt archive: any decompressor error
+        raise DataError(f"cannot decompress '{p.name}' ({compression}): "
+                        f"{_first_line(exc)}.") from None
+    return data[:_HEAD_BYTES], len(data) > _HEAD_BYTES
+
+
+def _unicode_width(head: bytes) -> str | None:
+    """The UTF-16/32 encoding of a text without a byte-order mark, told by its zero bytes
+    (ASCII characters, as CSV punctuation and digits are, leave 1 or 3 zeros in 2 or 4
+    bytes, always at the same positions); None when the text is not laid out like that."""
+    n = len(head) // 4 * 4
+    if n < 8:
+        return None
+    lanes = [head[k:n:4].count(0) / (n // 4) for k in range(4)]
+    zero, text = [v > 0.9 for v in lanes], [v < 0.1 for v in lanes]
+    if zero[1] and zero[2] and zero[3] and text[0]:
+        return "utf-32-le"
+    if zero[0] and zero[1] and zero[2] and text[3]:
+        return "utf-32-be"
+    if zero[1] and zero[3] and text[0] and text[2]:
+        return "utf-16-le"
+    if zero[0] and zero[2] and text[1] and text[3]:
+        return "utf-16-be"
+    return None
+
+
+def _decode(head: bytes, name: str):
+    notes = []
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        encoding = "utf-32"   # before UTF-16: the UTF-32-LE mark starts with UTF-16-LE's
+    elif head.startswith(codecs.BOM_UTF8):
+        encoding = "utf-8-sig"
+    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding = "utf-16"
+    else:
+        encoding = _unicode_width(head) or "utf-8"
+        if encoding != "utf-8":
+            notes.append(f"'{name}' has no byte-order mark; read it as "
+                         f"{encoding.upper()}.")
+    try:
+        text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
+    except UnicodeDecodeError:
+        encoding, text = None, head.decode("latin-1")
+    control = len(_CONTROL.findall(text))
+    if "\x00" in text or control > max(2, len(text) // 100):
+        raise DataError(f"'{name}' does not look like a CSV or Parquet file (it contains "
+                        f"binary data).")
+    if encoding is None:
+        encoding = "latin-1"
+        notes.append(f"'{name}' is not valid UTF-8; read it as Latin-1.")
+    return encoding, text.lstrip("\ufeff"), notes
+
+
+def _sniff(text: str, truncated: bool, candidates=(",", ";", "\t", "|")):
+    rows_by = {}
+    best = None
+    for sep in candidates:
+        try:
+            if sep != ",":      # a header of one field rules the separator out: skip the rest
+                first = next((r for r in csv.reader(io.StringIO(text), delimiter=sep) if r),
+                             None)
+                if first is None or len(first) < 2:
+                    continue
+            rows = [r for r in csv.reader(io.StringIO(text), delimiter=sep) if r]
+        except csv.Error:
+            continue
+        if truncated and len(rows) > 1:
+            rows = rows[:-1]
+        rows_by[sep] = rows
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        body = rows[1:]
+        consistent = (sum(len(r) == width for r in body) / len(body)) if body else 1.0
+        score = (consistent, width)
+        if best is None or score > best[0]:
+            best = (score, sep)
+    sep = best[1] if best else ","
+    return sep, rows_by.get(sep, [])
+
+
+#: Excel's first line naming the separator ("sep=;"), before the header
+_SEP_LINE = re.compile(r"sep=([^\r\n\w\"'])[ \t]*(\r\n|\r|\n)")
+
+
+def _read_csv(p, compression, encoding, text, truncated, notes, id_col=None) -> _Source:
+    name = p.name
+    hint = _SEP_LINE.match(text)
+    skip = 1 if hint else 0
+    if hint:
+        text = text[hint.end():]
+    sep, rows = _sniff(text, truncated, (hint.group(1),) if hint else (",", ";", "\t", "|"))
+    header = rows[0] if rows else []
+    dupes = [c for c, k in Counter(header).items() if k > 1]
+    if dupes:
+        raise DataError(f"column names in '{name}' must be unique; {dupes[0]!r} appears "
+                        f"{header.count(dupes[0])} times.")
+    # a row wider than the header (checked here for the sampled lines; the parsers report
+    # the rest, but pandas silently drops extra fields on the very first data row)
+    if rows:
+        physical = _line_numbers(text, sep)
+        for k, r in enumerate(rows[1:], start=1):
+            if len(r) > len(header):
+                line = (physical[k] if k < len(physical) else k + 1) + skip
+                raise DataError(f"'{name}' line {line} has {len(r)} fields but the header has "
+                                f"{len(header)} (ragged rows); every row needs the same "
+                                f"number of fields.")
+    decimal, thousands = ".", None
+    if sep != ",":
+        cells = [c.strip() for r in rows[1:200] for c in r]
+        if any(re.fullmatch(r"[+-]?\d+,\d+", c) for c in cells):
+            decimal = ","
+            if any(re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+(,\d+)?", c) for c in cells):
+                thousands = "."
+    string_cols = [c for c in header if c.strip().lower() in ID_NAMES or c == id_col]
+
+    if encoding in ("utf-8", "utf-8-sig") and decimal == "." and compression in (None, "gzip", "bz2", "zstd"):
+        multiline = any("\n" in c or "\r" in c for r in rows for c in r)
+        fast = {}
+        frame = _read_pyarrow(p, compression, sep, string_cols, quoted=multiline,
+                              dictionary=True, fast=fast, skip=skip)
+        if frame is not None:
+            if len(frame) == 0:
+                raise DataError(f"'{name}' has a header but no data rows.")
+
+            def reread(col):
+                return _read_pyarrow(p, compression, sep, [col], quoted=multiline,
+                                     only=col, skip=skip)[col]
+            return _Source(frame, name, notes=notes, reread_time=reread, fast=fast,
+                           skipped=skip)
+    frame = _read_pandas(p, compression, encoding, sep, decimal, thousands, string_cols,
+                         skip)
+    if len(frame) == 0:
+        raise DataError(f"'{name}' has a header but no data rows.")
+    return _Source(frame, name, notes=notes, skipped=skip)
+
+
+def _line_numbers(text, sep):
+    """Physical line number (1-based) of each non-empty CSV record in ``text``."""
+    out, reader = [], csv.reader(io.StringIO(text), delimiter=sep)
+    prev = 0
+    try:
+        for r in reader:
+            if r:
+                out.append(prev + 1)
+            prev = reader.line_num
+    except csv.Error:
+        pass
+    return out
+
+
+def _read_pyarrow(p, compression, sep, string_cols, quoted, only=None, dictionary=False,
+                  fast=None, skip=0):
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        # the compression the magic bytes named (None: plain), never one guessed from the
+        # file name: a plain CSV named .csv.gz is plain
+        source = pa.input_stream(str(p), compression=compression)
+        convert = pacsv.ConvertOptions(
+            # series ids arrive dictionary-encoded (a Categorical): factorised for free
+            column_types={c: pa.dictionary(pa.int32(), pa.string()) if dictionary
+                          else pa.string() for c in string_cols},
+            null_values=_NULLS, strings_can_be_null=True, quoted_strings_can_be_null=True,
+            include_columns=[only] if only else None)
+        table = pacsv.read_csv(
+            source,
+            read_options=pacsv.ReadOptions(block_size=_block_size(p), skip_rows=skip),
+            parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=quoted),
+            convert_options=convert)
+        mapping = {pa.string(): pd.StringDtype(na_value=np.nan),
+                   pa.large_string(): pd.StringDtype(na_value=np.nan)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if fast is None or len(set(table.column_names)) < table.num_columns:
+                return table.to_pandas(date_as_object=False, types_mapper=mapping.get)
+            return _arrow_frame(table, fast, mapping)
+    except (pa.ArrowException, ValueError, TypeError, OverflowError):
+        return None     # odd file: let pandas' parsers read it and explain what is wrong
+
+
+def _block_size(p) -> int:
+    """Bytes per parsing block: ~24 blocks keep both threads busy on a mid-size file, while
+    16 MiB blocks on a big one cost less CPU and memory than many small ones."""
+    try:
+        size = p.stat().st_size
+    except OSError:
+        size = 0
+    return int(min(1 << 24, max(1 << 20, size // 24)))
+
+
+def _arrow_frame(table, fast, mapping) -> pd.DataFrame:
+    """``table.to_pandas()``, column by column, keeping what the panel needs as plain NumPy.
+
+    Float and naive timestamp columns become one writeable array each (the frame's column
+    is a view of it, so the values need no further copy); dictionary-encoded string columns
+    become a Categorical whose codes (nulls -1) and labels are kept too.  ``fast`` receives
+    ``{column: array}`` and ``{column: (codes, labels)}``.  Each Arrow column is dropped as
+    soon as it is converted, so the table and the frame never coexist in full.
+    """
+    import pyarrow as pa
+
+    names, columns = table.column_names, table.columns
+    del table
+    out = {}
+    for i, name in enumerate(names):
+        col, columns[i] = columns[i], None
+        typ = col.type
+        if not len(col):
+            pass
+        elif typ == pa.float64():
+            if col.null_count:
+                col = col.fill_null(np.nan)         # as to_pandas gives them
+            arr = fast[name] = _pool_numpy(col, np.float64)
+            out[name] = pd.Series(arr, name=name, copy=False)
+        elif pa.types.is_timestamp(typ) and typ.tz is None and not col.null_count:
+            arr = fast[name] = _pool_numpy(col, np.int64).view(f"M8[{typ.unit}]")
+            out[name] = pd.Series(arr, name=name, copy=False)
+        elif pa.types.is_dictionary(typ) and pa.types.is_string(typ.value_type):
+            col = col.unify_dictionaries()
+            # plain object labels: building pandas' Arrow-backed strings costs ~5 ms up front
+            labels = pd.Index(col.chunks[0].dictionary.to_pylist(), dtype=object)
+            dtype = np.dtype(_code_dtype(len(labels)))
+            idx = pa.chunked_array([chunk.indices for chunk in col.chunks])
+            if idx.null_count:
+                idx = idx.fill_null(-1)
+            codes = _pool_numpy(idx.cast(pa.from_numpy_dtype(dtype)), dtype)
+            fast[name] = (codes, labels)     # shared with the Categorical (same dtype)
+            out[name] = pd.Series(pd.Categorical.from_codes(codes, categories=labels,
+                                                            validate=False),
+                                  name=name, copy=False)
+        if name not in out:
+            out[name] = pa.table({name: col}).to_pandas(
+                date_as_object=False, types_mapper=mapping.get)[name]
+        del col
+    # object column labels: a str Index would build pandas' Arrow strings (~5 ms up front)
+    frame = pd.DataFrame(dict(enumerate(out[name] for name in names)), copy=False)
+    frame.columns = pd.Index(names, dtype=object)
+    return frame
+
+
+def _pool_numpy(col, dtype) -> np.ndarray:
+    """The chunks of ``col`` (no nulls, fixed width) as one writeable NumPy array of
+    ``dtype``, concatenated in Arrow's memory pool: that reuses the pages the CSV parser has
+    just freed, where a new 80 MB NumPy array faults in every page afresh (several times
+    slower in a fresh process)."""
+    import pyarrow as pa
+
+    arr = col.chunk(0) if col.num_chunks == 1 else pa.concat_arrays(col.chunks)
+    dtype = np.dtype(dtype)
+    out = np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr),
+                        offset=arr.offset * dtype.itemsize)
+    return out if out.flags.writeable else out.copy()
+
+
+def _code_dtype(n_labels):
+    """The integer type pandas gives the codes of a Categorical with ``n_labels``
+    categories (so that it can share them): int8 below 127, int16 below 32767, …"""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_labels < np.iinfo(dtype).max:
+            return dtype
+    return np.int64
+
+
+def _read_pandas(p, compression, encoding, sep, decimal, thousands, string_cols, skip=0):
+    name = p.name
+    kwargs = dict(sep=sep, decimal=decimal, thousands=thousands, encoding=encoding,
+                  skiprows=skip,
+                  compression=compression, dtype={c: str for c in string_cols},
+                  index_col=False, on_bad_lines="error", skipinitialspace=False)
+    last = None
+    for engine in ("c", "python"):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return pd.read_csv(p, engine=engine, **kwargs)
+        except pd.errors.EmptyDataError:
+            raise DataError(f"'{name}' is empty (no header, no data).") from None
+        except UnicodeError as exc:
+            raise DataError(f"cannot decode '{name}' as {encoding}: {_first_line(exc)}.") from None
+        except (pd.errors.ParserError, ValueError, csv.Error, OverflowError) as exc:
+            m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+            if m:
+                raise DataError(f"'{name}' line {m.group(2)} has {m.group(3)} fields but the "
+                                f"header has {m.group(1)} (ragged rows); every row needs the "
+                                f"same number of fields.") from None
+            last = exc
+        except Exception as exc:  # decompression and I/O errors from inside pandas
+            last = exc
+    raise DataError(f"cannot parse '{name}' as CSV: {_first_line(last)}.")
+
+
+def _read_parquet(p: Path) -> _Source:
+    try:
+        frame = pd.read_parquet(p)
+    except Exception as exc:  # pyarrow raises many types for a broken file
+        raise DataError(f"cannot read '{p.name}' as Parquet: {_first_line(exc)}.") from None
+    return _frame_source(frame, p.name, copy=False)
+
+
+#: How messages name a DataFrame handed to :func:`read_panel`.
+FRAME_NAME = "DataFrame"
+
+
+def _frame_source(frame: pd.DataFrame, name: str, copy: bool) -> _Source:
+    """A table already in memory (read from Parquet, or handed over from Python): an index
+    that carries data (a ``DatetimeIndex``, named levels, as a wide frame indexed by time
+    has) becomes columns, names become strings and must be unique, one row at least.
+    ``copy``: the frame is someone else's, so later steps must not write into it."""
+    index = frame.index
+    plain = isinstance(index, pd.RangeIndex) or (
+        index.nlevels == 1 and index.name is None and not isinstance(index, pd.DatetimeIndex))
+    frame = frame.reset_index(drop=plain)
+    if copy:
+        frame = frame.copy(deep=True)
+    frame.columns = [str(c) for c in frame.columns]
+    if frame.columns.duplicated().any():
+        c = frame.columns[frame.columns.duplicated()][0]
+        raise DataError(f"column names in '{name}' must be unique; {c!r} appears twice.")
+    if len(frame) == 0:
+        raise DataError(f"'{name}' has no data rows.")
+    return _Source(frame, name, parquet=True)
+
+
+def _first_line(exc) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]

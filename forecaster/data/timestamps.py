@@ -1,0 +1,242 @@
+"""Time columns to integer steps or datetimes (ISO, day-first and month-first dates —
+never guessed —, time zones and UTC offsets), the frequency alias of ``--freq`` and the
+frequency inferred from the data, with the alias a message should suggest.
+Package-private helpers of :func:`~forecaster.data.ingest.read_panel`.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+
+from forecaster.data.columns import _DATEISH, _counts
+from forecaster.data.readers import _first_line
+from forecaster.errors import DataError
+
+_LEGACY_FREQ = {"M": "ME", "H": "h", "T": "min", "S": "s", "L": "ms", "U": "us", "N": "ns",
+                "A": "YE", "Y": "YE", "Q": "QE", "BM": "BME", "BQ": "BQE", "BA": "BYE",
+                "BY": "BYE", "AS": "YS", "BAS": "BYS", "CBM": "CBME"}
+_DMY = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?!\d)(.*)$")
+_TZ_SUFFIX = r"(?:Z|[+-]\d{2}(?::?\d{2})?)\s*$"
+
+
+def _parse_freq(freq):
+    text = str(freq).strip()
+    m = re.fullmatch(r"(\d*)([A-Za-z]+)(-[A-Za-z]+)?", text)
+    tries = [text]
+    if m and m.group(2) in _LEGACY_FREQ:
+        tries.append(m.group(1) + _LEGACY_FREQ[m.group(2)] + (m.group(3) or ""))
+    for cand in tries:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                off = pd.tseries.frequencies.to_offset(cand)
+            pd.date_range("2000-01-01", periods=2, freq=off)
+            if off is not None and getattr(off, "n", 1) >= 1:
+                return off
+        except (ValueError, TypeError, OverflowError):
+            continue
+    raise DataError(f"`freq` must be a pandas frequency alias such as 'D', 'W-SAT', 'MS', "
+                    f"'h'. Got {freq!r}.")
+
+
+def _to_int_steps(s: pd.Series, name, src) -> np.ndarray:
+    if pd.api.types.is_integer_dtype(s.dtype) and not s.isna().any():
+        return s.to_numpy(dtype=np.int64)
+    num = pd.to_numeric(s.astype("str").str.strip(), errors="coerce") \
+        if not pd.api.types.is_numeric_dtype(s.dtype) else s.astype(np.float64)
+    arr = num.to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(arr) | (arr != np.round(arr)) | (np.abs(arr) > 2 ** 53)
+    if bad.any():
+        i = int(np.argmax(bad))
+        got = s.iloc[i]
+        what = "no timestamp" if pd.isna(got) else f"{str(got)!r}"
+        raise DataError(f"time column {name!r} must hold integer steps or dates. Got {what} "
+                        f"at {src.where(i)}.")
+    return arr.astype(np.int64)
+
+
+def _to_datetime(s: pd.Series, name, src, dayfirst, monthfirst):
+    """Parse the time column; returns (DatetimeIndex, tz name or None, notes)."""
+    notes = []
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        idx = pd.DatetimeIndex(s)
+        if idx.isna().any():
+            i = int(np.argmax(idx.isna()))
+            raise DataError(f"time column {name!r} has no timestamp at {src.where(i)}.")
+        tz = None if idx.tz is None else str(idx.tz)
+        return idx, tz, notes
+    text = s.astype("str").str.strip()
+    empty = (s.isna() | (text == "")).to_numpy()
+    if empty.any():
+        i = int(np.argmax(empty))
+        raise DataError(f"time column {name!r} has no timestamp at {src.where(i)}.")
+    looks_dmy = text.iloc[:2000].str.match(_DMY).mean() > 0.5     # decide on a sample
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if looks_dmy:
+                ex = text.str.extract(_DMY)
+                dmy = ex[0].notna().to_numpy()
+                parsed = _parse_dmy(text, ex, dmy, name, src, dayfirst, monthfirst, notes)
+            else:
+                parsed = _parse_iso(text, name, src, notes)
+    except (ValueError, OverflowError, TypeError) as exc:
+        raise DataError(f"cannot parse the dates in column {name!r}: {_first_line(exc)}.") \
+            from None
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"cannot parse {str(s.iloc[i])!r} at {src.where(i)} as a date (time "
+                        f"column {name!r}).")
+    idx = pd.DatetimeIndex(parsed)
+    return idx, (None if idx.tz is None else str(idx.tz)), notes
+
+
+def _parse_dmy(text, ex, dmy, name, src, dayfirst, monthfirst, notes):
+    if not dmy.all():
+        i = int(np.argmax(~dmy))
+        raise DataError(f"cannot parse {text.iloc[i]!r} at {src.where(i)} as a date (time "
+                        f"column {name!r}); the other dates look like dd/mm/yyyy or "
+                        f"mm/dd/yyyy.")
+    a = ex[0].astype(int).to_numpy()
+    b = ex[2].astype(int).to_numpy()
+    if dayfirst:
+        if (b > 12).any():
+            i = int(np.argmax(b > 12))
+            raise DataError(f"--dayfirst was given but {text.iloc[i]!r} at {src.where(i)} is "
+                            f"not day/month/year (month {b[i]} > 12).")
+        first = "day"
+    elif monthfirst:
+        if (a > 12).any():
+            i = int(np.argmax(a > 12))
+            raise DataError(f"--monthfirst was given but {text.iloc[i]!r} at {src.where(i)} is "
+                            f"not month/day/year (month {a[i]} > 12).")
+        first = "month"
+    elif (a > 12).any():
+        i = int(np.argmax(a > 12))
+        raise DataError(f"dates in column {name!r} are day-first (e.g. {text.iloc[i]!r} at "
+                        f"{src.where(i)}); pass --dayfirst to read them as day/month/year.")
+    elif (b > 12).any():
+        i = int(np.argmax(b > 12))
+        first = "month"
+        notes.append(f"Read dates in column {name!r} as month/day/year (e.g. "
+                     f"{text.iloc[i]!r}).")
+    else:
+        raise DataError(f"dates in column {name!r} are ambiguous: {text.iloc[0]!r} at "
+                        f"{src.where(0)} could be day/month or month/day; pass --dayfirst if "
+                        f"the day comes first, --monthfirst if the month does, or write "
+                        f"dates as YYYY-MM-DD.")
+    sep = ex[1].iloc[0]
+    year = "%Y" if len(ex[3].iloc[0]) == 4 else "%y"
+    fmt = (f"%d{sep}%m{sep}{year}" if first == "day" else f"%m{sep}%d{sep}{year}")
+    if (ex[4].str.strip() == "").all():
+        return pd.to_datetime(text, format=fmt, errors="coerce")
+    return pd.to_datetime(text, format="mixed", dayfirst=first == "day", errors="coerce")
+
+
+def _parse_iso(text, name, src, notes):
+    try:
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
+    except ValueError as exc:
+        if "Mixed timezones" not in str(exc) and "mixed time" not in str(exc).lower():
+            raise
+        aware = text.str.contains(_TZ_SUFFIX, regex=True).to_numpy()
+        if not aware.all():
+            i, j = int(np.argmax(aware)), int(np.argmax(~aware))
+            raise DataError(f"time column {name!r} mixes time-zone-aware and naive timestamps "
+                            f"({text.iloc[i]!r} at {src.where(i)}, {text.iloc[j]!r} at "
+                            f"{src.where(j)}); give every timestamp an offset or none.") \
+                from None
+        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+        offsets = sorted(set(text.str.extract(f"({_TZ_SUFFIX[:-4]})\\s*$")[0].dropna()))
+        notes.append(f"Timestamps in column {name!r} had several UTC offsets "
+                     f"({', '.join(offsets[:4])}); converted them to UTC.")
+        return parsed
+    bad = parsed.isna().to_numpy()
+    if bad.all() and text.str.match(_DATEISH).mean() >= 0.9:
+        parsed = pd.to_datetime(text, format="mixed", errors="coerce")
+    return parsed
+
+
+def _index(t, unit, tz) -> pd.DatetimeIndex:
+    idx = pd.DatetimeIndex(np.asarray(t).astype(f"datetime64[{unit}]"))
+    return idx.tz_localize("UTC").tz_convert(tz) if tz else idx
+
+
+def _infer_offset(codes, t, unit, tz, src, name, rows, counts):
+    rep = int(np.argmax(counts))
+    lo, hi = np.searchsorted(codes, np.array([rep, rep + 1], dtype=codes.dtype))
+    ts = t[lo:hi]
+    if len(ts) < 3:
+        raise DataError(f"cannot infer the frequency from {len(ts)} timestamp(s); pass --freq "
+                        f"(e.g. --freq D).")
+    found = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            f = pd.infer_freq(_index(ts[:2000], unit, tz))
+        except (ValueError, TypeError):
+            f = None
+        if f is None:
+            starts = np.unique(np.linspace(0, len(ts) - 5, num=min(25, max(1, len(ts) - 4)),
+                                           dtype=np.int64)) if len(ts) >= 5 else []
+            for s0 in starts:
+                try:
+                    g = pd.infer_freq(_index(ts[s0:s0 + 5], unit, tz))
+                except (ValueError, TypeError):
+                    g = None
+                if g is not None:
+                    found.append(getattr(g, "freqstr", g))
+            if found:
+                f = Counter(found).most_common(1)[0][0]
+    if f is not None:
+        return pd.tseries.frequencies.to_offset(getattr(f, "freqstr", f))
+    diffs = np.diff(ts)
+    diffs = diffs[diffs > 0]
+    step = int(Counter(diffs.tolist()).most_common(1)[0][0])
+    td = pd.Timedelta(step, unit=unit)
+    if td % pd.Timedelta(days=1) == pd.Timedelta(0):
+        return pd.tseries.frequencies.to_offset(f"{td.days}D")
+    return pd.tseries.frequencies.to_offset(td)
+
+
+_NICE = ("s", "min", "5min", "15min", "30min", "h", "D", "W", "MS", "QS", "YS")
+
+
+def _suggest_freq(codes, t, unit) -> str:
+    """A round frequency alias at least as coarse as the median spacing (for messages)."""
+    d = np.diff(t)[(codes[1:] == codes[:-1])]
+    d = d[d > 0]
+    if not len(d):
+        return "D"
+    return _nice_alias(pd.Timedelta(int(np.median(d)), unit=unit))
+
+
+def _average_freq(codes, t, unit) -> str:
+    """A round frequency alias at least as coarse as the average spacing of the series
+    (their span over their points, the median over series): the grid that timestamps at
+    uneven places within each period (month starts and ends mixed) belong on."""
+    counts = _counts(codes)
+    ends = np.cumsum(counts) - 1
+    starts = ends - counts + 1
+    several = counts > 1
+    if not several.any():
+        return "D"
+    spans = (t[ends] - t[starts])[several] / (counts[several] - 1)
+    return _nice_alias(pd.Timedelta(int(np.median(spans)), unit=unit))
+
+
+def _nice_alias(median: pd.Timedelta) -> str:
+    """The finest of :data:`_NICE` whose longest period holds ``median``."""
+    for alias in _NICE:
+        span = pd.Timedelta(days={"MS": 31, "QS": 92, "YS": 366}[alias]) \
+            if alias in ("MS", "QS", "YS") else pd.Timedelta(pd.tseries.frequencies.to_offset(
+                "7D" if alias == "W" else alias))
+        if span >= median * 0.99:
+            return alias
+    return "YS"

@@ -1,0 +1,27 @@
+"""What every pipeline reads first: the data, with the config's ``[data]`` options, and
+the season the config or the data's frequency gives (``train``, ``evaluate`` and the
+Python API share both)."""
+
+from __future__ import annotations
+
+from forecaster.config import Config, DataConfig
+from forecaster.data.ingest import read_panel
+from forecaster.data.panel import Panel
+
+
+def load_panel(path, cfg: Config) -> Panel:
+    """Read ``path`` with the ``[data]`` options of ``cfg``."""
+    d = cfg.data
+    return read_panel(path, target=d.target or None, time_col=d.time_col or None,
+                      id_col=d.id_col or None, freq=d.freq or None, **repair_options(d))
+
+
+def repair_options(d: DataConfig) -> dict:
+    """The ``read_panel`` options of ``[data]`` that say how to read and repair values
+    and dates (not which columns or frequency): date order, fill, gap limit, aggregate."""
+    return dict(dayfirst=d.dayfirst, monthfirst=d.monthfirst, fill=d.fill,
+                max_gap=d.max_gap or None, aggregate=d.aggregate or None)
+
+
+def season_of(panel: Panel, cfg: Config) -> int | None:
+    return cfg.evaluation.season or panel.axis.season()

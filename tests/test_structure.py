@@ -1,0 +1,88 @@
+"""The package's shape: no import cycle anywhere in forecaster/ (imports inside functions
+count too: a lazy import is still a dependency), and modules of a readable size."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+PACKAGE = ROOT / "forecaster"
+MAX_MODULE_LINES = 560  # the aim is ~500; this is the line no module may cross again
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the forecaster modules it imports (at any depth of its code)."""
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            deps |= {t for t in targets if t in modules and t != name}
+        # `from forecaster import artifacts` names a module; `import forecaster` alone is
+        # the lazy namespace, whose exports are resolved on use and not a dependency
+        deps.discard("forecaster")
+        graph[name] = deps
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == "open":
+                return stack[stack.index(dep):] + [dep]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_no_import_cycle_in_the_package():
+    cycle = find_cycle(import_graph())
+    assert cycle is None, " -> ".join(cycle)
+
+
+def test_the_cycle_finder_finds_cycles():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_runtime_and_the_fit_loops_depend_one_way():
+    graph = import_graph()
+    assert "forecaster.training" not in graph["forecaster.distributed"]
+    assert "forecaster.distributed" in graph["forecaster.training"]
+    for loop in ("forecaster.training", "forecaster.distributed"):
+        assert {"forecaster.runtime", "forecaster.fit_loop"} <= graph[loop]
+    assert graph["forecaster.runtime"] <= {"forecaster.errors"}
+
+
+def test_no_module_is_oversized():
+    sizes = {_module_name(p): len(p.read_text(encoding="utf-8").splitlines())
+             for p in PACKAGE.rglob("*.py")}
+    big = {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert not big, big
