@@ -191,8 +191,8 @@ def load(path: str | Path) -> Forecaster:
     written by ``forecast train`` or :meth:`Forecaster.save`; the model is loaded safely
     and the run's integrity checked, as ``forecast predict`` does."""
     from forecaster import artifacts
-    from forecaster.evaluation.leaderboard import numeric_table
-    from forecaster.pipeline.predict import load_run_model, load_state
+    from forecaster.pipeline.predict import load_run_model
+    from forecaster.run_record import RunRecord
     from forecaster.runtime import import_backend
 
     path = Path(path)
@@ -202,22 +202,15 @@ def load(path: str | Path) -> Forecaster:
         path = artifacts.resolve_run(path.parent, str(path))
     else:  # a runs directory: its latest run
         path = artifacts.resolve_run(path, artifacts.LATEST)
-    info = artifacts.read_json(path / "run.json")
-    state = load_state(path)
+    record = RunRecord.load(path)
     import_backend()
-    network = load_run_model(path, state)
+    network = load_run_model(path, record.state)
     config = path / "config.toml"
     out = Forecaster.__new__(Forecaster)
     out.profile, out.config, out.settings = "default", None, {}
     out.run_, out.run_dir_ = None, path
     out.config_ = load_config(config) if config.is_file() else None
-    lookbacks = info.get("lookbacks")
-    out._adopt(network, state, lookbacks if isinstance(lookbacks, list) else [])
-    metrics = path / "metrics.json"
-    out.leaderboard_ = None
-    if metrics.is_file():
-        rows = artifacts.read_json(metrics).get("leaderboard")
-        out.leaderboard_ = numeric_table(rows) if isinstance(rows, list) and rows else None
-    out.notes_ = list(state.notes)
+    out._adopt(network, record.state, list(record.info.lookbacks))
+    out.leaderboard_ = record.leaderboard()
+    out.notes_ = list(record.state.notes)
     return out
-

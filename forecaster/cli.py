@@ -440,15 +440,16 @@ def predict(ctx, horizon, new_data, run_id, runs_dir, output, fmt, overwrite, de
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
     _prepare_runtime(ctx)
     from forecaster import artifacts
-    from forecaster.pipeline.predict import format_frame, predict as run_predict, write_forecast
+    from forecaster.pipeline.predict import (format_frame, output_format,
+                                             predict as run_predict, write_forecast)
+    from forecaster.run_record import RunRecord
     from forecaster.runtime import select_device
-
-    from forecaster.pipeline.predict import output_format
 
     select_device(device)  # --device gpu without a GPU: a clear error
     run_dir = artifacts.resolve_run(Path(runs_dir), run_id)
+    record = RunRecord.load(run_dir)
     if horizon is None:
-        horizon = artifacts.read_json(run_dir / "preprocessing.json").get("horizon", 1)
+        horizon = record.state.horizon
     fmt = output_format(output, fmt)
     if output:
         path = Path(output)
@@ -463,7 +464,7 @@ def predict(ctx, horizon, new_data, run_id, runs_dir, output, fmt, overwrite, de
     if os.path.lexists(path) and not overwrite:
         raise click.ClickException(f"{str(path)!r} already exists; pass --overwrite to "
                                    "replace it or choose another --output.")
-    pred = run_predict(run_dir, int(horizon), new_data=new_data)
+    pred = run_predict(record, int(horizon), new_data=new_data)
     for note in pred.notes:
         _log(ctx, f"note: {note}")
     written = write_forecast(pred, path, fmt)

@@ -24,6 +24,7 @@ from forecaster.errors import ConfigError, DataError, ForecastError
 from forecaster.models.base import forecast_to_frame
 from forecaster.models.neural import forecast_values
 from forecaster.preprocessing import Preprocessing
+from forecaster.run_record import RunRecord
 
 FORMATS = FORECAST_FORMATS
 EXTENSIONS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
@@ -53,20 +54,21 @@ class Prediction:
     notes: list = field(default_factory=list)
 
 
-def predict(run_dir: Path, horizon: int, new_data=None) -> Prediction:
-    """Forecast ``horizon`` steps from the run in ``run_dir`` (checked before loading):
-    from the end of its training data, or from the end of ``new_data`` (a path or a
-    DataFrame, see :func:`read_new_data`) without retraining; the run is only read."""
+def predict(run, horizon: int, new_data=None) -> Prediction:
+    """Forecast ``horizon`` steps from ``run`` (a run directory, or its
+    :class:`~forecaster.run_record.RunRecord`; checked before the model is loaded): from
+    the end of its training data, or from the end of ``new_data`` (a path or a DataFrame,
+    see :func:`read_new_data`) without retraining; the run is only read."""
     check_horizon(horizon)
-    state = load_state(run_dir)
-    notes = []
+    record = run if isinstance(run, RunRecord) else RunRecord.load(run)
+    state, notes = record.state, []
     if new_data is not None:
-        config = Path(run_dir) / "config.toml"
+        config = record.path / "config.toml"
         data = load_config(config).data if config.is_file() else None
         state, notes = moved_state(state, new_data, data)
     _check_dates(state, horizon)  # before the model is loaded
-    frame, more = _forecast(load_run_model(run_dir, state), state, horizon, None)
-    return Prediction(frame=frame, run_dir=run_dir, state=state, notes=notes + more)
+    frame, more = _forecast(load_run_model(record.path, state), state, horizon, None)
+    return Prediction(frame=frame, run_dir=record.path, state=state, notes=notes + more)
 
 
 def read_new_data(source, state: Preprocessing, data: DataConfig | None = None) -> Panel:
@@ -165,21 +167,6 @@ def _forecast(model, state: Preprocessing, horizon: int, levels) -> tuple[pd.Dat
     else:
         notes.append("this run has no backtest, so the forecast has no intervals.")
     return frame.drop(columns=["step"]), notes
-
-
-def load_state(run_dir: Path) -> Preprocessing:
-    """The run's validated ``preprocessing.json``, after checking that neither it nor
-    ``model.keras`` changed since ``run.json`` recorded their sha256, and that it agrees
-    with ``run.json`` on the window and horizon."""
-    info = artifacts.read_json(run_dir / "run.json")
-    artifacts.check_integrity(run_dir, info)
-    state = Preprocessing.from_json(artifacts.read_json(run_dir / "preprocessing.json"))
-    for key in ("window", "horizon"):
-        if key in info and info[key] != getattr(state, key):
-            raise artifacts.ArtifactError(
-                f"preprocessing.json in run {run_dir.name!r} says {key} "
-                f"{getattr(state, key)}, run.json says {info[key]!r}.")
-    return state
 
 
 def drop_unbounded(frame: pd.DataFrame) -> tuple[pd.DataFrame, list]:

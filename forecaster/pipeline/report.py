@@ -18,59 +18,16 @@ import os
 import shutil
 import struct
 from datetime import datetime, timezone
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from forecaster import artifacts
-from forecaster.choices import MODEL_KINDS
 from forecaster.errors import ArtifactError, RunNotFoundError
+from forecaster.reports.view import (CAPTIONS, FIGURE_FILES, FORECAST_ROWS, evaluation_summary,
+                                     forecast_table, leaderboard, rnn_model_name, summary)
+from forecaster.run_record import RunInfo, RunRecord
 
-__all__ = ["write_report", "FIGURE_FILES", "FORECAST_ROWS"]
-
-FORECAST_ROWS = 20
-
-#: figure key → (file name, title, input files it needs)
-FIGURE_FILES = {
-    "forecast": ("forecast.png", "Forecast with prediction intervals", ("forecast.csv",)),
-    "leaderboard": ("leaderboard.png", "Leaderboard: RNN vs baselines", ("metrics.json",)),
-    "horizon_error": ("horizon_error.png", "Error by horizon step", ("backtest.csv",)),
-    "training": ("training.png", "Training curves", ("history.csv",)),
-    "residuals": ("residuals.png", "Residual diagnostics", ("backtest.csv",)),
-    "gradients": ("gradients.png", "Gradient norms through time", ("diagnostics.json",)),
-}
-
-CAPTIONS = {
-    "forecast": "Dark line: the last observed values; blue line: the forecast; shaded bands: "
-                "80 % (darker) and 95 % (lighter) prediction intervals — the actual values "
-                "should fall inside a band about that often.",
-    "leaderboard": "Backtest error of every model on the same rolling-origin folds: shorter "
-                   "bars are better; MASE below 1 (dashed line) beats the in-sample seasonal "
-                   "naive forecast; the RNN is red and the best model is starred.",
-    "horizon_error": "Mean absolute error at each step ahead of the forecast origin (for a "
-                     "panel, in percent of each series' level so that every series counts "
-                     "the same): error normally grows with the horizon; the lowest line is "
-                     "the best model at that range (the RNN is the thick red line).",
-    "training": "Loss per epoch on the training windows and on the time-ordered validation "
-                "tail; the dashed green line marks the epoch whose weights were kept (early "
-                "stopping) — a widening gap between the curves means overfitting.",
-    "residuals": "Left: backtest errors should centre on 0 (an offset is bias); right: "
-                 "autocorrelation along each forecast path — bars outside the grey band are "
-                 "structure the model left unexplained (errors of neighbouring steps of one "
-                 "multi-step forecast are often positively correlated).",
-    "gradients": "How strongly the loss reacts to the hidden state at each input step: a line "
-                 "falling steeply towards the older steps (left) means vanishing gradients — "
-                 "the model barely learns from the start of the window; a rising one means "
-                 "exploding gradients.",
-}
-
-LEADERBOARD_COLUMNS = {  # key → (label, kind, help)
-    "mase": ("MASE", "num", "mean absolute scaled error; < 1 beats in-sample seasonal naive"),
-    "smape": ("sMAPE", "pct", "symmetric mean absolute percentage error"),
-    "mae": ("MAE", "num", "mean absolute error, target units"),
-    "rmse": ("RMSE", "num", "root mean squared error, target units"),
-    "mape": ("MAPE", "pct", "mean absolute percentage error (n/a with zero actuals)"),
-}
-
-RNN_NAMES = ("rnn",) + MODEL_KINDS
+__all__ = ["write_report", "FIGURE_FILES", "FORECAST_ROWS", "rnn_model_name"]
 
 
 # -------------------------------------------------------------------------------- loading
@@ -83,20 +40,6 @@ def _read_json(run_dir: Path, name: str):
     if not os.path.lexists(path):
         raise FileNotFoundError(path)
     return artifacts.read_json(path)
-
-
-def _required_json(run_dir: Path, name: str) -> dict:
-    try:
-        data = _read_json(run_dir, name)
-    except FileNotFoundError:
-        raise ArtifactError(
-            f"run directory {run_dir} must contain {name}. Got no such file "
-            "(the run is incomplete or was not written by `forecast train`)."
-        ) from None
-    if not isinstance(data, dict):
-        raise ArtifactError(f"{name} in run directory {run_dir} must hold a JSON object. "
-                            f"Got {type(data).__name__}.")
-    return data
 
 
 class _Optional:
@@ -180,33 +123,6 @@ def _without_local_paths(config_text):
     return re.sub(r'(?m)^(runs_dir\s*=\s*)"((?:[^"\\]|\\.)*)"', name_only, config_text)
 
 
-def _validate_preprocessing(pre: dict, run_dir: Path) -> None:
-    series = pre.get("series")
-    if not isinstance(series, list) or not series:
-        raise ArtifactError(f"preprocessing.json in run directory {run_dir} must list at least "
-                            f"one series under 'series'. Got {series!r:.60}.")
-    for i, s in enumerate(series):
-        if not isinstance(s, dict) or "id" not in s or not isinstance(s.get("context"), list):
-            raise ArtifactError(f"preprocessing.json series {i} must have 'id' and a 'context' "
-                                f"list. Got keys {sorted(s) if isinstance(s, dict) else s!r}.")
-    if not isinstance(pre.get("axis", {}), dict):
-        raise ArtifactError(f"preprocessing.json 'axis' must be an object. Got {pre['axis']!r}.")
-
-
-def rnn_model_name(run_model, names) -> str | None:
-    """The RNN's name among ``names`` (leaderboard or backtest models): the run's model kind,
-    else ``rnn``, else any name mentioning a recurrent kind; ``None`` if there is none."""
-    names = [str(n) for n in names]
-    if run_model is not None and str(run_model) in names:
-        return str(run_model)
-    if "rnn" in names:
-        return "rnn"
-    for name in names:
-        if any(kind in name.lower() for kind in RNN_NAMES):
-            return name
-    return None
-
-
 def is_evaluation_dir(run_dir: Path) -> bool:
     """``forecast evaluate`` output: metrics and backtest, but no trained run's files."""
     run_dir = Path(run_dir)
@@ -229,182 +145,6 @@ def _parse_times(values, axis: dict):
     return pd.to_numeric(values)
 
 
-# ------------------------------------------------------------------------------- context
-
-
-def _summary(run: dict, pre: dict, data: dict | None, run_dir: Path) -> list[dict]:
-    from forecaster.reports.figures import freq_word, model_label
-
-    data = data or {}
-    axis = pre.get("axis") or {}
-    freq = data.get("frequency") or axis.get("freq")
-    series = data.get("series", len(pre.get("series") or []))
-    start, end = data.get("start"), data.get("end")  # data.json (Panel.describe)
-    name = data.get("name") or (Path(str(data["path"])).name if data.get("path") else None)
-
-    def row(label, value, code=False):
-        return {"label": label, "value": "n/a" if value in (None, "") else value, "code": code}
-
-    from forecaster.reports.html import fmt_number, fmt_seconds
-
-    data_rows = [
-        row("file", name),
-        row("sha256", data.get("sha256"), code=True),
-        row("size", f"{fmt_number(data['bytes'])} bytes" if data.get("bytes") is not None else None),
-        row("rows", fmt_number(data.get("rows")) if data.get("rows") is not None else None),
-        row("series", fmt_number(series)),
-        row("frequency", f"{freq_word(freq)} ({freq})" if freq else
-            ("integer steps" if axis.get("kind") not in (None, "datetime") else None)),
-        row("time range", f"{start} – {end}" if start is not None and end is not None else None),
-        row("target", data.get("target") or pre.get("target")),
-        row("time column", data.get("time_col") or pre.get("time_col")),
-        row("id column", data.get("id_col") or pre.get("id_col") or "— (single series)"),
-    ]
-    epochs = run.get("epochs_run")
-    best = run.get("best_epoch")
-    versions = ", ".join(
-        f"{k} {run[key]}" for k, key in (("forecaster", "forecaster_version"),
-                                         ("TensorFlow", "tensorflow_version"),
-                                         ("JAX", "jax_version"),
-                                         ("Keras", "keras_version"),
-                                         ("Keras backend", "keras_backend")) if run.get(key))
-    model_rows = [
-        row("model", f"{model_label(run.get('model'))} ({run.get('model')})"
-            if run.get("model") else None),
-        row("window → horizon", f"{run.get('window', pre.get('window'))} → "
-            f"{run.get('horizon', pre.get('horizon'))} steps"),
-        row("epochs", f"{epochs} run, best {best}" if epochs is not None else None),
-        row("validation loss", fmt_number(run.get("val_loss")) if run.get("val_loss") is not None
-            else None),
-        row("training time", fmt_seconds(run.get("train_seconds"))
-            if run.get("train_seconds") is not None else None),
-        row("device", run.get("device")),
-        row("seed", run.get("seed")),
-        row("created", run.get("created")),
-        row("run id", run.get("id") or run_dir.name, code=True),
-        row("versions", versions or None),
-    ]
-    return [{"title": "Data", "rows": data_rows}, {"title": "Model and training", "rows": model_rows}]
-
-
-def _evaluation_summary(metrics: dict, backtest, run_dir: Path) -> list[dict]:
-    from forecaster.reports.html import fmt_number
-
-    protocol = metrics.get("protocol") or {}
-    rows = [{"label": "directory", "value": run_dir.name, "code": True}]
-    for key, label in (("series", "series"), ("folds", "folds"), ("horizon", "horizon"),
-                       ("step", "step between origins"), ("window", "training window"),
-                       ("refit", "refit"), ("points", "backtest points")):
-        if protocol.get(key) is not None:
-            rows.append({"label": label, "value": fmt_number(protocol[key]), "code": False})
-    if metrics.get("season"):
-        rows.append({"label": "season", "value": fmt_number(metrics["season"]), "code": False})
-    if backtest is not None and "timestamp" in backtest and len(backtest):
-        rows.append({"label": "scored range", "code": False, "value":
-                     f"{backtest['timestamp'].min()} – {backtest['timestamp'].max()}"})
-    if metrics.get("seconds") is not None:
-        from forecaster.reports.html import fmt_seconds
-
-        rows.append({"label": "run time", "value": fmt_seconds(metrics["seconds"]),
-                     "code": False})
-    return [{"title": "Evaluation (no trained run)", "rows": rows}]
-
-
-def _leaderboard(metrics: dict, rnn: str | None, run_model=None) -> dict | None:
-    from forecaster.reports.figures import model_label
-    from forecaster.reports.html import fmt_number, fmt_percent
-
-    board = [r for r in (metrics.get("leaderboard") or []) if isinstance(r, dict)]
-    if not board:
-        return None
-    present = {k for r in board for k in r if k != "model"}
-    keys = [k for k in LEADERBOARD_COLUMNS if k in present]
-    for level in metrics.get("levels") or []:
-        for stem in ("coverage", "width"):
-            key = f"{stem}_{level}"
-            if key in present and key not in keys:
-                keys.append(key)
-    keys += sorted(k for k in present if k not in keys and not isinstance(
-        next((r.get(k) for r in board if r.get(k) is not None), 0), (dict, list)))
-    columns = []
-    for key in keys:
-        if key in LEADERBOARD_COLUMNS:
-            label, kind, help_ = LEADERBOARD_COLUMNS[key]
-        elif key.startswith("coverage_"):
-            level = key.split("_", 1)[1]
-            label, kind, help_ = (f"coverage {level} %", "pct",
-                                  f"share of actuals inside the {level} % interval")
-        elif key.startswith("width_"):
-            level = key.split("_", 1)[1]
-            label, kind, help_ = (f"width {level} %", "num",
-                                  f"mean width of the {level} % interval, target units")
-        else:
-            label, kind, help_ = key, "num", key
-        columns.append({"key": key, "label": label, "kind": kind, "help": help_})
-    best = metrics.get("best") or board[0].get("model")
-    rows = []
-    for r in board:
-        name = str(r.get("model"))
-        cells = [fmt_percent(r.get(c["key"])) if c["kind"] == "pct" else fmt_number(r.get(c["key"]))
-                 for c in columns]
-        label = (f"RNN ({model_label(run_model)})" if name == "rnn" and run_model
-                 else model_label(name))
-        rows.append({"model": name, "label": label,
-                     "cells": cells, "best": name == str(best), "rnn": name == rnn})
-    protocol = metrics.get("protocol") or {}
-    parts = []
-    if protocol.get("folds"):
-        parts.append(f"{protocol['folds']} rolling-origin folds")
-    if protocol.get("horizon"):
-        parts.append(f"{protocol['horizon']} steps ahead")
-    if metrics.get("season"):
-        parts.append(f"season m = {metrics['season']}")
-    spec = f" ({', '.join(parts)})" if parts else ""
-    description = (f"Every model forecast the same backtest folds{spec}; metrics are averaged "
-                   "over series, sorted by MASE (lower is better).")
-    return {"columns": columns, "rows": rows, "description": description, "best": best}
-
-
-def _decimals(values) -> int:
-    """Decimals that show about four significant digits of a column's typical value."""
-    import numpy as np
-
-    finite = np.abs(values.to_numpy(dtype="float64"))
-    finite = finite[np.isfinite(finite) & (finite > 0)]
-    if not finite.size:
-        return 2
-    return int(np.clip(3 - np.floor(np.log10(np.median(finite))), 0, 6))
-
-
-def _forecast_table(forecast) -> dict:
-    from forecaster.reports.html import fmt_number
-    import pandas as pd
-
-    head = forecast.head(FORECAST_ROWS)
-    columns = [{"name": str(c), "numeric": pd.api.types.is_numeric_dtype(head[c])
-                and c not in ("step",)} for c in head.columns]
-    decimals = {c: _decimals(head[c]) for c in head.columns
-                if pd.api.types.is_float_dtype(head[c])}
-    rows = []
-    for record in head.itertuples(index=False):
-        cells = []
-        for column, value in zip(head.columns, record):
-            if column in decimals:
-                if pd.isna(value):
-                    cells.append("n/a")
-                elif value in (float("inf"), float("-inf")):
-                    cells.append("+∞" if value > 0 else "−∞")
-                else:
-                    cells.append(f"{value:,.{decimals[column]}f}")
-            elif pd.api.types.is_numeric_dtype(head[column]):
-                cells.append(fmt_number(value))
-            else:
-                cells.append("" if pd.isna(value) else str(value))
-        rows.append(cells)
-    return {"columns": columns, "rows": rows, "total": len(forecast), "shown": len(head),
-            "link": "forecast.csv"}
-
-
 # --------------------------------------------------------------------------------- main
 
 
@@ -414,125 +154,149 @@ def write_report(run_dir: Path, out_dir: Path) -> Path:
     Everything is rendered into a temporary folder first and moved in only once complete
     (a full disk or an interrupt leaves the earlier report, or nothing, never a half-written
     one); files of ``out_dir`` that the report does not write are left alone, so ``out_dir``
-    may be the run directory itself. Returns the path of ``report.html``; see
-    :func:`_render_into` for the rest."""
+    may be the run directory itself. Returns the path of ``report.html``.
+
+    Raises :class:`RunNotFoundError` if ``run_dir`` is not a directory and
+    :class:`ArtifactError` if ``run.json`` or ``preprocessing.json`` is missing or invalid
+    (:meth:`RunRecord.load`); any other missing file only skips what needs it.  An
+    *evaluation* directory (``forecast evaluate`` output: ``metrics.json`` and
+    ``backtest.csv`` but neither ``run.json`` nor ``preprocessing.json``) gets an
+    evaluation-only report: leaderboard, error by horizon and residuals."""
     run_dir, out_dir = Path(run_dir), Path(out_dir)
     if not run_dir.is_dir():
         raise RunNotFoundError(f"run directory must exist. Got {run_dir} (no such directory).")
     into_run = out_dir.is_dir() and os.path.samefile(out_dir, run_dir)
     figures = tuple(filename for filename, *_ in FIGURE_FILES.values())
+    inputs = _Inputs.load(run_dir)  # before anything is staged: a bad run writes nothing
     with artifacts.staged_files(out_dir, owned=figures) as stage:
-        _render_into(run_dir, stage)
+        _render_into(inputs, stage)
         if into_run:  # the run's own forecast.csv stays the original
             (stage / "forecast.csv").unlink(missing_ok=True)
     return out_dir / "report.html"
 
 
-def _render_into(run_dir: Path, out_dir: Path) -> Path:
-    """Write the figures and ``report.html`` for the run in ``run_dir`` into ``out_dir``.
+@dataclass
+class _Inputs:
+    """Everything a report reads from a run (or evaluation) directory."""
 
-    Returns the path of ``report.html``. Raises :class:`RunNotFoundError` if ``run_dir`` is
-    not a directory and :class:`ArtifactError` if ``run.json`` or ``preprocessing.json`` is
-    missing or invalid; any other missing file only skips what needs it.
+    run_dir: Path
+    evaluation_only: bool
+    run: RunInfo
+    pre: dict  # preprocessing.json as validated, in its JSON form (the figures' input)
+    opt: _Optional
+    data: dict | None = None
+    forecast: object = None
+    metrics: dict | None = None
+    backtest: object = None
+    history: object = None
+    diagnostics: dict | None = None
+    config_text: str | None = None
+    leaderboard_models: list = field(default_factory=list)
+    backtest_models: list = field(default_factory=list)
 
-    An *evaluation* directory (``forecast evaluate`` output: ``metrics.json`` and
-    ``backtest.csv`` but neither ``run.json`` nor ``preprocessing.json``) gets an
-    evaluation-only report: leaderboard, error by horizon and residuals.
-    """
-    run_dir, out_dir = Path(run_dir), Path(out_dir)
-    if not run_dir.is_dir():
-        raise RunNotFoundError(f"run directory must exist. Got {run_dir} (no such directory).")
-    evaluation_only = is_evaluation_dir(run_dir)
-    if evaluation_only:
-        run, pre = {}, {}
-    else:
-        run = _required_json(run_dir, "run.json")
-        artifacts.check_integrity(run_dir, run)
-        pre = _required_json(run_dir, "preprocessing.json")
-        _validate_preprocessing(pre, run_dir)
-        from forecaster.preprocessing import Preprocessing
+    @classmethod
+    def load(cls, run_dir: Path) -> "_Inputs":
+        evaluation_only = is_evaluation_dir(run_dir)
+        if evaluation_only:
+            run, pre = RunInfo(), {}
+        else:
+            record = RunRecord.load(run_dir)  # every field checked, as forecast predict does
+            run, pre = record.info, record.state.to_json()
+        opt = _Optional(run_dir)
+        self = cls(run_dir=run_dir, evaluation_only=evaluation_only, run=run, pre=pre,
+                   opt=opt, data=opt.json("data.json"),
+                   forecast=opt.csv("forecast.csv", ("series_id", "timestamp", "forecast")),
+                   metrics=opt.json("metrics.json"),
+                   backtest=opt.csv("backtest.csv", ("model", "series_id", "step", "actual",
+                                                     "forecast")),
+                   history=opt.csv("history.csv", ("epoch", "loss")),
+                   diagnostics=opt.json("diagnostics.json"),
+                   config_text=_without_local_paths(opt.text("config.toml")))
+        self.leaderboard_models = [r.get("model") for r in (self.metrics or {}).get(
+            "leaderboard") or [] if isinstance(r, dict)]
+        if self.backtest is not None:
+            self.backtest_models = list(dict.fromkeys(self.backtest["model"].astype(str)))
+        if evaluation_only:
+            for name in ("forecast.csv", "history.csv", "diagnostics.json", "config.toml"):
+                opt.notes[name] = ("not part of an evaluation (this directory holds a "
+                                   "backtest, not a trained run).")
+            self.forecast = self.history = self.diagnostics = self.config_text = None
+        return self
 
-        Preprocessing.from_json(pre)  # every field checked, as forecast predict checks it
+    @property
+    def target(self) -> str:
+        return self.pre.get("target") or (self.data or {}).get("target") or "value"
 
-    from forecaster import __version__
+    @property
+    def n_series(self) -> int:
+        if not self.evaluation_only:
+            return len(self.pre["series"])
+        return ((self.metrics or {}).get("protocol") or {}).get("series") or (
+            self.backtest["series_id"].nunique() if self.backtest is not None else 0)
+
+    @property
+    def rnn(self) -> str | None:
+        return rnn_model_name(self.run.model, self.leaderboard_models or self.backtest_models)
+
+    def of(self, name: str):
+        """The loaded input file ``name`` (None when missing or unreadable)."""
+        return {"forecast.csv": self.forecast, "metrics.json": self.metrics,
+                "backtest.csv": self.backtest, "history.csv": self.history,
+                "diagnostics.json": self.diagnostics}[name]
+
+
+def _draw(inputs: _Inputs, key: str, path: Path) -> Path:
+    """Draw figure ``key`` into ``path`` (an :class:`ArtifactError` says why it cannot)."""
     from forecaster.reports import figures as F
-    from forecaster.reports.html import data_uri, render_report
 
-    opt = _Optional(run_dir)
-    data = opt.json("data.json")
-    axis = pre.get("axis") or {}
-    target = pre.get("target") or (data or {}).get("target") or "value"
-    time_col = pre.get("time_col") or (data or {}).get("time_col")
-    run_model = run.get("model")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    i, model = inputs, inputs.run.model
+    if key == "forecast":
+        frame = i.forecast.copy()
+        frame["timestamp"] = _parse_times(frame["timestamp"], i.pre.get("axis") or {})
+        return F.forecast_figure(i.pre, frame, path, model=model, target=i.target,
+                                 time_col=i.pre.get("time_col") or (i.data or {}).get(
+                                     "time_col"))
+    if key == "leaderboard":
+        if not (i.metrics.get("leaderboard") or []):
+            raise ArtifactError("metrics.json has an empty leaderboard.")
+        return F.leaderboard_figure(i.metrics, path, rnn_model=i.rnn)
+    if key == "horizon_error":
+        return F.horizon_error_figure(i.backtest, path, rnn_model=rnn_model_name(
+            model, i.backtest_models), target=i.target, order=i.leaderboard_models)
+    if key == "training":
+        return F.training_figure(i.history, path, best_epoch=i.run.best_epoch, model=model)
+    if key == "residuals":
+        name = rnn_model_name(model, i.backtest_models) or i.backtest_models[0]
+        label = (f"the RNN, {F.model_label(model)}" if name == "rnn" and model
+                 else F.model_label(name))
+        return F.residuals_figure(i.backtest, path, model=name, target=i.target, label=label)
+    if key == "gradients":
+        if not i.diagnostics.get("gradient_norms"):
+            raise ArtifactError("diagnostics.json has no gradient_norms.")
+        return F.gradients_figure(i.diagnostics, path)
+    raise KeyError(key)
 
-    forecast = opt.csv("forecast.csv", ("series_id", "timestamp", "forecast"))
-    metrics = opt.json("metrics.json")
-    backtest = opt.csv("backtest.csv", ("model", "series_id", "step", "actual", "forecast"))
-    history = opt.csv("history.csv", ("epoch", "loss"))
-    diagnostics = opt.json("diagnostics.json")
-    config_text = _without_local_paths(opt.text("config.toml"))
 
-    leaderboard_models = [r.get("model") for r in (metrics or {}).get("leaderboard") or []
-                          if isinstance(r, dict)]
-    backtest_models = list(dict.fromkeys(backtest["model"].astype(str))) if backtest is not None else []
-    rnn = rnn_model_name(run_model, leaderboard_models or backtest_models)
-    if evaluation_only:
-        n_series = ((metrics or {}).get("protocol") or {}).get("series") or (
-            backtest["series_id"].nunique() if backtest is not None else 0)
-        for name in ("forecast.csv", "history.csv", "diagnostics.json", "config.toml"):
-            opt.notes[name] = ("not part of an evaluation (this directory holds a backtest, not "
-                               "a trained run).")
-        forecast = history = diagnostics = config_text = None
-    else:
-        n_series = len(pre["series"])
-    shown = min(n_series, F.MAX_PANEL_SERIES)
+def _figures(inputs: _Inputs, out_dir: Path) -> list[dict]:
+    """Every figure of :data:`FIGURE_FILES` drawn into ``out_dir``, or a note saying why
+    not (a malformed optional input costs one figure, not the whole report)."""
+    from forecaster.reports import figures as F
+    from forecaster.reports.html import data_uri
 
-    def draw(key):
-        path = out_dir / FIGURE_FILES[key][0]
-        if key == "forecast":
-            frame = forecast.copy()
-            frame["timestamp"] = _parse_times(frame["timestamp"], axis)
-            return F.forecast_figure(pre, frame, path, model=run_model, target=target,
-                                     time_col=time_col)
-        if key == "leaderboard":
-            if not (metrics.get("leaderboard") or []):
-                raise ArtifactError("metrics.json has an empty leaderboard.")
-            return F.leaderboard_figure(metrics, path, rnn_model=rnn)
-        if key == "horizon_error":
-            return F.horizon_error_figure(backtest, path, rnn_model=rnn_model_name(
-                run_model, backtest_models), target=target, order=leaderboard_models)
-        if key == "training":
-            return F.training_figure(history, path, best_epoch=run.get("best_epoch"),
-                                     model=run_model)
-        if key == "residuals":
-            model = rnn_model_name(run_model, backtest_models) or backtest_models[0]
-            label = (f"the RNN, {F.model_label(run_model)}" if model == "rnn" and run_model
-                     else F.model_label(model))
-            return F.residuals_figure(backtest, path, model=model, target=target, label=label)
-        if key == "gradients":
-            if not diagnostics.get("gradient_norms"):
-                raise ArtifactError("diagnostics.json has no gradient_norms.")
-            return F.gradients_figure(diagnostics, path)
-        raise KeyError(key)
-
-    inputs = {"forecast.csv": forecast, "metrics.json": metrics, "backtest.csv": backtest,
-              "history.csv": history, "diagnostics.json": diagnostics}
     figures = []
     for key, (filename, title, needs) in FIGURE_FILES.items():
         entry = {"key": key, "title": title, "caption": CAPTIONS[key], "src": None,
                  "note": None, "alt": title, "file": filename, "width": 0, "height": 0}
-        missing = [name for name in needs if inputs[name] is None]
+        missing = [name for name in needs if inputs.of(name) is None]
         if missing:
-            entry["note"] = " ".join(opt.notes.get(name, f"{name} not available.")
+            entry["note"] = " ".join(inputs.opt.notes.get(name, f"{name} not available.")
                                      for name in missing)
         else:
             try:
-                path = draw(key)
+                path = _draw(inputs, key, out_dir / filename)
             except ArtifactError as exc:
                 entry["note"] = str(exc)
             except (KeyError, ValueError, TypeError, IndexError) as exc:
-                # A malformed optional input costs one figure, not the whole report.
                 entry["note"] = (f"its input ({', '.join(needs)}) could not be drawn: "
                                  f"{type(exc).__name__}: {exc}")
             else:
@@ -540,56 +304,62 @@ def _render_into(run_dir: Path, out_dir: Path) -> Path:
                 entry["width"], entry["height"] = _png_size(path)
         if entry["src"] is None:
             (out_dir / filename).unlink(missing_ok=True)  # no stale figure from an older report
+        if entry["src"] and key == "gradients":
+            entry["alt"] = ("Gradient norm per time step, "
+                            f"{F.model_label(inputs.diagnostics.get('cell'))}")
         figures.append(entry)
-    forecast_fig = figures[0]
-    if n_series > 1:
-        forecast_fig["caption"] = (f"Showing {shown} of {n_series} series (the largest by mean "
-                                   "level). " + forecast_fig["caption"])
-    for figure in figures:
-        if figure["src"] and figure["key"] == "gradients":
-            figure["alt"] = f"Gradient norm per time step, {F.model_label(diagnostics.get('cell'))}"
+    n = inputs.n_series
+    if n > 1:
+        figures[0]["caption"] = (f"Showing {min(n, F.MAX_PANEL_SERIES)} of {n} series (the "
+                                 "largest by mean level). " + figures[0]["caption"])
+    return figures
 
-    leaderboard = _leaderboard(metrics, rnn, run_model) if metrics else None
-    leaderboard_note = (opt.notes.get("metrics.json") if metrics is None
-                        else "metrics.json has an empty leaderboard.")
-    notes = list(dict.fromkeys(
-        str(n) for n in ((data or {}).get("notes") or []) + ((metrics or {}).get("notes") or [])))
 
-    forecast_table = None
-    if forecast is not None:
-        forecast_table = _forecast_table(forecast)
+def _render_into(inputs: _Inputs, out_dir: Path) -> Path:
+    """Write the figures, the forecast.csv copy and ``report.html`` into ``out_dir``."""
+    from forecaster import __version__
+    from forecaster.reports.figures import model_label
+    from forecaster.reports.html import render_report
+
+    i, run_dir = inputs, inputs.run_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    figures = _figures(i, out_dir)
+    notes = list(dict.fromkeys(str(n) for n in ((i.data or {}).get("notes") or [])
+                               + ((i.metrics or {}).get("notes") or [])))
+    table = None
+    if i.forecast is not None:
+        table = forecast_table(i.forecast)
         source, copy = run_dir / "forecast.csv", out_dir / "forecast.csv"
         if not (copy.exists() and os.path.samefile(source, copy)):
             shutil.copyfile(source, copy)
-
-    name = (data or {}).get("name") or target
-    if evaluation_only:
+    if i.evaluation_only:
         title = f"Evaluation report — {run_dir.name}"
-        subtitle = f"Backtest of {len(leaderboard_models)} models · {n_series} series"
+        subtitle = f"Backtest of {len(i.leaderboard_models)} models · {i.n_series} series"
+        tables = evaluation_summary(i.metrics or {}, i.backtest, run_dir)
     else:
-        title = f"Forecast report — {name}"
-        subtitle = (f"Run {run.get('id') or run_dir.name} · {F.model_label(run_model)} · "
-                    f"target {target} · {n_series} series")
+        title = f"Forecast report — {(i.data or {}).get('name') or i.target}"
+        subtitle = (f"Run {i.run.id or run_dir.name} · {model_label(i.run.model)} · "
+                    f"target {i.target} · {i.n_series} series")
+        tables = summary(i.run, i.pre, i.data, run_dir)
     context = {
         "title": title,
         "subtitle": subtitle,
-        "summary": (_evaluation_summary(metrics or {}, backtest, run_dir) if evaluation_only
-                    else _summary(run, pre, data, run_dir)),
+        "summary": tables,
         "notes": notes,
-        "leaderboard": leaderboard,
-        "leaderboard_note": leaderboard_note,
+        "leaderboard": leaderboard(i.metrics, i.rnn, i.run.model) if i.metrics else None,
+        "leaderboard_note": (i.opt.notes.get("metrics.json") if i.metrics is None
+                             else "metrics.json has an empty leaderboard."),
         "figures": figures,
-        "forecast": forecast_table,
-        "forecast_note": opt.notes.get("forecast.csv", "forecast.csv not available."),
-        "config_text": config_text,
-        "config_note": opt.notes.get("config.toml", "config.toml not available."),
+        "forecast": table,
+        "forecast_note": i.opt.notes.get("forecast.csv", "forecast.csv not available."),
+        "config_text": i.config_text,
+        "config_note": i.opt.notes.get("config.toml", "config.toml not available."),
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "version": __version__,
         "run_dir_name": run_dir.name,
     }
-    html = render_report(context)
     target_path = out_dir / "report.html"
     tmp = out_dir / ".report.html.tmp"
-    tmp.write_text(html, encoding="utf-8")
+    tmp.write_text(render_report(context), encoding="utf-8")
     os.replace(tmp, target_path)
     return target_path

@@ -393,8 +393,14 @@ def test_required_files_raise_artifact_error(tmp_path, name):
 def test_corrupt_preprocessing_raises_artifact_error(tmp_path):
     run_dir = make_run(tmp_path / "runs")
     (run_dir / "preprocessing.json").write_text('{"series": []}')
-    with pytest.raises(ArtifactError, match="must list at least one series"):
+    with pytest.raises(ArtifactError, match=r"preprocessing.json failed validation: "
+                                            r"unsupported format None"):
         write_report(run_dir, tmp_path / "out")
+    data = json.loads((make_run(tmp_path / "again") / "preprocessing.json").read_text())
+    (run_dir / "preprocessing.json").write_text(json.dumps({**data, "series": []}))
+    with pytest.raises(ArtifactError, match="`series` must be a non-empty list"):
+        write_report(run_dir, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # a bad run writes nothing
     (run_dir / "preprocessing.json").write_text("[1, 2")
     with pytest.raises(ArtifactError, match=r"preprocessing.json in run .* is not valid JSON"):
         write_report(run_dir, tmp_path / "out")

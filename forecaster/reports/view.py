@@ -1,0 +1,243 @@
+"""What the report page shows, as plain data for its template: the summary tables, the
+leaderboard table, the forecast table, the figures' titles and captions.  Typed run
+records in (:mod:`forecaster.run_record`), dicts of strings out; the HTML is
+:mod:`forecaster.reports.html`'s, the drawing :mod:`forecaster.reports.figures`'.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from forecaster.choices import MODEL_KINDS
+from forecaster.run_record import RunInfo
+
+FORECAST_ROWS = 20
+
+#: figure key → (file name, title, input files it needs)
+FIGURE_FILES = {
+    "forecast": ("forecast.png", "Forecast with prediction intervals", ("forecast.csv",)),
+    "leaderboard": ("leaderboard.png", "Leaderboard: RNN vs baselines", ("metrics.json",)),
+    "horizon_error": ("horizon_error.png", "Error by horizon step", ("backtest.csv",)),
+    "training": ("training.png", "Training curves", ("history.csv",)),
+    "residuals": ("residuals.png", "Residual diagnostics", ("backtest.csv",)),
+    "gradients": ("gradients.png", "Gradient norms through time", ("diagnostics.json",)),
+}
+
+CAPTIONS = {
+    "forecast": "Dark line: the last observed values; blue line: the forecast; shaded bands: "
+                "80 % (darker) and 95 % (lighter) prediction intervals — the actual values "
+                "should fall inside a band about that often.",
+    "leaderboard": "Backtest error of every model on the same rolling-origin folds: shorter "
+                   "bars are better; MASE below 1 (dashed line) beats the in-sample seasonal "
+                   "naive forecast; the RNN is red and the best model is starred.",
+    "horizon_error": "Mean absolute error at each step ahead of the forecast origin (for a "
+                     "panel, in percent of each series' level so that every series counts "
+                     "the same): error normally grows with the horizon; the lowest line is "
+                     "the best model at that range (the RNN is the thick red line).",
+    "training": "Loss per epoch on the training windows and on the time-ordered validation "
+                "tail; the dashed green line marks the epoch whose weights were kept (early "
+                "stopping) — a widening gap between the curves means overfitting.",
+    "residuals": "Left: backtest errors should centre on 0 (an offset is bias); right: "
+                 "autocorrelation along each forecast path — bars outside the grey band are "
+                 "structure the model left unexplained (errors of neighbouring steps of one "
+                 "multi-step forecast are often positively correlated).",
+    "gradients": "How strongly the loss reacts to the hidden state at each input step: a line "
+                 "falling steeply towards the older steps (left) means vanishing gradients — "
+                 "the model barely learns from the start of the window; a rising one means "
+                 "exploding gradients.",
+}
+
+LEADERBOARD_COLUMNS = {  # key → (label, kind, help)
+    "mase": ("MASE", "num", "mean absolute scaled error; < 1 beats in-sample seasonal naive"),
+    "smape": ("sMAPE", "pct", "symmetric mean absolute percentage error"),
+    "mae": ("MAE", "num", "mean absolute error, target units"),
+    "rmse": ("RMSE", "num", "root mean squared error, target units"),
+    "mape": ("MAPE", "pct", "mean absolute percentage error (n/a with zero actuals)"),
+}
+
+RNN_NAMES = ("rnn",) + MODEL_KINDS
+
+
+def rnn_model_name(run_model, names) -> str | None:
+    """The RNN's name among ``names`` (leaderboard or backtest models): the run's model kind,
+    else ``rnn``, else any name mentioning a recurrent kind; ``None`` if there is none."""
+    names = [str(n) for n in names]
+    if run_model is not None and str(run_model) in names:
+        return str(run_model)
+    if "rnn" in names:
+        return "rnn"
+    for name in names:
+        if any(kind in name.lower() for kind in RNN_NAMES):
+            return name
+    return None
+
+
+def summary(run: RunInfo, pre: dict, data: dict | None, run_dir: Path) -> list[dict]:
+    """The two summary tables of a trained run's report: the data, the model and training."""
+    from forecaster.reports.figures import freq_word, model_label
+
+    data = data or {}
+    axis = pre.get("axis") or {}
+    freq = data.get("frequency") or axis.get("freq")
+    series = data.get("series", len(pre.get("series") or []))
+    start, end = data.get("start"), data.get("end")  # data.json (Panel.describe)
+    name = data.get("name") or (Path(str(data["path"])).name if data.get("path") else None)
+
+    def row(label, value, code=False):
+        return {"label": label, "value": "n/a" if value in (None, "") else value, "code": code}
+
+    from forecaster.reports.html import fmt_number, fmt_seconds
+
+    data_rows = [
+        row("file", name),
+        row("sha256", data.get("sha256"), code=True),
+        row("size", f"{fmt_number(data['bytes'])} bytes" if data.get("bytes") is not None else None),
+        row("rows", fmt_number(data.get("rows")) if data.get("rows") is not None else None),
+        row("series", fmt_number(series)),
+        row("frequency", f"{freq_word(freq)} ({freq})" if freq else
+            ("integer steps" if axis.get("kind") not in (None, "datetime") else None)),
+        row("time range", f"{start} – {end}" if start is not None and end is not None else None),
+        row("target", data.get("target") or pre.get("target")),
+        row("time column", data.get("time_col") or pre.get("time_col")),
+        row("id column", data.get("id_col") or pre.get("id_col") or "— (single series)"),
+    ]
+    epochs, best = run.epochs_run, run.best_epoch
+    versions = ", ".join(f"{label} {version}" for label, version in run.versions)
+    model_rows = [
+        row("model", f"{model_label(run.model)} ({run.model})" if run.model else None),
+        row("window → horizon", f"{run.window or pre.get('window')} → "
+            f"{run.horizon or pre.get('horizon')} steps"),
+        row("epochs", f"{epochs} run, best {best}" if epochs is not None else None),
+        row("validation loss", fmt_number(run.val_loss) if run.val_loss is not None
+            else None),
+        row("training time", fmt_seconds(run.train_seconds)
+            if run.train_seconds is not None else None),
+        row("device", run.device),
+        row("seed", run.seed),
+        row("created", run.created),
+        row("run id", run.id or run_dir.name, code=True),
+        row("versions", versions or None),
+    ]
+    return [{"title": "Data", "rows": data_rows}, {"title": "Model and training", "rows": model_rows}]
+
+
+def evaluation_summary(metrics: dict, backtest, run_dir: Path) -> list[dict]:
+    """The summary table of an evaluation's report (the backtest protocol)."""
+    from forecaster.reports.html import fmt_number
+
+    protocol = metrics.get("protocol") or {}
+    rows = [{"label": "directory", "value": run_dir.name, "code": True}]
+    for key, label in (("series", "series"), ("folds", "folds"), ("horizon", "horizon"),
+                       ("step", "step between origins"), ("window", "training window"),
+                       ("refit", "refit"), ("points", "backtest points")):
+        if protocol.get(key) is not None:
+            rows.append({"label": label, "value": fmt_number(protocol[key]), "code": False})
+    if metrics.get("season"):
+        rows.append({"label": "season", "value": fmt_number(metrics["season"]), "code": False})
+    if backtest is not None and "timestamp" in backtest and len(backtest):
+        rows.append({"label": "scored range", "code": False, "value":
+                     f"{backtest['timestamp'].min()} – {backtest['timestamp'].max()}"})
+    if metrics.get("seconds") is not None:
+        from forecaster.reports.html import fmt_seconds
+
+        rows.append({"label": "run time", "value": fmt_seconds(metrics["seconds"]),
+                     "code": False})
+    return [{"title": "Evaluation (no trained run)", "rows": rows}]
+
+
+def leaderboard(metrics: dict, rnn: str | None, run_model=None) -> dict | None:
+    """The leaderboard table of ``metrics.json``: columns with labels and help, one row per
+    model (the best and the RNN marked), and the sentence that describes the protocol."""
+    from forecaster.reports.figures import model_label
+    from forecaster.reports.html import fmt_number, fmt_percent
+
+    board = [r for r in (metrics.get("leaderboard") or []) if isinstance(r, dict)]
+    if not board:
+        return None
+    present = {k for r in board for k in r if k != "model"}
+    keys = [k for k in LEADERBOARD_COLUMNS if k in present]
+    for level in metrics.get("levels") or []:
+        for stem in ("coverage", "width"):
+            key = f"{stem}_{level}"
+            if key in present and key not in keys:
+                keys.append(key)
+    keys += sorted(k for k in present if k not in keys and not isinstance(
+        next((r.get(k) for r in board if r.get(k) is not None), 0), (dict, list)))
+    columns = []
+    for key in keys:
+        if key in LEADERBOARD_COLUMNS:
+            label, kind, help_ = LEADERBOARD_COLUMNS[key]
+        elif key.startswith("coverage_"):
+            level = key.split("_", 1)[1]
+            label, kind, help_ = (f"coverage {level} %", "pct",
+                                  f"share of actuals inside the {level} % interval")
+        elif key.startswith("width_"):
+            level = key.split("_", 1)[1]
+            label, kind, help_ = (f"width {level} %", "num",
+                                  f"mean width of the {level} % interval, target units")
+        else:
+            label, kind, help_ = key, "num", key
+        columns.append({"key": key, "label": label, "kind": kind, "help": help_})
+    best = metrics.get("best") or board[0].get("model")
+    rows = []
+    for r in board:
+        name = str(r.get("model"))
+        cells = [fmt_percent(r.get(c["key"])) if c["kind"] == "pct" else fmt_number(r.get(c["key"]))
+                 for c in columns]
+        label = (f"RNN ({model_label(run_model)})" if name == "rnn" and run_model
+                 else model_label(name))
+        rows.append({"model": name, "label": label,
+                     "cells": cells, "best": name == str(best), "rnn": name == rnn})
+    protocol = metrics.get("protocol") or {}
+    parts = []
+    if protocol.get("folds"):
+        parts.append(f"{protocol['folds']} rolling-origin folds")
+    if protocol.get("horizon"):
+        parts.append(f"{protocol['horizon']} steps ahead")
+    if metrics.get("season"):
+        parts.append(f"season m = {metrics['season']}")
+    spec = f" ({', '.join(parts)})" if parts else ""
+    description = (f"Every model forecast the same backtest folds{spec}; metrics are averaged "
+                   "over series, sorted by MASE (lower is better).")
+    return {"columns": columns, "rows": rows, "description": description, "best": best}
+
+
+def _decimals(values) -> int:
+    """Decimals that show about four significant digits of a column's typical value."""
+    import numpy as np
+
+    finite = np.abs(values.to_numpy(dtype="float64"))
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    if not finite.size:
+        return 2
+    return int(np.clip(3 - np.floor(np.log10(np.median(finite))), 0, 6))
+
+
+def forecast_table(forecast) -> dict:
+    """The first :data:`FORECAST_ROWS` rows of the forecast, formatted, and a link to all."""
+    from forecaster.reports.html import fmt_number
+    import pandas as pd
+
+    head = forecast.head(FORECAST_ROWS)
+    columns = [{"name": str(c), "numeric": pd.api.types.is_numeric_dtype(head[c])
+                and c not in ("step",)} for c in head.columns]
+    decimals = {c: _decimals(head[c]) for c in head.columns
+                if pd.api.types.is_float_dtype(head[c])}
+    rows = []
+    for record in head.itertuples(index=False):
+        cells = []
+        for column, value in zip(head.columns, record):
+            if column in decimals:
+                if pd.isna(value):
+                    cells.append("n/a")
+                elif value in (float("inf"), float("-inf")):
+                    cells.append("+∞" if value > 0 else "−∞")
+                else:
+                    cells.append(f"{value:,.{decimals[column]}f}")
+            elif pd.api.types.is_numeric_dtype(head[column]):
+                cells.append(fmt_number(value))
+            else:
+                cells.append("" if pd.isna(value) else str(value))
+        rows.append(cells)
+    return {"columns": columns, "rows": rows, "total": len(forecast), "shown": len(head),
+            "link": "forecast.csv"}
