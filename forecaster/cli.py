@@ -17,7 +17,8 @@ from pathlib import Path
 import click
 
 from forecaster import __version__, choices
-from forecaster.config import PROFILES
+from forecaster.cli_options import (common_options, data_options, model_options, resolve_config,
+                                    run_options, state)
 from forecaster.errors import ForecastError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -27,34 +28,10 @@ class Terminated(BaseException):
     """Raised from the SIGTERM handler so that staged runs are cleaned up."""
 
 
-def _state(ctx: click.Context) -> dict:
-    root = ctx.find_root()
-    root.ensure_object(dict)
-    root.obj.setdefault("quiet", False)
-    root.obj.setdefault("verbose", False)
-    root.obj.setdefault("debug", False)
-    return root.obj
 
 
-def _flag(name):
-    def callback(ctx, param, value):
-        if value:
-            _state(ctx)[name] = True
-    return callback
 
 
-def common_options(f):
-    """--quiet/--verbose/--debug, accepted before or after the command name."""
-    f = click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
-                     callback=_flag("debug"),
-                     help="Show full tracebacks and TensorFlow's own logs.")(f)
-    f = click.option("--verbose", "-v", is_flag=True, expose_value=False,
-                     callback=_flag("verbose"),
-                     help="More detail on stderr (e.g. the resolved config).")(f)
-    f = click.option("--quiet", "-q", is_flag=True, expose_value=False,
-                     callback=_flag("quiet"),
-                     help="Only errors on stderr; only essential results on stdout.")(f)
-    return f
 
 
 def _one_line(exc: BaseException) -> str:
@@ -71,23 +48,23 @@ class ForecastGroup(click.Group):
         except (click.exceptions.Exit, click.Abort, click.ClickException):
             raise
         except ForecastError as exc:
-            if _state(ctx)["debug"]:
+            if state(ctx)["debug"]:
                 raise
             raise click.ClickException(_one_line(exc)) from None
         except (KeyboardInterrupt, Terminated) as exc:
-            if _state(ctx)["debug"]:
+            if state(ctx)["debug"]:
                 raise
             what = "terminated" if isinstance(exc, Terminated) else "interrupted"
             click.echo(f"Error: {what}; nothing was saved and runs/latest is unchanged.",
                        err=True)
             ctx.exit(143 if isinstance(exc, Terminated) else 130)
         except MemoryError:
-            if _state(ctx)["debug"]:
+            if state(ctx)["debug"]:
                 raise
             raise click.ClickException("out of memory; try --max-windows, a smaller "
                                        "--batch-size or fewer --units.") from None
         except Exception as exc:  # an unexpected failure: still one line, no traceback
-            if _state(ctx)["debug"]:
+            if state(ctx)["debug"]:
                 raise
             raise click.ClickException(
                 f"unexpected {type(exc).__name__}: {_one_line(exc)[:400]} "
@@ -95,14 +72,14 @@ class ForecastGroup(click.Group):
 
 
 def _log(ctx, message: str) -> None:
-    if not _state(ctx)["quiet"]:
+    if not state(ctx)["quiet"]:
         _end_progress_line(ctx)
         click.echo(message, err=True)
 
 
 def _end_progress_line(ctx) -> None:
     """Finish a progress line rewritten in place (``\r``) before other output."""
-    if _state(ctx).pop("progress_line", False):
+    if state(ctx).pop("progress_line", False):
         click.echo("", err=True)
 
 
@@ -112,11 +89,11 @@ def _prepare_runtime(ctx, import_tf: bool = True) -> None:
     TensorFlow's resident half-gigabyte do not add up)."""
     from forecaster.runtime import check_backend, import_backend, quiet_tensorflow
 
-    quiet_tensorflow(debug=_state(ctx)["debug"])
+    quiet_tensorflow(debug=state(ctx)["debug"])
     check_backend()  # KERAS_BACKEND: tensorflow (default) or jax
     if import_tf:
         import_backend()
-    if not _state(ctx)["debug"]:
+    if not state(ctx)["debug"]:
         import warnings
 
         warnings.filterwarnings("ignore")
@@ -172,138 +149,30 @@ def forecast(ctx):
       forecast evaluate data.csv         leaderboard: RNN vs baselines, rolling-origin
       forecast report                    PNG figures + one self-contained HTML page
     """
-    _state(ctx)
+    state(ctx)
 
 
-# -- shared option groups ------------------------------------------------------------------
-def data_options(f):
-    opts = [
-        click.option("--config", "config_path", type=click.Path(dir_okay=False),
-                     help="TOML file overriding configs/default.toml."),
-        click.option("--target", help="Value column to forecast (default: the only numeric "
-                                      "column)."),
-        click.option("--time-col", help="Time column (default: detected)."),
-        click.option("--id-col", help="Series column of a long panel (default: detects "
-                                      "unique_id / series_id / id)."),
-        click.option("--freq", help="Force the frequency (pandas alias: MS, W-SAT, D, h …)."),
-        click.option("--dayfirst", is_flag=True, default=None,
-                     help="Read dates like 01/02/2020 as day first (1 February)."),
-        click.option("--monthfirst", is_flag=True, default=None,
-                     help="Read dates like 01/02/2020 as month first (2 January)."),
-        click.option("--fill", type=click.Choice(choices.FILLS),
-                     help="How to fill gaps (default: interpolate short gaps)."),
-        click.option("--max-gap", type=int, help="Longest gap interpolate may fill (points)."),
-        click.option("--aggregate",
-                     type=click.Choice(choices.AGGREGATES),
-                     help="Combine duplicated timestamps (default: they are an error)."),
-        click.option("--season", type=int, help="Seasonal period (default: from the "
-                                                "frequency, e.g. 12 for monthly)."),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
 
 
-def model_options(f):
-    opts = [
-        click.option("--model", "kind",
-                     type=click.Choice(choices.MODEL_KINDS),
-                     help="Recurrent layer (default: tanh_cell, our Elman cell)."),
-        click.option("--units", type=int, help="Hidden units per recurrent layer."),
-        click.option("--layers", type=int, help="Stacked recurrent layers."),
-        click.option("--window", type=int, help="Input steps (default: two seasons, at least "
-                                                "1.25 horizons)."),
-        click.option("--scaling", type=click.Choice(choices.SCALINGS),
-                     help="Series scale: log (levels become ratios) or standard; auto = log "
-                          "when all values are > 0."),
-        click.option("--ensemble", type=int,
-                     help="Networks with different seeds (and lookbacks) trained side by "
-                          "side and averaged."),
-        click.option("--anchor", type=click.Choice(choices.ANCHORS),
-                     help="What members forecast a change from: the window's level, the "
-                          "last season repeated, or mixed (every other member)."),
-        click.option("--max-lookback", type=int,
-                     help="Longest input span of an ensemble's members, which read from the "
-                          "window up to it (default: four seasons on seasonal data)."),
-        click.option("--loss", type=click.Choice(choices.LOSSES),
-                     help="Training loss."),
-        click.option("--epochs", type=int, help="Maximum epochs (early stopping may end "
-                                                "sooner)."),
-        click.option("--batch-size", type=int, help="Windows per batch (default 0: automatic, "
-                                                    "about 500 batches an epoch, 32 to 256)."),
-        click.option("--learning-rate", type=float, help="Adam learning rate."),
-        click.option("--patience", type=int,
-                     help="Most epochs early stopping waits for an improvement (it waits as "
-                          "many as the best took, at least 10)."),
-        click.option("--max-windows", type=int,
-                     help="Sample at most this many training windows per epoch (long "
-                          "series)."),
-        click.option("--seed", type=int, help="Random seed (same data + seed ⇒ same "
-                                              "forecast)."),
-        click.option("--device", type=click.Choice(choices.DEVICES),
-                     help="Where to train (default: auto)."),
-        click.option("--level", "levels", help="Interval levels in %, e.g. 80,95."),
-        click.option("--runs-dir", type=click.Path(file_okay=False),
-                     help="Where runs are kept (default: runs)."),
-        click.option("--profile", type=click.Choice(list(PROFILES)),
-                     help="Named settings under --config and the flags: quick = 3 networks, "
-                          "a short training and backtest, for exploring (default: default)."),
-        click.option("--quick", is_flag=True, help="Same as --profile quick."),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
 
 
-def run_options(f):
-    """--run and --runs-dir: which saved run a command reads."""
-    f = click.option("--runs-dir", type=click.Path(file_okay=False), default="runs",
-                     show_default=True, help="Where runs are kept.")(f)
-    return click.option("--run", "run_id", default="latest", show_default=True,
-                        help="Run id under the runs directory, or a path to a run.")(f)
 
 
-def _levels(text):
-    if text is None:
-        return None
-    try:
-        return [float(x) if "." in x else int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise click.BadParameter(f"must be comma-separated percentages like 80,95. Got "
-                                 f"{text!r}.", param_hint="--level") from None
 
 
-def _resolve_config(ctx, kw: dict, horizon=None, extra_eval=None):
-    from forecaster.config import SETTINGS, load_config, settings_overrides
-
-    # flags named like config keys set those keys (None: not given)
-    settings = {k: v for k, v in kw.items() if k in SETTINGS}
-    settings.update(horizon=horizon, levels=_levels(kw.get("levels")), **(extra_eval or {}))
-    overrides = settings_overrides(settings)
-    profile = kw.get("profile")
-    if kw.get("quick"):
-        if profile not in (None, "quick"):
-            raise click.UsageError(f"--quick and --profile {profile} contradict each other.")
-        profile = "quick"
-    cfg = load_config(kw.get("config_path"), overrides, profile=profile or "default")
-    if _state(ctx)["verbose"] and not _state(ctx)["quiet"]:
-        from forecaster.config import dump_toml
-
-        click.echo("resolved config:\n" + dump_toml(cfg), err=True)
-    return cfg
 
 
 def _epoch_progress(ctx, label):
     """``progress(stage, epoch, epochs, loss, val_loss)``: one line per stage (backtest,
     final fit) rewritten in place on a terminal; None when quiet or not a terminal."""
-    if _state(ctx)["quiet"] or not sys.stderr.isatty():
+    if state(ctx)["quiet"] or not sys.stderr.isatty():
         return None
-    state = _state(ctx)
+    shared = state(ctx)
 
     def progress(stage, epoch, epochs, loss, val_loss):
-        if state.get("progress_line") not in (None, stage):
+        if shared.get("progress_line") not in (None, stage):
             _end_progress_line(ctx)  # keep the finished stage's last line
-        state["progress_line"] = stage
+        shared["progress_line"] = stage
         val = "" if val_loss is None else f"  val {val_loss:.4g}"
         click.echo(f"\r{label} ({stage}): epoch {epoch}/{epochs}  loss {loss:.4g}{val}   ",
                    err=True, nl=False)
@@ -342,7 +211,7 @@ def train(ctx, data, horizon, origins, no_backtest, name, make_report, reports_d
     extra = {"origins": origins}
     if no_backtest:
         extra["backtest"] = False
-    cfg = _resolve_config(ctx, kw, horizon=horizon, extra_eval=extra)
+    cfg = resolve_config(ctx, kw, horizon=horizon, extra_eval=extra)
     if make_report:  # fail before the training, not after it
         from forecaster import artifacts
 
@@ -360,7 +229,7 @@ def train(ctx, data, horizon, origins, no_backtest, name, make_report, reports_d
         return
     for note in result.panel.notes:
         _log(ctx, f"warning: {note}")
-    if _state(ctx)["verbose"]:
+    if state(ctx)["verbose"]:
         for note in result.notes[len(result.panel.notes):]:
             _log(ctx, f"note: {note}")
     _print_train_summary(ctx, result)
@@ -378,7 +247,7 @@ def _window_text(r) -> str:
 
 
 def _print_train_summary(ctx, r) -> None:
-    if _state(ctx)["quiet"]:
+    if state(ctx)["quiet"]:
         click.echo(str(r.run_dir))
         return
     info = r.panel.describe()
@@ -468,7 +337,7 @@ def predict(ctx, horizon, new_data, run_id, runs_dir, output, fmt, overwrite, de
     for note in pred.notes:
         _log(ctx, f"note: {note}")
     written = write_forecast(pred, path, fmt)
-    if not _state(ctx)["quiet"]:
+    if not state(ctx)["quiet"]:
         import pandas as pd
 
         table = format_frame(pred.frame, pred.state)
@@ -486,7 +355,7 @@ def _fold_bar(ctx, total: int):
     ``progress(model, fold, folds, seconds)`` and ``epoch_progress(epoch, epochs, loss,
     val_loss)`` callbacks of :meth:`EvaluationPlan.run`."""
     bar = None
-    if not _state(ctx)["quiet"]:
+    if not state(ctx)["quiet"]:
         bar = click.progressbar(length=total, label="backtest", file=sys.stderr,
                                 show_pos=True, item_show_func=lambda x: x)
 
@@ -533,7 +402,7 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
              reports_dir, **kw):
     """Compare the RNN with baselines on the same rolling-origin folds of DATA."""
     _prepare_runtime(ctx)
-    cfg = _resolve_config(ctx, kw, horizon=horizon, extra_eval={"folds": folds})
+    cfg = resolve_config(ctx, kw, horizon=horizon, extra_eval={"folds": folds})
     if cfg.training.distribute != "none":
         _log(ctx, f"note: `training.distribute = \"{cfg.training.distribute}\"` applies to "
                   "`forecast train` only; evaluate trains in one process.")
@@ -603,7 +472,7 @@ def _write_report(ctx, run_dir: Path, out_dir: Path) -> None:
 
     _refuse_foreign_dir(out_dir, "report.html", "the report")
     path = write_report(Path(run_dir), Path(out_dir))
-    if _state(ctx)["quiet"]:
+    if state(ctx)["quiet"]:
         click.echo(str(path))
     else:
         click.echo(f"report: {path}")

@@ -43,9 +43,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from forecaster.choices import DISTRIBUTE
 from forecaster.errors import ConfigError
 
-MODES = ("none", "mirrored", "multi-worker")
 JOBS = ("chief", "worker")  # the TF_CONFIG jobs MultiWorkerMirroredStrategy trains with
 VALIDATION_BATCH = 512  # validation windows per replica and step
 DIGEST_ENV = "FORECASTER_WEIGHTS_DIGEST_DIR"  # debugging/tests: each worker writes its digest
@@ -160,8 +160,8 @@ def check(mode: str, environ=None) -> Cluster | None:
     """Validate ``mode`` before any work: the Keras backend must be TensorFlow, and
     ``multi-worker`` needs a valid ``TF_CONFIG``.  Returns the cluster (multi-worker) or
     ``None``."""
-    if mode not in MODES:
-        raise ConfigError(f"`training.distribute` must be one of {', '.join(MODES)}. "
+    if mode not in DISTRIBUTE:
+        raise ConfigError(f"`training.distribute` must be one of {', '.join(DISTRIBUTE)}. "
                           f"Got {mode!r}.")
     if mode == "none":
         return None
@@ -300,73 +300,104 @@ def fit_distributed(strategy, model, sampler, validation, *, epochs: int,
     :class:`~forecaster.training.FitResult` and raises the same divergence error.
     """
     import keras
-    import tensorflow as tf
 
-    from forecaster.data.windowing import WindowSampler
-    from forecaster.runtime import check_interrupt
-    from forecaster.fit_loop import ema_momentum, fit_result, start_early_stopping
+    from forecaster.fit_loop import ema_momentum, fit_result
 
     R = strategy.num_replicas_in_sync
-    tile = getattr(sampler, "k", 1)  # ensemble members: targets repeated once per member
-    sampler = getattr(sampler, "sampler", sampler)
-    train, B = sampler.windows, sampler.batch_size
-    T, H = train.window, train.horizon
-    cap = math.ceil(sampler.max_windows / R) if sampler.max_windows else 0
-    if R == 1:
-        shards = [train]
-    else:
-        series = series_of(train)
-        shard = shard_series(np.bincount(series, minlength=len(train.offsets)), R)
-        shards = [subset(train, shard[series] == r) for r in range(R)]
-    # The same step counts on every worker, from sizes every worker knows.
-    steps = max(math.ceil((min(len(s), cap) if cap else len(s)) / B) for s in shards)
-    x_val, y_val = validation if validation is not None else (np.zeros((0, T, 1)), np.zeros((0, H)))
-    val_rows = np.array_split(np.arange(len(y_val)), R)
-    val_steps = 0 if validation is None else max(
-        1, math.ceil(max(len(rows) for rows in val_rows) / VALIDATION_BATCH))
-    samplers: dict = {}
-
-    def local_sampler(r):  # only this worker's replicas ever get one
-        if r not in samplers:
-            samplers[r] = sampler if R == 1 else WindowSampler(
-                shards[r], B, shuffle=sampler.shuffle, seed=sampler.seed + r,
-                max_windows=cap)
-            # Keras's fit resets its data once before the first epoch (on_epoch_end);
-            # doing the same lets one replica reproduce fit_model's batches exactly.
-            samplers[r].on_epoch_end()
-        return samplers[r]
-
-    def train_batch(step):
-        def value(ctx):
-            s = local_sampler(ctx.replica_id_in_sync_group)
-            batch = s[step] if step < len(s) else None
-            if batch is not None and tile > 1:
-                batch = (batch[0], np.tile(batch[1], (1, tile)))
-            return _padded(batch, B, T, H * tile)
-        return strategy.experimental_distribute_values_from_function(value)
-
-    def val_batch(step):
-        def value(ctx):
-            rows = val_rows[ctx.replica_id_in_sync_group]
-            rows = rows[step * VALIDATION_BATCH:(step + 1) * VALIDATION_BATCH]
-            return _padded((x_val[rows], y_val[rows]) if len(rows) else None,
-                           VALIDATION_BATCH, T, H * tile)
-        return strategy.experimental_distribute_values_from_function(value)
-
-    SUM = tf.distribute.ReduceOp.SUM
+    feed = _Feed(strategy, sampler, validation)
     with strategy.scope():  # clipping is done below, on the global gradient
         optimizer = keras.optimizers.Adam(learning_rate=learning_rate, use_ema=average,
-                                          ema_momentum=ema_momentum(epochs * steps))
+                                          ema_momentum=ema_momentum(epochs * feed.steps))
         optimizer.build(model.trainable_variables)
-    variables = model.trainable_variables
+    train_step, val_step = _distributed_steps(strategy, model, optimizer, loss, clipnorm, R)
+    started = time.perf_counter()
+    losses, val_loss = _run_epochs(model, feed, train_step, val_step, epochs=epochs,
+                                   patience=patience, progress=progress)
+    if average:  # end on the weights' moving average, as fit_model does
+        optimizer.finalize_variable_values(model.trainable_variables)
+    result = fit_result(losses, val_loss, seconds=time.perf_counter() - started,
+                        learning_rate=learning_rate)
+    _write_digest(model, result, history=validation is not None)
+    return result
 
-    def pointwise(err):
-        if loss == "mae":
-            return tf.abs(err)
-        if loss == "huber":
-            a = tf.abs(err)
-            return tf.where(a <= 1.0, 0.5 * tf.square(err), a - 0.5)
-        return tf.square(err)
+
+class _Feed:
+    """What each replica trains and validates on: the training windows sharded by series
+    (each shard sampled the same way on every worker, with the same number of steps) and
+    the validation rows in contiguous blocks, as per-replica values of ``strategy``."""
+
+    def __init__(self, strategy, sampler, validation):
+        from forecaster.data.windowing import WindowSampler
+
+        self.strategy, R = strategy, strategy.num_replicas_in_sync
+        self.tile = getattr(sampler, "k", 1)  # ensemble members: targets once per member
+        sampler = getattr(sampler, "sampler", sampler)
+        train, self.B = sampler.windows, sampler.batch_size
+        self.T, self.H = train.window, train.horizon
+        cap = math.ceil(sampler.max_windows / R) if sampler.max_windows else 0
+        if R == 1:
+            shards = [train]
+        else:
+            series = series_of(train)
+            shard = shard_series(np.bincount(series, minlength=len(train.offsets)), R)
+            shards = [subset(train, shard[series] == r) for r in range(R)]
+        # The same step counts on every worker, from sizes every worker knows.
+        self.steps = max(math.ceil((min(len(s), cap) if cap else len(s)) / self.B)
+                         for s in shards)
+        self.validation = validation
+        self.x_val, self.y_val = validation if validation is not None else (
+            np.zeros((0, self.T, 1)), np.zeros((0, self.H)))
+        self.val_rows = np.array_split(np.arange(len(self.y_val)), R)
+        self.val_steps = 0 if validation is None else max(1, math.ceil(
+            max(len(rows) for rows in self.val_rows) / VALIDATION_BATCH))
+        self.samplers: dict = {}
+
+        def make(r):
+            return sampler if R == 1 else WindowSampler(
+                shards[r], self.B, shuffle=sampler.shuffle, seed=sampler.seed + r,
+                max_windows=cap)
+        self._make = make
+
+    def local_sampler(self, r):  # only this worker's replicas ever get one
+        if r not in self.samplers:
+            self.samplers[r] = self._make(r)
+            # Keras's fit resets its data once before the first epoch (on_epoch_end);
+            # doing the same lets one replica reproduce fit_model's batches exactly.
+            self.samplers[r].on_epoch_end()
+        return self.samplers[r]
+
+    def train_batch(self, step):
+        def value(ctx):
+            s = self.local_sampler(ctx.replica_id_in_sync_group)
+            batch = s[step] if step < len(s) else None
+            if batch is not None and self.tile > 1:
+                batch = (batch[0], np.tile(batch[1], (1, self.tile)))
+            return _padded(batch, self.B, self.T, self.H * self.tile)
+        return self.strategy.experimental_distribute_values_from_function(value)
+
+    def val_batch(self, step):
+        def value(ctx):
+            rows = self.val_rows[ctx.replica_id_in_sync_group]
+            rows = rows[step * VALIDATION_BATCH:(step + 1) * VALIDATION_BATCH]
+            return _padded((self.x_val[rows], self.y_val[rows]) if len(rows) else None,
+                           VALIDATION_BATCH, self.T, self.H * self.tile)
+        return self.strategy.experimental_distribute_values_from_function(value)
+
+    def end_epoch(self) -> None:
+        for s in self.samplers.values():
+            s.on_epoch_end()
+
+
+def _distributed_steps(strategy, model, optimizer, loss: str, clipnorm: float, R: int):
+    """``(train_step, val_step)``: ``tf.function``s over a distributed batch that return
+    the summed loss and window count of all replicas."""
+    import tensorflow as tf
+
+    from forecaster.fit_loop import pointwise_loss
+
+    SUM = tf.distribute.ReduceOp.SUM
+    variables = model.trainable_variables
+    pointwise = pointwise_loss(loss, tf)
 
     def squared_error(x, y, w, training):
         pred = model(x, training=training)
@@ -398,24 +429,34 @@ def fit_distributed(strategy, model, sampler, validation, *, epochs: int,
         total, count = strategy.run(lambda x, y, w: squared_error(x, y, w, False), args=batch)
         return strategy.reduce(SUM, total, axis=None), strategy.reduce(SUM, count, axis=None)
 
+    return train_step, val_step
+
+
+def _run_epochs(model, feed: _Feed, train_step, val_step, *, epochs: int, patience: int,
+                progress) -> tuple[list, list]:
+    """The epochs, early-stopped on the all-reduced validation loss (the same decision on
+    every worker); ``(losses, val_losses)``."""
+    import tensorflow as tf
+
+    from forecaster.fit_loop import start_early_stopping
+    from forecaster.runtime import check_interrupt
+
     stopper = start_early_stopping(model, patience)
     losses, val_loss = [], []
-    started = time.perf_counter()
     with _peer_errors(tf):
         for epoch in range(epochs):
             total = count = 0.0
-            for step in range(steps):
+            for step in range(feed.steps):
                 check_interrupt()
-                t, c = train_step(train_batch(step))
+                t, c = train_step(feed.train_batch(step))
                 total, count = total + float(t), count + float(c)
-            for s in samplers.values():
-                s.on_epoch_end()
+            feed.end_epoch()
             v_total = v_count = 0.0
-            for step in range(val_steps):
-                t, c = val_step(val_batch(step))
+            for step in range(feed.val_steps):
+                t, c = val_step(feed.val_batch(step))
                 v_total, v_count = v_total + float(t), v_count + float(c)
             losses.append(total / max(count, 1.0))
-            if validation is None:
+            if feed.validation is None:
                 if progress is not None:
                     progress(epoch + 1, epochs, losses[-1], None)
                 if not math.isfinite(losses[-1]):
@@ -430,12 +471,7 @@ def fit_distributed(strategy, model, sampler, validation, *, epochs: int,
             if model.stop_training:
                 break
         stopper.on_train_end()
-    if average:  # end on the weights' moving average, as fit_model does
-        optimizer.finalize_variable_values(variables)
-    result = fit_result(losses, val_loss, seconds=time.perf_counter() - started,
-                        learning_rate=learning_rate)
-    _write_digest(model, result, history=validation is not None)
-    return result
+    return losses, val_loss
 
 
 @contextlib.contextmanager

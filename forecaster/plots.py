@@ -14,7 +14,7 @@ from __future__ import annotations
 import pandas as pd
 
 from forecaster.errors import ConfigError
-from forecaster.reports import figures as F
+from forecaster.reports import diagnostics as D, figures as F
 
 __all__ = ["plot_forecast", "plot_leaderboard", "plot_horizon_error", "plot_residuals",
            "plot_training"]
@@ -51,7 +51,7 @@ def plot_residuals(result, model: str | None = None):
     if model not in models:
         raise ConfigError(f"`model` must be one of the evaluated models "
                           f"({', '.join(models)}). Got {model!r}.")
-    return F.residuals_figure(result.backtest.frame, model=model, target=result.panel.target,
+    return D.residuals_figure(result.backtest.frame, model=model, target=result.panel.target,
                               label=F.model_label(model))
 
 
@@ -66,7 +66,7 @@ def plot_training(model):
     fit = run.fit
     history = pd.DataFrame({"epoch": range(1, fit.epochs_run + 1), "loss": fit.loss,
                             "val_loss": fit.val_loss})
-    return F.training_figure(history, best_epoch=fit.best_epoch, model=run.cfg.model.kind)
+    return D.training_figure(history, best_epoch=fit.best_epoch, model=run.cfg.model.kind)
 
 
 def _rnn(result) -> str | None:

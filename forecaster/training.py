@@ -119,23 +119,62 @@ def _fit_tensorflow(model, sampler, validation, *, epochs, learning_rate, clipno
     :data:`CHUNK_BATCHES` optimizer steps (a ``while_loop`` over a block of batches
     gathered by the sampler in one NumPy operation; fewer when a call would take more than
     about :data:`CALL_SECONDS`, so that Ctrl-C is answered promptly), so Python,
-    ``tf.data`` and Keras's per-batch and per-epoch machinery are out of the hot path: on ``air_passengers`` (four
-    batches an epoch) that machinery cost more than the maths.  Same optimizer, clipping,
-    loss, batch order and early-stopping rule as ``model.fit``; the epoch's loss is the
-    batch losses' mean weighted by batch size, as Keras reports it."""
+    ``tf.data`` and Keras's per-batch and per-epoch machinery are out of the hot path: on
+    ``air_passengers`` (four batches an epoch) that machinery cost more than the maths.
+    Same optimizer, clipping, loss, batch order and early-stopping rule as ``model.fit``;
+    the epoch's loss is the batch losses' mean weighted by batch size, as Keras reports
+    it."""
     import keras
-    import tensorflow as tf
 
     tile = int(getattr(sampler, "k", 1))
     sampler = getattr(sampler, "sampler", sampler)
     steps = len(sampler)
-    T, F = int(model.input_shape[1]), int(model.input_shape[2])
-    outputs = int(model.output_shape[-1])
     optimizer = keras.optimizers.Adam(learning_rate=learning_rate, clipnorm=clipnorm,
                                       use_ema=average,
                                       ema_momentum=ema_momentum(epochs * steps))
     variables = model.trainable_variables
     optimizer.build(variables)
+    train_chunk, validation_sum = _compiled_steps(model, optimizer, loss, tile)
+    stopper = None if validation is None else start_early_stopping(model, patience)
+    losses, val_losses = [], []
+    started = time.perf_counter()
+    sampler.on_epoch_end()  # a fresh order before the first epoch, as Keras's fit does
+    per_call = CHUNK_BATCHES
+    for epoch in range(epochs):
+        epoch_loss, per_call = _train_epoch(sampler, train_chunk, steps, per_call)
+        sampler.on_epoch_end()
+        losses.append(epoch_loss)
+        if validation is not None:
+            x_val, y_val = validation
+            rows = rows_per_call(model)
+            v = sum(float(validation_sum(x_val[i:i + rows], y_val[i:i + rows]))
+                    for i in range(0, len(y_val), rows))
+            val_losses.append(v / max(len(y_val), 1))
+        if progress is not None:
+            progress(epoch + 1, epochs, losses[-1], val_losses[-1] if val_losses else None)
+        if not all(math.isfinite(v) for v in (losses[-1], *val_losses[-1:])):
+            break  # TerminateOnNaN; fit_result raises the divergence error
+        if stopper is not None:
+            stopper.on_epoch_end(epoch, {"loss": losses[-1], "val_loss": val_losses[-1]})
+            if model.stop_training:
+                break
+    if stopper is not None:
+        stopper.on_train_end()
+    if average:  # end on the weights' moving average
+        optimizer.finalize_variable_values(variables)
+    return fit_result(losses, val_losses, seconds=time.perf_counter() - started,
+                      learning_rate=learning_rate)
+
+
+def _compiled_steps(model, optimizer, loss: str, tile: int):
+    """``(train_chunk(xs, ys) -> the batch losses, validation_sum(x, y))``, the two
+    ``tf.function``s of the loop; targets are repeated ``tile`` times (one copy per
+    ensemble member)."""
+    import tensorflow as tf
+
+    T, F = int(model.input_shape[1]), int(model.input_shape[2])
+    outputs = int(model.output_shape[-1])
+    variables = model.trainable_variables
     point = pointwise_loss(loss, tf)
 
     def train_step(i, xs, ys, losses):
@@ -162,48 +201,26 @@ def _fit_tensorflow(model, sampler, validation, *, epochs, learning_rate, clipno
     def validation_sum(x, y):
         return tf.reduce_sum(tf.reduce_mean(point(y - model(x, training=False)), axis=-1))
 
-    stopper = None if validation is None else start_early_stopping(model, patience)
-    losses, val_losses = [], []
-    started = time.perf_counter()
-    sampler.on_epoch_end()  # a fresh order before the first epoch, as Keras's fit does
-    per_call = CHUNK_BATCHES
-    for epoch in range(epochs):
-        total = count = 0.0
-        first = 0
-        while first < steps:
-            check_interrupt()
-            stop = min(steps, first + per_call)
-            began = time.perf_counter()
-            for xs, ys in sampler.blocks(first, stop):
-                values = train_chunk(xs, ys).numpy().astype(np.float64)
-                total += float(values.sum()) * ys.shape[1]
-                count += len(values) * ys.shape[1]
-            # as many batches a call as take about CALL_SECONDS (the same steps either way)
-            per_batch = (time.perf_counter() - began) / (stop - first)
-            per_call = int(min(CHUNK_BATCHES, max(1, CALL_SECONDS / max(per_batch, 1e-6))))
-            first = stop
-        sampler.on_epoch_end()
-        losses.append(total / max(count, 1.0))
-        if validation is not None:
-            x_val, y_val = validation
-            rows = rows_per_call(model)
-            v = sum(float(validation_sum(x_val[i:i + rows], y_val[i:i + rows]))
-                    for i in range(0, len(y_val), rows))
-            val_losses.append(v / max(len(y_val), 1))
-        if progress is not None:
-            progress(epoch + 1, epochs, losses[-1], val_losses[-1] if val_losses else None)
-        if not all(math.isfinite(v) for v in (losses[-1], *val_losses[-1:])):
-            break  # TerminateOnNaN; fit_result raises the divergence error
-        if stopper is not None:
-            stopper.on_epoch_end(epoch, {"loss": losses[-1], "val_loss": val_losses[-1]})
-            if model.stop_training:
-                break
-    if stopper is not None:
-        stopper.on_train_end()
-    if average:  # end on the weights' moving average
-        optimizer.finalize_variable_values(variables)
-    return fit_result(losses, val_losses, seconds=time.perf_counter() - started,
-                      learning_rate=learning_rate)
+    return train_chunk, validation_sum
+
+
+def _train_epoch(sampler, train_chunk, steps: int, per_call: int) -> tuple[float, int]:
+    """One epoch in calls of ``per_call`` batches: ``(its loss, the next per_call)`` — as
+    many batches a call as take about :data:`CALL_SECONDS` (the same steps either way)."""
+    total = count = 0.0
+    first = 0
+    while first < steps:
+        check_interrupt()
+        stop = min(steps, first + per_call)
+        began = time.perf_counter()
+        for xs, ys in sampler.blocks(first, stop):
+            values = train_chunk(xs, ys).numpy().astype(np.float64)
+            total += float(values.sum()) * ys.shape[1]
+            count += len(values) * ys.shape[1]
+        per_batch = (time.perf_counter() - began) / (stop - first)
+        per_call = int(min(CHUNK_BATCHES, max(1, CALL_SECONDS / max(per_batch, 1e-6))))
+        first = stop
+    return total / max(count, 1.0), per_call
 
 
 def _fit_keras(model, sampler, validation, *, epochs, learning_rate, clipnorm, patience,

@@ -1,5 +1,5 @@
 """The package's shape: no import cycle anywhere in forecaster/ (imports inside functions
-count too: a lazy import is still a dependency), and modules of a readable size."""
+count too: a lazy import is still a dependency), and modules and functions of a readable size."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 PACKAGE = ROOT / "forecaster"
-MAX_MODULE_LINES = 560  # the aim is ~500; this is the line no module may cross again
+MAX_MODULE_LINES = 530  # about 500: no module may grow past this again
 
 
 def _module_name(path: Path) -> str:
@@ -86,3 +86,17 @@ def test_no_module_is_oversized():
              for p in PACKAGE.rglob("*.py")}
     big = {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES}
     assert not big, big
+
+
+MAX_FUNCTION_LINES = 80
+
+
+def test_no_function_is_overlong():
+    long = {}
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > MAX_FUNCTION_LINES:
+                    long[f"{_module_name(path)}.{node.name}"] = lines
+    assert not long, long

@@ -247,7 +247,7 @@ class _Inputs:
 
 def _draw(inputs: _Inputs, key: str, path: Path) -> Path:
     """Draw figure ``key`` into ``path`` (an :class:`ArtifactError` says why it cannot)."""
-    from forecaster.reports import figures as F
+    from forecaster.reports import diagnostics as D, figures as F
 
     i, model = inputs, inputs.run.model
     if key == "forecast":
@@ -264,16 +264,16 @@ def _draw(inputs: _Inputs, key: str, path: Path) -> Path:
         return F.horizon_error_figure(i.backtest, path, rnn_model=rnn_model_name(
             model, i.backtest_models), target=i.target, order=i.leaderboard_models)
     if key == "training":
-        return F.training_figure(i.history, path, best_epoch=i.run.best_epoch, model=model)
+        return D.training_figure(i.history, path, best_epoch=i.run.best_epoch, model=model)
     if key == "residuals":
         name = rnn_model_name(model, i.backtest_models) or i.backtest_models[0]
         label = (f"the RNN, {F.model_label(model)}" if name == "rnn" and model
                  else F.model_label(name))
-        return F.residuals_figure(i.backtest, path, model=name, target=i.target, label=label)
+        return D.residuals_figure(i.backtest, path, model=name, target=i.target, label=label)
     if key == "gradients":
         if not i.diagnostics.get("gradient_norms"):
             raise ArtifactError("diagnostics.json has no gradient_norms.")
-        return F.gradients_figure(i.diagnostics, path)
+        return D.gradients_figure(i.diagnostics, path)
     raise KeyError(key)
 
 

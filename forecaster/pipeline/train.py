@@ -172,24 +172,12 @@ def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
             cluster=None, started: float | None = None) -> FittedRun:
     """Steps 2-5 of the module docstring on a validated ``panel``: plan, backtest, final
     fit, intervals and forecast of the trained horizon; nothing is written."""
-    from forecaster.evaluation.gradients import gradient_norms
-    from forecaster.evaluation.intervals import ConformalIntervals
     from forecaster.pipeline.evaluate import evaluate
 
     started = time.perf_counter() if started is None else started
     mode = cfg.training.distribute
     chief = cluster is None or cluster.is_chief
-    import_backend()  # only now: the reader's transient memory is released first
-    select_device(cfg.training.device)  # `--device gpu` without one: fail before work
-    replicas = 1
-    if mode != "none":  # before TensorFlow runs anything (collectives are set up first)
-        from forecaster.runtime import configure_runtime
-
-        configure_runtime(cfg.training.seed, cfg.training.device)
-        if cluster is not None:
-            log(f"multi-worker: this is {cluster.describe()}; waiting for the cluster")
-        replicas = distributed.get_strategy(mode, cfg.training.device).num_replicas_in_sync
-        log(f"distribute: {mode}, {replicas} replica(s) in sync")
+    replicas = _start_runtime(cfg, cluster, log)
     notes = list(panel.notes)
     season = season_of(panel, cfg)
     shape, origins = _plan_backtest(panel, cfg, season)
@@ -235,31 +223,57 @@ def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
         + (f"{epochs} epochs as chosen in the backtest)" if epochs else
            f"early stopping within {cfg.training.epochs} epochs)"))
     model = rnn(progress and partial(progress, "final"), fixed_epochs=epochs).fit(panel)
-    shape = model.shape_  # the input window is the longest member lookback
     fit = chosen if chosen is not None else model.fit_  # the early-stopped fit
     run = FittedRun(cfg=cfg, panel=panel, model=model, fit=fit, state=None, forecast=None,
                     evaluation=evaluation, notes=notes, season=season, mode=mode,
                     replicas=replicas, cluster=cluster, started=started)
-    if not chief:
-        return run
+    if chief:
+        _finish(run, levels)
+    return run
 
+
+def _start_runtime(cfg: Config, cluster, log) -> int:
+    """Import the backend and check the device (before any work); under ``distribute``
+    set up the strategy first (collectives before TensorFlow runs anything). Returns the
+    number of replicas in sync."""
+    import_backend()  # only now: the reader's transient memory is released first
+    select_device(cfg.training.device)  # `--device gpu` without one: fail before work
+    mode = cfg.training.distribute
+    if mode == "none":
+        return 1
+    from forecaster.runtime import configure_runtime
+
+    configure_runtime(cfg.training.seed, cfg.training.device)
+    if cluster is not None:
+        log(f"multi-worker: this is {cluster.describe()}; waiting for the cluster")
+    replicas = distributed.get_strategy(mode, cfg.training.device).num_replicas_in_sync
+    log(f"distribute: {mode}, {replicas} replica(s) in sync")
+    return replicas
+
+
+def _finish(run: FittedRun, levels) -> None:
+    """Step 5 (the chief's): the forecast of the trained horizon with split-conformal
+    intervals calibrated on the backtest's RNN residuals, the preprocessing state, and
+    the gradient diagnostic of one network."""
+    from forecaster.evaluation.gradients import gradient_norms
+    from forecaster.evaluation.intervals import ConformalIntervals
+
+    model, evaluation = run.model, run.evaluation
     scales = {sid: float(model.scaler_.scale[i]) for sid, i in model.ids_.items()}
     conformal = None
-    forecast = model.predict(shape.horizon)
+    forecast = model.predict(model.shape_.horizon)
     if evaluation is not None:
         intervals = ConformalIntervals(levels).fit(evaluation.backtest.for_model("rnn"),
                                                    scales)
         conformal = intervals.to_json()
         forecast, dropped = drop_unbounded(intervals.predict(forecast, scales))
-        notes += dropped
+        run.notes += dropped
     run.forecast = forecast
-    run.state = Preprocessing.from_fit(panel, model, season=season, levels=list(levels),
-                                       conformal=conformal)
+    run.state = Preprocessing.from_fit(run.panel, model, season=run.season,
+                                       levels=list(levels), conformal=conformal)
     x_val, y_val = model.validation_batch_
-    # one network of an ensemble
     run.gradients = [float(g) for g in gradient_norms(model.member_, x_val, y_val)]
     run.gradient_batch = int(len(x_val))
-    return run
 
 
 def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:

@@ -158,51 +158,18 @@ def forecast_figure(preprocessing: dict, forecast: pd.DataFrame, path=None, *, m
     """
     axis = preprocessing.get("axis") or {}
     datetime_axis = axis.get("kind") == "datetime"
-    all_series = list(preprocessing.get("series") or [])
     chosen = select_series(preprocessing)
-    n, k = len(all_series), len(chosen)
+    n, k = len(preprocessing.get("series") or []), len(chosen)
     target = target or preprocessing.get("target") or "value"
     levels = sorted(int(v) for v in (preprocessing.get("levels") or [80, 95]))
     rows, cols = _grid(k)
     fig = _new_figure(FIGSIZE if k <= 1 else PANEL_FIGSIZE)
     axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False).ravel())
     by_id = {str(key): frame for key, frame in forecast.groupby("series_id", sort=False)}
-    band_alpha = {levels[-1]: 0.18, levels[0]: 0.35} if levels else {}
-
-    handles, unbounded, drawn = {}, {}, {}
+    bands = _Bands(levels)
     for ax, series in zip(axes, chosen):
         sid = str(series.get("id"))
-        hist_x = history_index(series, axis)
-        hist_y = np.asarray(series.get("context") or [], dtype="float64")
-        (h,) = ax.plot(hist_x, hist_y, color=HISTORY_COLOR, lw=1.4, label="history")
-        handles.setdefault("history", h)
-        frame = by_id.get(sid)
-        if frame is not None and len(frame):
-            frame = frame.sort_values("step") if "step" in frame else frame
-            fx = frame["timestamp"]
-            for level in reversed(levels):
-                lo, hi = f"lower_{level}", f"upper_{level}"
-                if lo in frame and hi in frame:
-                    lower = frame[lo].to_numpy(dtype="float64")
-                    upper = frame[hi].to_numpy(dtype="float64")
-                    finite = np.isfinite(lower) & np.isfinite(upper)
-                    drawn[level] = drawn.get(level, 0) + finite.size
-                    unbounded[level] = unbounded.get(level, 0) + int((~finite).sum())
-                    band = ax.fill_between(fx, np.where(finite, lower, np.nan),
-                                           np.where(finite, upper, np.nan), where=finite,
-                                           color=FORECAST_COLOR,
-                                           alpha=band_alpha.get(level, 0.25), lw=0)
-                    handles.setdefault(f"{level}% interval", band)
-            # Join the forecast to the last observed point so the line reads as a continuation.
-            if len(hist_x):
-                jx = [hist_x[-1], *list(fx)]
-                jy = [hist_y[-1], *list(frame["forecast"])]
-            else:
-                jx, jy = list(fx), list(frame["forecast"])
-            (f,) = ax.plot(jx, jy, color=FORECAST_COLOR, lw=1.8, label="forecast")
-            handles.setdefault("forecast", f)
-            if len(hist_x):
-                ax.axvline(hist_x[-1], color="#888888", lw=0.8, ls=":")
+        _draw_series(ax, series, by_id.get(sid), axis, bands)
         if k > 1:
             ax.set_title(plain(sid, 40), fontsize=10)
         _format_time_axis(ax, datetime_axis)
@@ -215,15 +182,7 @@ def forecast_figure(preprocessing: dict, forecast: pd.DataFrame, path=None, *, m
     xlabel = plain(time_col or preprocessing.get("time_col") or "time step")
     if datetime_axis:
         xlabel += f" ({freq_word(axis.get('freq'))})"
-    order = ["history", "forecast"] + [f"{lv}% interval" for lv in levels]
-    legend = [(handles[key], key) for key in order if key in handles]
-    for i, (handle, label) in enumerate(legend):
-        if label.endswith("% interval"):
-            level = int(label.split("%")[0])
-            if unbounded.get(level) and unbounded[level] == drawn.get(level):
-                legend[i] = (handle, f"{label}: unbounded (too few calibration residuals)")
-            elif unbounded.get(level):
-                legend[i] = (handle, f"{label} (unbounded at some steps)")
+    legend = bands.legend()
     horizon = preprocessing.get("horizon") or (
         int(forecast["step"].max()) if "step" in forecast and len(forecast) else None)
     what = f"{horizon}-step forecast" if horizon else "forecast"
@@ -250,6 +209,65 @@ def forecast_figure(preprocessing: dict, forecast: pd.DataFrame, path=None, *, m
             fig.legend(*zip(*legend), loc="outside lower center", ncol=len(legend),
                        frameon=False)
     return _save(fig, path)
+
+
+class _Bands:
+    """The interval levels drawn, the legend's handles, and how many band points were
+    unbounded (too few calibration residuals), which the legend then says."""
+
+    def __init__(self, levels):
+        self.levels = levels
+        self.alpha = {levels[-1]: 0.18, levels[0]: 0.35} if levels else {}
+        self.handles, self.unbounded, self.drawn = {}, {}, {}
+
+    def legend(self) -> list:
+        order = ["history", "forecast"] + [f"{lv}% interval" for lv in self.levels]
+        legend = [(self.handles[key], key) for key in order if key in self.handles]
+        for i, (handle, label) in enumerate(legend):
+            if label.endswith("% interval"):
+                level = int(label.split("%")[0])
+                if self.unbounded.get(level) and self.unbounded[level] == self.drawn.get(level):
+                    legend[i] = (handle, f"{label}: unbounded (too few calibration residuals)")
+                elif self.unbounded.get(level):
+                    legend[i] = (handle, f"{label} (unbounded at some steps)")
+        return legend
+
+
+def _draw_series(ax, series: dict, frame, axis: dict, bands: _Bands) -> None:
+    """One series: its history, its interval bands and its forecast joined to the last
+    observed point."""
+    handles = bands.handles
+    hist_x = history_index(series, axis)
+    hist_y = np.asarray(series.get("context") or [], dtype="float64")
+    (h,) = ax.plot(hist_x, hist_y, color=HISTORY_COLOR, lw=1.4, label="history")
+    handles.setdefault("history", h)
+    if frame is None or not len(frame):
+        return
+    frame = frame.sort_values("step") if "step" in frame else frame
+    fx = frame["timestamp"]
+    for level in reversed(bands.levels):
+        lo, hi = f"lower_{level}", f"upper_{level}"
+        if lo in frame and hi in frame:
+            lower = frame[lo].to_numpy(dtype="float64")
+            upper = frame[hi].to_numpy(dtype="float64")
+            finite = np.isfinite(lower) & np.isfinite(upper)
+            bands.drawn[level] = bands.drawn.get(level, 0) + finite.size
+            bands.unbounded[level] = bands.unbounded.get(level, 0) + int((~finite).sum())
+            band = ax.fill_between(fx, np.where(finite, lower, np.nan),
+                                   np.where(finite, upper, np.nan), where=finite,
+                                   color=FORECAST_COLOR,
+                                   alpha=bands.alpha.get(level, 0.25), lw=0)
+            handles.setdefault(f"{level}% interval", band)
+    # Join the forecast to the last observed point so the line reads as a continuation.
+    if len(hist_x):
+        jx = [hist_x[-1], *list(fx)]
+        jy = [hist_y[-1], *list(frame["forecast"])]
+    else:
+        jx, jy = list(fx), list(frame["forecast"])
+    (f,) = ax.plot(jx, jy, color=FORECAST_COLOR, lw=1.8, label="forecast")
+    handles.setdefault("forecast", f)
+    if len(hist_x):
+        ax.axvline(hist_x[-1], color="#888888", lw=0.8, ls=":")
 
 
 # -------------------------------------------------------------------------- leaderboard
@@ -378,191 +396,4 @@ def horizon_error_figure(backtest: pd.DataFrame, path=None, *, rnn_model=None, t
     _thousands(ax)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=9, ncol=2 if len(models) > 5 else 1, frameon=False)
-    return _save(fig, path)
-
-
-# ----------------------------------------------------------------------------- training
-
-
-def training_figure(history: pd.DataFrame, path=None, *, best_epoch=None,
-                    model=None) -> Figure | Path:
-    """Training and validation loss per epoch; log y when they span two decades or more."""
-    fig = _new_figure()
-    ax = fig.subplots()
-    epochs = history["epoch"].to_numpy()
-    curves = [("loss", "training loss", "#1f77b4"), ("val_loss", "validation loss", "#ff7f0e")]
-    positive = []
-    for column, label, color in curves:
-        if column in history and history[column].notna().any():
-            values = history[column].to_numpy(dtype="float64")
-            ax.plot(epochs, values, lw=1.6, color=color, label=label)
-            positive.append(values[np.isfinite(values) & (values > 0)])
-    positive = np.concatenate(positive) if positive else np.array([])
-    log = positive.size > 1 and positive.max() / positive.min() >= 100
-    if log:
-        ax.set_yscale("log")
-    if best_epoch:
-        ax.axvline(best_epoch, color="#2ca02c", ls="--", lw=1.2,
-                   label=f"best epoch {best_epoch} (weights restored)")
-        row = history.loc[history["epoch"] == best_epoch]
-        if len(row) and "val_loss" in row and np.isfinite(row["val_loss"].iloc[0]):
-            ax.plot([best_epoch], [row["val_loss"].iloc[0]], marker="o", color="#2ca02c", ms=7)
-    if len(epochs) and best_epoch and int(epochs.max()) > int(best_epoch):
-        ax.axvspan(best_epoch, epochs.max(), color="#2ca02c", alpha=0.06, lw=0)
-    from matplotlib.ticker import MaxNLocator
-
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE loss, scaled units" + (" (log scale)" if log else ""))
-    stopped = f", stopped after {int(epochs.max())} epochs" if len(epochs) else ""
-    ax.set_title(f"Training curves{' — ' + plain(model_label(model)) if model else ''}{stopped}")
-    ax.grid(True, which="both" if log else "major", alpha=0.3)
-    ax.legend(frameon=True, framealpha=0.9, loc="best")
-    return _save(fig, path)
-
-
-# ---------------------------------------------------------------------------- residuals
-
-
-def residuals(backtest: pd.DataFrame, model) -> pd.DataFrame:
-    """The model's backtest rows with ``residual = actual − forecast``, ordered along each
-    forecast path (series, fold, step)."""
-    rows = backtest.loc[backtest["model"] == model].copy()
-    rows["residual"] = rows["actual"] - rows["forecast"]
-    keys = [c for c in ("series_id", "fold", "step") if c in rows]
-    return rows.sort_values(keys).reset_index(drop=True)
-
-
-def pooled_acf(values: np.ndarray, groups: np.ndarray, max_lag: int) -> np.ndarray:
-    """Autocorrelation at lags 1..max_lag, pairs taken only within a group (one forecast
-    path), normalised by the pooled variance: ``Σ (e_t − ē)(e_{t+k} − ē) / Σ (e_t − ē)²``."""
-    values = np.asarray(values, dtype="float64")
-    centred = values - values.mean()
-    denom = float(np.sum(centred**2))
-    acf = np.zeros(max_lag)
-    if denom == 0:
-        return acf
-    same = np.asarray(groups)
-    for lag in range(1, max_lag + 1):
-        if lag >= len(values):
-            break
-        mask = same[lag:] == same[:-lag]
-        acf[lag - 1] = float(np.sum(centred[lag:][mask] * centred[:-lag][mask])) / denom
-    return acf
-
-
-def residuals_figure(backtest: pd.DataFrame, path=None, *, model, target=None,
-                     label=None) -> Figure | Path:
-    """Histogram and autocorrelation of the model's backtest residuals.
-
-    A single series is shown in target units; a panel in percent of each series' mean
-    absolute actual value, so large series do not swamp the rest.
-    """
-    rows = residuals(backtest, model)
-    n_series = rows["series_id"].nunique() if "series_id" in rows else 1
-    values = rows["residual"].to_numpy(dtype="float64")
-    unit = f"{plain(target or 'target', 40)} units"
-    if n_series > 1:
-        level = rows.groupby("series_id")["actual"].transform(lambda a: a.abs().mean())
-        values = 100.0 * values / level.replace(0, np.nan).to_numpy(dtype="float64")
-        unit = "% of the series' mean level"
-    finite = np.isfinite(values)
-    values = values[finite]
-    group_cols = [c for c in ("series_id", "fold") if c in rows]
-    groups = (rows.loc[finite, group_cols].astype(str).agg("|".join, axis=1).to_numpy()
-              if group_cols else np.zeros(values.size))
-
-    fig = _new_figure()
-    left, right = fig.subplots(1, 2)
-    bins = int(np.clip(np.sqrt(values.size) * 1.5, 10, 50)) if values.size else 10
-    hist_range, outside = None, 0
-    if values.size >= 50:  # keep a few extreme errors from squashing the histogram
-        q1, q3 = np.percentile(values, [25, 75])
-        lo, hi = max(values.min(), q1 - 4 * (q3 - q1)), min(values.max(), q3 + 4 * (q3 - q1))
-        if hi > lo:
-            hist_range = (lo, hi)
-            outside = int(((values < lo) | (values > hi)).sum())
-    left.hist(values, bins=bins, range=hist_range, color="#1f77b4", alpha=0.8,
-              edgecolor="white")
-    clipped = f" ({outside} extreme value{'s' if outside > 1 else ''} not shown)" if outside else ""
-    left.axvline(0, color="black", lw=0.9)
-    if values.size:
-        left.axvline(values.mean(), color=RNN_COLOR, ls="--", lw=1.2,
-                     label=f"mean {values.mean():.3g} (bias)")
-        left.legend(frameon=False, fontsize=9, loc="upper right")
-    left.set_xlabel(f"residual = actual − forecast ({unit})")
-    left.set_ylabel("count")
-    left.set_title(f"Residual distribution{clipped}")
-    left.grid(True, alpha=0.3)
-
-    steps = int(rows["step"].max()) if "step" in rows and len(rows) else 12
-    max_lag = int(max(1, min(max(steps - 1, 1), 40, values.size - 1 if values.size > 1 else 1)))
-    acf = pooled_acf(values, groups, max_lag)
-    lags = np.arange(1, max_lag + 1)
-    band = 1.96 / np.sqrt(values.size) if values.size else 0.0
-    right.bar(lags, acf, width=0.6, color="#1f77b4")
-    right.axhspan(-band, band, color="#888888", alpha=0.2, lw=0,
-                  label=f"±1.96/√n (n = {values.size})")
-    right.axhline(0, color="black", lw=0.8)
-    from matplotlib.ticker import MaxNLocator
-
-    right.xaxis.set_major_locator(MaxNLocator(integer=True))
-    right.set_xlabel("lag (steps along a forecast path)")
-    right.set_ylabel("autocorrelation")
-    right.set_title("Residual autocorrelation (ACF)")
-    right.set_ylim(min(-0.3, acf.min() * 1.2 - band), max(0.3, acf.max() * 1.2 + band))
-    right.legend(frameon=False, fontsize=9, loc="upper right")
-    right.grid(True, alpha=0.3)
-    pooled = f", pooled over {n_series} series" if n_series > 1 else ""
-    fig.suptitle(f"Backtest residuals of {plain(label or model_label(model))}{pooled}")
-    return _save(fig, path)
-
-
-# ---------------------------------------------------------------------------- gradients
-
-
-def gradient_verdict(ratio: float) -> str:
-    """Words for ``‖∂loss/∂h_1‖ / ‖∂loss/∂h_T‖``: vanishing < 0.01 ≤ decaying < 0.2 ≤ stable
-    ≤ 5 < growing ≤ 100 < exploding."""
-    if ratio < 1e-2:
-        return "vanishing"
-    if ratio < 0.2:
-        return "decaying"
-    if ratio <= 5:
-        return "stable"
-    if ratio <= 100:
-        return "growing"
-    return "exploding"
-
-
-def gradients_figure(diagnostics: dict, path=None) -> Figure | Path:
-    """‖∂loss/∂h_t‖ for each step of the input window, log scale, oldest step on the left."""
-    norms = np.asarray(diagnostics.get("gradient_norms") or [], dtype="float64")
-    cell = diagnostics.get("cell")
-    t = np.arange(1, norms.size + 1)
-    fig = _new_figure()
-    ax = fig.subplots()
-    ok = np.isfinite(norms) & (norms > 0)
-    batch = diagnostics.get("batch_size")
-    ax.plot(t[ok], norms[ok], marker="o" if norms.size <= 48 else None, ms=3.5, lw=1.6,
-            color=RNN_COLOR,
-            label="‖∂loss/∂h_t‖" + (f" (batch of {batch} windows)" if batch else ""))
-    if np.any(~ok):
-        ax.plot(t[~ok], np.full((~ok).sum(), norms[ok].min() if ok.any() else 1.0), "x",
-                color="black", label="zero or non-finite")
-    ax.set_yscale("log")
-    from matplotlib.ticker import MaxNLocator
-
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlim(0.5, max(norms.size, 1) + 0.5)
-    ax.set_xlabel("time step t in the input window (older ←   → recent)")
-    ax.set_ylabel("gradient norm ‖∂loss/∂h_t‖ (log scale)")
-    ratio = ""
-    if ok.any() and ok[0] and ok[-1]:
-        r = norms[0] / norms[-1]
-        ratio = f": oldest/recent = {r:.2g} ({gradient_verdict(r)})"
-    ax.set_title(f"Gradient flow through time — {plain(model_label(cell))}, "
-                 f"window T = {norms.size}{ratio}")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(frameon=False)
     return _save(fig, path)

@@ -21,7 +21,7 @@ from forecaster.data.panel import TimeAxis
 from forecaster.errors import ArtifactError, RunNotFoundError
 from forecaster.pipeline.report import FIGURE_FILES, rnn_model_name, write_report
 from forecaster.preprocessing import Preprocessing, SeriesState
-from forecaster.reports import figures as F
+from forecaster.reports import diagnostics as D, figures as F
 
 REPO = Path(__file__).resolve().parents[2]
 AIR = REPO / "data" / "air_passengers.csv"
@@ -436,7 +436,7 @@ def test_integer_time_axis(tmp_path):
 def test_pooled_acf_pairs_only_within_a_path():
     values = np.array([1.0, -1.0, 1.0, -1.0, 5.0, 5.0])
     groups = np.array(["a", "a", "a", "a", "b", "b"])
-    acf = F.pooled_acf(values, groups, 2)
+    acf = D.pooled_acf(values, groups, 2)
     centred = values - values.mean()
     denom = np.sum(centred**2)
     lag1 = (centred[0] * centred[1] + centred[1] * centred[2] + centred[2] * centred[3]
@@ -509,7 +509,7 @@ def test_unbounded_intervals_are_drawn_and_tabled_honestly(tmp_path):
 @pytest.mark.parametrize("ratio, word", [(1e-3, "vanishing"), (0.05, "decaying"), (1.0, "stable"),
                                          (20, "growing"), (1e4, "exploding")])
 def test_gradient_verdict(ratio, word):
-    assert F.gradient_verdict(ratio) == word
+    assert D.gradient_verdict(ratio) == word
 
 
 def test_malformed_forecast_timestamps_skip_only_that_figure(tmp_path):

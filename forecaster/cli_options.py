@@ -1,0 +1,158 @@
+"""The command line's shared option groups (data, model, run, and --quiet/--verbose/--debug)
+and how their values become a validated :class:`~forecaster.config.Config`: flags named
+like config keys set those keys, over ``--profile``/``--quick`` and ``--config``."""
+
+from __future__ import annotations
+
+import click
+
+from forecaster import choices
+from forecaster.config import PROFILES
+
+
+def state(ctx: click.Context) -> dict:
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    root.obj.setdefault("quiet", False)
+    root.obj.setdefault("verbose", False)
+    root.obj.setdefault("debug", False)
+    return root.obj
+
+
+def _flag(name):
+    def callback(ctx, param, value):
+        if value:
+            state(ctx)[name] = True
+    return callback
+
+
+def common_options(f):
+    """--quiet/--verbose/--debug, accepted before or after the command name."""
+    f = click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
+                     callback=_flag("debug"),
+                     help="Show full tracebacks and TensorFlow's own logs.")(f)
+    f = click.option("--verbose", "-v", is_flag=True, expose_value=False,
+                     callback=_flag("verbose"),
+                     help="More detail on stderr (e.g. the resolved config).")(f)
+    f = click.option("--quiet", "-q", is_flag=True, expose_value=False,
+                     callback=_flag("quiet"),
+                     help="Only errors on stderr; only essential results on stdout.")(f)
+    return f
+
+
+# -- shared option groups ------------------------------------------------------------------
+def data_options(f):
+    opts = [
+        click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                     help="TOML file overriding configs/default.toml."),
+        click.option("--target", help="Value column to forecast (default: the only numeric "
+                                      "column)."),
+        click.option("--time-col", help="Time column (default: detected)."),
+        click.option("--id-col", help="Series column of a long panel (default: detects "
+                                      "unique_id / series_id / id)."),
+        click.option("--freq", help="Force the frequency (pandas alias: MS, W-SAT, D, h …)."),
+        click.option("--dayfirst", is_flag=True, default=None,
+                     help="Read dates like 01/02/2020 as day first (1 February)."),
+        click.option("--monthfirst", is_flag=True, default=None,
+                     help="Read dates like 01/02/2020 as month first (2 January)."),
+        click.option("--fill", type=click.Choice(choices.FILLS),
+                     help="How to fill gaps (default: interpolate short gaps)."),
+        click.option("--max-gap", type=int, help="Longest gap interpolate may fill (points)."),
+        click.option("--aggregate",
+                     type=click.Choice(choices.AGGREGATES),
+                     help="Combine duplicated timestamps (default: they are an error)."),
+        click.option("--season", type=int, help="Seasonal period (default: from the "
+                                                "frequency, e.g. 12 for monthly)."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def model_options(f):
+    opts = [
+        click.option("--model", "kind",
+                     type=click.Choice(choices.MODEL_KINDS),
+                     help="Recurrent layer (default: tanh_cell, our Elman cell)."),
+        click.option("--units", type=int, help="Hidden units per recurrent layer."),
+        click.option("--layers", type=int, help="Stacked recurrent layers."),
+        click.option("--window", type=int, help="Input steps (default: two seasons, at least "
+                                                "1.25 horizons)."),
+        click.option("--scaling", type=click.Choice(choices.SCALINGS),
+                     help="Series scale: log (levels become ratios) or standard; auto = log "
+                          "when all values are > 0."),
+        click.option("--ensemble", type=int,
+                     help="Networks with different seeds (and lookbacks) trained side by "
+                          "side and averaged."),
+        click.option("--anchor", type=click.Choice(choices.ANCHORS),
+                     help="What members forecast a change from: the window's level, the "
+                          "last season repeated, or mixed (every other member)."),
+        click.option("--max-lookback", type=int,
+                     help="Longest input span of an ensemble's members, which read from the "
+                          "window up to it (default: four seasons on seasonal data)."),
+        click.option("--loss", type=click.Choice(choices.LOSSES),
+                     help="Training loss."),
+        click.option("--epochs", type=int, help="Maximum epochs (early stopping may end "
+                                                "sooner)."),
+        click.option("--batch-size", type=int, help="Windows per batch (default 0: automatic, "
+                                                    "about 500 batches an epoch, 32 to 256)."),
+        click.option("--learning-rate", type=float, help="Adam learning rate."),
+        click.option("--patience", type=int,
+                     help="Most epochs early stopping waits for an improvement (it waits as "
+                          "many as the best took, at least 10)."),
+        click.option("--max-windows", type=int,
+                     help="Sample at most this many training windows per epoch (long "
+                          "series)."),
+        click.option("--seed", type=int, help="Random seed (same data + seed ⇒ same "
+                                              "forecast)."),
+        click.option("--device", type=click.Choice(choices.DEVICES),
+                     help="Where to train (default: auto)."),
+        click.option("--level", "levels", help="Interval levels in %, e.g. 80,95."),
+        click.option("--runs-dir", type=click.Path(file_okay=False),
+                     help="Where runs are kept (default: runs)."),
+        click.option("--profile", type=click.Choice(list(PROFILES)),
+                     help="Named settings under --config and the flags: quick = 3 networks, "
+                          "a short training and backtest, for exploring (default: default)."),
+        click.option("--quick", is_flag=True, help="Same as --profile quick."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def run_options(f):
+    """--run and --runs-dir: which saved run a command reads."""
+    f = click.option("--runs-dir", type=click.Path(file_okay=False), default="runs",
+                     show_default=True, help="Where runs are kept.")(f)
+    return click.option("--run", "run_id", default="latest", show_default=True,
+                        help="Run id under the runs directory, or a path to a run.")(f)
+
+
+def parse_levels(text):
+    if text is None:
+        return None
+    try:
+        return [float(x) if "." in x else int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise click.BadParameter(f"must be comma-separated percentages like 80,95. Got "
+                                 f"{text!r}.", param_hint="--level") from None
+
+
+def resolve_config(ctx, kw: dict, horizon=None, extra_eval=None):
+    from forecaster.config import SETTINGS, load_config, settings_overrides
+
+    # flags named like config keys set those keys (None: not given)
+    settings = {k: v for k, v in kw.items() if k in SETTINGS}
+    settings.update(horizon=horizon, levels=parse_levels(kw.get("levels")), **(extra_eval or {}))
+    overrides = settings_overrides(settings)
+    profile = kw.get("profile")
+    if kw.get("quick"):
+        if profile not in (None, "quick"):
+            raise click.UsageError(f"--quick and --profile {profile} contradict each other.")
+        profile = "quick"
+    cfg = load_config(kw.get("config_path"), overrides, profile=profile or "default")
+    if state(ctx)["verbose"] and not state(ctx)["quiet"]:
+        from forecaster.config import dump_toml
+
+        click.echo("resolved config:\n" + dump_toml(cfg), err=True)
+    return cfg
