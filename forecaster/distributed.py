@@ -269,7 +269,7 @@ def subset(windows, keep: np.ndarray):
     from forecaster.data.windowing import WindowSet
 
     return WindowSet(windows.flat, windows.offsets, windows.positions[keep], windows.window,
-                     windows.horizon, windows.relative)
+                     windows.horizon, windows.level)
 
 
 def _padded(batch, size: int, window: int, horizon: int):

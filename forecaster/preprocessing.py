@@ -40,7 +40,7 @@ class Preprocessing:
     window: int
     horizon: int
     season: int | None
-    relative: int  # level span: 0 = absolute windows, k = level is the mean of the last k
+    level: int  # level span: 0 = absolute windows, k = level is the mean of the last k
     levels: list
     series: list[SeriesState]
     conformal: dict | None = None
@@ -68,7 +68,7 @@ class Preprocessing:
                 context=np.asarray(ctx, dtype=np.float64)))
         return cls(axis=panel.axis, target=panel.target, time_col=panel.time_col,
                    id_col=panel.id_col, window=T, horizon=forecaster.shape_.horizon,
-                   season=season, relative=int(forecaster.level_), levels=list(levels),
+                   season=season, level=int(forecaster.level_), levels=list(levels),
                    series=series, conformal=conformal, log=bool(forecaster.scaler_.log))
 
     def scaler(self) -> SeriesScaler:
@@ -186,7 +186,7 @@ class Preprocessing:
             "axis": self.axis.to_json(),
             "target": self.target, "time_col": self.time_col, "id_col": self.id_col,
             "window": self.window, "horizon": self.horizon, "season": self.season,
-            "scaling": "log" if self.log else "standard", "relative": self.relative, "levels": self.levels,
+            "scaling": "log" if self.log else "standard", "relative": self.level, "levels": self.levels,
             "conformal": self.conformal,
             "series": [{
                 "id": s.id, "mean": s.mean, "scale": s.scale, "length": s.length,
@@ -283,7 +283,7 @@ class Preprocessing:
         return cls(axis=axis, target=str(data.get("target", "value")),
                    time_col=str(data.get("time_col", "timestamp")), id_col=data.get("id_col"),
                    window=window, horizon=horizon, season=season,
-                   relative=relative, levels=list(levels),
+                   level=relative, levels=list(levels),
                    series=series, conformal=conformal, log=log)
 
 

@@ -206,7 +206,7 @@ def _state(values: dict, axis: TimeAxis, window=3, log=False) -> Preprocessing:
     series = [SeriesState(id=k, mean=0.0, scale=1.0, length=len(v), context_start=0,
                           context=np.asarray(v, float)) for k, v in values.items()]
     return Preprocessing(axis=axis, target="y", time_col="t", id_col="id", window=window,
-                         horizon=2, season=None, relative=1, levels=[], series=series,
+                         horizon=2, season=None, level=1, levels=[], series=series,
                          log=log)
 
 

@@ -331,7 +331,7 @@ def test_nan_loss_is_a_training_error_not_a_saved_model():
     values = np.arange(60, dtype=float)
     values[20] = np.nan  # corrupt data reaching the network
     s, st = W.window_starts([60], 5, 2)
-    ws = W.WindowSet.build([values], s, st, 5, 2, relative=False)
+    ws = W.WindowSet.build([values], s, st, 5, 2, level=False)
     model = build_model("simple_rnn", window=5, horizon=2, units=3)
     with pytest.raises(TrainingError, match=r"loss became NaN.*learning rate"):
         fit_model(model, W.WindowSampler(ws, 8), ws.arrays(), epochs=3, learning_rate=0.01,
@@ -392,9 +392,9 @@ def test_a_forecast_beyond_float64_is_an_error_naming_the_series():
     up = lambda x, training=False: np.full((len(x), 2), 4.0)  # noqa: E731 - "+4 a step"
     with pytest.raises(ForecastError, match=r"1 series \('grows'\) is not a finite number"):
         forecast_values(up, scaler, [0, 1], contexts, window=3, model_horizon=2, steps=2,
-                        relative=1, ids=["calm", "grows"])
+                        level=1, ids=["calm", "grows"])
     fine = forecast_values(up, scaler, [0], contexts[:1], window=3, model_horizon=2,
-                           steps=2, relative=1, ids=["calm"])
+                           steps=2, level=1, ids=["calm"])
     np.testing.assert_allclose(fine, [[np.exp(6.0), np.exp(6.0)]])  # log 2 + 4
 
 

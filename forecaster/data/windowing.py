@@ -12,9 +12,10 @@ Pure numpy index arithmetic; TensorFlow is never imported here.
 * :class:`WindowSet` — all series scaled and concatenated into one flat ``float32`` array
   plus the start offsets of every admissible window.  Nothing per window is materialised:
   :class:`WindowSampler` gathers a batch with one fancy-indexing call when it is asked for.
-* ``relative=True`` expresses a window relative to its last input value
-  (``x - x[-1]``, ``y - x[-1]``), so a trending series does not leave the range the network
-  was trained on; the forecaster adds it back.
+* ``level=k`` expresses a window relative to its level, the mean of its last ``k`` input
+  values (``x - level``, ``y - level``; 1: the last value, 0: absolute windows), so a
+  trending series does not leave the range the network was trained on; the forecaster adds
+  it back.
 
 Shapes: inputs ``(batch, window, 1)``, targets ``(batch, horizon)``, ``float32``.
 """
@@ -169,10 +170,10 @@ class WindowSet:
     positions: np.ndarray
     window: int
     horizon: int
-    relative: int  # level span (see level_span); True = 1
+    level: int  # the level span: the last ``level`` inputs' mean is subtracted (0: none)
 
     @classmethod
-    def build(cls, scaled: list[np.ndarray], series_idx, starts, window, horizon, relative,
+    def build(cls, scaled: list[np.ndarray], series_idx, starts, window, horizon, level,
               pad: int = 0):
         """``pad`` > 0 prefixes every series with that many copies of its first value so
         windows starting up to ``pad`` points before their series (``starts < 0``) exist."""
@@ -184,7 +185,7 @@ class WindowSet:
         positions = offsets[np.asarray(series_idx, np.int64)]
         positions += np.asarray(starts, np.int64)
         positions += int(pad)
-        return cls(flat, offsets, positions, window, horizon, relative)
+        return cls(flat, offsets, positions, window, horizon, level)
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -201,7 +202,7 @@ class WindowSet:
             return (np.zeros((0, T, 1), np.float32), np.zeros((0, self.horizon), np.float32))
         view = np.lib.stride_tricks.sliding_window_view(self.flat, T + self.horizon)
         block = view[positions]
-        k = level_span(self.relative, T)
+        k = level_points(self.level, T)
         if k == 1:
             block -= block[:, T - 1:T]
         elif k:
@@ -263,18 +264,18 @@ class WindowSampler:
         self._order = self._new_order()
 
 
-def level_span(relative, window: int) -> int:
-    """How many final input points define a window's level: ``relative`` False/0 = none
+def level_points(level, window: int) -> int:
+    """How many final input points define a window's level: ``level`` False/0 = none
     (absolute windows), True/1 = the last value, ``k`` = the mean of the last ``k``."""
-    return min(int(relative), window)
+    return min(int(level), window)
 
 
-def last_windows(scaled: list[np.ndarray], window: int, relative: int):
+def last_windows(scaled: list[np.ndarray], window: int, level: int):
     """The final input window of every series, for forecasting: ``(x, last)`` where
     ``x`` is ``(n_series, window, 1)`` float32 and ``last`` the value added back.  A series
     shorter than the window is padded on the left as in training (:func:`pad_left`)."""
     x = np.stack([pad_left(np.asarray(s, dtype=np.float64)[-window:], window) for s in scaled])
-    k = level_span(relative, window)
+    k = level_points(level, window)
     last = x[:, window - k:].mean(axis=1) if k else np.zeros(len(scaled))
     x = x - last[:, None]
     return x[..., None].astype(np.float32), last

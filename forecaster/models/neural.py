@@ -95,7 +95,7 @@ def resolve_shape(panel: Panel, *, window: int, horizon: int, validation: float,
 
 
 def forecast_recursive(model, contexts: np.ndarray, *, window: int, model_horizon: int,
-                       steps: int, relative: int) -> np.ndarray:
+                       steps: int, level: int) -> np.ndarray:
     """Forecast ``steps`` ahead in scaled units from ``contexts`` ``(n_series, >= window)``.
 
     Direct multi-output up to ``model_horizon``; beyond it the forecasts are appended to the
@@ -107,7 +107,7 @@ def forecast_recursive(model, contexts: np.ndarray, *, window: int, model_horizo
     out = []
     produced = 0
     while produced < steps:
-        x, last = W.last_windows(list(history), window, relative)
+        x, last = W.last_windows(list(history), window, level)
         y = predict_rows(model, x) + last[:, None]
         out.append(y)
         history = np.concatenate([history, y], axis=1)
@@ -116,7 +116,7 @@ def forecast_recursive(model, contexts: np.ndarray, *, window: int, model_horizo
 
 
 def forecast_values(model, scaler: W.SeriesScaler, rows, contexts, *, window: int,
-                    model_horizon: int, steps: int, relative: int, ids=None) -> np.ndarray:
+                    model_horizon: int, steps: int, level: int, ids=None) -> np.ndarray:
     """Forecasts in original units: scale each raw context with its series' scaler row
     (``rows[i]``), forecast :func:`forecast_recursive`, scale back.  Shared by the fitted
     forecaster and ``forecast predict`` (which rebuilds the scaler from the run).
@@ -127,7 +127,7 @@ def forecast_values(model, scaler: W.SeriesScaler, rows, contexts, *, window: in
     scaled = np.stack([W.pad_left(scaler.transform(r, np.asarray(c)[-window:]), window)
                        for r, c in zip(rows, contexts)])
     y = forecast_recursive(model, scaled, window=window, model_horizon=model_horizon,
-                           steps=steps, relative=relative)
+                           steps=steps, level=level)
     values = np.stack([scaler.inverse(r, row) for r, row in zip(rows, y)])
     bad = ~np.all(np.isfinite(values), axis=1)
     if bad.any():
@@ -404,4 +404,4 @@ class RNNForecaster(Forecaster):
         return forecast_values(self.model_, self.scaler_, rows, panel.values, ids=panel.ids,
                                window=T,
                                model_horizon=self.shape_.horizon, steps=horizon,
-                               relative=self.level_)
+                               level=self.level_)

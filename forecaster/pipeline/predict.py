@@ -144,7 +144,7 @@ def _forecast(model, state: Preprocessing, horizon: int, levels) -> tuple[pd.Dat
     values = forecast_values(model, state.scaler(), range(len(state.series)),
                              [s.context for s in state.series], window=state.window,
                              model_horizon=state.horizon, steps=horizon,
-                             relative=state.relative, ids=[s.id for s in state.series])
+                             level=state.level, ids=[s.id for s in state.series])
     if horizon > state.horizon:
         notes.append(f"horizon {horizon} exceeds the trained horizon {state.horizon}: steps "
                      f"{state.horizon + 1}–{horizon} are forecast recursively from the "

@@ -16,7 +16,7 @@ def test_window_starts_whole_series():
 def test_windowset_gathers_hand_written_arrays():
     flat = [np.arange(7, dtype=float)]
     s, st = W.window_starts([7], 3, 2)
-    ws = W.WindowSet.build(flat, s, st, 3, 2, relative=False)
+    ws = W.WindowSet.build(flat, s, st, 3, 2, level=False)
     x, y = ws.arrays()
     np.testing.assert_array_equal(x[..., 0], [[0, 1, 2], [1, 2, 3], [2, 3, 4]])
     np.testing.assert_array_equal(y, [[3, 4], [4, 5], [5, 6]])
@@ -26,7 +26,7 @@ def test_windowset_gathers_hand_written_arrays():
 def test_relative_windows_subtract_last_input():
     flat = [np.arange(10, 17, dtype=float)]
     s, st = W.window_starts([7], 3, 2)
-    x, y = W.WindowSet.build(flat, s, st, 3, 2, relative=True).arrays()
+    x, y = W.WindowSet.build(flat, s, st, 3, 2, level=True).arrays()
     np.testing.assert_array_equal(x[0, :, 0], [-2, -1, 0])
     np.testing.assert_array_equal(y[0], [1, 2])
 
@@ -34,7 +34,7 @@ def test_relative_windows_subtract_last_input():
 def test_panel_windows_stay_within_their_series():
     a, b = np.arange(6, dtype=float), 100 + np.arange(5, dtype=float)
     s, st = W.window_starts([6, 5], 2, 1)
-    x, y = W.WindowSet.build([a, b], s, st, 2, 1, relative=False).arrays()
+    x, y = W.WindowSet.build([a, b], s, st, 2, 1, level=False).arrays()
     np.testing.assert_array_equal(x[..., 0], [[0, 1], [1, 2], [2, 3], [3, 4],
                                              [100, 101], [101, 102], [102, 103]])
     np.testing.assert_array_equal(y[:, 0], [2, 3, 4, 5, 102, 103, 104])
@@ -118,7 +118,7 @@ def test_scaler_survives_huge_and_constant_series():
 
 def test_sampler_batches_cover_every_window_once_per_epoch():
     s, st = W.window_starts([50], 5, 2)
-    ws = W.WindowSet.build([np.arange(50, dtype=float)], s, st, 5, 2, relative=False)
+    ws = W.WindowSet.build([np.arange(50, dtype=float)], s, st, 5, 2, level=False)
     sampler = W.WindowSampler(ws, batch_size=8, seed=3)
     firsts = np.concatenate([sampler[i][0][:, 0, 0] for i in range(len(sampler))])
     assert sorted(firsts.tolist()) == list(range(44))
@@ -129,7 +129,7 @@ def test_sampler_batches_cover_every_window_once_per_epoch():
 
 def test_sampler_is_reproducible_and_caps_windows():
     s, st = W.window_starts([500], 5, 2)
-    ws = W.WindowSet.build([np.arange(500, dtype=float)], s, st, 5, 2, relative=False)
+    ws = W.WindowSet.build([np.arange(500, dtype=float)], s, st, 5, 2, level=False)
     a = W.WindowSampler(ws, 16, seed=1, max_windows=40)
     b = W.WindowSampler(ws, 16, seed=1, max_windows=40)
     assert len(a) == 3
@@ -140,7 +140,7 @@ def test_windows_are_views_of_one_flat_array():
     """Lazy: the window set holds the series once plus one int64 per window."""
     n = 100_000
     s, st = W.window_starts([n], 168, 24)
-    ws = W.WindowSet.build([np.arange(n, dtype=float)], s, st, 168, 24, relative=True)
+    ws = W.WindowSet.build([np.arange(n, dtype=float)], s, st, 168, 24, level=True)
     assert ws.flat.nbytes == n * 4
     assert ws.positions.nbytes == len(ws) * 8  # not len(ws) * 192 * 4
 
@@ -149,23 +149,23 @@ def test_last_windows_and_forecast_values():
     from forecaster.models.neural import forecast_values
 
     scaled = [np.arange(10, dtype=float), np.arange(20, 30, dtype=float)]
-    x, last = W.last_windows(scaled, 3, relative=True)
+    x, last = W.last_windows(scaled, 3, level=True)
     np.testing.assert_array_equal(x[..., 0], [[-2, -1, 0], [-2, -1, 0]])
     np.testing.assert_array_equal(last, [9, 29])
     scaler = W.SeriesScaler(np.array([0.0, 10.0]), np.array([1.0, 2.0]))
     raw = [scaler.inverse(i, s) for i, s in enumerate(scaled)]
     one_up = lambda x, training=False: np.ones((len(x), 1))  # noqa: E731 - "+1 next step"
     y = forecast_values(one_up, scaler, [0, 1], raw, window=3, model_horizon=1, steps=1,
-                        relative=True)
+                        level=True)
     np.testing.assert_array_equal(y, [[10.0], [70.0]])
     # recursive: two steps from a one-step model
     y2 = forecast_values(one_up, scaler, [1], [raw[1]], window=3, model_horizon=1, steps=2,
-                         relative=True)
+                         level=True)
     np.testing.assert_array_equal(y2, [[70.0, 72.0]])
 
 
 def test_gather_of_no_positions_is_empty():
-    ws = W.WindowSet.build([np.arange(3, dtype=float)], [], [], 5, 2, relative=True)
+    ws = W.WindowSet.build([np.arange(3, dtype=float)], [], [], 5, 2, level=True)
     x, y = ws.gather(np.array([], dtype=np.int64))
     assert x.shape == (0, 5, 1) and y.shape == (0, 2)
 
@@ -173,7 +173,7 @@ def test_gather_of_no_positions_is_empty():
 def test_gather_does_not_modify_the_series():
     flat = [np.arange(10, dtype=float)]
     s, st = W.window_starts([10], 3, 2)
-    ws = W.WindowSet.build(flat, s, st, 3, 2, relative=True)
+    ws = W.WindowSet.build(flat, s, st, 3, 2, level=True)
     before = ws.flat.copy()
     ws.arrays()
     ws.arrays()
@@ -190,7 +190,7 @@ def test_window_starts_with_min_context_start_before_the_series():
 def test_padded_windows_repeat_the_first_value():
     s, st = W.window_starts([6], 4, 2, min_context=2)
     x, y = W.WindowSet.build([np.arange(10, 16, dtype=float)], s, st, 4, 2,
-                             relative=False, pad=2).arrays()
+                             level=False, pad=2).arrays()
     np.testing.assert_array_equal(x[..., 0], [[10, 10, 10, 11], [10, 10, 11, 12],
                                               [10, 11, 12, 13]])
     np.testing.assert_array_equal(y, [[12, 13], [13, 14], [14, 15]])
@@ -207,13 +207,13 @@ def test_pad_left_and_last_windows_of_a_short_series():
 def test_level_span_is_the_mean_of_the_last_k_inputs():
     s, st = W.window_starts([8], 4, 2)
     x, y = W.WindowSet.build([np.array([0, 1, 2, 3, 4, 5, 6, 7.0])], s, st, 4, 2,
-                             relative=2).arrays()
+                             level=2).arrays()
     # first window [0, 1, 2, 3] → level mean(2, 3) = 2.5
     np.testing.assert_allclose(x[0, :, 0], [-2.5, -1.5, -0.5, 0.5])
     np.testing.assert_allclose(y[0], [1.5, 2.5])
     xs, level = W.last_windows([np.array([0, 1, 2, 3, 4, 5, 6, 7.0])], 4, 2)
     assert level.tolist() == [6.5]
-    assert W.level_span(True, 4) == 1 and W.level_span(0, 4) == 0 and W.level_span(9, 4) == 4
+    assert W.level_points(True, 4) == 1 and W.level_points(0, 4) == 0 and W.level_points(9, 4) == 4
 
 
 def test_log_scaler_round_trip_and_refuses_non_positive_values():

@@ -25,7 +25,7 @@ def test_windows_never_cross_the_split(lengths, window, horizon, fraction):
     # windows of one series never read another series
     series = [np.full(n, i, dtype=float) for i, n in enumerate(lengths)]
     if len(s):
-        x, y = W.WindowSet.build(series, s, start, window, horizon, relative=False).arrays()
+        x, y = W.WindowSet.build(series, s, start, window, horizon, level=False).arrays()
         assert np.all(x[..., 0] == s[:, None]) and np.all(y == s[:, None])
 
 

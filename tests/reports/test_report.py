@@ -146,7 +146,7 @@ def make_run(root: Path, *, panel: bool = False, hostile: bool = False, model: s
     # written by the class real runs use, so the fixture cannot drift from the format
     (run_dir / "preprocessing.json").write_text(json.dumps(Preprocessing(
         axis=TimeAxis("datetime", "MS"), target=target, time_col=time_col, id_col=id_col,
-        window=window, horizon=horizon, season=season, relative=season, levels=[80, 95],
+        window=window, horizon=horizon, season=season, level=season, levels=[80, 95],
         series=pre_series,
         conformal={"80": [0.3] * horizon, "95": [0.5] * horizon}).to_json()))
     (run_dir / "config.toml").write_text(
