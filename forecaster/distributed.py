@@ -521,6 +521,7 @@ def _write_digest(model, result, history: bool = True) -> None:
     if not history and os.path.exists(path):
         with open(path, encoding="utf-8") as fh:
             entry = {k: v for k, v in json.load(fh).items() if k != "digest"}
-    with open(path + ".tmp", "w", encoding="utf-8") as fh:
-        json.dump({"digest": weights_digest(model.get_weights()), **entry}, fh)
-    os.replace(path + ".tmp", path)
+    from forecaster.artifacts import write_text_atomic
+
+    write_text_atomic(path, json.dumps({"digest": weights_digest(model.get_weights()),
+                                        **entry}))

@@ -7,7 +7,6 @@ trained horizon, recursively beyond it), and adds the split-conformal intervals.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,20 +218,17 @@ def write_forecast(pred: Prediction, path: Path, fmt: str) -> Path:
     if fmt not in FORMATS:
         raise ConfigError(f"`--format` must be one of {', '.join(FORMATS)}. Got {fmt!r}.")
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if fmt == "csv":
-            artifacts.spreadsheet_safe(format_frame(pred.frame, pred.state)).to_csv(
-                tmp, index=False)
-        elif fmt == "json":
-            format_frame(pred.frame, pred.state).to_json(tmp, orient="records", indent=1,
-                                                         double_precision=15)
-        else:  # typed columns: timestamps stay timestamps (or integer steps)
-            pred.frame.to_parquet(tmp, index=False)
-        tmp.replace(path)
+        with artifacts.atomic_path(path) as tmp:
+            if fmt == "csv":
+                artifacts.spreadsheet_safe(format_frame(pred.frame, pred.state)).to_csv(
+                    tmp, index=False)
+            elif fmt == "json":
+                format_frame(pred.frame, pred.state).to_json(
+                    tmp, orient="records", indent=1, double_precision=15)
+            else:  # typed columns: timestamps stay timestamps (or integer steps)
+                pred.frame.to_parquet(tmp, index=False)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         raise ForecastError(f"cannot write {str(path)!r}: {exc.strerror or exc}.") from None
     return path

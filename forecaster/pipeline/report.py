@@ -359,7 +359,5 @@ def _render_into(inputs: _Inputs, out_dir: Path) -> Path:
         "run_dir_name": run_dir.name,
     }
     target_path = out_dir / "report.html"
-    tmp = out_dir / ".report.html.tmp"
-    tmp.write_text(render_report(context), encoding="utf-8")
-    os.replace(tmp, target_path)
+    artifacts.write_text_atomic(target_path, render_report(context))
     return target_path
