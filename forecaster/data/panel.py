@@ -24,18 +24,7 @@ from typing import Iterator, Literal
 import numpy as np
 import pandas as pd
 
-# Default season length for a frequency (the "m" of seasonal naive and MASE).  Keys are the
-# pandas frequency "rule codes" without anchors (``"W-SAT"`` → ``"W"``).
-_SEASON_BY_RULE = {
-    "Y": 1, "YS": 1, "A": 1, "AS": 1, "BY": 1, "BYS": 1, "YE": 1, "BYE": 1,
-    "Q": 4, "QS": 4, "BQ": 4, "BQS": 4, "QE": 4, "BQE": 4,
-    "M": 12, "MS": 12, "BM": 12, "BMS": 12, "ME": 12, "BME": 12, "SM": 24, "SMS": 24,
-    "W": 52,
-    "D": 7, "B": 5, "C": 5,
-    "H": 24, "h": 24, "BH": 8, "bh": 8,
-    "T": 60, "min": 60,
-    "S": 60, "s": 60,
-}
+from forecaster.data.frequencies import season_of_rule
 
 
 @dataclass(frozen=True)
@@ -90,7 +79,7 @@ class TimeAxis:
             return None
         offset = self.offset
         rule = offset.rule_code.split("-")[0]
-        base = _SEASON_BY_RULE.get(rule)
+        base = season_of_rule(rule)
         if base is None:
             return None
         n = getattr(offset, "n", 1) or 1

@@ -14,12 +14,10 @@ import numpy as np
 import pandas as pd
 
 from forecaster.data.columns import _DATEISH, _counts
+from forecaster.data.frequencies import LEGACY_ALIASES, SUGGESTED
 from forecaster.data.readers import _first_line
 from forecaster.errors import DataError
 
-_LEGACY_FREQ = {"M": "ME", "H": "h", "T": "min", "S": "s", "L": "ms", "U": "us", "N": "ns",
-                "A": "YE", "Y": "YE", "Q": "QE", "BM": "BME", "BQ": "BQE", "BA": "BYE",
-                "BY": "BYE", "AS": "YS", "BAS": "BYS", "CBM": "CBME"}
 _DMY = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?!\d)(.*)$")
 _TZ_SUFFIX = r"(?:Z|[+-]\d{2}(?::?\d{2})?)\s*$"
 
@@ -28,8 +26,8 @@ def _parse_freq(freq):
     text = str(freq).strip()
     m = re.fullmatch(r"(\d*)([A-Za-z]+)(-[A-Za-z]+)?", text)
     tries = [text]
-    if m and m.group(2) in _LEGACY_FREQ:
-        tries.append(m.group(1) + _LEGACY_FREQ[m.group(2)] + (m.group(3) or ""))
+    if m and m.group(2) in LEGACY_ALIASES:
+        tries.append(m.group(1) + LEGACY_ALIASES[m.group(2)] + (m.group(3) or ""))
     for cand in tries:
         try:
             with warnings.catch_warnings():
@@ -205,7 +203,6 @@ def _infer_offset(codes, t, unit, tz, src, name, rows, counts):
     return pd.tseries.frequencies.to_offset(td)
 
 
-_NICE = ("s", "min", "5min", "15min", "30min", "h", "D", "W", "MS", "QS", "YS")
 
 
 def _suggest_freq(codes, t, unit) -> str:
@@ -232,11 +229,9 @@ def _average_freq(codes, t, unit) -> str:
 
 
 def _nice_alias(median: pd.Timedelta) -> str:
-    """The finest of :data:`_NICE` whose longest period holds ``median``."""
-    for alias in _NICE:
-        span = pd.Timedelta(days={"MS": 31, "QS": 92, "YS": 366}[alias]) \
-            if alias in ("MS", "QS", "YS") else pd.Timedelta(pd.tseries.frequencies.to_offset(
-                "7D" if alias == "W" else alias))
-        if span >= median * 0.99:
+    """The finest suggestion (:data:`~forecaster.data.frequencies.SUGGESTED`) whose longest
+    period holds ``median``."""
+    for alias, days in SUGGESTED:
+        if pd.Timedelta(days=days) >= median * 0.99:
             return alias
     return "YS"

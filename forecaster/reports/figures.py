@@ -21,6 +21,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from forecaster.data.frequencies import word as freq_word
+
 DPI = 100
 FIGSIZE = (10, 5)  # inches → 1000 × 500 px
 PANEL_FIGSIZE = (12, 8)  # forecast grid of a panel → 1200 × 800 px
@@ -39,15 +41,6 @@ MODEL_LABELS = {
     "gru": "GRU",
 }
 
-FREQ_WORDS = {
-    "Y": "yearly", "YS": "yearly", "A": "yearly", "AS": "yearly", "YE": "yearly",
-    "Q": "quarterly", "QS": "quarterly", "QE": "quarterly",
-    "M": "monthly", "MS": "monthly", "ME": "monthly",
-    "W": "weekly", "D": "daily", "B": "business-daily",
-    "H": "hourly", "h": "hourly", "T": "minutely", "min": "minutely", "S": "secondly", "s": "secondly",
-}
-
-
 def plain(text, limit: int = 60) -> str:
     """``text`` made safe for a matplotlib label: ``$`` escaped, long strings shortened."""
     text = str(text)
@@ -65,14 +58,6 @@ def rnn_legend(name) -> str:
     """Legend entry of the RNN: ``RNN: TanhCell (Elman RNN)``, or just ``RNN``."""
     name = str(name)
     return "RNN" if name == "rnn" else f"RNN: {plain(model_label(name), 30)}"
-
-
-def freq_word(freq) -> str:
-    """``MS`` → ``monthly``, ``W-SUN`` → ``weekly``; unknown aliases are returned as given."""
-    if not freq:
-        return "unknown frequency"
-    base = str(freq).split("-")[0].lstrip("0123456789")
-    return FREQ_WORDS.get(base, str(freq))
 
 
 def _new_figure(figsize=FIGSIZE) -> Figure:
