@@ -46,3 +46,19 @@ def runner():
         return CliRunner(mix_stderr=False)
     except TypeError:  # click >= 8.2 always separates stderr
         return CliRunner()
+
+
+def random_walk_windows(n_series: int, length: int, window: int, horizon: int):
+    """``(train, validation)`` window sets of ``n_series`` random walks (seed 0), the last
+    20 points of each series the validation tail: the fit-loop tests' common data."""
+    import numpy as np
+
+    from forecaster.data import windowing as W
+
+    rng = np.random.default_rng(0)
+    scaled = [np.cumsum(rng.normal(size=length)) for _ in range(n_series)]
+    cut = [length - 20] * n_series
+    tr = W.window_starts([length] * n_series, window, horizon, last_target=cut)
+    va = W.window_starts([length] * n_series, window, horizon, first_target=cut)
+    return (W.WindowSet.build(scaled, *tr, window, horizon, True),
+            W.WindowSet.build(scaled, *va, window, horizon, True))

@@ -16,7 +16,7 @@ import pytest
 from forecaster import distributed as D
 from forecaster.cli import forecast
 from forecaster.errors import ConfigError
-from tests.conftest import DATA, FAST, ROOT, forecast_exe
+from tests.conftest import DATA, FAST, ROOT, forecast_exe, random_walk_windows
 
 
 def _tf_config(workers, task_type="worker", index=0, chief=None):
@@ -156,15 +156,7 @@ def test_weights_digest_is_bit_exact():
 
 # -- the custom loop against Keras's fit ----------------------------------------------------
 def _windows(n_series=6, length=120, window=24, horizon=12):
-    from forecaster.data import windowing as W
-
-    rng = np.random.default_rng(0)
-    scaled = [np.cumsum(rng.normal(size=length)) for _ in range(n_series)]
-    cut = [length - 20] * n_series
-    tr = W.window_starts([length] * n_series, window, horizon, last_target=cut)
-    va = W.window_starts([length] * n_series, window, horizon, first_target=cut)
-    return (W.WindowSet.build(scaled, *tr, window, horizon, True),
-            W.WindowSet.build(scaled, *va, window, horizon, True))
+    return random_walk_windows(n_series, length, window, horizon)
 
 
 @pytest.mark.parametrize("clipnorm, max_windows", [(0.1, 128), (1.0, 0)])

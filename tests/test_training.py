@@ -4,6 +4,7 @@ import pytest
 
 from forecaster.fit_loop import ema_momentum
 from forecaster.training import fit_model
+from tests.conftest import random_walk_windows
 
 
 def test_ema_momentum_spans_the_end_of_short_fits():
@@ -53,17 +54,7 @@ def test_early_stopping_waits_as_long_as_the_best_took(curve_best, stops_at):
 
 
 def _windows(n_series=3, length=120, window=16, horizon=6):
-    import numpy as np
-
-    from forecaster.data import windowing as W
-
-    rng = np.random.default_rng(0)
-    scaled = [np.cumsum(rng.normal(size=length)) for _ in range(n_series)]
-    cut = [length - 20] * n_series
-    tr = W.window_starts([length] * n_series, window, horizon, last_target=cut)
-    va = W.window_starts([length] * n_series, window, horizon, first_target=cut)
-    return (W.WindowSet.build(scaled, *tr, window, horizon, True),
-            W.WindowSet.build(scaled, *va, window, horizon, True))
+    return random_walk_windows(n_series, length, window, horizon)
 
 
 @pytest.mark.parametrize("loss,average", [("huber", False), ("mse", True), ("mae", False)])
