@@ -11,6 +11,7 @@ next write.  Nothing is pickled: the model is a ``.keras`` file loaded with
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -104,12 +105,13 @@ def _abandoned(entry: Path) -> bool:
     return time.time() - owner.stat().st_mtime > STALE_SECONDS
 
 
-def sweep_stale(runs_dir: Path) -> None:
-    """Remove temporary run directories whose writer is gone (:func:`_abandoned`); never
-    one that a live process — here or in another container or host — may own."""
+def sweep_stale(runs_dir: Path, pattern: str = TMP_PREFIX + "*") -> None:
+    """Remove the temporary directories ``runs_dir/pattern`` (runs being staged, by
+    default) whose writer is gone (:func:`_abandoned`); never one that a live process —
+    here or in another container or host — may own."""
     if not runs_dir.is_dir():
         return
-    for entry in runs_dir.glob(TMP_PREFIX + "*"):
+    for entry in runs_dir.glob(pattern):
         with contextlib.suppress(OSError):
             if entry.is_dir() and not entry.is_symlink() and _abandoned(entry):
                 shutil.rmtree(entry, ignore_errors=True)
@@ -204,8 +206,12 @@ def staged_files(final: Path, owned: tuple[str, ...] = ()):
     was."""
     final = Path(final)
     parent = check_writable(final.parent, "files")
+    # what a killed earlier writer left (its owner lock is gone with it)
+    sweep_stale(parent, f".{glob.escape(final.name)}-*.tmp")
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", suffix=".tmp", dir=parent))
+    lock = None
     try:
+        lock = _claim(tmp)
         try:
             yield tmp
         except OSError as exc:  # a full disk while the files were written
@@ -218,7 +224,8 @@ def staged_files(final: Path, owned: tuple[str, ...] = ()):
         except OSError as exc:
             raise ArtifactError(f"cannot create {str(final)!r}: {exc.strerror or exc}.") \
                 from None
-        written = sorted(tmp.iterdir(), key=lambda p: (p.suffix == ".html", p.name))
+        written = sorted((p for p in tmp.iterdir() if p.name != OWNER),
+                         key=lambda p: (p.suffix == ".html", p.name))
         for path in written:  # every target checked before the first is replaced
             target = final / path.name
             if target.is_symlink() or (target.exists() and not target.is_file()):
@@ -237,6 +244,8 @@ def staged_files(final: Path, owned: tuple[str, ...] = ()):
                     target.unlink()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if lock is not None:
+            os.close(lock)
 
 
 @contextlib.contextmanager

@@ -87,6 +87,25 @@ def test_a_locked_staging_directory_is_never_swept(tmp_path):
     assert not (stage.final / artifacts.OWNER).exists()
 
 
+def test_a_killed_report_writers_staging_folder_is_swept_by_the_next(tmp_path):
+    """kill -9 during a report leaves its staging sibling; the next report into the same
+    folder removes it once its owner is certainly gone, and never a live writer's."""
+    here = artifacts._identity()
+    dead = tmp_path / ".report-abc123.tmp"
+    alive = tmp_path / ".report-def456.tmp"
+    other = tmp_path / ".other-ghi789.tmp"  # another folder's staging: not ours to judge
+    for entry, pid in ((dead, 999_999), (alive, os.getpid()), (other, 999_999)):
+        entry.mkdir()
+        (entry / artifacts.OWNER).write_text(json.dumps({"identity": here, "pid": pid}))
+    with artifacts.staged_files(tmp_path / "report") as stage:
+        assert (stage / artifacts.OWNER).exists()  # claimed while it is written
+        (stage / "report.html").write_text("page")
+    assert not dead.exists() and alive.exists() and other.exists()
+    assert sorted(p.name for p in (tmp_path / "report").iterdir()) == ["report.html"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".report-")
+                and p != alive]
+
+
 def test_latest_that_cannot_be_written_rolls_the_run_back(tmp_path, monkeypatch):
     with artifacts.staging(tmp_path, "first") as stage:
         _complete(stage.path)
