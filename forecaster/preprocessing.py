@@ -29,6 +29,14 @@ class SeriesState:
     length: int
     context_start: object  # timestamp or int
     context: np.ndarray
+    # what the conformal quantiles are multiplied by, in the series' units (in-sample
+    # seasonal-naive MAE); None in runs written before it was recorded, which used `scale`
+    interval_scale: float | None = None
+
+    @property
+    def band_scale(self) -> float:
+        """The scale the run's interval quantiles apply to for this series."""
+        return self.scale if self.interval_scale is None else self.interval_scale
 
 
 @dataclass
@@ -50,7 +58,7 @@ class Preprocessing:
     # -- building ---------------------------------------------------------------------------
     @classmethod
     def from_fit(cls, panel: Panel, forecaster, *, season, levels, conformal=None,
-                 keep: int | None = None) -> "Preprocessing":
+                 interval_scales=None, keep: int | None = None) -> "Preprocessing":
         """State of a fitted :class:`~forecaster.models.neural.RNNForecaster` on ``panel``.
 
         ``keep`` points of context are stored per series (default: the window, or three
@@ -65,7 +73,8 @@ class Preprocessing:
                 id=sid, mean=float(forecaster.scaler_.mean[j]),
                 scale=float(forecaster.scaler_.scale[j]), length=len(v),
                 context_start=panel.axis.shift(panel.starts[i], len(v) - len(ctx)),
-                context=np.asarray(ctx, dtype=np.float64)))
+                context=np.asarray(ctx, dtype=np.float64),
+                interval_scale=None if interval_scales is None else float(interval_scales[sid])))
         return cls(axis=panel.axis, target=panel.target, time_col=panel.time_col,
                    id_col=panel.id_col, window=T, horizon=forecaster.shape_.horizon,
                    season=season, level=int(forecaster.level_), levels=list(levels),
@@ -110,6 +119,7 @@ class Preprocessing:
             revised += changed
             series.append(SeriesState(
                 id=sid, mean=old.mean, scale=old.scale, length=length,
+                interval_scale=old.interval_scale,
                 context_start=self.axis.shift(context_start, len(context) - min(
                     keep, len(context))), context=context[-keep:]))
         if self.log:
@@ -174,8 +184,13 @@ class Preprocessing:
         step = self.season if self.season and self.season > 1 else 1
         scaler = SeriesScaler.fit([values], log=self.log, season=step)
         context = np.asarray(values[-keep:], dtype=np.float64)
+        band = None
+        if any(s.interval_scale is not None for s in self.series):
+            from forecaster.evaluation.leaderboard import series_scale
+
+            band = series_scale(values, self.season)
         return SeriesState(id=sid, mean=float(scaler.mean[0]), scale=float(scaler.scale[0]),
-                           length=len(values), context=context,
+                           length=len(values), context=context, interval_scale=band,
                            context_start=self.axis.shift(start, len(values) - len(context)))
 
     # -- JSON -------------------------------------------------------------------------------
@@ -192,6 +207,7 @@ class Preprocessing:
                 "id": s.id, "mean": s.mean, "scale": s.scale, "length": s.length,
                 "context_start": fmt(s.context_start),
                 "context": [float(x) for x in s.context],
+                **({} if s.interval_scale is None else {"interval_scale": s.interval_scale}),
             } for s in self.series],
         }
 
@@ -264,6 +280,10 @@ class Preprocessing:
                     bad(f"series {s['id']!r} has a non-finite `{key}`")
             if s["scale"] <= 0:
                 bad(f"series {s['id']!r} has a non-positive `scale`")
+            band = s.get("interval_scale")
+            if band is not None and (isinstance(band, bool) or not isinstance(
+                    band, (int, float)) or not math.isfinite(band) or band <= 0):
+                bad(f"series {s['id']!r} needs a positive finite `interval_scale`")
             length = s.get("length", len(ctx))
             if isinstance(length, bool) or not isinstance(length, int) or length < len(ctx):
                 bad(f"series {s['id']!r} needs an integer `length` of at least its "
@@ -276,7 +296,8 @@ class Preprocessing:
                 id=s["id"], mean=float(s["mean"]), scale=float(s["scale"]),
                 length=int(length),
                 context_start=axis.parse(s["context_start"]),
-                context=np.asarray(ctx, dtype=np.float64)))
+                context=np.asarray(ctx, dtype=np.float64),
+                interval_scale=None if band is None else float(band)))
         conformal = data.get("conformal")
         if conformal is not None:
             _check_conformal(conformal, levels, horizon, bad)

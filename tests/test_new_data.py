@@ -135,6 +135,10 @@ def test_unseen_series_are_forecast_from_their_own_history(model):
     # each with a scaler of its own: on the log scale a doubled history scales to the
     # same windows, so its forecast is exactly twice the copy's
     np.testing.assert_allclose(by_id["double"], 2 * by_id["copy"], rtol=1e-9)
+    # and so is its band: interval scales are in each series' own units
+    halves = {k: (g["upper_80"] - g["forecast"]).to_numpy() for k, g in frame.groupby(
+        "series_id")}
+    np.testing.assert_allclose(halves["double"], 2 * halves["copy"], rtol=1e-9)
     # the known series keeps the run's scaler (fitted on the training part only), so the
     # same history as an unseen series forecasts close to it but not from the same scale
     np.testing.assert_allclose(by_id["copy"], by_id["passengers"], rtol=0.05)

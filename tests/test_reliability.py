@@ -240,6 +240,8 @@ def _write_rehashed(path: Path, text: str) -> None:
     (lambda d: d["conformal"].update({"95": d["conformal"]["95"][:3]}),
      "`conformal` level 95 must list 12 widths"),
     (lambda d: d["series"][0].update(length=3), "needs an integer `length` of at least"),
+    (lambda d: d["series"][0].update(interval_scale=-1.0),
+     "needs a positive finite `interval_scale`"),
     (lambda d: d.update(window=d["window"] - 1, relative=1),  # disagrees with run.json
      "says window 23, run.json says 24"),
 ])

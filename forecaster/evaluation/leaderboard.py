@@ -39,16 +39,18 @@ __all__ = ["leaderboard", "fold_table", "series_scales", "add_backtest_intervals
 POINT_METRICS = ["mae", "rmse", "mape", "smape", "mase"]
 
 
+def series_scale(values, season: int | None) -> float:
+    """A positive scale of one series for conformal scores, in its own units: the in-sample
+    seasonal-naive MAE (the MASE denominator), else the standard deviation, else 1."""
+    s = M.mase_scale(values, season or 1)
+    if not s or not np.isfinite(s):
+        s = float(np.std(values))
+    return s if s > 0 and np.isfinite(s) else 1.0
+
+
 def series_scales(panel: Panel, season: int | None) -> dict[str, float]:
-    """A positive scale per series for conformal scores: the in-sample seasonal-naive MAE
-    (the MASE denominator), else the standard deviation, else 1."""
-    scales = {}
-    for sid, v in panel:
-        s = M.mase_scale(v, season or 1)
-        if not s or not np.isfinite(s):
-            s = float(np.std(v))
-        scales[sid] = s if s > 0 and np.isfinite(s) else 1.0
-    return scales
+    """:func:`series_scale` of every series of ``panel``."""
+    return {sid: series_scale(v, season) for sid, v in panel}
 
 
 def add_backtest_intervals(result: BacktestResult, panel: Panel, season: int | None,

@@ -152,7 +152,7 @@ def _forecast(model, state: Preprocessing, horizon: int, levels) -> tuple[pd.Dat
     if state.conformal:
         from forecaster.evaluation.intervals import ConformalIntervals, level_name
 
-        scales = {s.id: s.scale for s in state.series}
+        scales = {s.id: s.band_scale for s in state.series}
         frame = ConformalIntervals.from_json(state.conformal).predict(frame, scales)
         if levels is not None:
             unwanted = [level_name(lv) for lv in state.levels if lv not in levels]

@@ -258,8 +258,13 @@ def _finish(run: FittedRun, levels) -> None:
     from forecaster.evaluation.gradients import gradient_norms
     from forecaster.evaluation.intervals import ConformalIntervals
 
+    from forecaster.evaluation.leaderboard import series_scales
+
     model, evaluation = run.model, run.evaluation
-    scales = {sid: float(model.scaler_.scale[i]) for sid, i in model.ids_.items()}
+    # residuals are in the series' units: scale them by each series' typical seasonal
+    # change in those units (not the network's scaler, which on the log scale is a
+    # ratio and would give a series at ten times the level the same absolute band)
+    scales = series_scales(run.panel, run.season)
     conformal = None
     forecast = model.predict(model.shape_.horizon)
     if evaluation is not None:
@@ -270,7 +275,8 @@ def _finish(run: FittedRun, levels) -> None:
         run.notes += dropped
     run.forecast = forecast
     run.state = Preprocessing.from_fit(run.panel, model, season=run.season,
-                                       levels=list(levels), conformal=conformal)
+                                       levels=list(levels), conformal=conformal,
+                                       interval_scales=scales)
     x_val, y_val = model.validation_batch_
     run.gradients = [float(g) for g in gradient_norms(model.member_, x_val, y_val)]
     run.gradient_batch = int(len(x_val))

@@ -63,3 +63,37 @@ def test_without_a_backtest_the_final_fit_stops_early_itself(tmp_path):
     assert not (result.run_dir / "metrics.json").exists()
     assert info["final_epochs"] == info["best_epoch"]  # the refit after its own stopping
     assert len(pd.read_csv(result.run_dir / "history.csv")) == info["epochs_run"]
+
+
+def test_interval_bands_scale_with_their_series(tmp_path):
+    """On the log scale the network's scaler is a ratio, the same for a series and ten
+    times that series; the bands are not: each is the calibrated quantile times the
+    series' own in-sample seasonal-naive MAE, so the larger series' band is ten times
+    wider (it was as wide as the smaller one's)."""
+    from forecaster.data.ingest import read_panel
+
+    rng = np.random.default_rng(3)
+    t = np.arange(60)
+    base = 100 + t + 8 * np.sin(2 * np.pi * t / 4) + rng.normal(0, 2, 60)
+    ds = pd.date_range("2000-01-01", periods=60, freq="QS")
+    frame = pd.concat([pd.DataFrame({"unique_id": sid, "ds": ds, "y": base * k})
+                       for sid, k in (("small", 1.0), ("large", 10.0))])
+    frame.to_csv(tmp_path / "p.csv", index=False)
+    cfg = load_config(overrides={**TINY, "evaluation": {"origins": 8}})
+    run = T.fit_run(read_panel(tmp_path / "p.csv"), cfg)
+    assert run.model.scaler_.log
+    by_id = {sid: g for sid, g in run.forecast.groupby("series_id")}
+    np.testing.assert_allclose(by_id["large"]["forecast"], 10 * by_id["small"]["forecast"],
+                               rtol=1e-6)
+    half = {sid: (g["upper_80"] - g["forecast"]).to_numpy() for sid, g in by_id.items()}
+    np.testing.assert_allclose(half["large"], 10 * half["small"], rtol=1e-6)
+    bands = {s.id: s.interval_scale for s in run.state.series}
+    assert bands["large"] == pytest.approx(10 * bands["small"])
+    # saved with the run, and a run written before (no interval_scale) keeps its meaning
+    data = run.state.to_json()
+    assert [s["interval_scale"] for s in data["series"]] == [bands["large"], bands["small"]]
+    from forecaster.preprocessing import Preprocessing
+
+    old = Preprocessing.from_json({**data, "series": [
+        {k: v for k, v in s.items() if k != "interval_scale"} for s in data["series"]]})
+    assert [s.band_scale for s in old.series] == [s.scale for s in old.series]
