@@ -261,43 +261,12 @@ class Preprocessing:
         if not isinstance(series_json, list) or not series_json:
             bad("`series` must be a non-empty list")
         series, seen = [], set()
-        for k, s in enumerate(series_json):
-            if not isinstance(s, dict) or not isinstance(s.get("id"), str):
-                bad(f"series #{k} has no string `id`")
-            if s["id"] in seen:
-                bad(f"series id {s['id']!r} appears twice")
-            seen.add(s["id"])
-            ctx = s.get("context")
-            if not isinstance(ctx, list) or not ctx or not all(
-                    isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-                    for x in ctx):
-                bad(f"series {s['id']!r} needs a non-empty finite numeric `context`")
-            if log and not all(x > 0 for x in ctx):
-                bad(f"series {s['id']!r} has a non-positive `context` value on the log scale")
-            for key in ("mean", "scale"):
-                v = s.get(key)
-                if not isinstance(v, (int, float)) or not math.isfinite(v):
-                    bad(f"series {s['id']!r} has a non-finite `{key}`")
-            if s["scale"] <= 0:
-                bad(f"series {s['id']!r} has a non-positive `scale`")
-            band = s.get("interval_scale")
-            if band is not None and (isinstance(band, bool) or not isinstance(
-                    band, (int, float)) or not math.isfinite(band) or band <= 0):
-                bad(f"series {s['id']!r} needs a positive finite `interval_scale`")
-            length = s.get("length", len(ctx))
-            if isinstance(length, bool) or not isinstance(length, int) or length < len(ctx):
-                bad(f"series {s['id']!r} needs an integer `length` of at least its "
-                    f"{len(ctx)} context values, got {length!r}")
-            if len(ctx) < min(window, length):
-                # a run keeps at least a window of context (all of a shorter series)
-                bad(f"series {s['id']!r} has {len(ctx)} context values, fewer than the "
-                    f"window {window} (its length is {length})")
-            series.append(SeriesState(
-                id=s["id"], mean=float(s["mean"]), scale=float(s["scale"]),
-                length=int(length),
-                context_start=axis.parse(s["context_start"]),
-                context=np.asarray(ctx, dtype=np.float64),
-                interval_scale=None if band is None else float(band)))
+        for k, item in enumerate(series_json):
+            state = _series_from_json(item, k, axis, window=window, log=log, bad=bad)
+            if state.id in seen:
+                bad(f"series id {state.id!r} appears twice")
+            seen.add(state.id)
+            series.append(state)
         conformal = data.get("conformal")
         if conformal is not None:
             _check_conformal(conformal, levels, horizon, bad)
@@ -324,3 +293,40 @@ def _check_conformal(conformal, levels, horizon: int, bad) -> None:
         if not all(w is None or (isinstance(w, (int, float)) and not isinstance(w, bool)
                                  and math.isfinite(w) and w >= 0) for w in widths):
             bad(f"`conformal` level {name} must hold finite, non-negative widths or null")
+
+
+def _series_from_json(s, k: int, axis: TimeAxis, *, window: int, log: bool,
+                      bad) -> SeriesState:
+    """One entry of ``series``, checked field by field (``bad`` raises)."""
+    if not isinstance(s, dict) or not isinstance(s.get("id"), str):
+        bad(f"series #{k} has no string `id`")
+    ctx = s.get("context")
+    if not isinstance(ctx, list) or not ctx or not all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+            for x in ctx):
+        bad(f"series {s['id']!r} needs a non-empty finite numeric `context`")
+    if log and not all(x > 0 for x in ctx):
+        bad(f"series {s['id']!r} has a non-positive `context` value on the log scale")
+    for key in ("mean", "scale"):
+        v = s.get(key)
+        if not isinstance(v, (int, float)) or not math.isfinite(v):
+            bad(f"series {s['id']!r} has a non-finite `{key}`")
+    if s["scale"] <= 0:
+        bad(f"series {s['id']!r} has a non-positive `scale`")
+    band = s.get("interval_scale")
+    if band is not None and (isinstance(band, bool) or not isinstance(
+            band, (int, float)) or not math.isfinite(band) or band <= 0):
+        bad(f"series {s['id']!r} needs a positive finite `interval_scale`")
+    length = s.get("length", len(ctx))
+    if isinstance(length, bool) or not isinstance(length, int) or length < len(ctx):
+        bad(f"series {s['id']!r} needs an integer `length` of at least its "
+            f"{len(ctx)} context values, got {length!r}")
+    if len(ctx) < min(window, length):
+        # a run keeps at least a window of context (all of a shorter series)
+        bad(f"series {s['id']!r} has {len(ctx)} context values, fewer than the "
+            f"window {window} (its length is {length})")
+    return SeriesState(
+        id=s["id"], mean=float(s["mean"]), scale=float(s["scale"]), length=int(length),
+        context_start=axis.parse(s["context_start"]),
+        context=np.asarray(ctx, dtype=np.float64),
+        interval_scale=None if band is None else float(band))
