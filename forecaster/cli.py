@@ -285,6 +285,7 @@ def _print_train_summary(ctx, r) -> None:
 @forecast.command(context_settings=CONTEXT_SETTINGS)
 @click.option("--horizon", type=int, default=None,
               help="Steps to forecast (default: the trained horizon).")
+@click.argument("data", required=False, type=click.Path(dir_okay=False))
 @click.option("--data", "new_data", type=click.Path(dir_okay=False),
               help="Newer data (CSV/Parquet, the run's columns): forecast from its ends "
                    "without retraining — rows after the run's end, a whole newer history, "
@@ -301,9 +302,12 @@ def _print_train_summary(ctx, r) -> None:
               show_default=True, help="Where to run the model.")
 @common_options
 @click.pass_context
-def predict(ctx, horizon, new_data, run_id, runs_dir, output, fmt, overwrite, device):
+def predict(ctx, horizon, data, new_data, run_id, runs_dir, output, fmt, overwrite, device):
     """Forecast from a saved run (the latest by default): from the end of its training data
-    (no data file needed), or from the end of newer data (--data) without retraining."""
+    (no data file needed), or from the end of newer DATA (or --data) without retraining."""
+    if data is not None and new_data is not None and data != new_data:
+        raise click.UsageError("give the new data once: as DATA or as --data.")
+    new_data = new_data or data
     if device == "cpu" and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
         # before TensorFlow starts: it then never initialises CUDA (JAX: see select_device)
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")

@@ -176,6 +176,13 @@ def test_cli_predict_data_matches_the_api_and_leaves_the_run_unmodified(run_dir,
     after = _digest(run_dir)
     assert after.pop("predictions/forecast-h12-after.csv")
     assert after == before
+    # DATA as an argument is --data
+    result = _cli(run_dir, str(data), "--horizon", "12", "-o", str(run_dir.parents[1] / "a.csv"))
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(pd.read_csv(run_dir.parents[1] / "a.csv")["forecast"],
+                               cli["forecast"], rtol=1e-12)
+    result = _cli(run_dir, str(data), "--data", str(run_dir.parents[1] / "history.csv"))
+    assert result.exit_code == 2 and "give the new data once" in result.output
     # the whole newer history gives the same file's numbers
     result = _cli(run_dir, "--data", str(run_dir.parents[1] / "history.csv"), "--horizon",
                   "12", "-o", str(run_dir.parents[1] / "h.csv"))
