@@ -24,6 +24,9 @@ from forecaster.errors import ConfigError, RunNotFoundError
 
 __all__ = ["Forecaster", "evaluate", "load"]
 
+#: ``[data]`` settings that go with the data (``fit``, ``backtest``), not the model
+DATA_SETTINGS = ("dayfirst", "monthfirst", "fill", "max_gap", "aggregate")
+
 
 class Forecaster:
     """A global RNN forecaster, fitted as ``forecast train`` fits one.
@@ -165,7 +168,7 @@ class Forecaster:
 
 def _check_data_settings(settings: dict) -> None:
     for key in settings:
-        if key not in ("dayfirst", "monthfirst", "fill", "max_gap", "aggregate"):
+        if key not in DATA_SETTINGS:
             raise ConfigError(f"only data settings go with the data; {key!r} belongs to "
                               f"Forecaster({key}=…).")
 
@@ -178,8 +181,7 @@ def evaluate(data, *, models=None, horizon=None, folds=None, step=None, holdout=
     leaderboard object (``.to_frame()``, ``.best``, ``.folds``). Settings are named like
     the flags (``ensemble=1``, ``epochs=20``, ``season=12``, ``fill="zero"`` …); see
     :meth:`Forecaster.backtest` for the fold arguments."""
-    data_keys = ("dayfirst", "monthfirst", "fill", "max_gap", "aggregate")
-    data_settings = {k: settings.pop(k) for k in list(settings) if k in data_keys}
+    data_settings = {k: settings.pop(k) for k in list(settings) if k in DATA_SETTINGS}
     return Forecaster(profile=profile, config=config, **settings).backtest(
         data, models=models, horizon=horizon, folds=folds, step=step, holdout=holdout,
         target=target, time_col=time_col, id_col=id_col, freq=freq, progress=progress,
