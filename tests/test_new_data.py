@@ -146,6 +146,16 @@ def test_unseen_series_are_forecast_from_their_own_history(model):
                                model.predict(6, new_data=mine)["forecast"], rtol=1e-12)
 
 
+def test_new_data_need_the_runs_columns(model):
+    renamed = AIR.iloc[CUT:].rename(columns={"month": "date"})
+    with pytest.raises(DataError) as err:
+        model.predict(6, new_data=renamed)
+    assert str(err.value) == (
+        "the new data need the run's columns (time 'month', target 'passengers'): "
+        "`time_col` must name a column of 'DataFrame'. Got 'month'; the columns are: "
+        "'date', 'passengers'.")
+
+
 def test_an_unseen_series_needs_a_window_of_points(model):
     short = AIR.iloc[:10].assign(unique_id="new")
     with pytest.raises(DataError, match=r"^series 'new' is not in the run and has 10 "

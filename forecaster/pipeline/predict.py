@@ -7,6 +7,7 @@ trained horizon, recursively beyond it), and adds the split-conformal intervals.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,11 +18,11 @@ from forecaster import artifacts
 from forecaster.choices import FORECAST_FORMATS
 from forecaster.config import DataConfig, load_config
 from forecaster.data.ingest import read_panel
-from forecaster.pipeline.inputs import repair_options
 from forecaster.data.panel import Panel
 from forecaster.errors import ConfigError, DataError, ForecastError
 from forecaster.models.base import forecast_to_frame
 from forecaster.models.neural import forecast_values
+from forecaster.pipeline.inputs import repair_options
 from forecaster.preprocessing import Preprocessing
 from forecaster.run_record import RunRecord
 
@@ -83,6 +84,11 @@ def read_new_data(source, state: Preprocessing, data: DataConfig | None = None) 
     try:
         panel = read_panel(source, freq=axis.freq, **options)
     except DataError as exc:
+        if "must name a column of" in str(exc):  # predict has no column flags to suggest
+            columns = f"time {state.time_col!r}, target {state.target!r}" + (
+                f", series {state.id_col!r}" if state.id_col else "")
+            raise DataError(f"the new data need the run's columns ({columns}): "
+                            + re.sub(r" \(use --[a-z-]+\)\.$", ".", str(exc))) from None
         if not axis.is_datetime:
             raise
         try:  # explain a frequency change instead of its symptom (off-grid timestamps)
