@@ -143,6 +143,12 @@ def _pick_columns(df, src, *, target, time_col, id_col) -> _Columns:
         else:
             raise DataError(f"'{src.name}' has no value column besides the time column "
                             f"{tc!r}.")
+    unused = [c for c in rest if c != tg and _looks_numeric(df[c])]
+    if unused:  # never dropped without a word
+        listed = ", ".join(repr(c) for c in unused[:5]) + (" …" if len(unused) > 5 else "")
+        src.notes.append(f"{len(unused)} numeric column(s) are not used ({listed}): only "
+                         f"{tg!r} is forecast, from its own history; forecaster does not take "
+                         "covariates yet.")
     return _Columns(time=tc, target=tg, id=idc, time_kind=kind)
 
 

@@ -75,6 +75,10 @@ def test_seattle_weather_needs_target():
     panel = read_panel(DATA / "seattle_weather.csv", target="temp_max")
     check_guarantees(panel)
     assert panel.axis.freq == "D" and panel.n_rows == 1461 and panel.ids == ("temp_max",)
+    # the other numeric columns are not dropped without a word
+    assert panel.notes == ("3 numeric column(s) are not used ('temp_min', 'precipitation', "
+                           "'wind'): only 'temp_max' is forecast, from its own history; "
+                           "forecaster does not take covariates yet.",)
 
 
 def test_co2_weekly_gaps_interpolated():
