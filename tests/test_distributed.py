@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster import distributed as D
+from forecaster import cluster as C, distributed as D
 from forecaster.cli import forecast
 from forecaster.errors import ConfigError
 from tests.conftest import DATA, FAST, ROOT, forecast_exe, random_walk_windows
@@ -28,17 +28,17 @@ def _tf_config(workers, task_type="worker", index=0, chief=None):
 
 # -- TF_CONFIG ----------------------------------------------------------------------------
 def test_tf_config_workers_only():
-    c = D.parse_tf_config(_tf_config(["a:1", "b:2", "c:3"], index=2))
+    c = C.parse_tf_config(_tf_config(["a:1", "b:2", "c:3"], index=2))
     assert c.addresses == ("a:1", "b:2", "c:3")
     assert (c.task_type, c.task_index, c.rank, c.num_workers) == ("worker", 2, 2, 3)
     assert not c.is_chief
-    assert D.parse_tf_config(_tf_config(["a:1", "b:2"], index=0)).is_chief
+    assert C.parse_tf_config(_tf_config(["a:1", "b:2"], index=0)).is_chief
     assert c.describe() == "worker 2 (rank 2 of 3)"
 
 
 def test_tf_config_with_chief_ranks_the_chief_first():
-    chief = D.parse_tf_config(_tf_config(["w0:1", "w1:1"], "chief", 0, chief=["c:1"]))
-    worker0 = D.parse_tf_config(_tf_config(["w0:1", "w1:1"], "worker", 0, chief=["c:1"]))
+    chief = C.parse_tf_config(_tf_config(["w0:1", "w1:1"], "chief", 0, chief=["c:1"]))
+    worker0 = C.parse_tf_config(_tf_config(["w0:1", "w1:1"], "worker", 0, chief=["c:1"]))
     assert chief.is_chief and chief.rank == 0 and chief.addresses == ("c:1", "w0:1", "w1:1")
     assert not worker0.is_chief and worker0.rank == 1
 
@@ -46,14 +46,14 @@ def test_tf_config_with_chief_ranks_the_chief_first():
 def test_tf_config_accepts_ipv6_and_rpc_layer():
     text = json.dumps({"cluster": {"worker": ["[::1]:2222", "host-1.svc:2222"]},
                        "task": {"type": "worker", "index": 1}, "rpc_layer": "grpc"})
-    assert D.parse_tf_config(text).rank == 1
+    assert C.parse_tf_config(text).rank == 1
 
 
 def test_missing_tf_config_is_one_clear_error():
     for value in (None, "", "   "):
         with pytest.raises(ConfigError, match=r"^`--distribute multi-worker` needs the "
                                               r"TF_CONFIG environment variable"):
-            D.parse_tf_config(value)
+            C.parse_tf_config(value)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -89,22 +89,22 @@ def test_missing_tf_config_is_one_clear_error():
 ])
 def test_bad_tf_config_messages(text, message):
     with pytest.raises(ConfigError) as info:
-        D.parse_tf_config(text)
+        C.parse_tf_config(text)
     assert message in str(info.value)
     assert str(info.value).startswith("TF_CONFIG ")
     assert "\n" not in str(info.value)
 
 
 def test_check_modes_and_backend():
-    assert D.check("none", {}) is None
-    assert D.check("mirrored", {"KERAS_BACKEND": "tensorflow"}) is None
-    cluster = D.check("multi-worker", {"TF_CONFIG": _tf_config(["a:1", "b:1"], index=1)})
+    assert C.check("none", {}) is None
+    assert C.check("mirrored", {"KERAS_BACKEND": "tensorflow"}) is None
+    cluster = C.check("multi-worker", {"TF_CONFIG": _tf_config(["a:1", "b:1"], index=1)})
     assert cluster.rank == 1
-    assert not D.is_chief("multi-worker", {"TF_CONFIG": _tf_config(["a:1", "b:1"], index=1)})
-    assert D.is_chief("mirrored", {})
+    assert not C.is_chief("multi-worker", {"TF_CONFIG": _tf_config(["a:1", "b:1"], index=1)})
+    assert C.is_chief("mirrored", {})
     with pytest.raises(ConfigError, match=r"^`training.distribute` must be one of none, "
                                           r"mirrored, multi-worker. Got 'ring'.$"):
-        D.check("ring", {})
+        C.check("ring", {})
 
 
 # -- sharding -----------------------------------------------------------------------------

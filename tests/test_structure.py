@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 PACKAGE = ROOT / "forecaster"
-MAX_MODULE_LINES = 530  # about 500: no module may grow past this again
+MAX_MODULE_LINES = 500  # no module may grow past this again
 
 
 def _module_name(path: Path) -> str:

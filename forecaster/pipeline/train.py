@@ -35,6 +35,7 @@ import pandas as pd
 
 import forecaster
 from forecaster import artifacts, distributed
+from forecaster.cluster import check as check_cluster
 from forecaster.config import Config, dump_toml
 from forecaster.data.ingest import fingerprint
 from forecaster.data.panel import Panel
@@ -137,7 +138,7 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
     """Run the whole training pipeline and return where the run was saved."""
     started = time.perf_counter()
     data_path = Path(data_path)
-    cluster = distributed.check(cfg.training.distribute)  # a bad TF_CONFIG: before any work
+    cluster = check_cluster(cfg.training.distribute)  # a bad TF_CONFIG: before any work
     runs_dir = Path(runs_dir or cfg.output.runs_dir)
     if cluster is None or cluster.is_chief:  # a read-only runs dir fails now, not after
         artifacts.check_writable(runs_dir, "runs")
