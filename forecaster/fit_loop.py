@@ -31,6 +31,14 @@ class FitResult:
     def best_val_loss(self) -> float:
         return float(self.val_loss[self.best_epoch - 1]) if self.val_loss else float("nan")
 
+    def history(self):
+        """The losses per epoch as a frame ``epoch, loss, val_loss`` (``history.csv``, the
+        training curve)."""
+        import pandas as pd
+
+        return pd.DataFrame({"epoch": np.arange(1, self.epochs_run + 1), "loss": self.loss,
+                             "val_loss": self.val_loss})
+
 
 def ema_momentum(steps: int) -> float:
     """Momentum of the weight average of a ``steps``-step fit: 0.99 (about the last 100

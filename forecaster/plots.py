@@ -63,10 +63,8 @@ def plot_training(model):
     if run is None:
         raise ConfigError("plot_training needs a model fitted in this session; a loaded "
                           "run's curve is in its history.csv (`forecast report` draws it).")
-    fit = run.fit
-    history = pd.DataFrame({"epoch": range(1, fit.epochs_run + 1), "loss": fit.loss,
-                            "val_loss": fit.val_loss})
-    return D.training_figure(history, best_epoch=fit.best_epoch, model=run.cfg.model.kind)
+    return D.training_figure(run.fit.history(), best_epoch=run.fit.best_epoch,
+                             model=run.cfg.model.kind)
 
 
 def _rnn(result) -> str | None:

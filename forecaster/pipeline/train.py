@@ -30,7 +30,6 @@ from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 import forecaster
@@ -296,8 +295,7 @@ def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
         model.model_.save(out / "model.keras")
         artifacts.write_json(out / "preprocessing.json", run.state.to_json())
         (out / "config.toml").write_text(dump_toml(cfg), encoding="utf-8")
-        pd.DataFrame({"epoch": np.arange(1, fit.epochs_run + 1), "loss": fit.loss,
-                      "val_loss": fit.val_loss}).to_csv(out / "history.csv", index=False)
+        fit.history().to_csv(out / "history.csv", index=False)
         artifacts.write_json(out / "data.json", {**source, **panel.describe(),
                                                  "notes": run.notes})
         if run.evaluation is not None:
