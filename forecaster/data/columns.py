@@ -7,7 +7,7 @@ that name the line of a bad value.  Package-private helpers of
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,7 @@ class _Columns:
     target: str
     id: str | None
     time_kind: str | None = None
+    roles: dict = field(default_factory=dict)  # covariate column -> past | future | static
 
 
 def _resolve(df, name, what, flag, src):
@@ -78,7 +79,7 @@ def _resolve(df, name, what, flag, src):
                     f"are: {', '.join(repr(c) for c in cols)} (use {flag}).")
 
 
-def _pick_columns(df, src, *, target, time_col, id_col) -> _Columns:
+def _pick_columns(df, src, *, target, time_col, id_col, covariates=None) -> _Columns:
     cols = list(df.columns)
     low = {}
     for c in cols:
@@ -117,7 +118,8 @@ def _pick_columns(df, src, *, target, time_col, id_col) -> _Columns:
         raise DataError(f"the series id column and the time column must differ. Got "
                         f"{idc!r} for both.")
 
-    rest = [c for c in cols if c not in (tc, idc)]
+    roles = _covariate_columns(df, src, covariates, (tc, idc))
+    rest = [c for c in cols if c not in (tc, idc) and c not in roles]
     named = [c for c in rest if not re.fullmatch(r"\s*|Unnamed: \d+", str(c))]
     if named:
         rest = named            # an unnamed column is a saved index, not a value column
@@ -126,6 +128,9 @@ def _pick_columns(df, src, *, target, time_col, id_col) -> _Columns:
         if tg in (tc, idc):
             raise DataError(f"`target` must be a value column, not the "
                             f"{'time' if tg == tc else 'series id'} column. Got {tg!r}.")
+        if tg in roles:
+            raise DataError(f"column {tg!r} cannot be both the target and a "
+                            f"{roles[tg]} covariate.")
     elif "y" in rest:
         tg = "y"
     elif len(rest) == 1:
@@ -146,10 +151,32 @@ def _pick_columns(df, src, *, target, time_col, id_col) -> _Columns:
     unused = [c for c in rest if c != tg and _looks_numeric(df[c])]
     if unused:  # never dropped without a word
         listed = ", ".join(repr(c) for c in unused[:5]) + (" …" if len(unused) > 5 else "")
-        src.notes.append(f"{len(unused)} numeric column(s) are not used ({listed}): only "
-                         f"{tg!r} is forecast, from its own history; forecaster does not take "
-                         "covariates yet.")
-    return _Columns(time=tc, target=tg, id=idc, time_kind=kind)
+        src.notes.append(f"{len(unused)} numeric column(s) have no role and are not used "
+                         f"({listed}); pass them with --past-covariates (observed up to the "
+                         "forecast origin), --future-covariates (known over the horizon) or "
+                         "--static-covariates (one value per series) to use them.")
+    if covariates is not None and covariates.static and idc is None:
+        src.notes.append("static covariates of a single series cannot be told from its "
+                         "level; they are kept but carry no information.")
+    return _Columns(time=tc, target=tg, id=idc, time_kind=kind, roles=roles)
+
+
+def _covariate_columns(df, src, covariates, reserved) -> dict:
+    """``{column: role}`` of the covariates, each resolved to a column of ``df`` (names
+    case-insensitively, as the target's) and none the time or id column."""
+    if not covariates:
+        return {}
+    out = {}
+    for role, names, flag in (("past", covariates.past, "--past-covariates"),
+                              ("future", covariates.future, "--future-covariates"),
+                              ("static", covariates.static, "--static-covariates")):
+        for name in names:
+            col = _resolve(df, name, f"{role}_covariates", flag, src)
+            if col in reserved:
+                raise DataError(f"covariate {col!r} is the {'time' if col == reserved[0] else 'series id'} "
+                                "column; name a value column.")
+            out[col] = role
+    return out
 
 
 def _looks_numeric(s: pd.Series) -> bool:

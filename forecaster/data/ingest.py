@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import hashlib
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -76,6 +76,7 @@ from forecaster.choices import AGGREGATES, READER_FILLS
 from forecaster.data.columns import (
     _all_finite,
     _counts,
+    _looks_numeric,
     _pick_columns,
     _row,
     _series_codes,
@@ -90,9 +91,12 @@ from forecaster.data.grid import (
     _resample,
     _Steps,
 )
+from forecaster.data.covariate_reader import attach_covariates
+from forecaster.data.covariates import CovariateSpec
 from forecaster.data.panel import Panel, TimeAxis
 from forecaster.data.readers import (
     FRAME_NAME,
+    _Source,
     _check_path,
     _frame_source,
     _read_table,
@@ -129,25 +133,28 @@ def fingerprint(path) -> dict:
 
 def read_panel(source, *, target=None, time_col=None, id_col=None, freq=None,
                dayfirst=False, fill="interpolate", max_gap=None, aggregate=None, min_length=3,
-               monthfirst=False) -> Panel:
+               monthfirst=False, covariates=None) -> Panel:
     """Read a CSV/Parquet file, or a pandas DataFrame, into a validated :class:`Panel` (see
     the module docstring): the same column detection, checks and messages for both.
 
     A DataFrame's index joins its columns when it carries data (a ``DatetimeIndex``, named
     levels); the frame itself is never modified.  ``monthfirst=True`` reads ambiguous
-    ``mm/dd/yyyy`` dates month-first (the counterpart of ``dayfirst``).  Every problem
+    ``mm/dd/yyyy`` dates month-first (the counterpart of ``dayfirst``).  ``covariates`` (a
+    :class:`~forecaster.data.covariates.CovariateSpec`) names the other columns' roles;
+    they are read onto the panel (:mod:`forecaster.data.covariate_reader`).  Every problem
     raises :class:`DataError`.
     """
     try:
         return _read_panel(source, target=target, time_col=time_col, id_col=id_col, freq=freq,
                            dayfirst=dayfirst, fill=fill, max_gap=max_gap, aggregate=aggregate,
-                           min_length=min_length, monthfirst=monthfirst)
+                           min_length=min_length, monthfirst=monthfirst,
+                           covariates=covariates or CovariateSpec())
     finally:
         _release_reader_memory()
 
 
 def _read_panel(source, *, target, time_col, id_col, freq, dayfirst, fill, max_gap,
-                aggregate, min_length, monthfirst) -> Panel:
+                aggregate, min_length, monthfirst, covariates) -> Panel:
     """The stages of :func:`read_panel`, each checking what it establishes."""
     opts = _Options.check(freq=freq, dayfirst=dayfirst, monthfirst=monthfirst, fill=fill,
                           max_gap=max_gap, aggregate=aggregate, min_length=min_length)
@@ -155,7 +162,31 @@ def _read_panel(source, *, target, time_col, id_col, freq, dayfirst, fill, max_g
         src = _frame_source(source, FRAME_NAME, copy=True)
     else:
         src = _read_table(_check_path(source), id_col)
-    cols = _pick_columns(src.frame, src, target=target, time_col=time_col, id_col=id_col)
+    cols = _pick_columns(src.frame, src, target=target, time_col=time_col, id_col=id_col,
+                         covariates=covariates)
+    panel = _stages(src, cols, opts)
+    if not covariates:
+        return panel
+    covariates = replace(covariates, **{role: tuple(c for c, r in cols.roles.items()
+                                                    if r == role)
+                                        for role in ("past", "future", "static")})
+
+    def read_column(name):  # a covariate column, read as the target was, on its axis
+        sub = _Source(src.frame[[c for c in (cols.time, cols.id, name) if c is not None]],
+                      src.name, parquet=src.parquet, reread_time=src.reread_time,
+                      fast={k: v for k, v in src.fast.items() if k in (cols.time, cols.id)},
+                      skipped=src.skipped)
+        copt = replace(opts, min_length=1, offset=panel.axis.offset
+                       if panel.axis.is_datetime else None,
+                       freq=panel.axis.freq if panel.axis.is_datetime else None)
+        col = _stages(sub, replace(cols, target=name), copt)
+        return col if cols.id is not None else replace(col, ids=panel.ids)  # a wide file
+
+    return attach_covariates(panel, covariates, src.frame, cols.id, read_column,
+                             _looks_numeric)
+
+
+def _stages(src, cols, opts: _Options) -> Panel:
     entries = _entries(src, cols, opts)
     _sort(entries)
     _combine_duplicates(entries, src, cols, opts)

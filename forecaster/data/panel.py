@@ -24,6 +24,7 @@ from typing import Iterator, Literal
 import numpy as np
 import pandas as pd
 
+from forecaster.data.covariates import Covariates
 from forecaster.data.frequencies import season_of_rule
 
 
@@ -68,6 +69,14 @@ class TimeAxis:
         if self.kind == "datetime":
             return pd.Timestamp(timestamp) + n * self.offset
         return int(timestamp) + n * self.step
+
+    def steps(self, a, b) -> int:
+        """Steps from timestamp ``a`` to ``b`` (negative when ``b`` is earlier); both on
+        the grid."""
+        if self.kind != "datetime":
+            return (int(b) - int(a)) // int(self.step)
+        sign, lo, hi = (1, a, b) if b >= a else (-1, b, a)
+        return sign * (len(pd.date_range(lo, hi, freq=self.freq)) - 1)
 
     def after(self, last, horizon: int) -> pd.Index:
         """The ``horizon`` timestamps that follow ``last``."""
@@ -150,6 +159,7 @@ class Panel:
     time_col: str = "timestamp"
     id_col: str | None = None
     notes: tuple[str, ...] = field(default=())  # repairs made by ingest, shown as warnings
+    covariates: Covariates | None = None  # the other columns with a role (data/covariates)
 
     @classmethod
     def from_arrays(cls, series: dict, axis: TimeAxis, starts=None, **kwargs) -> "Panel":
@@ -220,7 +230,7 @@ class Panel:
         ``keep_last`` points.  Starts move accordingly so timestamps stay correct."""
         if drop_last < 0:
             raise ValueError(f"drop_last must be >= 0. Got {drop_last}.")
-        starts, values = [], []
+        starts, values, spans = [], [], []
         for start, v in zip(self.starts, self.values):
             stop = len(v) - drop_last
             first = 0 if keep_last is None else max(0, stop - keep_last)
@@ -229,7 +239,9 @@ class Panel:
                     f"cannot drop {drop_last} points from a series of length {len(v)}")
             starts.append(self.axis.shift(start, first))
             values.append(v[first:stop])
-        return replace(self, starts=tuple(starts), values=tuple(values))
+            spans.append((first, stop))
+        cov = None if self.covariates is None else self.covariates.sliced(spans)
+        return replace(self, starts=tuple(starts), values=tuple(values), covariates=cov)
 
     def tail(self, n: int) -> "Panel":
         """The last ``n`` points of every series."""
@@ -241,7 +253,9 @@ class Panel:
         picked = [index[s] for s in ids]
         return replace(self, ids=tuple(self.ids[i] for i in picked),
                        starts=tuple(self.starts[i] for i in picked),
-                       values=tuple(self.values[i] for i in picked))
+                       values=tuple(self.values[i] for i in picked),
+                       covariates=None if self.covariates is None
+                       else self.covariates.picked(picked))
 
     # -- frames -------------------------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
@@ -266,5 +280,6 @@ class Panel:
             "id_col": self.id_col,
             "min_length": int(self.lengths.min()),
             "max_length": int(self.lengths.max()),
+            **({"covariates": self.covariates.spec.to_json()} if self.covariates else {}),
         }
 

@@ -160,6 +160,14 @@ def pad_left(values, length: int) -> np.ndarray:
     return np.concatenate([np.full(length - len(v), v[0] if len(v) else 0.0), v])
 
 
+def pad_rows(rows, length: int) -> np.ndarray:
+    """:func:`pad_left` for a ``(n, k)`` matrix: copies of its first row."""
+    m = np.asarray(rows, dtype=np.float64)
+    if len(m) >= length:
+        return m
+    return np.concatenate([np.repeat(m[:1], length - len(m), axis=0), m])
+
+
 @dataclass
 class WindowSet:
     """Scaled series concatenated in ``flat`` (float32) with ``offsets`` per series, and the
@@ -171,12 +179,16 @@ class WindowSet:
     window: int
     horizon: int
     level: int  # the level span: the last ``level`` inputs' mean is subtracted (0: none)
+    features: np.ndarray | None = None  # (len(flat), channels - 1) covariate channels
+    layout: object = None  # their FeatureLayout (forecaster.data.covariates)
 
     @classmethod
     def build(cls, scaled: list[np.ndarray], series_idx, starts, window, horizon, level,
-              pad: int = 0):
+              pad: int = 0, features=None, layout=None):
         """``pad`` > 0 prefixes every series with that many copies of its first value so
-        windows starting up to ``pad`` points before their series (``starts < 0``) exist."""
+        windows starting up to ``pad`` points before their series (``starts < 0``) exist.
+        ``features`` (one ``(n_i, channels - 1)`` array per series, padded alike) are the
+        covariate channels of ``layout``."""
         if pad:
             scaled = [pad_left(s, len(s) + pad) for s in scaled]
         lengths = np.array([len(s) for s in scaled], dtype=np.int64)
@@ -185,7 +197,11 @@ class WindowSet:
         positions = offsets[np.asarray(series_idx, np.int64)]
         positions += np.asarray(starts, np.int64)
         positions += int(pad)
-        return cls(flat, offsets, positions, window, horizon, level)
+        flat_features = None
+        if features is not None:
+            flat_features = np.concatenate(
+                [pad_rows(f, len(f) + pad) for f in features]).astype(np.float32)
+        return cls(flat, offsets, positions, window, horizon, level, flat_features, layout)
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -207,7 +223,23 @@ class WindowSet:
             block -= block[:, T - 1:T]
         elif k:
             block -= block[:, T - k:T].mean(axis=1, keepdims=True)
-        return block[:, :T, None], block[:, T:]
+        if self.features is None:
+            return block[:, :T, None], block[:, T:]
+        return self._with_features(block, positions), block[:, T:]
+
+    def _with_features(self, block, positions):
+        """The input rows of the covariate network: ``T`` history rows ``[target,
+        covariates…]`` and, when the layout has them, ``horizon`` rows ahead holding only
+        the known and static channels (target and past covariates zero: unknown then)."""
+        T, H, lay = self.window, self.horizon, self.layout
+        rows = T + H if lay.horizon_rows else T
+        view = np.lib.stride_tricks.sliding_window_view(self.features, T + H, axis=0)
+        x = np.zeros((len(positions), rows, lay.channels), dtype=np.float32)
+        x[:, :T, 0] = block[:, :T]
+        x[:, :, 1:] = np.swapaxes(view[positions][:, :, :rows], 1, 2)
+        if lay.horizon_rows:
+            x[:, T:, 1:lay.first_ahead] = 0.0
+        return x
 
     def arrays(self):
         """All windows at once (only for small validation sets and tests)."""

@@ -44,7 +44,7 @@ from keras.src import backend
 from forecaster.models.cells import MAX_UNROLL
 
 __all__ = ["EnsembleTanhCell", "EnsembleTanhRNN", "MemberDense", "SeasonalAnchor",
-           "MemberMean", "member_seeds", "member_weights"]
+           "MemberMean", "Channels", "member_seeds", "member_weights"]
 
 MEMBER_SEED_STRIDE = 1000  # member j's seed is seed + 1000 j (as in build_ensemble)
 
@@ -305,6 +305,27 @@ class MemberMean(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "members": self.members}
+
+
+@keras.saving.register_keras_serializable(package="forecaster")
+class Channels(keras.layers.Layer):
+    """``(batch, steps, F) → (batch, steps, stop - start)``: channels ``start … stop - 1``
+    (the covariate network reads its known-ahead channels with it)."""
+
+    def __init__(self, start, stop, **kwargs):
+        super().__init__(**kwargs)
+        self.start, self.stop = int(start), int(stop)
+        if not 0 <= self.start < self.stop:
+            raise ValueError(f"need 0 <= start < stop. Got {start!r}, {stop!r}.")
+
+    def call(self, inputs):
+        return inputs[:, :, self.start:self.stop]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.stop - self.start)
+
+    def get_config(self):
+        return {**super().get_config(), "start": self.start, "stop": self.stop}
 
 
 def member_weights(model, j: int) -> list[np.ndarray]:

@@ -95,11 +95,12 @@ def resolve_shape(panel: Panel, *, window: int, horizon: int, validation: float,
 
 
 def forecast_recursive(model, contexts: np.ndarray, *, window: int, model_horizon: int,
-                       steps: int, level: int) -> np.ndarray:
+                       steps: int, level: int, covariates=None) -> np.ndarray:
     """Forecast ``steps`` ahead in scaled units from ``contexts`` ``(n_series, >= window)``.
 
     Direct multi-output up to ``model_horizon``; beyond it the forecasts are appended to the
-    context and the model is applied again.
+    context and the model is applied again.  ``covariates`` (a
+    :class:`~forecaster.data.features.CovariateContext`) adds the covariate channels.
     """
     from forecaster.training import predict_rows
 
@@ -108,6 +109,8 @@ def forecast_recursive(model, contexts: np.ndarray, *, window: int, model_horizo
     produced = 0
     while produced < steps:
         x, last = W.last_windows(list(history), window, level)
+        if covariates is not None:
+            x = covariates.inputs(x, produced, model_horizon)
         y = predict_rows(model, x) + last[:, None]
         out.append(y)
         history = np.concatenate([history, y], axis=1)
@@ -116,7 +119,8 @@ def forecast_recursive(model, contexts: np.ndarray, *, window: int, model_horizo
 
 
 def forecast_values(model, scaler: W.SeriesScaler, rows, contexts, *, window: int,
-                    model_horizon: int, steps: int, level: int, ids=None) -> np.ndarray:
+                    model_horizon: int, steps: int, level: int, ids=None,
+                    covariates=None) -> np.ndarray:
     """Forecasts in original units: scale each raw context with its series' scaler row
     (``rows[i]``), forecast :func:`forecast_recursive`, scale back.  Shared by the fitted
     forecaster and ``forecast predict`` (which rebuilds the scaler from the run).
@@ -127,7 +131,7 @@ def forecast_values(model, scaler: W.SeriesScaler, rows, contexts, *, window: in
     scaled = np.stack([W.pad_left(scaler.transform(r, np.asarray(c)[-window:]), window)
                        for r, c in zip(rows, contexts)])
     y = forecast_recursive(model, scaled, window=window, model_horizon=model_horizon,
-                           steps=steps, level=level)
+                           steps=steps, level=level, covariates=covariates)
     values = np.stack([scaler.inverse(r, row) for r, row in zip(rows, y)])
     bad = ~np.all(np.isfinite(values), axis=1)
     if bad.any():
@@ -310,7 +314,7 @@ class RNNForecaster(Forecaster):
             model, training_model, members = build_ensemble(
                 self.kind, window=windows.window, horizon=windows.horizon, units=self.units,
                 layers=self.layers, seed=self.seed, ensemble=k, lookbacks=self.lookbacks_,
-                season=self.season, anchor=self.anchor)
+                season=self.season, anchor=self.anchor, layout=windows.layout)
         sampler = W.WindowSampler(windows, self.batch_size_, shuffle=True, seed=self.seed,
                                   max_windows=self.max_windows)
         if validation is not None:
@@ -333,6 +337,7 @@ class RNNForecaster(Forecaster):
         step = self.season if self.season and self.season > 1 else 1
         scaler = W.SeriesScaler.fit(fit_parts, log=log, season=step)
         scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
+        features, layout, encoder = self._features(panel, n_train)
 
         # the shortest member's lookback decides which (padded) windows exist, so its
         # training set is the one a single network of that window would have
@@ -343,9 +348,10 @@ class RNNForecaster(Forecaster):
                                               min_context=C)
         va_series, va_start = W.window_starts(lengths, T, H, first_target=n_train,
                                               min_context=C)
-        train = W.WindowSet.build(scaled, tr_series, tr_start, T, H, level, pad=T - C)
+        cov = dict(features=features, layout=layout)
+        train = W.WindowSet.build(scaled, tr_series, tr_start, T, H, level, pad=T - C, **cov)
         del tr_series, tr_start  # the window positions hold them (large panels: 80 MB each)
-        val = W.WindowSet.build(scaled, va_series, va_start, T, H, level, pad=T - C)
+        val = W.WindowSet.build(scaled, va_series, va_start, T, H, level, pad=T - C, **cov)
         if len(train) < MIN_TRAIN_WINDOWS or len(val) == 0:
             raise DataError(
                 f"the data give {len(train)} training and {len(val)} validation windows of "
@@ -370,9 +376,11 @@ class RNNForecaster(Forecaster):
             model = members = None
             gc.collect()
             scaler = W.SeriesScaler.fit(list(panel.values), log=log, season=step)
+            features, layout, encoder = self._features(panel, lengths)
             every = W.WindowSet.build(
                 [scaler.transform(i, v) for i, v in enumerate(panel.values)],
-                *W.window_starts(lengths, T, H, min_context=C), T, H, level, pad=T - C)
+                *W.window_starts(lengths, T, H, min_context=C), T, H, level, pad=T - C,
+                features=features, layout=layout)
             model, members, self.refit_ = self._train(every, None, epochs, self.progress)
             self.n_train_windows_ = len(every)
             if self.fixed_epochs:
@@ -381,12 +389,15 @@ class RNNForecaster(Forecaster):
                 self.fit_.seconds += self.refit_.seconds
             # the diagnostic batch in the final model's scaling
             val = W.WindowSet(every.flat, every.offsets, every.offsets[va_series] + va_start
-                              + (T - C), T, H, level)
+                              + (T - C), T, H, level, every.features, every.layout)
         from forecaster.models.rnn import diagnostic_network
 
         self.validation_batch_ = val.gather(val.positions[:256])
         self.model_, self.scaler_, self.shape_ = model, scaler, shape
-        self.members_, self.member_ = members, diagnostic_network(model, members)
+        # the gradient diagnostic follows a plain linear stack: none for covariate networks
+        self.members_ = members
+        self.member_ = diagnostic_network(model, members) if layout is None else None
+        self.encoder_ = encoder
         self.ids_ = {sid: i for i, sid in enumerate(panel.ids)}
         self.notes_ = []
 
@@ -401,7 +412,24 @@ class RNNForecaster(Forecaster):
             self.notes_.append(
                 f"horizon {horizon} exceeds the trained horizon {self.shape_.horizon}: "
                 "steps beyond it are forecast recursively.")
+        covariates = None
+        if self.encoder_ is not None:
+            from forecaster.data.features import CovariateContext
+
+            covariates = CovariateContext.of(self.encoder_, panel, window=T,
+                                             horizon=self.shape_.horizon, steps=horizon)
         return forecast_values(self.model_, self.scaler_, rows, panel.values, ids=panel.ids,
                                window=T,
                                model_horizon=self.shape_.horizon, steps=horizon,
-                               level=self.level_)
+                               level=self.level_, covariates=covariates)
+
+    def _features(self, panel: Panel, n_train):
+        """``(features, layout, encoder)`` of the panel's covariates, the encoder fitted on
+        the first ``n_train`` points of each series; ``(None, None, None)`` without any."""
+        if panel.covariates is None:
+            return None, None, None
+        from forecaster.data.features import CovariateEncoder
+
+        encoder = CovariateEncoder.fit(panel, n_train)
+        return ([encoder.history(panel, i) for i in range(len(panel))], encoder.layout(),
+                encoder)

@@ -69,7 +69,8 @@ def anchored_members(anchor: str, season: int | None, lookbacks, n_features: int
     """Which members forecast from the last season (True) rather than the level: all for
     ``"season"``, the odd ones for ``"mixed"`` (member 0 stays plain: the gradient
     diagnostic follows it), none for ``"level"`` — and none without a season (> 1), with
-    several input features, or where a member reads less than one season."""
+    several input features (without a covariate layout), or where a member reads less
+    than one season."""
     if anchor not in ANCHORS:
         raise ValueError(f"anchor must be one of {', '.join(ANCHORS)}. Got {anchor!r}.")
     m = int(season or 0)
@@ -86,7 +87,7 @@ def build_model(kind: str, *, window: int, horizon: int, units: int, layers: int
 
 def build_ensemble(kind: str, *, window: int, horizon: int, units: int, layers: int = 1,
                    n_features: int = 1, seed: int = 0, ensemble: int = 1, lookbacks=None,
-                   season: int | None = None, anchor: str = "level"):
+                   season: int | None = None, anchor: str = "level", layout=None):
     """Uncompiled models mapping ``(batch, window, n_features)`` to forecasts.
 
     Returns ``(model, training_model, members)``: ``model`` outputs ``(batch, horizon)``,
@@ -102,6 +103,13 @@ def build_ensemble(kind: str, *, window: int, horizon: int, units: int, layers: 
     members see different spans of history (see :func:`forecaster.models.neural.Shape`).
     ``anchor`` with ``season``: which members add their output to the last season repeated
     (:func:`anchored_members`).
+
+    ``layout`` (a :class:`~forecaster.data.covariates.FeatureLayout`) builds the covariate
+    network instead: its input is ``(batch, window + ahead, channels)`` — ``window`` history
+    rows ``[target, past…, known…, static…]`` that the recurrent stack reads, then
+    ``ahead`` (the horizon, when anything is known ahead) rows whose known and static
+    channels reach each member's head through a small tanh layer of its own
+    (:func:`_covariate_head`); the seasonal anchor reads the target channel.
     """
     if ensemble < 1:
         raise ValueError(f"ensemble must be >= 1. Got {ensemble}.")
@@ -109,6 +117,10 @@ def build_ensemble(kind: str, *, window: int, horizon: int, units: int, layers: 
     if len(lookbacks) != ensemble or not all(1 <= v <= window for v in lookbacks):
         raise ValueError(f"lookbacks must be {ensemble} integers between 1 and the window "
                          f"{window}. Got {lookbacks}.")
+    if layout is not None:
+        return _covariate_ensemble(kind, layout, window=window, horizon=horizon, units=units,
+                                   layers=layers, seed=seed, lookbacks=lookbacks,
+                                   season=season, anchor=anchor)
     inputs = keras.Input(shape=(window, n_features), name="window")
 
     def view(j):
@@ -125,6 +137,11 @@ def build_ensemble(kind: str, *, window: int, horizon: int, units: int, layers: 
                     seed=seed + 1000 * j, prefix=f"m{j}_" if j else "",
                     season=int(season) if seasonal[j] else 0)
             for j in range(ensemble)]
+    return _assembled(inputs, outs, kind, ensemble)
+
+
+def _assembled(inputs, outs, kind, ensemble):
+    """``(model, training_model, members)`` from the members' output tensors."""
     if ensemble == 1:
         model = keras.Model(inputs, outs[0], name=f"forecaster_{kind}")
         return model, model, [model]
@@ -134,6 +151,82 @@ def build_ensemble(kind: str, *, window: int, horizon: int, units: int, layers: 
                            name=f"forecaster_{kind}_members")
     members = [keras.Model(inputs, o, name=f"member_{j}") for j, o in enumerate(outs)]
     return model, training, members
+
+
+def _covariate_ensemble(kind, layout, *, window, horizon, units, layers, seed, lookbacks,
+                        season, anchor):
+    """The network of :func:`build_ensemble` with covariates (its ``layout``)."""
+    from forecaster.models.ensemble import Channels, MemberDense, SeasonalAnchor
+
+    k, ahead = len(lookbacks), horizon if layout.horizon_rows else 0
+    inputs = keras.Input(shape=(window + ahead, layout.channels), name="window")
+    hist = keras.layers.Cropping1D((0, ahead), name="history")(inputs) if ahead else inputs
+    known = None
+    if ahead:
+        rows = keras.layers.Cropping1D((window, 0), name="ahead_rows")(inputs)
+        known = keras.layers.Flatten(name="ahead")(
+            Channels(layout.first_ahead, layout.channels, name="known")(rows))
+    anchored = anchored_members(anchor, season, lookbacks)
+    if kind == "tanh_cell" and k > 1:
+        from forecaster.models.ensemble import EnsembleTanhCell, EnsembleTanhRNN
+
+        h = hist
+        for i in range(layers):
+            cell = EnsembleTanhCell(units, k, split_inputs=i > 0, seed=seed + 10 * i,
+                                    name=f"members_cell_{i + 1}")
+            h = EnsembleTanhRNN(cell, lookbacks=lookbacks, return_sequences=i < layers - 1,
+                                name=f"members_tanh_cell_{i + 1}")(h)
+        out = MemberDense(horizon, k, seed=seed, name="members_head")(h)
+        if known is not None:
+            out = keras.layers.Add(name="members_with_covariates")(
+                [out, _covariate_head(known, horizon=horizon, units=units, members=k,
+                                      seed=seed, prefix="members_")])
+        if any(anchored):
+            out = SeasonalAnchor(int(season), horizon, anchored, name="members_anchored")(
+                [hist, out])
+        from forecaster.models.ensemble import MemberMean
+
+        training = keras.Model(inputs, out, name=f"forecaster_tanh_cell_{k}_members")
+        model = keras.Model(inputs, MemberMean(k, name="ensemble")(out),
+                            name=f"forecaster_tanh_cell_x{k}")
+        return model, training, [model]
+    outs = []
+    for j in range(k):
+        prefix = f"m{j}_" if j else ""
+        view = hist if lookbacks[j] == window else keras.layers.Cropping1D(
+            (window - lookbacks[j], 0), name=f"{prefix}lookback")(hist)
+        h = view
+        for i in range(layers):
+            h = recurrent_layer(kind, units, return_sequences=i < layers - 1,
+                                seed=seed + 1000 * j + 10 * i,
+                                name=f"{prefix}{kind}_{i + 1}")(h)
+        out = keras.layers.Dense(horizon, name=f"{prefix}head",
+                                 kernel_initializer=keras.initializers.GlorotUniform(
+                                     seed=seed + 1000 * j + 99))(h)
+        if known is not None:
+            out = keras.layers.Add(name=f"{prefix}with_covariates")(
+                [out, _covariate_head(known, horizon=horizon, units=units, members=1,
+                                      seed=seed + 1000 * j, prefix=prefix)])
+        if anchored[j]:
+            out = SeasonalAnchor(int(season), horizon, [True], name=f"{prefix}anchored")(
+                [hist, out])
+        outs.append(out)
+    model, training, _ = _assembled(inputs, outs, kind, k)
+    return model, training, [model]
+
+
+def _covariate_head(known, *, horizon, units, members, seed, prefix):
+    """What the values known over the horizon add to each member's forecast:
+    ``Dense(units, tanh) → Dense(horizon)`` per member (block-diagonal for a wide
+    ensemble, so members stay independent): ``(batch, members · horizon)``.  Additive, so a
+    covariate's effect on a step can depend on every known value (the hour and the holiday
+    of that step together) but not on the history's state."""
+    from forecaster.models.ensemble import MemberDense
+
+    hidden = keras.layers.Dense(
+        units * members, activation="tanh", name=f"{prefix}covariates_hidden",
+        kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 77))(known)
+    return MemberDense(horizon, members, seed=seed + 55, name=f"{prefix}covariates_out")(hidden)
 
 
 def _wide_ensemble(inputs, *, horizon, units, layers, seed, lookbacks, season, anchored):
