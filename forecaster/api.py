@@ -25,7 +25,8 @@ from forecaster.errors import ConfigError, RunNotFoundError
 __all__ = ["Forecaster", "evaluate", "load"]
 
 #: ``[data]`` settings that go with the data (``fit``, ``backtest``), not the model
-DATA_SETTINGS = ("dayfirst", "monthfirst", "fill", "max_gap", "aggregate")
+DATA_SETTINGS = ("dayfirst", "monthfirst", "fill", "max_gap", "aggregate", "past_covariates",
+                 "future_covariates", "static_covariates", "calendar", "holidays")
 
 
 class Forecaster:
@@ -95,7 +96,7 @@ class Forecaster:
 
     # -- forecasting ------------------------------------------------------------------
     def predict(self, horizon: int | None = None, *, levels=None,
-                new_data=None) -> pd.DataFrame:
+                new_data=None, future=None) -> pd.DataFrame:
         """Forecast ``horizon`` steps (default: the trained horizon) after the end of every
         series: a long frame ``series_id, timestamp, forecast, lower_80, upper_80, …``
         (intervals of ``levels``, default every calibrated level), as ``forecast
@@ -106,17 +107,26 @@ class Forecaster:
         data's end or a whole newer history of known series (saved scalers), or series
         never seen (a window of points at least; scaler fitted on their history). A gap,
         another frequency, or data ending before the fitted end is a ``DataError`` naming
-        the series. The fitted state is left as it is."""
+        the series. The fitted state is left as it is.
+
+        ``future`` (a DataFrame or a path): the values of the future covariates over the
+        horizon, for a model fitted with ``future_covariates`` (see ``forecast predict
+        --future``)."""
         from forecaster.pipeline.predict import forecast_from, moved_state
 
         self._check_fitted()
         state, notes = self.state_, []
+        data = self.config_.data if self.config_ else None
         if new_data is not None:
-            state, notes = moved_state(state, new_data,
-                                       self.config_.data if self.config_ else None)
-        frame, more = forecast_from(self.model_, state,
-                                    self.horizon_ if horizon is None else horizon,
-                                    levels=levels)
+            state, notes = moved_state(state, new_data, data)
+        horizon = self.horizon_ if horizon is None else horizon
+        ahead = None
+        if future is not None or state.encoder is not None:
+            from forecaster.pipeline.future import read_future
+
+            ahead, more = read_future(future, state, horizon, data)
+            notes = notes + more
+        frame, more = forecast_from(self.model_, state, horizon, levels=levels, ahead=ahead)
         self.predict_notes_ = notes + more
         return frame
 

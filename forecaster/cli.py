@@ -229,8 +229,8 @@ def train(ctx, data, horizon, origins, no_backtest, name, make_report, reports_d
         return
     for note in result.panel.notes:
         _log(ctx, f"warning: {note}")
-    if state(ctx)["verbose"]:
-        for note in result.notes[len(result.panel.notes):]:
+    for note in result.notes[len(result.panel.notes):]:
+        if state(ctx)["verbose"] or note.startswith("no forecast was made"):
             _log(ctx, f"note: {note}")
     _print_train_summary(ctx, result)
     if make_report:
@@ -254,7 +254,10 @@ def _print_train_summary(ctx, r) -> None:
     lines = [
         ("rows", f"{info['rows']:,}"), ("series", f"{info['series']:,}"),
         ("frequency", info["frequency"]), ("time range", f"{info['start']} … {info['end']}"),
-        ("target", info["target"]), ("window", _window_text(r)), ("horizon", r.horizon),
+        ("target", info["target"]),
+        *([("covariates", "; ".join(r.panel.covariates.spec.describe()))]
+          if r.panel.covariates is not None else []),
+        ("window", _window_text(r)), ("horizon", r.horizon),
         ("model", r.model), ("device", r.device), ("backend", r.backend),
         *([("distribute", f"{r.distribute} ({r.replicas} replica(s))")]
           if r.distribute != "none" else []),
@@ -300,9 +303,13 @@ def _print_train_summary(ctx, r) -> None:
               help="Replace the forecast file (--output or the default) if it exists.")
 @click.option("--device", type=click.Choice(choices.DEVICES), default="cpu",
               show_default=True, help="Where to run the model.")
+@click.option("--future", "future", type=click.Path(dir_okay=False),
+              help="Values of the run's future covariates over the horizon (CSV/Parquet: "
+                   "the time and series columns and one column per covariate).")
 @common_options
 @click.pass_context
-def predict(ctx, horizon, data, new_data, run_id, runs_dir, output, fmt, overwrite, device):
+def predict(ctx, horizon, data, new_data, run_id, runs_dir, output, fmt, overwrite, device,
+            future):
     """Forecast from a saved run (the latest by default): from the end of its training data
     (no data file needed), or from the end of newer DATA (or --data) without retraining."""
     if data is not None and new_data is not None and data != new_data:
@@ -337,7 +344,7 @@ def predict(ctx, horizon, data, new_data, run_id, runs_dir, output, fmt, overwri
     if os.path.lexists(path) and not overwrite:
         raise click.ClickException(f"{str(path)!r} already exists; pass --overwrite to "
                                    "replace it or choose another --output.")
-    pred = run_predict(record, int(horizon), new_data=new_data)
+    pred = run_predict(record, int(horizon), new_data=new_data, future=future)
     for note in pred.notes:
         _log(ctx, f"note: {note}")
     written = write_forecast(pred, path, fmt)

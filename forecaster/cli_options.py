@@ -63,6 +63,20 @@ def data_options(f):
                      help="Combine duplicated timestamps (default: they are an error)."),
         click.option("--season", type=int, help="Seasonal period (default: from the "
                                                 "frequency, e.g. 12 for monthly)."),
+        click.option("--past-covariates", metavar="COLS",
+                     help="Comma-separated columns observed up to the forecast origin only."),
+        click.option("--future-covariates", metavar="COLS",
+                     help="Comma-separated columns known over the horizon too (predict "
+                          "needs them: --future FILE)."),
+        click.option("--static-covariates", metavar="COLS",
+                     help="Comma-separated columns holding one value per series (numbers "
+                          "or categories)."),
+        click.option("--calendar", type=click.Choice(("auto", "none")),
+                     help="Calendar features of the timestamps (hour, weekday, month … as "
+                          "sin/cos) as known future covariates (default: none)."),
+        click.option("--holidays", metavar="CC",
+                     help="Public-holiday indicator of a country (US, DE, US-DC …) as a "
+                          "known future covariate."),
     ]
     for opt in reversed(opts):
         f = opt(f)

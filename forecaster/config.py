@@ -38,6 +38,11 @@ class DataConfig:
     fill: str
     max_gap: int
     aggregate: str
+    past_covariates: list
+    future_covariates: list
+    static_covariates: list
+    calendar: str
+    holidays: str
 
 
 @dataclass
@@ -179,6 +184,8 @@ def _coerce(name: str, value: Any, like: Any):
             raise ConfigError(f"`{name}` must be a string. Got {value!r}.")
         return value
     if isinstance(like, list):
+        if isinstance(value, str) and name.endswith("_covariates"):
+            return [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"`{name}` must be a list. Got {value!r}.")
         return list(value)
@@ -224,6 +231,10 @@ def _validate(cfg: Config) -> None:
            "evaluation.levels", "a list of percentages between 0 and 100", e.levels)
     e.levels = sorted({int(x) if float(x).is_integer() else float(x) for x in e.levels})
     _check(d.fill in FILLS, "data.fill", "one of " + ", ".join(FILLS), d.fill)
+    from forecaster.data.covariates import CovariateSpec
+
+    CovariateSpec.of(d.past_covariates, d.future_covariates, d.static_covariates,
+                     d.calendar, d.holidays)  # raises a ConfigError naming the problem
     _check(d.aggregate in AGGREGATES, "data.aggregate",
            "one of " + ", ".join(a or '""' for a in AGGREGATES), d.aggregate)
     _check(d.max_gap >= 0, "data.max_gap", ">= 0", d.max_gap)

@@ -32,6 +32,10 @@ class SeriesState:
     # what the conformal quantiles are multiplied by, in the series' units (in-sample
     # seasonal-naive MAE); None in runs written before it was recorded, which used `scale`
     interval_scale: float | None = None
+    # the file covariates' raw values over the context (rows as ``context``), and the
+    # static values; None / () without covariates
+    covariates: np.ndarray | None = None
+    statics: tuple = ()
 
     @property
     def band_scale(self) -> float:
@@ -54,6 +58,7 @@ class Preprocessing:
     conformal: dict | None = None
     log: bool = False  # the scaler works on log values (``"scaling": "log"``)
     notes: list = field(default_factory=list)
+    encoder: object = None  # the CovariateEncoder (forecaster.data.features), or None
 
     # -- building ---------------------------------------------------------------------------
     @classmethod
@@ -66,10 +71,14 @@ class Preprocessing:
         T = forecaster.shape_.window
         keep = keep or max(T, 3 * (season or 0), 48)
         series = []
+        cov = panel.covariates
         for i, (sid, v) in enumerate(panel):
             j = forecaster.ids_[sid]
             ctx = v[-keep:]
             series.append(SeriesState(
+                covariates=None if cov is None else np.asarray(cov.values[i][-keep:],
+                                                               dtype=np.float64),
+                statics=tuple(cov.statics[i]) if cov is not None and cov.statics else (),
                 id=sid, mean=float(forecaster.scaler_.mean[j]),
                 scale=float(forecaster.scaler_.scale[j]), length=len(v),
                 context_start=panel.axis.shift(panel.starts[i], len(v) - len(ctx)),
@@ -78,19 +87,35 @@ class Preprocessing:
         return cls(axis=panel.axis, target=panel.target, time_col=panel.time_col,
                    id_col=panel.id_col, window=T, horizon=forecaster.shape_.horizon,
                    season=season, level=int(forecaster.level_), levels=list(levels),
-                   series=series, conformal=conformal, log=bool(forecaster.scaler_.log))
+                   series=series, conformal=conformal, log=bool(forecaster.scaler_.log),
+                   encoder=getattr(forecaster, "encoder_", None))
 
     def scaler(self) -> SeriesScaler:
         """The per-series scaler, rows in the order of ``series``."""
         return SeriesScaler(np.array([s.mean for s in self.series]),
                             np.array([s.scale for s in self.series]), self.log)
 
-    def context_panel(self) -> Panel:
-        """The stored contexts as a :class:`Panel` (ends at the end of the training data)."""
+    def context_panel(self, ahead=None) -> Panel:
+        """The stored contexts as a :class:`Panel` (ends at the end of the training data),
+        with their covariates and ``ahead`` (per series, the future covariates' values
+        after the end) when the run has covariates."""
+        cov = None
+        if self.encoder is not None:
+            from forecaster.data.covariates import Covariates
+
+            k = len(self.encoder.spec.future)
+            cov = Covariates(
+                spec=self.encoder.spec,
+                values=tuple(s.covariates for s in self.series),
+                ahead=tuple(np.zeros((0, k)) for _ in self.series) if ahead is None
+                else tuple(ahead),
+                statics=tuple(s.statics for s in self.series) if self.encoder.statics else (),
+                static_kinds=tuple(x["kind"] for x in self.encoder.statics))
         return Panel(ids=tuple(s.id for s in self.series),
                      starts=tuple(s.context_start for s in self.series),
                      values=tuple(s.context for s in self.series), axis=self.axis,
-                     target=self.target, time_col=self.time_col, id_col=self.id_col)
+                     target=self.target, time_col=self.time_col, id_col=self.id_col,
+                     covariates=cov)
 
     # -- new data ---------------------------------------------------------------------------
     def with_history(self, panel: Panel) -> tuple["Preprocessing", list[str]]:
@@ -112,7 +137,9 @@ class Preprocessing:
             start, end = panel.starts[i], panel.end(i)
             old = known.get(sid)
             if old is None:
-                series.append(self._unseen(sid, start, values, keep))
+                series.append(replace(self._unseen(sid, start, values, keep),
+                                      **self._new_covariates(None, panel, i, len(values),
+                                                             keep)))
                 unseen.append(sid)
                 continue
             context, context_start, length, changed = self._extend(old, start, end, values)
@@ -121,7 +148,8 @@ class Preprocessing:
                 id=sid, mean=old.mean, scale=old.scale, length=length,
                 interval_scale=old.interval_scale,
                 context_start=self.axis.shift(context_start, len(context) - min(
-                    keep, len(context))), context=context[-keep:]))
+                    keep, len(context))), context=context[-keep:],
+                **self._new_covariates(old, panel, i, len(context), keep)))
         if self.log:
             for s in series:
                 if not np.all(s.context > 0):
@@ -137,6 +165,27 @@ class Preprocessing:
             notes.append(f"{revised} value(s) of the new data differ from the run's at the "
                          "same timestamps; the new values are used.")
         return replace(self, series=series, notes=list(self.notes) + notes), notes
+
+    def _new_covariates(self, old, panel, i, n_context, keep) -> dict:
+        """The covariate context of series ``i`` of ``panel`` (new data) joined to the
+        stored one of ``old`` (None: an unseen series) as :meth:`_extend` joins values:
+        the last ``n_context`` rows (of which ``keep`` are kept)."""
+        if self.encoder is None:
+            return {}
+        cov = panel.covariates
+        if cov is None:
+            raise DataError("the run uses covariates, but the new data were read without "
+                            "them.")
+        new = cov.values[i]
+        rows = new if old is None or len(new) >= n_context else np.concatenate(
+            [old.covariates[:n_context - len(new)], new])
+        statics = tuple(cov.statics[i]) if cov.statics else ()
+        if old is not None and statics and statics != tuple(old.statics):
+            raise DataError(f"series {old.id!r}: its static covariates changed "
+                            f"({list(old.statics)} in the run, {list(statics)} in the new "
+                            "data); retrain to use new ones.")
+        return {"covariates": np.asarray(rows[-keep:], dtype=np.float64),
+                "statics": statics}
 
     def _steps(self, a, b) -> int:
         """Steps of this axis from timestamp ``a`` to ``b`` (negative when ``b`` is
@@ -208,7 +257,11 @@ class Preprocessing:
                 "context_start": fmt(s.context_start),
                 "context": [float(x) for x in s.context],
                 **({} if s.interval_scale is None else {"interval_scale": s.interval_scale}),
+                **({} if s.covariates is None else {
+                    "covariates": [[float(x) for x in row] for row in s.covariates],
+                    "static": list(s.statics)}),
             } for s in self.series],
+            **({} if self.encoder is None else {"covariates": self.encoder.to_json()}),
         }
 
     @classmethod
@@ -260,9 +313,19 @@ class Preprocessing:
         series_json = data.get("series")
         if not isinstance(series_json, list) or not series_json:
             bad("`series` must be a non-empty list")
+        encoder = None
+        if data.get("covariates") is not None:
+            from forecaster.data.features import CovariateEncoder
+
+            try:
+                encoder = CovariateEncoder.from_json(data["covariates"], axis)
+            except (ValueError, KeyError, TypeError) as exc:
+                bad(f"`covariates`: {exc}")
         series, seen = [], set()
         for k, item in enumerate(series_json):
             state = _series_from_json(item, k, axis, window=window, log=log, bad=bad)
+            if encoder is not None:
+                _covariates_from_json(state, item, encoder, bad)
             if state.id in seen:
                 bad(f"series id {state.id!r} appears twice")
             seen.add(state.id)
@@ -274,7 +337,27 @@ class Preprocessing:
                    time_col=str(data.get("time_col", "timestamp")), id_col=data.get("id_col"),
                    window=window, horizon=horizon, season=season,
                    level=relative, levels=list(levels),
-                   series=series, conformal=conformal, log=log)
+                   series=series, conformal=conformal, log=log, encoder=encoder)
+
+
+def _covariates_from_json(state: SeriesState, item, encoder, bad) -> None:
+    """A series' covariate context and static values, checked against the encoder."""
+    k = len(encoder.spec.past) + len(encoder.spec.future)
+    rows = item.get("covariates")
+    if not isinstance(rows, list) or len(rows) != len(state.context) or not all(
+            isinstance(r, list) and len(r) == k and all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+                for x in r) for r in rows):
+        bad(f"series {state.id!r} needs {len(state.context)} rows of {k} finite covariate "
+            "values")
+    statics = item.get("static", [])
+    if not isinstance(statics, list) or len(statics) != len(encoder.statics) or not all(
+            (isinstance(v, (int, float)) and not isinstance(v, bool)
+             if s["kind"] == "numeric" else isinstance(v, str))
+            for v, s in zip(statics, encoder.statics)):
+        bad(f"series {state.id!r} needs one static value per static covariate")
+    state.covariates = np.asarray(rows, dtype=np.float64).reshape(len(rows), k)
+    state.statics = tuple(statics)
 
 
 def _check_conformal(conformal, levels, horizon: int, bad) -> None:

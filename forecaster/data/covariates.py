@@ -203,6 +203,8 @@ def calendar_cycles(axis) -> tuple[str, ...]:
                   "BYE": 12, "BAS": 12}.get(rule)
         if rule in ("B", "C"):
             step = pd.Timedelta(days=n)
+        elif rule == "W":
+            step = pd.Timedelta(days=7 * n)
         elif months is None:
             return ()
         else:
@@ -215,11 +217,11 @@ def calendar_cycles(axis) -> tuple[str, ...]:
         out.append("hour_of_day")
     if hours < 24 * 7 / 2:
         out.append("day_of_week")
-    if 24 <= hours < 24 * 31 / 2:
+    if 24 <= hours <= 48:
         out.append("day_of_month")
-    if hours < 24 * 7 * 2:
+    if hours < 24 * 7:
         out.append("day_of_year")
-    elif hours < 24 * 30:
+    elif hours < 24 * 28:
         out.append("week_of_year")
     elif hours < 24 * 365 / 2:
         out.append("month_of_year")
@@ -232,13 +234,13 @@ def _cycle_position(index: pd.DatetimeIndex, cycle: str) -> np.ndarray:
     if cycle == "hour_of_day":
         return (index.hour + index.minute / 60.0).to_numpy(np.float64)
     if cycle == "day_of_week":
-        return (index.dayofweek + index.hour / 24.0).to_numpy(np.float64)
+        return (index.day_of_week + index.hour / 24.0).to_numpy(np.float64)
     if cycle == "day_of_month":
         return (index.day - 1).to_numpy(np.float64)
     if cycle == "day_of_year":
-        return (index.dayofyear - 1 + index.hour / 24.0).to_numpy(np.float64)
+        return (index.day_of_year - 1 + index.hour / 24.0).to_numpy(np.float64)
     if cycle == "week_of_year":
-        return (index.dayofyear - 1).to_numpy(np.float64) / 7.0
+        return (index.day_of_year - 1).to_numpy(np.float64) / 7.0
     if cycle == "month_of_year":
         return (index.month - 1).to_numpy(np.float64)
     raise ValueError(f"unknown calendar cycle {cycle!r}")

@@ -5,15 +5,24 @@ Python API share both)."""
 from __future__ import annotations
 
 from forecaster.config import Config, DataConfig
+from forecaster.data.covariates import CovariateSpec
 from forecaster.data.ingest import read_panel
 from forecaster.data.panel import Panel
 
 
-def load_panel(path, cfg: Config) -> Panel:
-    """Read ``path`` with the ``[data]`` options of ``cfg``."""
+def load_panel(path, cfg: Config, *, covariates: bool = True) -> Panel:
+    """Read ``path`` with the ``[data]`` options of ``cfg`` (its covariates too, unless
+    ``covariates`` is False)."""
     d = cfg.data
     return read_panel(path, target=d.target or None, time_col=d.time_col or None,
-                      id_col=d.id_col or None, freq=d.freq or None, **repair_options(d))
+                      id_col=d.id_col or None, freq=d.freq or None, **repair_options(d),
+                      covariates=covariate_spec(d) if covariates else None)
+
+
+def covariate_spec(d: DataConfig) -> CovariateSpec:
+    """The covariates ``[data]`` asks for."""
+    return CovariateSpec.of(d.past_covariates, d.future_covariates, d.static_covariates,
+                            d.calendar, d.holidays or None)
 
 
 def repair_options(d: DataConfig) -> dict:

@@ -8,7 +8,7 @@ trained horizon, recursively beyond it), and adds the split-conformal intervals.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,20 +54,28 @@ class Prediction:
     notes: list = field(default_factory=list)
 
 
-def predict(run, horizon: int, new_data=None) -> Prediction:
+def predict(run, horizon: int, new_data=None, future=None) -> Prediction:
     """Forecast ``horizon`` steps from ``run`` (a run directory, or its
     :class:`~forecaster.run_record.RunRecord`; checked before the model is loaded): from
     the end of its training data, or from the end of ``new_data`` (a path or a DataFrame,
-    see :func:`read_new_data`) without retraining; the run is only read."""
+    see :func:`read_new_data`) without retraining; the run is only read.  ``future`` (a
+    path or a DataFrame) holds the future covariates over the horizon
+    (:func:`~forecaster.pipeline.future.read_future`)."""
     check_horizon(horizon)
     record = run if isinstance(run, RunRecord) else RunRecord.load(run)
     state, notes = record.state, []
+    config = record.path / "config.toml"
+    data = load_config(config).data if config.is_file() else None
     if new_data is not None:
-        config = record.path / "config.toml"
-        data = load_config(config).data if config.is_file() else None
         state, notes = moved_state(state, new_data, data)
     _check_dates(state, horizon)  # before the model is loaded
-    frame, more = _forecast(load_run_model(record.path, state), state, horizon, None)
+    ahead = None
+    if future is not None or state.encoder is not None:
+        from forecaster.pipeline.future import read_future
+
+        ahead, more = read_future(future, state, horizon, data)
+        notes += more
+    frame, more = _forecast(load_run_model(record.path, state), state, horizon, None, ahead)
     return Prediction(frame=frame, run_dir=record.path, state=state, notes=notes + more)
 
 
@@ -81,6 +89,9 @@ def read_new_data(source, state: Preprocessing, data: DataConfig | None = None) 
                "min_length": 1}
     if data is not None:
         options.update(repair_options(data))
+    if state.encoder is not None:  # the run's covariate columns come with the new data
+        spec = state.encoder.spec
+        options["covariates"] = replace(spec, calendar="none", holidays=None)
     try:
         panel = read_panel(source, freq=axis.freq, **options)
     except DataError as exc:
@@ -129,7 +140,7 @@ def check_horizon(horizon) -> None:
 
 
 def forecast_from(model, state: Preprocessing, horizon: int,
-                  levels=None) -> tuple[pd.DataFrame, list]:
+                  levels=None, ahead=None) -> tuple[pd.DataFrame, list]:
     """``(frame, notes)``: the forecast of every series from its stored context, with the
     calibrated intervals of ``levels`` (default: every level the run calibrated) —
     ``series_id, timestamp, forecast, lower_80, upper_80, …``, timestamps typed."""
@@ -140,16 +151,26 @@ def forecast_from(model, state: Preprocessing, horizon: int,
         if unknown:
             raise ConfigError(f"`levels` must be among the calibrated ones "
                               f"({', '.join(map(str, state.levels))}). Got {unknown[0]!r}.")
-    return _forecast(model, state, horizon, levels)
+    return _forecast(model, state, horizon, levels, ahead)
 
 
-def _forecast(model, state: Preprocessing, horizon: int, levels) -> tuple[pd.DataFrame, list]:
-    """:func:`forecast_from` once its arguments are checked."""
+def _forecast(model, state: Preprocessing, horizon: int, levels,
+              ahead=None) -> tuple[pd.DataFrame, list]:
+    """:func:`forecast_from` once its arguments are checked; ``ahead`` (per series, the
+    future covariates after its end) for a run with covariates."""
     notes = []
+    covariates = None
+    if state.encoder is not None:
+        from forecaster.data.features import CovariateContext
+
+        covariates = CovariateContext.of(state.encoder, state.context_panel(ahead),
+                                         window=state.window, horizon=state.horizon,
+                                         steps=horizon)
     values = forecast_values(model, state.scaler(), range(len(state.series)),
                              [s.context for s in state.series], window=state.window,
                              model_horizon=state.horizon, steps=horizon,
-                             level=state.level, ids=[s.id for s in state.series])
+                             level=state.level, ids=[s.id for s in state.series],
+                             covariates=covariates)
     if horizon > state.horizon:
         notes.append(f"horizon {horizon} exceeds the trained horizon {state.horizon}: steps "
                      f"{state.horizon + 1}–{horizon} are forecast recursively from the "
@@ -205,11 +226,14 @@ def _check_dates(state: Preprocessing, horizon: int) -> None:
 def _check_model(model, state: Preprocessing, run_dir: Path) -> None:
     shape_in = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else None
     shape_out = tuple(model.output_shape[1:]) if hasattr(model, "output_shape") else None
-    if shape_in != (state.window, 1) or shape_out != (state.horizon,):
+    want = (state.window, 1)
+    if state.encoder is not None:
+        layout = state.encoder.layout()
+        want = (state.window + (state.horizon if layout.horizon_rows else 0), layout.channels)
+    if shape_in != want or shape_out != (state.horizon,):
         raise artifacts.ArtifactError(
             f"model.keras in run {run_dir.name!r} does not match preprocessing.json: input "
-            f"{shape_in}, output {shape_out}; expected ({state.window}, 1) → "
-            f"({state.horizon},).")
+            f"{shape_in}, output {shape_out}; expected {want} → ({state.horizon},).")
 
 
 def format_frame(frame: pd.DataFrame, state: Preprocessing) -> pd.DataFrame:

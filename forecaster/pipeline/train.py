@@ -266,20 +266,32 @@ def _finish(run: FittedRun, levels) -> None:
     # ratio and would give a series at ten times the level the same absolute band)
     scales = series_scales(run.panel, run.season)
     conformal = None
-    forecast = model.predict(model.shape_.horizon)
-    if evaluation is not None:
+    H = model.shape_.horizon
+    cov = run.panel.covariates
+    if cov is not None and cov.n_future and min(len(a) for a in cov.ahead) < H:
+        forecast = None  # the horizon's future covariates are not in the training data
+        run.notes.append(f"no forecast was made at training time: it needs the future "
+                         f"covariates ({', '.join(cov.spec.future)}) over the {H} steps after "
+                         "the data; forecast with `forecast predict --future FILE`.")
+    else:
+        forecast = model.predict(H)
+    if evaluation is not None and forecast is not None:
         intervals = ConformalIntervals(levels).fit(evaluation.backtest.for_model("rnn"),
                                                    scales)
         conformal = intervals.to_json()
         forecast, dropped = drop_unbounded(intervals.predict(forecast, scales))
         run.notes += dropped
+    elif evaluation is not None:
+        conformal = ConformalIntervals(levels).fit(evaluation.backtest.for_model("rnn"),
+                                                   scales).to_json()
     run.forecast = forecast
     run.state = Preprocessing.from_fit(run.panel, model, season=run.season,
                                        levels=list(levels), conformal=conformal,
                                        interval_scales=scales)
     x_val, y_val = model.validation_batch_
-    run.gradients = [float(g) for g in gradient_norms(model.member_, x_val, y_val)]
-    run.gradient_batch = int(len(x_val))
+    if model.member_ is not None:  # none for a covariate network (not a linear stack)
+        run.gradients = [float(g) for g in gradient_norms(model.member_, x_val, y_val)]
+        run.gradient_batch = int(len(x_val))
 
 
 def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
@@ -300,9 +312,10 @@ def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
                                                  "notes": run.notes})
         if run.evaluation is not None:
             run.evaluation.write(out)
-        frame = run.forecast.copy()
-        frame["timestamp"] = panel.axis.format_all(frame["timestamp"])
-        artifacts.spreadsheet_safe(frame).to_csv(out / "forecast.csv", index=False)
+        if run.forecast is not None:
+            frame = run.forecast.copy()
+            frame["timestamp"] = panel.axis.format_all(frame["timestamp"])
+            artifacts.spreadsheet_safe(frame).to_csv(out / "forecast.csv", index=False)
         artifacts.write_json(out / "diagnostics.json", {
             "cell": cfg.model.kind, "window": shape.window,
             "gradient_norms": run.gradients, "batch_size": run.gradient_batch})

@@ -1,0 +1,381 @@
+"""Covariates end to end: roles read by ingest (past, future, static, calendar, holidays),
+carried through cuts, encoded on the training part only, fed to the RNN, saved in the run
+and supplied at prediction with `--future` — and the leakage rules: a past covariate after
+the origin never reaches a forecast, a future one at step h does."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from forecaster import ConfigError, DataError, load
+from forecaster.cli import forecast
+from forecaster.data.covariates import (CovariateSpec, calendar_cycles, generated_features,
+                                        generated_names)
+from forecaster.data.features import CovariateContext, CovariateEncoder
+from forecaster.data.ingest import read_panel
+from forecaster.data.panel import TimeAxis
+from forecaster.data import windowing as W
+from forecaster.models.neural import RNNForecaster
+from forecaster.preprocessing import Preprocessing
+from tests.conftest import DATA
+
+N_DAYS, HORIZON = 150, 7
+
+
+def _panel_frame(days=N_DAYS, seed=0) -> pd.DataFrame:
+    """Two daily series whose sales follow a price (known ahead) and footfall (observed),
+    with a categorical and a numeric static column."""
+    rng = np.random.default_rng(seed)
+    t = pd.date_range("2021-01-01", periods=days, freq="D")
+    parts = []
+    for sid, region, size in (("a", "north", 10.0), ("b", "south", 30.0)):
+        price = 5 + rng.integers(0, 3, days).astype(float)
+        footfall = 100 + 10 * np.sin(np.arange(days) / 3) + rng.normal(0, 1, days)
+        sales = size * (20 - 2 * price) + 0.1 * footfall + 5 * (t.day_of_week >= 5) \
+            + rng.normal(0, 1, days)
+        parts.append(pd.DataFrame({"store": sid, "date": t, "sales": sales, "price": price,
+                                   "footfall": footfall, "region": region, "size": size,
+                                   "note": "x"}))
+    return pd.concat(parts, ignore_index=True)
+
+
+SPEC = CovariateSpec.of(past="footfall", future="price", static="region,size",
+                        calendar="auto", holidays="US")
+
+
+def _read(frame, spec=SPEC, **kw):
+    return read_panel(frame, target="sales", id_col="store", covariates=spec, **kw)
+
+
+# -- the spec ------------------------------------------------------------------------------
+def test_spec_accepts_lists_and_comma_strings_and_refuses_two_roles():
+    assert CovariateSpec.of(past="a, b,", future=["c"]).past == ("a", "b")
+    with pytest.raises(ConfigError, match="two roles"):
+        CovariateSpec.of(past="a", future="a")
+    with pytest.raises(ConfigError, match="calendar"):
+        CovariateSpec.of(calendar="yes")
+    with pytest.raises(ConfigError, match="not a country"):
+        CovariateSpec.of(holidays="XX")
+    assert not CovariateSpec.of()
+    assert CovariateSpec.of(calendar="auto")
+
+
+# -- ingest --------------------------------------------------------------------------------
+def test_read_panel_carries_every_role():
+    panel = _read(_panel_frame())
+    cov = panel.covariates
+    assert cov.spec.past == ("footfall",) and cov.spec.future == ("price",)
+    assert cov.values[0].shape == (N_DAYS, 2)
+    frame = _panel_frame()
+    np.testing.assert_array_equal(cov.values[1][:, 1],
+                                  frame.loc[frame.store == "b", "price"].to_numpy())
+    assert cov.statics == (("north", 10.0), ("south", 30.0))
+    assert cov.static_kinds == ("category", "numeric")
+    assert all(len(a) == 0 for a in cov.ahead)
+
+
+def test_unused_numeric_columns_are_named_with_the_flags_that_would_use_them():
+    panel = read_panel(_panel_frame(), target="sales", id_col="store")
+    note = next(n for n in panel.notes if "no role" in n)
+    assert "'price'" in note and "'footfall'" in note and "--future-covariates" in note
+    assert "'note'" not in note  # text is not a numeric column
+    used = _read(_panel_frame())
+    assert not any("no role" in n for n in used.notes)
+
+
+def test_non_numeric_past_or_future_covariate_is_an_error_naming_it():
+    with pytest.raises(DataError, match="covariate 'region' is not numeric"):
+        _read(_panel_frame(), CovariateSpec.of(past="region"))
+
+
+def test_a_static_covariate_that_changes_within_a_series_is_an_error():
+    with pytest.raises(DataError, match="static covariate 'price' changes within series 'a'"):
+        _read(_panel_frame(), CovariateSpec.of(static="price"))
+
+
+def test_unknown_covariate_column_is_an_error_listing_the_columns():
+    with pytest.raises(DataError, match="--past-covariates"):
+        _read(_panel_frame(), CovariateSpec.of(past="nope"))
+
+
+def test_covariate_gaps_follow_the_fill_policy_and_say_so():
+    frame = _panel_frame()
+    frame.loc[5, "price"] = np.nan
+    panel = _read(frame)
+    assert any(n.startswith("covariate 'price': filled 1 missing value") for n in panel.notes)
+    assert panel.covariates.values[0][5, 1] == pytest.approx(
+        (frame.loc[4, "price"] + frame.loc[6, "price"]) / 2)
+    with pytest.raises(DataError, match="covariate 'price'"):
+        _read(frame, fill="error")
+
+
+def test_a_covariate_missing_at_the_start_of_a_series_is_an_error():
+    frame = _panel_frame()
+    frame.loc[0, "footfall"] = np.nan
+    with pytest.raises(DataError, match="covariate 'footfall' of series 'a' has no value at "
+                                        "2021-01-01"):
+        _read(frame)
+
+
+def test_future_values_after_the_target_are_known_ahead():
+    frame = _panel_frame()
+    frame.loc[frame.date >= frame.date.max() - pd.Timedelta(days=2), "sales"] = np.nan
+    panel = _read(frame)
+    assert panel.lengths.tolist() == [N_DAYS - 3] * 2
+    assert panel.covariates.ahead[0].shape == (3, 1)
+    np.testing.assert_array_equal(panel.covariates.ahead[0][:, 0],
+                                  frame.loc[frame.store == "a", "price"].to_numpy()[-3:])
+
+
+def test_a_cut_keeps_future_values_as_known_ahead_and_drops_past_ones():
+    panel = _read(_panel_frame())
+    fold = panel.cut(10)
+    assert fold.covariates.values[0].shape == (N_DAYS - 10, 2)
+    np.testing.assert_array_equal(fold.covariates.ahead[0][:, 0],
+                                  panel.covariates.values[0][-10:, 1])
+    assert fold.covariates.ahead[0].shape == (10, 1)  # the past column is not there
+    assert fold.select(["b"]).covariates.statics == (("south", 30.0),)
+
+
+def test_wide_single_series_file_with_covariates(tmp_path):
+    frame = _panel_frame().query("store == 'a'").drop(columns=["store", "region", "size"])
+    panel = read_panel(frame, target="sales", covariates=CovariateSpec.of(future="price"))
+    assert panel.covariates.values[0].shape == (N_DAYS, 1)
+
+
+# -- generated features --------------------------------------------------------------------
+@pytest.mark.parametrize("freq, cycles", [
+    ("h", ("hour_of_day", "day_of_week", "day_of_year")),
+    ("D", ("day_of_week", "day_of_month", "day_of_year")),
+    ("W-SUN", ("week_of_year",)),
+    ("MS", ("month_of_year",)),
+    ("QS", ("month_of_year",)),
+    ("YS", ()),
+])
+def test_calendar_cycles_suit_the_frequency(freq, cycles):
+    assert calendar_cycles(TimeAxis("datetime", freq)) == cycles
+    assert calendar_cycles(TimeAxis("integer")) == ()
+
+
+def test_calendar_features_are_sin_cos_pairs_of_the_timestamp():
+    axis = TimeAxis("datetime", "h")
+    spec = CovariateSpec.of(calendar="auto")
+    ts = pd.date_range("2024-01-01 06:00", periods=3, freq="h")
+    x = generated_features(spec, axis, ts)
+    names = generated_names(spec, axis)
+    hour = x[:, names.index("hour_of_day_sin")]
+    np.testing.assert_allclose(hour, np.sin(2 * np.pi * np.array([6, 7, 8]) / 24))
+    np.testing.assert_allclose(x[:, names.index("hour_of_day_cos")] ** 2 + hour ** 2, 1.0)
+
+
+def test_holiday_indicator_marks_the_days_and_counts_within_longer_steps():
+    spec = CovariateSpec.of(holidays="US")
+    days = pd.date_range("2021-07-03", periods=3, freq="D")
+    np.testing.assert_array_equal(generated_features(spec, TimeAxis("datetime", "D"), days)[:, 0],
+                                  [0, 1, 1])  # 4 July 2021 and its observed Monday
+    hours = pd.date_range("2021-07-04 22:00", periods=3, freq="h")
+    np.testing.assert_array_equal(
+        generated_features(spec, TimeAxis("datetime", "h"), hours)[:, 0], [1, 1, 1])
+    months = pd.date_range("2021-06-01", periods=3, freq="MS")
+    # June: Juneteenth (and its observed day, 18 June); July: 4th and 5th; August: none
+    counts = generated_features(spec, TimeAxis("datetime", "MS"), months)[:, 0]
+    assert counts[2] == 0 and counts[1] == 2 and counts[0] >= 1
+
+
+# -- encoding and windows ------------------------------------------------------------------
+def test_encoder_sees_the_training_part_only():
+    panel = _read(_panel_frame())
+    n_train = np.array([100, 100])
+    enc = CovariateEncoder.fit(panel, n_train)
+    changed = _panel_frame()
+    changed.loc[changed.date >= changed.date.min() + pd.Timedelta(days=100),
+                ["price", "footfall"]] *= 50
+    enc2 = CovariateEncoder.fit(_read(changed), n_train)
+    np.testing.assert_array_equal(enc.mean, enc2.mean)
+    np.testing.assert_array_equal(enc.scale, enc2.scale)
+    layout = enc.layout()
+    assert layout.past == ("footfall",) and layout.known[0] == "price"
+    assert layout.static == ("region=north", "region=south", "size")
+    assert layout.channels == 1 + 1 + len(layout.known) + 3
+
+
+def test_windows_carry_history_rows_and_known_rows_ahead():
+    panel = _read(_panel_frame())
+    enc = CovariateEncoder.fit(panel, panel.lengths)
+    layout = enc.layout()
+    feats = [enc.history(panel, i) for i in range(len(panel))]
+    scaled = [np.arange(len(v), dtype=float) for v in panel.values]
+    T, H = 14, HORIZON
+    ws = W.WindowSet.build(scaled, [0], [20], T, H, 0, features=feats, layout=layout)
+    x, y = ws.arrays()
+    assert x.shape == (1, T + H, layout.channels)
+    np.testing.assert_array_equal(x[0, :T, 0], np.arange(20, 34))
+    np.testing.assert_array_equal(y[0], np.arange(34, 41))
+    np.testing.assert_allclose(x[0, :T, 1:], feats[0][20:20 + T], rtol=1e-6)
+    np.testing.assert_allclose(x[0, T:, 2:], feats[0][20 + T:20 + T + H, 1:], rtol=1e-6)
+    assert np.all(x[0, T:, 0] == 0) and np.all(x[0, T:, 1] == 0)  # target, past: unknown
+
+
+# -- the network: leakage rules ------------------------------------------------------------
+@pytest.fixture(scope="module")
+def fitted():
+    panel = _read(_panel_frame())
+    model = RNNForecaster(epochs=3, units=8, ensemble=2, horizon=HORIZON, window=14,
+                          patience=2, seed=3, season=7).fit(panel.cut(HORIZON))
+    return panel, model
+
+
+def test_a_past_covariate_after_the_origin_never_changes_the_forecast(fitted):
+    panel, model = fitted
+    other = _panel_frame()
+    other.loc[other.date > other.date.max() - pd.Timedelta(days=HORIZON), "footfall"] += 500
+    a = model.predict(HORIZON, panel=panel.cut(HORIZON))
+    b = model.predict(HORIZON, panel=_read(other).cut(HORIZON))
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_future_covariate_at_step_h_changes_the_forecast(fitted):
+    panel, model = fitted
+    context = panel.cut(HORIZON)
+    base = model.predict(HORIZON, panel=context)
+    ahead = [a.copy() for a in context.covariates.ahead]
+    ahead[0][3, 0] += 3.0
+    moved = type(context)(**{**context.__dict__,
+                            "covariates": context.covariates.with_ahead(ahead)})
+    changed = model.predict(HORIZON, panel=moved)
+    diff = np.abs(changed.forecast.to_numpy() - base.forecast.to_numpy())
+    assert diff[:HORIZON].max() > 1e-6          # series a moves
+    assert diff[HORIZON:].max() == 0            # series b does not
+
+
+def test_missing_future_values_and_long_horizons_with_past_covariates_are_refused(fitted):
+    panel, model = fitted
+    with pytest.raises(DataError, match="series 'a' needs the future covariates"):
+        model.predict(HORIZON, panel=panel)  # the full panel has nothing known ahead
+    with pytest.raises(DataError, match="past covariates"):
+        model.predict(HORIZON + 1, panel=panel.cut(HORIZON + 1))
+
+
+def test_covariate_context_repeats_the_last_known_row_to_a_whole_horizon():
+    panel = _read(_panel_frame(), CovariateSpec.of(future="price"))
+    enc = CovariateEncoder.fit(panel, panel.lengths)
+    ctx = CovariateContext.of(enc, panel.cut(10), window=14, horizon=7, steps=10)
+    assert ctx.rows.shape == (2, 14 + 14, 1)
+    np.testing.assert_array_equal(ctx.rows[:, -4:], np.repeat(ctx.rows[:, -5:-4], 4, axis=1))
+
+
+# -- a run: train, predict --future, errors ------------------------------------------------
+TINY = ["--epochs", "3", "--units", "4", "--ensemble", "2", "--origins", "4", "--patience",
+        "2", "--seed", "1", "--horizon", str(HORIZON), "--window", "14", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    work = tmp_path_factory.mktemp("covariates")
+    frame = _panel_frame()
+    frame.to_csv(work / "data.csv", index=False)
+    future = _panel_frame(N_DAYS + HORIZON, seed=9)
+    future = future[future.date > frame.date.max()][["store", "date", "price"]]
+    future.to_csv(work / "future.csv", index=False)
+    runs = work / "runs"
+    result = CliRunner().invoke(forecast, [
+        "train", str(work / "data.csv"), "--target", "sales", "--id-col", "store",
+        "--past-covariates", "footfall", "--future-covariates", "price",
+        "--static-covariates", "region,size", "--calendar", "auto", "--holidays", "US",
+        "--runs-dir", str(runs), *TINY])
+    assert result.exit_code == 0, result.output
+    return runs / (runs / "latest").read_text().strip()
+
+
+def _predict(run_dir, *args):
+    return CliRunner().invoke(forecast, ["predict", "--runs-dir", str(run_dir.parent),
+                                         "--run", run_dir.name, "--quiet", *args])
+
+
+def test_run_records_the_covariates_and_has_no_forecast_without_future_values(run_dir):
+    data = json.loads((run_dir / "data.json").read_text())
+    assert data["covariates"]["future"] == ["price"]
+    assert not (run_dir / "forecast.csv").exists()
+    assert any("--future FILE" in n for n in data["notes"])
+    state = Preprocessing.from_json(json.loads((run_dir / "preprocessing.json").read_text()))
+    assert state.encoder.spec.static == ("region", "size")
+    assert state.series[0].covariates.shape == (len(state.series[0].context), 2)
+
+
+def test_predict_needs_the_future_file_and_uses_it(run_dir):
+    result = _predict(run_dir)
+    assert result.exit_code != 0 and "--future FILE" in result.output
+    future = run_dir.parent.parent / "future.csv"
+    out = run_dir.parent.parent / "f.csv"
+    result = _predict(run_dir, "--future", str(future), "--output", str(out))
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert len(frame) == 2 * HORIZON and np.isfinite(frame.forecast).all()
+    # the Python API loads the same run and gives the same numbers
+    api = load(run_dir).predict(HORIZON, future=pd.read_csv(future))
+    np.testing.assert_allclose(api.forecast.to_numpy(), frame.forecast.to_numpy(),
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda f: f[f.store == "a"], "no rows for series 'b'"),
+    (lambda f: f.iloc[1:], "series 'a' are missing from 2021-05-31"),
+    (lambda f: f[f.date < f.date.max()], "missing from 2021-06-06"),
+    (lambda f: f.assign(price=np.where(np.arange(len(f)) == 3, np.nan, f.price)),
+     "every step of the horizon needs a value"),
+    (lambda f: f.assign(date=f.date + pd.Timedelta(hours=1)), "not on the run's grid"),
+    (lambda f: f.drop(columns=["price"]), "need the columns"),
+])
+def test_bad_future_files_are_one_line_errors(run_dir, tmp_path, edit, message):
+    future = pd.read_csv(run_dir.parent.parent / "future.csv", parse_dates=["date"])
+    edit(future).to_csv(tmp_path / "bad.csv", index=False)
+    result = _predict(run_dir, "--future", str(tmp_path / "bad.csv"),
+                      "--output", str(tmp_path / "out.csv"))
+    assert result.exit_code != 0
+    assert message in result.output, result.output
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_same_seed_same_forecast(run_dir, tmp_path):
+    """A second identical training gives byte-identical forecasts."""
+    work = run_dir.parent.parent
+    runs = tmp_path / "runs"
+    result = CliRunner().invoke(forecast, [
+        "train", str(work / "data.csv"), "--target", "sales", "--id-col", "store",
+        "--past-covariates", "footfall", "--future-covariates", "price",
+        "--static-covariates", "region,size", "--calendar", "auto", "--holidays", "US",
+        "--runs-dir", str(runs), *TINY])
+    assert result.exit_code == 0, result.output
+    second = runs / (runs / "latest").read_text().strip()
+    outs = []
+    for run in (run_dir, second):
+        out = tmp_path / f"{run.name}-{len(outs)}.csv"
+        assert _predict(run, "--future", str(work / "future.csv"),
+                        "--output", str(out)).exit_code == 0
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+
+
+def test_tampered_covariate_state_is_refused(run_dir):
+    data = json.loads((run_dir / "preprocessing.json").read_text())
+    data["series"][0]["covariates"][0] = [1.0]
+    with pytest.raises(Exception, match="covariate"):
+        Preprocessing.from_json(data)
+    data = json.loads((run_dir / "preprocessing.json").read_text())
+    data["covariates"]["scale"][0] = -1.0
+    with pytest.raises(Exception, match="covariates"):
+        Preprocessing.from_json(data)
+
+
+def test_bike_sharing_is_bundled_and_reads_with_its_covariates():
+    spec = CovariateSpec.of(past="temp,hum,windspeed,weathersit",
+                            future="holiday,workingday", calendar="auto")
+    panel = read_panel(DATA / "bike_sharing_hourly.csv", target="cnt", max_gap=48,
+                       covariates=spec)
+    assert panel.n_rows == 17544 and panel.axis.freq == "h"
+    assert panel.covariates.values[0].shape == (17544, 6)
