@@ -379,3 +379,47 @@ def test_bike_sharing_is_bundled_and_reads_with_its_covariates():
                        covariates=spec)
     assert panel.n_rows == 17544 and panel.axis.freq == "h"
     assert panel.covariates.values[0].shape == (17544, 6)
+
+
+# -- baselines and evaluation --------------------------------------------------------------
+def test_lag_regressor_takes_the_covariates_without_leakage():
+    from forecaster.models.baselines import make_baseline
+
+    panel = _read(_panel_frame())
+    context = panel.cut(HORIZON)
+    model = make_baseline("ridge", season=7).fit(context)
+    assert "price" in model._cov_columns and "footfall_lag_1" in model._cov_columns
+    base = model.predict(HORIZON)
+    other = _panel_frame()
+    other.loc[other.date > other.date.max() - pd.Timedelta(days=HORIZON), "footfall"] += 500
+    same = model.predict(HORIZON, panel=_read(other).cut(HORIZON))
+    pd.testing.assert_frame_equal(base, same)
+    ahead = [a.copy() for a in context.covariates.ahead]
+    ahead[1][2, 0] += 2.0
+    moved = type(context)(**{**context.__dict__,
+                            "covariates": context.covariates.with_ahead(ahead)})
+    diff = np.abs(model.predict(HORIZON, panel=moved).forecast.to_numpy()
+                  - base.forecast.to_numpy())
+    assert diff[:HORIZON].max() == 0 and diff[HORIZON + 2] > 0.1  # price drives sales
+    # prices explain most of the sales: the covariates make ridge far better
+    plain = make_baseline("ridge", season=7).fit(
+        type(context)(**{**context.__dict__, "covariates": None}))
+    truth = np.concatenate([v[-HORIZON:] for v in panel.values])
+    err = lambda f: np.abs(f.forecast.to_numpy() - truth).mean()  # noqa: E731
+    assert err(base) < 0.5 * err(plain.predict(HORIZON))
+
+
+def test_evaluate_shows_the_rnn_with_and_without_covariates():
+    from forecaster.evaluation.backtest import BacktestSpec
+    from forecaster.pipeline.evaluate import evaluate
+
+    panel = _read(_panel_frame(), CovariateSpec.of(future="price"))
+    result = evaluate(panel, models=["rnn", "rnn_without_covariates", "naive"],
+                      spec=BacktestSpec(horizon=HORIZON, folds=2, step=HORIZON, refit=False),
+                      season=7, rnn_factory=lambda: RNNForecaster(
+                          epochs=2, units=4, ensemble=1, horizon=HORIZON, window=14,
+                          patience=2, seed=1, season=7))
+    table = result.to_frame().set_index("model")
+    assert {"rnn", "rnn_without_covariates", "naive"} <= set(table.index)
+    assert table.loc["rnn", "mae"] != table.loc["rnn_without_covariates", "mae"]
+    assert any("actual values of the future covariates (price)" in n for n in result.notes)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forecaster.errors import ConfigError, DataError
+from forecaster.errors import ConfigError
 
 CALENDARS = ("none", "auto")
 

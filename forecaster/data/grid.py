@@ -12,7 +12,7 @@ import pandas as pd
 
 from forecaster.data.columns import _BLOCK, _counts, _nondecreasing
 from forecaster.data.panel import TimeAxis
-from forecaster.data.timestamps import _index
+from forecaster.data.timestamps import _average_freq, _index
 from forecaster.errors import DataError
 
 
@@ -226,3 +226,29 @@ def _fill(out, gaps, offs, ids, fill, limit, stamp_at):
     shown = ", ".join(repr(s) for s in names[:5]) + (" …" if len(names) > 5 else "")
     return out, (f"Filled {n_missing} missing value(s) in {len(names)} series ({shown}) with "
                  f"{how}; longest gap {int(runs.max())} point(s).")
+
+
+def _check_extents(e, layout, opts, first, last, length,
+                   count) -> None:
+    """No series more than half missing between its first and last value (with a hint
+    when mixed month starts and ends made it look so), none shorter than ``min_length``."""
+    axis = layout.axis
+    missing = length - count
+    frac = missing / length
+    if (frac > 0.5).any():
+        s = int(np.argmax(frac))
+        hint = ""
+        if opts.freq is None and not e.integer_time:
+            alias = _average_freq(e.codes, e.t, e.unit)
+            if alias != axis.freq:
+                hint = (f"; if the timestamps belong to {alias!r} periods (month starts and "
+                        f"ends mixed, say), pass --freq {alias} --aggregate mean")
+        raise DataError(
+            f"series {e.ids[s]!r} is mostly missing: {int(missing[s])} of {int(length[s])} "
+            f"points between {axis.format(layout.start_of(first[s]))} and "
+            f"{axis.format(layout.start_of(last[s]))} have no value ({frac[s]:.0%}); more "
+            f"than 50% missing cannot be filled reliably{hint}.")
+    if (length < opts.min_length).any():
+        s = int(np.argmin(length))
+        raise DataError(f"series {e.ids[s]!r} has {int(length[s])} point(s); at least "
+                        f"{opts.min_length} are needed.")

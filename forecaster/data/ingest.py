@@ -85,6 +85,7 @@ from forecaster.data.columns import (
 )
 from forecaster.data.grid import (
     _aggregate,
+    _check_extents,
     _datetime_grid,
     _fill,
     _integer_grid,
@@ -103,7 +104,6 @@ from forecaster.data.readers import (
     _release_reader_memory,
 )
 from forecaster.data.timestamps import (
-    _average_freq,
     _infer_offset,
     _parse_freq,
     _suggest_freq,
@@ -446,32 +446,6 @@ def _assemble(e: _Entries, layout: _Layout, cols, opts: _Options) -> Panel:
         id_col=None if cols.id is None else str(cols.id),
         notes=tuple(e.notes),
     )
-
-
-def _check_extents(e: _Entries, layout: _Layout, opts: _Options, first, last, length,
-                   count) -> None:
-    """No series more than half missing between its first and last value (with a hint
-    when mixed month starts and ends made it look so), none shorter than ``min_length``."""
-    axis = layout.axis
-    missing = length - count
-    frac = missing / length
-    if (frac > 0.5).any():
-        s = int(np.argmax(frac))
-        hint = ""
-        if opts.freq is None and not e.integer_time:
-            alias = _average_freq(e.codes, e.t, e.unit)
-            if alias != axis.freq:
-                hint = (f"; if the timestamps belong to {alias!r} periods (month starts and "
-                        f"ends mixed, say), pass --freq {alias} --aggregate mean")
-        raise DataError(
-            f"series {e.ids[s]!r} is mostly missing: {int(missing[s])} of {int(length[s])} "
-            f"points between {axis.format(layout.start_of(first[s]))} and "
-            f"{axis.format(layout.start_of(last[s]))} have no value ({frac[s]:.0%}); more "
-            f"than 50% missing cannot be filled reliably{hint}.")
-    if (length < opts.min_length).any():
-        s = int(np.argmin(length))
-        raise DataError(f"series {e.ids[s]!r} has {int(length[s])} point(s); at least "
-                        f"{opts.min_length} are needed.")
 
 
 def _filled(e: _Entries, layout: _Layout, opts: _Options, first, length, count, cv, pv,

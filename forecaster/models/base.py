@@ -49,6 +49,25 @@ class Forecaster:
         raise NotImplementedError
 
 
+class WithoutCovariates(Forecaster):
+    """``model`` fitted and forecasting on the target alone, the panel's covariates set
+    aside: beside the same model with them, it shows what the covariates bought."""
+
+    def __init__(self, model: Forecaster):
+        self.model = model
+        self.name = f"{model.name}_without_covariates"
+
+    def _fit(self, panel: Panel) -> None:
+        from dataclasses import replace
+
+        self.model.fit(replace(panel, covariates=None))
+
+    def _predict(self, panel: Panel, horizon: int) -> np.ndarray:
+        from dataclasses import replace
+
+        return self.model._predict(replace(panel, covariates=None), horizon)
+
+
 def forecast_to_frame(panel: Panel, values: np.ndarray, column: str = "forecast") -> pd.DataFrame:
     """Turn an ``(n_series, horizon)`` array into the long forecast frame for ``panel``."""
     n_series, horizon = values.shape

@@ -302,12 +302,25 @@ class LagRegressionForecaster(Forecaster):
                 f"Got {', '.join(f'{sid}={len(v)}' for sid, v in panel if len(v) < 2)}.")
         return list(range(1, n_lags + 1))
 
-    def _features(self, lag_matrix: np.ndarray, timestamps) -> pd.DataFrame:
+    def _features(self, lag_matrix: np.ndarray, timestamps, covariates=None) -> pd.DataFrame:
         frame = pd.DataFrame(lag_matrix, columns=self._lag_columns)
         if self._categorical or self._cyclical:
             cal, _, _ = calendar_features(timestamps, self.axis_)
             frame = pd.concat([frame, cal], axis=1)
+        if covariates is not None:
+            frame = pd.concat([frame, pd.DataFrame(covariates, columns=self._cov_columns)],
+                              axis=1)
         return frame
+
+    def _covariate_rows(self, panel: Panel, i: int, p: int):
+        """The covariate features of series ``i``'s training rows (targets ``p …``):
+        past covariates at the step before the target (lag 1), known-future and static
+        ones at the target step; None without covariates."""
+        if self.encoder_ is None:
+            return None
+        m = self.encoder_.history(panel, i)
+        kp = len(self.encoder_.spec.past)
+        return np.concatenate([m[p - 1:-1, :kp], m[p:, kp:]], axis=1)
 
     # -- Forecaster ---------------------------------------------------------------------
     def _fit(self, panel: Panel) -> None:
@@ -328,6 +341,15 @@ class LagRegressionForecaster(Forecaster):
             calendar_features(panel.timestamps(0)[:1], panel.axis) if use_calendar
             else (None, [], []))
 
+        self.encoder_ = None
+        self._cov_columns = []
+        if panel.covariates is not None:
+            from forecaster.data.features import CovariateEncoder
+
+            self.encoder_ = CovariateEncoder.fit(panel, panel.lengths)
+            lay = self.encoder_.layout()
+            self._cov_columns = ([f"{c}_lag_1" for c in lay.past] + list(lay.known)
+                                 + list(lay.static))
         self.scalers_ = {}
         blocks, targets = [], []
         for i, (sid, v) in enumerate(panel):
@@ -337,7 +359,8 @@ class LagRegressionForecaster(Forecaster):
             windows = np.lib.stride_tricks.sliding_window_view(z, p + 1)  # (n - p, p + 1)
             lag_matrix = windows[:, [p - k for k in self.lags_]]
             target = windows[:, p] - (windows[:, p - 1] if self.difference else 0.0)
-            blocks.append(self._features(lag_matrix, panel.timestamps(i)[p:]))
+            blocks.append(self._features(lag_matrix, panel.timestamps(i)[p:],
+                                         self._covariate_rows(panel, i, p)))
             targets.append(target)
         X = pd.concat(blocks, ignore_index=True)
         y = np.concatenate(targets)
@@ -345,6 +368,8 @@ class LagRegressionForecaster(Forecaster):
         transformers = [("lags", StandardScaler(), self._lag_columns)]
         if self._cyclical:
             transformers.append(("cyclical", "passthrough", self._cyclical))
+        if self._cov_columns:  # already scaled by the encoder
+            transformers.append(("covariates", "passthrough", self._cov_columns))
         if self._categorical:
             transformers.append(("calendar", OneHotEncoder(handle_unknown="ignore",
                                                            sparse_output=False),
@@ -369,17 +394,34 @@ class LagRegressionForecaster(Forecaster):
         history = np.array([
             self.scalers_[sid].transform(0, v[-p:]) for sid, v in panel])
         future = panel.futures(horizon)  # series-major: step h of every series at h::horizon
+        ahead = self._ahead(panel, horizon)
         out = np.empty((len(panel), horizon))
         for h in range(horizon):
             lag_matrix = history[:, [p - k for k in self.lags_]]
             stamps = future[h::horizon]
-            step = self.pipeline_.predict(self._features(lag_matrix, stamps))
+            step = self.pipeline_.predict(self._features(
+                lag_matrix, stamps, None if ahead is None else ahead[:, h]))
             z_next = step + (history[:, -1] if self.difference else 0.0)
             out[:, h] = z_next
             history = np.concatenate([history[:, 1:], z_next[:, None]], axis=1)
         for i, sid in enumerate(panel.ids):
             out[i] = self.scalers_[sid].inverse(0, out[i])
         return out
+
+    def _ahead(self, panel: Panel, horizon: int):
+        """``(n_series, horizon, features)``: each step's covariate features — past
+        covariates held at their last observed value (unknown after the origin), the
+        known-future and static ones of that step; None without covariates."""
+        if self.encoder_ is None:
+            return None
+        kp = len(self.encoder_.spec.past)
+        rows = []
+        for i in range(len(panel)):
+            last = self.encoder_.history(panel, i)[-1, :kp]
+            known = self.encoder_.ahead(panel, i, horizon)
+            rows.append(np.concatenate([np.repeat(last[None], horizon, axis=0), known],
+                                       axis=1))
+        return np.stack(rows)
 
 
 # -- registry ------------------------------------------------------------------------------

@@ -326,6 +326,9 @@ class RNNForecaster(Forecaster):
         return model, members, fit
 
     def _fit(self, panel: Panel) -> None:
+        if panel.covariates is not None and self.distribute != "none":
+            raise ConfigError("--distribute does not take covariates yet; train with "
+                              "covariates in one process (distribute = \"none\").")
         shape = self._shape(panel)
         T, H = shape.window, shape.horizon
         lengths = panel.lengths

@@ -26,12 +26,17 @@ from forecaster.evaluation.intervals import _validate_levels
 from forecaster.evaluation.leaderboard import (add_backtest_intervals, finite_or_none,
                                                fold_table, format_table, leaderboard,
                                                leaderboard_to_json, numeric_table)
+from forecaster.models.base import WithoutCovariates
 from forecaster.models.baselines import BASELINES
 
 __all__ = ["evaluate", "plan_evaluation", "EvaluationPlan", "EvaluationResult",
            "DEFAULT_MODELS"]
 
-#: What ``forecast evaluate`` compares when no model list is given.
+#: The RNN on the target alone, beside the RNN with covariates (when the data have some)
+WITHOUT = "rnn_without_covariates"
+
+#: What ``forecast evaluate`` compares when no model list is given (and, with
+#: covariates, ``rnn_without_covariates`` after ``rnn``).
 DEFAULT_MODELS = ["rnn", "naive", "seasonal_naive", "drift", "mean", "ridge",
                   "random_forest", "hist_gradient_boosting", "knn"]
 
@@ -104,15 +109,16 @@ def model_factories(models: list[str], *, season=None, seed=0,
     ``rnn_factory``); unknown or duplicate names raise :class:`ConfigError`."""
     if not models:
         raise ConfigError("`models` must name at least one model. Got none.")
-    known = ["rnn", *BASELINES]
+    known = ["rnn", WITHOUT, *BASELINES]
     factories = {}
     for name in models:
         if name in factories:
             raise ConfigError(f"`models` must not repeat a model. Got {name!r} twice.")
-        if name == "rnn":
+        if name in ("rnn", WITHOUT):
             if rnn_factory is None:
-                raise ConfigError("`models` includes 'rnn' but no RNN factory was given.")
-            factories[name] = rnn_factory
+                raise ConfigError(f"`models` includes {name!r} but no RNN factory was given.")
+            factories[name] = rnn_factory if name == "rnn" else (
+                lambda: WithoutCovariates(rnn_factory()))
         elif name in BASELINES:
             factories[name] = partial(BASELINES[name], season=season, seed=seed)
         else:
@@ -147,6 +153,12 @@ def evaluate(panel: Panel, *, models: list[str], spec: BacktestSpec, levels=(80,
     scored = add_backtest_intervals(result, panel, season, levels)
     table = leaderboard(result, panel, season, levels, scored=scored)
     folds = fold_table(result, panel, season, levels, scored=scored)
+    cov = panel.covariates
+    if cov is not None and cov.spec.future:
+        notes.append(f"the backtest used the actual values of the future covariates "
+                     f"({', '.join(cov.spec.future)}) over each fold's horizon, as if they "
+                     "had been known in advance; forecasts made with forecasts of them will "
+                     "be less exact.")
     notes = list(panel.notes) + notes + table.attrs.get("notes", [])
     return EvaluationResult(table=table, folds=folds, backtest=result, panel=panel,
                             season=season, levels=levels,
@@ -212,6 +224,8 @@ def plan_evaluation(data, cfg, *, models=None, holdout: int | None = None,
 
         select_device(cfg.training.device)  # `--device gpu` without one: fail before work
     panel = data if isinstance(data, Panel) else load_panel(data, cfg)
+    if models is None and panel.covariates is not None:  # what the covariates buy
+        names.insert(names.index("rnn") + 1, WITHOUT)
     season = season_of(panel, cfg)
     if holdout is not None:
         spec = BacktestSpec.holdout(holdout)

@@ -76,9 +76,11 @@ def test_seattle_weather_needs_target():
     check_guarantees(panel)
     assert panel.axis.freq == "D" and panel.n_rows == 1461 and panel.ids == ("temp_max",)
     # the other numeric columns are not dropped without a word
-    assert panel.notes == ("3 numeric column(s) are not used ('temp_min', 'precipitation', "
-                           "'wind'): only 'temp_max' is forecast, from its own history; "
-                           "forecaster does not take covariates yet.",)
+    assert panel.notes == ("3 numeric column(s) have no role and are not used ('temp_min', "
+                           "'precipitation', 'wind'); pass them with --past-covariates "
+                           "(observed up to the forecast origin), --future-covariates (known "
+                           "over the horizon) or --static-covariates (one value per series) "
+                           "to use them.",)
 
 
 def test_co2_weekly_gaps_interpolated():

@@ -249,7 +249,7 @@ def build() -> list[dict]:
         "'price'", what="several numeric columns, no `--target`")
     add("two_values.csv", "error", "Got 'nope'; the columns are: 'date', 'sales', 'price'",
         options={"target": "nope"}, what="`--target` naming a missing column")
-    add("two_values.csv", "ok", "1 numeric column(s) are not used ('price'): only 'sales' is forecast", options={"target": "sales"},
+    add("two_values.csv", "ok", "1 numeric column(s) have no role and are not used ('price'); pass them with --past-covariates", options={"target": "sales"},
         what="`--target sales`")
     add("two_values.csv", "error", "`freq` must be a pandas frequency alias",
         options={"target": "sales", "freq": "fortnightly"}, what="a bad `--freq`")
