@@ -150,13 +150,23 @@ def subset(windows, keep: np.ndarray):
     from forecaster.data.windowing import WindowSet
 
     return WindowSet(windows.flat, windows.offsets, windows.positions[keep], windows.window,
-                     windows.horizon, windows.level)
+                     windows.horizon, windows.level, windows.features, windows.layout)
 
 
-def _padded(batch, size: int, window: int, horizon: int):
+def input_shape(windows) -> tuple[int, int]:
+    """The shape of one input of a :class:`~forecaster.data.windowing.WindowSet`:
+    ``(window, 1)``, or with covariates ``(window [+ horizon], channels)``."""
+    lay = windows.layout
+    if lay is None:
+        return (windows.window, 1)
+    return (windows.window + (windows.horizon if lay.horizon_rows else 0), lay.channels)
+
+
+def _padded(batch, size: int, shape: tuple, horizon: int):
     """``(x, y, weight)`` of exactly ``size`` rows: ``batch`` then zero rows of weight 0
-    (one static shape, so every worker traces the step once and the collectives match)."""
-    x = np.zeros((size, window, 1), np.float32)
+    (one static shape, so every worker traces the step once and the collectives match);
+    ``shape`` is one input's."""
+    x = np.zeros((size, *shape), np.float32)
     y = np.zeros((size, horizon), np.float32)
     w = np.zeros(size, np.float32)
     if batch is not None:
@@ -215,6 +225,7 @@ class _Feed:
         sampler = getattr(sampler, "sampler", sampler)
         train, self.B = sampler.windows, sampler.batch_size
         self.T, self.H = train.window, train.horizon
+        self.shape = input_shape(train)
         cap = math.ceil(sampler.max_windows / R) if sampler.max_windows else 0
         if R == 1:
             shards = [train]
@@ -227,7 +238,7 @@ class _Feed:
                          for s in shards)
         self.validation = validation
         self.x_val, self.y_val = validation if validation is not None else (
-            np.zeros((0, self.T, 1)), np.zeros((0, self.H)))
+            np.zeros((0, *self.shape)), np.zeros((0, self.H)))
         self.val_rows = np.array_split(np.arange(len(self.y_val)), R)
         self.val_steps = 0 if validation is None else max(1, math.ceil(
             max(len(rows) for rows in self.val_rows) / VALIDATION_BATCH))
@@ -253,7 +264,7 @@ class _Feed:
             batch = s[step] if step < len(s) else None
             if batch is not None and self.tile > 1:
                 batch = (batch[0], np.tile(batch[1], (1, self.tile)))
-            return _padded(batch, self.B, self.T, self.H * self.tile)
+            return _padded(batch, self.B, self.shape, self.H * self.tile)
         return self.strategy.experimental_distribute_values_from_function(value)
 
     def val_batch(self, step):
@@ -261,7 +272,7 @@ class _Feed:
             rows = self.val_rows[ctx.replica_id_in_sync_group]
             rows = rows[step * VALIDATION_BATCH:(step + 1) * VALIDATION_BATCH]
             return _padded((self.x_val[rows], self.y_val[rows]) if len(rows) else None,
-                           VALIDATION_BATCH, self.T, self.H * self.tile)
+                           VALIDATION_BATCH, self.shape, self.H * self.tile)
         return self.strategy.experimental_distribute_values_from_function(value)
 
     def end_epoch(self) -> None:

@@ -141,3 +141,16 @@ def test_unsupported_backend_is_one_line(tmp_path):
     assert proc.stderr.strip().splitlines() == [
         "Error: KERAS_BACKEND must be one of tensorflow, jax (default tensorflow). "
         "Got 'numpy'."]
+
+
+def test_covariate_network_trains_and_forecasts_under_jax():
+    """The covariate network (Channels, the covariate head, SeasonalAnchor on the target
+    channel) fits and keeps the leakage rules under JAX."""
+    code = ("import sys, keras, pytest\n"
+            "assert keras.config.backend() == 'jax', keras.config.backend()\n"
+            "sys.exit(pytest.main(sys.argv[1:]))\n")
+    proc = _run([sys.executable, "-c", code, "-q", "-p", "no:cacheprovider",
+                 "tests/test_covariates.py", "-k",
+                 "past_covariate_after_the_origin or future_covariate_at_step_h"])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "2 passed" in proc.stdout.strip().splitlines()[-1], proc.stdout[-500:]

@@ -423,3 +423,71 @@ def test_evaluate_shows_the_rnn_with_and_without_covariates():
     assert {"rnn", "rnn_without_covariates", "naive"} <= set(table.index)
     assert table.loc["rnn", "mae"] != table.loc["rnn_without_covariates", "mae"]
     assert any("actual values of the future covariates (price)" in n for n in result.notes)
+
+
+# -- importance and the report -------------------------------------------------------------
+def test_permutation_importance_finds_the_covariate_the_model_uses():
+    from forecaster.evaluation.backtest import BacktestSpec
+    from forecaster.evaluation.importance import permutation_importance
+
+    panel = _read(_panel_frame(), CovariateSpec.of(future="price", past="footfall"))
+    spec = BacktestSpec(horizon=HORIZON, folds=3, step=1, refit=False)
+    model = RNNForecaster(epochs=40, units=16, ensemble=1, horizon=HORIZON, window=14,
+                          patience=5, seed=2, season=7, anchor="level")
+    model.fit(panel.cut(spec.cutoff_from_end(1)))
+    result = permutation_importance(model, panel, spec, 7, seed=0)
+    rows = {r["covariate"]: r for r in result["importance"]}
+    assert set(rows) == {"footfall", "price"} and result["origins"] == 3
+    # sales move by 2·size per unit of price: shuffling it must hurt, and more than the
+    # footfall (worth 0.1 per unit)
+    assert rows["price"]["increase"] > 0.05
+    assert rows["price"]["increase"] > rows["footfall"]["increase"]
+    again = permutation_importance(model, panel, spec, 7, seed=0)
+    assert again == result  # seeded: the same figures every time
+
+
+def test_the_run_and_its_report_show_the_covariates(run_dir, tmp_path):
+    record = json.loads((run_dir / "covariates.json").read_text())
+    roles = {r["covariate"]: r["role"] for r in record["roles"]}
+    assert roles == {"footfall": "past", "price": "future", "day_of_week": "calendar",
+                     "day_of_month": "calendar", "day_of_year": "calendar",
+                     "holiday_US": "holidays", "region": "static", "size": "static"}
+    assert record["importance"]["origins"] == 4
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    models = {r["model"] for r in metrics["leaderboard"]}
+    assert {"rnn", "rnn_without_covariates", "ridge"} <= models
+    result = CliRunner().invoke(forecast, ["report", "--runs-dir", str(run_dir.parent),
+                                           "--run", run_dir.name, "--out",
+                                           str(tmp_path / "rep"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert 'id="covariates"' in html and "future (known ahead)" in html
+    assert "as if they had been known in advance" in html
+
+
+def test_python_api_fits_and_predicts_with_covariates(tmp_path):
+    from forecaster import Forecaster
+
+    frame = _panel_frame()
+    model = Forecaster(epochs=2, units=4, ensemble=1, origins=2, patience=2, seed=1,
+                       horizon=HORIZON, window=14, future_covariates=["price"],
+                       calendar="auto").fit(frame, target="sales", id_col="store")
+    future = _panel_frame(N_DAYS + HORIZON, seed=4)
+    future = future[future.date > frame.date.max()][["store", "date", "price"]]
+    out = model.predict(HORIZON, future=future)
+    assert len(out) == 2 * HORIZON and np.isfinite(out.forecast).all()
+    with pytest.raises(DataError, match="--future FILE"):
+        model.predict(HORIZON)
+
+
+def test_distributed_training_takes_covariates_and_matches_one_process():
+    """One replica of MirroredStrategy trains the covariate network as the plain loop
+    does (the distributed feed pads batches of the covariate input shape)."""
+    panel = _read(_panel_frame(), CovariateSpec.of(past="footfall", future="price",
+                                                   calendar="auto"))
+    out = {}
+    for mode in ("none", "mirrored"):
+        model = RNNForecaster(epochs=3, units=4, ensemble=2, horizon=HORIZON, window=14,
+                              patience=2, seed=5, season=7, distribute=mode, device="cpu")
+        out[mode] = model.fit(panel.cut(HORIZON)).predict(HORIZON).forecast.to_numpy()
+    np.testing.assert_allclose(out["none"], out["mirrored"], rtol=1e-4, atol=1e-3)

@@ -70,6 +70,33 @@ class CovariateEncoder:
                 out += [f"{s['name']}={c}" for c in s["categories"]]
         return tuple(out)
 
+    def groups(self) -> list[tuple[str, str, list[int]]]:
+        """``(name, role, channels)`` of every covariate as a user names it: a file column,
+        a calendar cycle (its sin and cos together), the holiday indicator, a static column
+        (all its one-hot channels); ``channels`` index the covariate channels (input
+        channel minus one)."""
+        lay, out = self.layout(), []
+        k = 0
+        for name in lay.past:
+            out.append((name, "past", [k]))
+            k += 1
+        for name in self.spec.future:
+            out.append((name, "future", [k]))
+            k += 1
+        for name in self.generated:
+            base = name[:-4] if name.endswith(("_sin", "_cos")) else name
+            role = "holidays" if name.startswith("holiday_") else "calendar"
+            if out and out[-1][0] == base:
+                out[-1][2].append(k)
+            else:
+                out.append((base, role, [k]))
+            k += 1
+        for s in self.statics:
+            width = 1 if s["kind"] == "numeric" else len(s["categories"])
+            out.append((s["name"], "static", list(range(k, k + width))))
+            k += width
+        return out
+
     def layout(self) -> FeatureLayout:
         known = tuple(self.spec.future) + tuple(self.generated)
         static = self.static_names()
@@ -190,6 +217,24 @@ class CovariateContext:
             ahead = np.concatenate([np.zeros((reach, len(layout.past))), known], axis=1)
             out.append(np.concatenate([hist, ahead]))
         return cls(layout, np.stack(out).astype(np.float32), int(window))
+
+    def permuted(self, channels, rng) -> "CovariateContext":
+        """A copy with ``channels`` (indices into the covariate channels, taken together)
+        shuffled across series and time by one permutation from ``rng``: what permutation
+        importance measures.  Past channels are shuffled over the history rows only (after
+        the origin they stay unknown, zero)."""
+        rows = self.rows.copy()
+        T, first = self.window, self.layout.first_ahead - 1
+        for group in (["history", [c for c in channels if c < first]],
+                      ["all", [c for c in channels if c >= first]]):
+            cols = group[1]
+            if not cols:
+                continue
+            block = rows[:, :T] if group[0] == "history" else rows
+            flat = block[:, :, cols].reshape(-1, len(cols))
+            block[:, :, cols] = flat[rng.permutation(len(flat))].reshape(
+                block.shape[0], block.shape[1], len(cols))
+        return CovariateContext(self.layout, rows, self.window)
 
     def inputs(self, x, produced: int, horizon: int) -> np.ndarray:
         """The network's input after ``produced`` steps of recursion, from the target

@@ -326,9 +326,6 @@ class RNNForecaster(Forecaster):
         return model, members, fit
 
     def _fit(self, panel: Panel) -> None:
-        if panel.covariates is not None and self.distribute != "none":
-            raise ConfigError("--distribute does not take covariates yet; train with "
-                              "covariates in one process (distribute = \"none\").")
         shape = self._shape(panel)
         T, H = shape.window, shape.horizon
         lengths = panel.lengths
@@ -405,7 +402,9 @@ class RNNForecaster(Forecaster):
         self.notes_ = []
 
     # -- predict ------------------------------------------------------------------------
-    def _predict(self, panel: Panel, horizon: int) -> np.ndarray:
+    def _predict(self, panel: Panel, horizon: int, covariates=None) -> np.ndarray:
+        """``covariates``: a prepared :class:`~forecaster.data.features.CovariateContext`
+        to forecast with instead of the panel's (permutation importance)."""
         try:
             rows = [self.ids_[sid] for sid in panel.ids]
         except KeyError as exc:
@@ -415,8 +414,7 @@ class RNNForecaster(Forecaster):
             self.notes_.append(
                 f"horizon {horizon} exceeds the trained horizon {self.shape_.horizon}: "
                 "steps beyond it are forecast recursively.")
-        covariates = None
-        if self.encoder_ is not None:
+        if self.encoder_ is not None and covariates is None:
             from forecaster.data.features import CovariateContext
 
             covariates = CovariateContext.of(self.encoder_, panel, window=T,

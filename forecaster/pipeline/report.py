@@ -23,7 +23,8 @@ from pathlib import Path
 
 from forecaster import artifacts
 from forecaster.errors import ArtifactError, RunNotFoundError
-from forecaster.reports.view import (CAPTIONS, FIGURE_FILES, FORECAST_ROWS, evaluation_summary,
+from forecaster.reports.view import (CAPTIONS, FIGURE_FILES, FORECAST_ROWS, covariates_view,
+                                     evaluation_summary,
                                      forecast_table, leaderboard, rnn_model_name, summary)
 from forecaster.run_record import RunInfo, RunRecord
 
@@ -191,6 +192,7 @@ class _Inputs:
     history: object = None
     diagnostics: dict | None = None
     config_text: str | None = None
+    covariates: dict | None = None
     leaderboard_models: list = field(default_factory=list)
     backtest_models: list = field(default_factory=list)
 
@@ -211,7 +213,9 @@ class _Inputs:
                                                      "forecast")),
                    history=opt.csv("history.csv", ("epoch", "loss")),
                    diagnostics=opt.json("diagnostics.json"),
-                   config_text=_without_local_paths(opt.text("config.toml")))
+                   config_text=_without_local_paths(opt.text("config.toml")),
+                   covariates=opt.json("covariates.json") if (
+                       run_dir / "covariates.json").is_file() else None)
         self.leaderboard_models = [r.get("model") for r in (self.metrics or {}).get(
             "leaderboard") or [] if isinstance(r, dict)]
         if self.backtest is not None:
@@ -350,6 +354,7 @@ def _render_into(inputs: _Inputs, out_dir: Path) -> Path:
         "leaderboard_note": (i.opt.notes.get("metrics.json") if i.metrics is None
                              else "metrics.json has an empty leaderboard."),
         "figures": figures,
+        "covariates": covariates_view(i.covariates),
         "forecast": table,
         "forecast_note": i.opt.notes.get("forecast.csv", "forecast.csv not available."),
         "config_text": i.config_text,

@@ -40,6 +40,7 @@ from forecaster.data.ingest import fingerprint
 from forecaster.data.panel import Panel
 from forecaster.errors import DataError
 from forecaster.evaluation.backtest import BacktestSpec
+from forecaster.pipeline.evaluate import WITHOUT
 from forecaster.pipeline.inputs import load_panel, season_of
 from forecaster.models.neural import RNNForecaster, resolve_shape
 from forecaster.pipeline.predict import drop_unbounded
@@ -126,6 +127,7 @@ class FittedRun:
     replicas: int = 1
     cluster: object = None
     started: float = 0.0
+    importance: dict | None = None  # covariates' permutation importance on the backtest
 
     @property
     def chief(self) -> bool:
@@ -194,7 +196,7 @@ def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
         fitted.append(model)
         return model
 
-    evaluation = None
+    evaluation = importance = None
     networks = f"{cfg.model.ensemble} network(s)"
     if origins:
         log(f"backtest: {origins} origins × horizon {shape.horizon} "
@@ -203,13 +205,22 @@ def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
                "(the RNN only; the chief runs the baselines)"))
         spec = backtest_spec(shape.horizon, origins)
         # a non-chief worker only trains along (the RNN fit is collective); the chief
-        # alone runs the baselines and keeps the leaderboard
-        evaluation = evaluate(panel, models=["rnn"] + (TRAIN_BASELINES if chief else []),
+        # alone runs the baselines and keeps the leaderboard; with covariates, the RNN on
+        # the target alone runs beside the RNN with them (what the covariates bought)
+        alone = [WITHOUT] if panel.covariates is not None else []
+        evaluation = evaluate(panel, models=["rnn"] + alone
+                              + (TRAIN_BASELINES if chief else []),
                               spec=spec, levels=levels, season=season,
                               seed=cfg.training.seed,
                               rnn_factory=lambda: rnn(progress and partial(progress,
                                                                            "backtest")))
         notes += [n for n in evaluation.notes if n not in notes]
+        if panel.covariates is not None and chief:
+            from forecaster.evaluation.importance import permutation_importance
+
+            log("covariates: permutation importance on the backtest")
+            importance = permutation_importance(fitted[0], panel, spec, season,
+                                                seed=cfg.training.seed)
     else:
         notes.append("the series is too short for a backtest: no leaderboard and no "
                      "prediction intervals (add data or lower --horizon).")
@@ -226,7 +237,8 @@ def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
     fit = chosen if chosen is not None else model.fit_  # the early-stopped fit
     run = FittedRun(cfg=cfg, panel=panel, model=model, fit=fit, state=None, forecast=None,
                     evaluation=evaluation, notes=notes, season=season, mode=mode,
-                    replicas=replicas, cluster=cluster, started=started)
+                    replicas=replicas, cluster=cluster, started=started,
+                    importance=importance)
     if chief:
         _finish(run, levels)
     return run
@@ -312,6 +324,8 @@ def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
                                                  "notes": run.notes})
         if run.evaluation is not None:
             run.evaluation.write(out)
+        if panel.covariates is not None:
+            artifacts.write_json(out / "covariates.json", covariates_record(run))
         if run.forecast is not None:
             frame = run.forecast.copy()
             frame["timestamp"] = panel.axis.format_all(frame["timestamp"])
@@ -338,6 +352,17 @@ def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
             "sha256": artifacts.integrity(out),  # checked whenever the run is loaded
         })
     return stage.final
+
+
+def covariates_record(run: FittedRun) -> dict:
+    """``covariates.json``: each covariate's role, the model's input channels, and the
+    permutation importance on the backtest (None without one)."""
+    encoder = run.model.encoder_
+    return {"roles": [{"covariate": name, "role": role, "channels": len(channels)}
+                      for name, role, channels in encoder.groups()],
+            "spec": encoder.spec.to_json(),
+            "backtest_assumed_known": list(encoder.spec.future),
+            "importance": run.importance}
 
 
 def _backend() -> str:

@@ -241,3 +241,56 @@ def forecast_table(forecast) -> dict:
         rows.append(cells)
     return {"columns": columns, "rows": rows, "total": len(forecast), "shown": len(head),
             "link": "forecast.csv"}
+
+
+ROLE_TEXT = {"past": "past (observed up to the origin)", "future": "future (known ahead)",
+             "calendar": "calendar (generated)", "holidays": "holidays (generated)",
+             "static": "static (per series)"}
+
+
+def covariates_view(record: dict | None) -> dict | None:
+    """The report's covariates section from ``covariates.json``: each covariate's role and
+    its permutation importance on the backtest (None without covariates)."""
+    if not isinstance(record, dict) or not isinstance(record.get("roles"), list):
+        return None
+    importance = record.get("importance") if isinstance(record.get("importance"),
+                                                        dict) else None
+    scores = {}
+    if importance:
+        scores = {str(r.get("covariate")): r for r in importance.get("importance") or []
+                  if isinstance(r, dict)}
+    rows = []
+    for r in record["roles"]:
+        if not isinstance(r, dict):
+            continue
+        name = str(r.get("covariate"))
+        score = scores.get(name, {})
+        rows.append({"covariate": name,
+                     "role": ROLE_TEXT.get(str(r.get("role")), str(r.get("role"))),
+                     "mase": _num(score.get("mase")), "increase": _num(score.get("increase"),
+                                                                        signed=True),
+                     "order": -(score.get("increase") or 0.0)})
+    rows.sort(key=lambda r: r["order"])
+    known = [str(c) for c in record.get("backtest_assumed_known") or []]
+    parts = []
+    if importance:
+        parts.append(
+            f"Permutation importance: the backtest's RNN forecasts its "
+            f"{importance.get('origins')} origins again with one covariate shuffled across "
+            f"series and time; the increase of the mean MASE (from "
+            f"{_num(importance.get('baseline_mase'))}) is how much the forecasts lean on it "
+            "(about zero: not used; below zero: shuffling it by chance helped).")
+    else:
+        parts.append("No backtest, so no permutation importance.")
+    if known:
+        parts.append(f"The backtest used the actual values of the future covariates "
+                     f"({', '.join(known)}) over each fold's horizon, as if they had been "
+                     "known in advance.")
+    return {"rows": rows, "description": " ".join(parts), "scored": bool(importance)}
+
+
+def _num(value, signed: bool = False) -> str:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return "n/a"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
+
