@@ -491,3 +491,24 @@ def test_distributed_training_takes_covariates_and_matches_one_process():
                               patience=2, seed=5, season=7, distribute=mode, device="cpu")
         out[mode] = model.fit(panel.cut(HORIZON)).predict(HORIZON).forecast.to_numpy()
     np.testing.assert_allclose(out["none"], out["mirrored"], rtol=1e-4, atol=1e-3)
+
+
+def test_new_data_bring_their_covariates(run_dir, tmp_path):
+    """`forecast predict --data NEW --future F`: the new rows carry the covariates; the
+    forecast starts after them and reads the future values of the following steps."""
+    longer = _panel_frame(N_DAYS + 2 * HORIZON, seed=7)
+    end = pd.Timestamp("2021-01-01") + pd.Timedelta(days=N_DAYS - 1)
+    new = longer[(longer.date > end) & (longer.date <= end + pd.Timedelta(days=HORIZON))]
+    future = longer[longer.date > end + pd.Timedelta(days=HORIZON)][["store", "date", "price"]]
+    new.to_csv(tmp_path / "new.csv", index=False)
+    future.to_csv(tmp_path / "future.csv", index=False)
+    result = _predict(run_dir, "--data", str(tmp_path / "new.csv"), "--future",
+                      str(tmp_path / "future.csv"), "--output", str(tmp_path / "out.csv"))
+    assert result.exit_code == 0, result.output
+    out = pd.read_csv(tmp_path / "out.csv", parse_dates=["timestamp"])
+    assert out.timestamp.min() == end + pd.Timedelta(days=HORIZON + 1)
+    # without the covariate columns the new data are refused with the columns named
+    new.drop(columns=["footfall"]).to_csv(tmp_path / "bare.csv", index=False)
+    result = _predict(run_dir, "--data", str(tmp_path / "bare.csv"), "--future",
+                      str(tmp_path / "future.csv"), "--output", str(tmp_path / "o2.csv"))
+    assert result.exit_code != 0 and "footfall" in result.output, result.output

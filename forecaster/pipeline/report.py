@@ -276,7 +276,9 @@ def _draw(inputs: _Inputs, key: str, path: Path) -> Path:
         return D.residuals_figure(i.backtest, path, model=name, target=i.target, label=label)
     if key == "gradients":
         if not i.diagnostics.get("gradient_norms"):
-            raise ArtifactError("diagnostics.json has no gradient_norms.")
+            note = i.diagnostics.get("note")
+            raise ArtifactError(str(note) if isinstance(note, str) and note
+                                else "diagnostics.json has no gradient_norms.")
         return D.gradients_figure(i.diagnostics, path)
     raise KeyError(key)
 

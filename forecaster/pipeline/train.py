@@ -332,7 +332,10 @@ def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
             artifacts.spreadsheet_safe(frame).to_csv(out / "forecast.csv", index=False)
         artifacts.write_json(out / "diagnostics.json", {
             "cell": cfg.model.kind, "window": shape.window,
-            "gradient_norms": run.gradients, "batch_size": run.gradient_batch})
+            "gradient_norms": run.gradients, "batch_size": run.gradient_batch,
+            **({} if model.member_ is not None else {
+                "note": "a network with covariates is not a plain recurrent stack, so it has "
+                        "no gradient diagnostic."})})
         artifacts.write_json(out / "run.json", {
             "id": run_id,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
