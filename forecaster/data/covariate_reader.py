@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecaster.data.covariates import Covariates, CovariateSpec
+from forecaster.data.covariates import Covariates, CovariateSpec, calendar_cycles
 from forecaster.errors import DataError
 
 
@@ -27,6 +27,15 @@ def attach_covariates(panel, spec: CovariateSpec, frame: pd.DataFrame, id_col,
     ``looks_numeric(series)`` tells numbers from text (ingest's own test)."""
     if not spec:
         return panel
+    if spec.holidays and not panel.axis.is_datetime:
+        raise DataError(f"--holidays needs dates, but the time column {panel.time_col!r} "
+                        "holds integer steps.")
+    notes = list(panel.notes)
+    if spec.calendar == "auto" and not calendar_cycles(panel.axis):
+        notes.append(f"--calendar auto adds nothing: "
+                     + ("the time column holds integer steps." if not panel.axis.is_datetime
+                        else f"no calendar cycle turns within the data's {panel.axis.freq!r} "
+                             "steps."))
     for name in spec.past + spec.future:
         col = frame[name]
         if not looks_numeric(col):
@@ -37,7 +46,6 @@ def attach_covariates(panel, spec: CovariateSpec, frame: pd.DataFrame, id_col,
                 "covariates must be numbers (encode categories as numbers, or pass a "
                 "per-series constant with --static-covariates).")
     columns = spec.past + spec.future
-    notes = list(panel.notes)
     values = [np.zeros((n, len(columns))) for n in panel.lengths]
     ahead = [np.zeros((0, len(spec.future))) for _ in panel.ids]
     for j, name in enumerate(columns):

@@ -179,9 +179,11 @@ class EvaluationPlan:
     def describe(self) -> str:
         """The line that says what the time buys (folds, networks, epochs)."""
         line = f"{self.spec.folds} fold(s) × horizon {self.spec.horizon}"
-        if "rnn" in self.models:
+        if "rnn" in self.models or WITHOUT in self.models:
             c = self.cfg
-            line += (f"; RNN: {c.model.ensemble} network(s), early stopping within "
+            both = "rnn" in self.models and WITHOUT in self.models
+            line += (f"; RNN{' (with and without the covariates)' if both else ''}: "
+                     f"{c.model.ensemble} network(s), early stopping within "
                      f"{c.training.epochs} epochs, refitted on every window of each fold")
         return line
 

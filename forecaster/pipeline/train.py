@@ -200,8 +200,9 @@ def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
     networks = f"{cfg.model.ensemble} network(s)"
     if origins:
         log(f"backtest: {origins} origins × horizon {shape.horizon} "
-            + (f"(RNN: {networks}, early stopping within {cfg.training.epochs} epochs; "
-               f"{len(TRAIN_BASELINES)} baselines)" if chief else
+            + (f"(RNN: {networks}, early stopping within {cfg.training.epochs} epochs"
+               + (", with and without the covariates" if panel.covariates is not None
+                  else "") + f"; {len(TRAIN_BASELINES)} baselines)" if chief else
                "(the RNN only; the chief runs the baselines)"))
         spec = backtest_spec(shape.horizon, origins)
         # a non-chief worker only trains along (the RNN fit is collective); the chief
