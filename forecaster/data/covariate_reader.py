@@ -32,7 +32,7 @@ def attach_covariates(panel, spec: CovariateSpec, frame: pd.DataFrame, id_col,
                         "holds integer steps.")
     notes = list(panel.notes)
     if spec.calendar == "auto" and not calendar_cycles(panel.axis):
-        notes.append(f"--calendar auto adds nothing: "
+        notes.append("--calendar auto adds nothing: "
                      + ("the time column holds integer steps." if not panel.axis.is_datetime
                         else f"no calendar cycle turns within the data's {panel.axis.freq!r} "
                              "steps."))
