@@ -48,10 +48,15 @@ def seasonal_anchor(inputs, *, season: int, horizon: int, name: str):
     return keras.layers.Flatten(name=f"{name}_flat")(seq)
 
 
-def _member(kind, inputs, *, horizon, units, layers, seed, prefix="", season=0):
+def _member(kind, inputs, *, horizon, units, layers, seed, prefix="", season=0, known=None,
+            hist=None):
     """One network: the recurrent stack and its dense multi-output head.  With ``season``
     the head's output is added to :func:`seasonal_anchor` (it learns a correction to the
-    last season repeated); otherwise it is the change from the window's level."""
+    last season repeated); otherwise it is the change from the window's level.
+
+    A covariate network passes ``known`` (the flattened rows ahead: the covariate head's
+    input, :func:`_covariate_head`) and ``hist`` (its history rows, whose target channel
+    the anchor reads)."""
     h = inputs
     for i in range(layers):
         h = recurrent_layer(kind, units, return_sequences=i < layers - 1, seed=seed + 10 * i,
@@ -59,8 +64,17 @@ def _member(kind, inputs, *, horizon, units, layers, seed, prefix="", season=0):
     out = keras.layers.Dense(
         horizon, name=f"{prefix}head",
         kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 99))(h)
+    if known is not None:
+        out = keras.layers.Add(name=f"{prefix}with_covariates")(
+            [out, _covariate_head(known, horizon=horizon, units=units, members=1, seed=seed,
+                                  prefix=prefix)])
     if not season:
         return out
+    if hist is not None:
+        from forecaster.models.ensemble import SeasonalAnchor
+
+        return SeasonalAnchor(int(season), horizon, [True], name=f"{prefix}anchored")(
+            [hist, out])
     anchor = seasonal_anchor(inputs, season=season, horizon=horizon, name=f"{prefix}anchor")
     return keras.layers.Add(name=f"{prefix}anchored")([out, anchor])
 
@@ -156,7 +170,7 @@ def _assembled(inputs, outs, kind, ensemble):
 def _covariate_ensemble(kind, layout, *, window, horizon, units, layers, seed, lookbacks,
                         season, anchor):
     """The network of :func:`build_ensemble` with covariates (its ``layout``)."""
-    from forecaster.models.ensemble import Channels, MemberDense, SeasonalAnchor
+    from forecaster.models.ensemble import Channels
 
     k, ahead = len(lookbacks), horizon if layout.horizon_rows else 0
     inputs = keras.Input(shape=(window + ahead, layout.channels), name="window")
@@ -168,49 +182,18 @@ def _covariate_ensemble(kind, layout, *, window, horizon, units, layers, seed, l
             Channels(layout.first_ahead, layout.channels, name="known")(rows))
     anchored = anchored_members(anchor, season, lookbacks)
     if kind == "tanh_cell" and k > 1:
-        from forecaster.models.ensemble import EnsembleTanhCell, EnsembleTanhRNN
-
-        h = hist
-        for i in range(layers):
-            cell = EnsembleTanhCell(units, k, split_inputs=i > 0, seed=seed + 10 * i,
-                                    name=f"members_cell_{i + 1}")
-            h = EnsembleTanhRNN(cell, lookbacks=lookbacks, return_sequences=i < layers - 1,
-                                name=f"members_tanh_cell_{i + 1}")(h)
-        out = MemberDense(horizon, k, seed=seed, name="members_head")(h)
-        if known is not None:
-            out = keras.layers.Add(name="members_with_covariates")(
-                [out, _covariate_head(known, horizon=horizon, units=units, members=k,
-                                      seed=seed, prefix="members_")])
-        if any(anchored):
-            out = SeasonalAnchor(int(season), horizon, anchored, name="members_anchored")(
-                [hist, out])
-        from forecaster.models.ensemble import MemberMean
-
-        training = keras.Model(inputs, out, name=f"forecaster_tanh_cell_{k}_members")
-        model = keras.Model(inputs, MemberMean(k, name="ensemble")(out),
-                            name=f"forecaster_tanh_cell_x{k}")
+        model, training, _ = _wide_ensemble(inputs, horizon=horizon, units=units,
+                                            layers=layers, seed=seed, lookbacks=lookbacks,
+                                            season=season, anchored=anchored, hist=hist,
+                                            known=known)
         return model, training, [model]
-    outs = []
-    for j in range(k):
-        prefix = f"m{j}_" if j else ""
-        view = hist if lookbacks[j] == window else keras.layers.Cropping1D(
-            (window - lookbacks[j], 0), name=f"{prefix}lookback")(hist)
-        h = view
-        for i in range(layers):
-            h = recurrent_layer(kind, units, return_sequences=i < layers - 1,
-                                seed=seed + 1000 * j + 10 * i,
-                                name=f"{prefix}{kind}_{i + 1}")(h)
-        out = keras.layers.Dense(horizon, name=f"{prefix}head",
-                                 kernel_initializer=keras.initializers.GlorotUniform(
-                                     seed=seed + 1000 * j + 99))(h)
-        if known is not None:
-            out = keras.layers.Add(name=f"{prefix}with_covariates")(
-                [out, _covariate_head(known, horizon=horizon, units=units, members=1,
-                                      seed=seed + 1000 * j, prefix=prefix)])
-        if anchored[j]:
-            out = SeasonalAnchor(int(season), horizon, [True], name=f"{prefix}anchored")(
-                [hist, out])
-        outs.append(out)
+    outs = [_member(kind, hist if lookbacks[j] == window else keras.layers.Cropping1D(
+                        (window - lookbacks[j], 0), name=f"m{j}_lookback" if j else "lookback")(
+                        hist),
+                    horizon=horizon, units=units, layers=layers, seed=seed + 1000 * j,
+                    prefix=f"m{j}_" if j else "", season=int(season) if anchored[j] else 0,
+                    known=known, hist=hist)
+            for j in range(k)]
     model, training, _ = _assembled(inputs, outs, kind, k)
     return model, training, [model]
 
@@ -229,26 +212,33 @@ def _covariate_head(known, *, horizon, units, members, seed, prefix):
     return MemberDense(horizon, members, seed=seed + 55, name=f"{prefix}covariates_out")(hidden)
 
 
-def _wide_ensemble(inputs, *, horizon, units, layers, seed, lookbacks, season, anchored):
+def _wide_ensemble(inputs, *, horizon, units, layers, seed, lookbacks, season, anchored,
+                   hist=None, known=None):
     """The tanh-cell ensemble as one wide network (:mod:`forecaster.models.ensemble`):
     each recurrent layer and the head compute every member at once, member ``j`` reading
     its last ``lookbacks[j]`` steps.  Same members, same initial weights and the same
     ``(model, training_model, members)`` as the layer-per-member ensemble, in a graph
-    about ``k`` times smaller."""
+    about ``k`` times smaller.  A covariate network passes its history rows ``hist`` (what
+    the recurrent layers and the anchor read) and ``known`` (the covariate heads' input)."""
     from forecaster.models.ensemble import (EnsembleTanhCell, EnsembleTanhRNN, MemberDense,
                                             MemberMean, SeasonalAnchor)
 
     k = len(lookbacks)
-    h = inputs
+    hist = inputs if hist is None else hist
+    h = hist
     for i in range(layers):
         cell = EnsembleTanhCell(units, k, split_inputs=i > 0, seed=seed + 10 * i,
                                 name=f"members_cell_{i + 1}")
         h = EnsembleTanhRNN(cell, lookbacks=lookbacks, return_sequences=i < layers - 1,
                             name=f"members_tanh_cell_{i + 1}")(h)
     out = MemberDense(horizon, k, seed=seed, name="members_head")(h)
+    if known is not None:
+        out = keras.layers.Add(name="members_with_covariates")(
+            [out, _covariate_head(known, horizon=horizon, units=units, members=k, seed=seed,
+                                  prefix="members_")])
     if any(anchored):
         out = SeasonalAnchor(int(season), horizon, anchored, name="members_anchored")(
-            [inputs, out])
+            [hist, out])
     training = keras.Model(inputs, out, name=f"forecaster_tanh_cell_{k}_members")
     model = keras.Model(inputs, MemberMean(k, name="ensemble")(out),
                         name=f"forecaster_tanh_cell_x{k}")
