@@ -282,9 +282,13 @@ def run_dir(tmp_path_factory):
     future = _panel_frame(N_DAYS + HORIZON, seed=9)
     future = future[future.date > frame.date.max()][["store", "date", "price"]]
     future.to_csv(work / "future.csv", index=False)
-    runs = work / "runs"
+    return _train(work / "data.csv", work / "runs")
+
+
+def _train(data, runs):
+    """The CLI training of the run fixture (every role), into ``runs``; its run dir."""
     result = CliRunner().invoke(forecast, [
-        "train", str(work / "data.csv"), "--target", "sales", "--id-col", "store",
+        "train", str(data), "--target", "sales", "--id-col", "store",
         "--past-covariates", "footfall", "--future-covariates", "price",
         "--static-covariates", "region,size", "--calendar", "auto", "--holidays", "US",
         "--runs-dir", str(runs), *TINY])
@@ -344,14 +348,7 @@ def test_bad_future_files_are_one_line_errors(run_dir, tmp_path, edit, message):
 def test_same_seed_same_forecast(run_dir, tmp_path):
     """A second identical training gives byte-identical forecasts."""
     work = run_dir.parent.parent
-    runs = tmp_path / "runs"
-    result = CliRunner().invoke(forecast, [
-        "train", str(work / "data.csv"), "--target", "sales", "--id-col", "store",
-        "--past-covariates", "footfall", "--future-covariates", "price",
-        "--static-covariates", "region,size", "--calendar", "auto", "--holidays", "US",
-        "--runs-dir", str(runs), *TINY])
-    assert result.exit_code == 0, result.output
-    second = runs / (runs / "latest").read_text().strip()
+    second = _train(work / "data.csv", tmp_path / "runs")
     outs = []
     for run in (run_dir, second):
         out = tmp_path / f"{run.name}-{len(outs)}.csv"
