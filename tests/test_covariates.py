@@ -509,3 +509,22 @@ def test_new_data_bring_their_covariates(run_dir, tmp_path):
     result = _predict(run_dir, "--data", str(tmp_path / "bare.csv"), "--future",
                       str(tmp_path / "future.csv"), "--output", str(tmp_path / "o2.csv"))
     assert result.exit_code != 0 and "footfall" in result.output, result.output
+
+
+def test_hostile_covariate_values_get_one_line_answers():
+    frame = _panel_frame()
+    frame["price"] = np.nan
+    with pytest.raises(DataError, match="covariate 'price': series 'a' has no values"):
+        _read(frame, CovariateSpec.of(future="price"))
+    frame = _panel_frame()
+    frame["price"] = frame["price"].astype(object)
+    frame.loc[7, "price"] = "abc"
+    with pytest.raises(DataError, match="covariate 'price': .*'abc' at row 8"):
+        _read(frame, CovariateSpec.of(future="price"))
+    frame = _panel_frame()
+    frame.loc[3, "price"] = np.inf
+    frame["footfall"] *= 1e300  # huge but finite: scaled without overflow
+    panel = _read(frame, CovariateSpec.of(future="price", past="footfall"))
+    assert any("covariate 'price': 1 infinite value" in n for n in panel.notes)
+    enc = CovariateEncoder.fit(panel, panel.lengths)
+    assert np.isfinite(enc.history(panel, 0)).all() and np.all(enc.scale > 0)

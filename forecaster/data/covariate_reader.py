@@ -54,7 +54,7 @@ def attach_covariates(panel, spec: CovariateSpec, frame: pd.DataFrame, id_col,
         except DataError as exc:
             raise DataError(f"covariate {name!r}: {exc}") from None
         notes += [f"covariate {name!r}: {note[0].lower()}{note[1:]}" for note in col.notes
-                  if note.startswith("Filled")]
+                  if note.startswith("Filled") or "infinite value" in note]
         _place(panel, col, name, j, values, ahead, future=j >= len(spec.past),
                k=j - len(spec.past))
     statics, kinds = _statics(panel, spec.static, frame, id_col, looks_numeric)
@@ -125,7 +125,7 @@ def _statics(panel, names, frame, id_col, looks_numeric):
             if len(found) > 1:
                 raise DataError(
                     f"static covariate {name!r} changes within series {sid!r} ("
-                    f"{found[0]!r}, {found[1]!r} …); a static covariate holds one value per "
+                    f"{_plain(found[0])!r}, {_plain(found[1])!r} …); a static covariate holds one value per "
                     "series (pass a changing column with --past-covariates or "
                     "--future-covariates).")
             value = found[0]
@@ -136,3 +136,9 @@ def _statics(panel, names, frame, id_col, looks_numeric):
         table.append(per)
     statics = tuple(tuple(t[sid] for t in table) for sid in panel.ids)
     return statics, tuple(kinds)
+
+
+def _plain(value):
+    """A NumPy scalar as the Python value it holds (for messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
