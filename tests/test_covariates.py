@@ -460,6 +460,8 @@ def test_the_run_and_its_report_show_the_covariates(run_dir, tmp_path):
     html = (tmp_path / "rep" / "report.html").read_text()
     assert 'id="covariates"' in html and "future (known ahead)" in html
     assert "as if they had been known in advance" in html
+    assert "past: footfall; future: price; static: region, size; calendar: auto; " \
+           "holidays: US" in html
 
 
 def test_python_api_fits_and_predicts_with_covariates(tmp_path):

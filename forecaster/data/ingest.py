@@ -133,7 +133,9 @@ def fingerprint(path) -> dict:
 
 def read_panel(source, *, target=None, time_col=None, id_col=None, freq=None,
                dayfirst=False, fill="interpolate", max_gap=None, aggregate=None, min_length=3,
-               monthfirst=False, covariates=None) -> Panel:
+               monthfirst=False, covariates=None, past_covariates=None,
+               future_covariates=None, static_covariates=None, calendar="none",
+               holidays=None) -> Panel:
     """Read a CSV/Parquet file, or a pandas DataFrame, into a validated :class:`Panel` (see
     the module docstring): the same column detection, checks and messages for both.
 
@@ -141,9 +143,14 @@ def read_panel(source, *, target=None, time_col=None, id_col=None, freq=None,
     levels); the frame itself is never modified.  ``monthfirst=True`` reads ambiguous
     ``mm/dd/yyyy`` dates month-first (the counterpart of ``dayfirst``).  ``covariates`` (a
     :class:`~forecaster.data.covariates.CovariateSpec`) names the other columns' roles;
-    they are read onto the panel (:mod:`forecaster.data.covariate_reader`).  Every problem
+    they are read onto the panel (:mod:`forecaster.data.covariate_reader`); or name them
+    with ``past_covariates``, ``future_covariates``, ``static_covariates`` (lists or
+    comma-separated names), ``calendar="auto"`` and ``holidays="US"``.  Every problem
     raises :class:`DataError`.
     """
+    if covariates is None:
+        covariates = CovariateSpec.of(past_covariates, future_covariates, static_covariates,
+                                      calendar, holidays)
     try:
         return _read_panel(source, target=target, time_col=time_col, id_col=id_col, freq=freq,
                            dayfirst=dayfirst, fill=fill, max_gap=max_gap, aggregate=aggregate,

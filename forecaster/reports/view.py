@@ -100,6 +100,8 @@ def summary(run: RunInfo, pre: dict, data: dict | None, run_dir: Path) -> list[d
         row("target", data.get("target") or pre.get("target")),
         row("time column", data.get("time_col") or pre.get("time_col")),
         row("id column", data.get("id_col") or pre.get("id_col") or "— (single series)"),
+        *([row("covariates", _covariate_summary(data["covariates"]))]
+          if isinstance(data.get("covariates"), dict) else []),
     ]
     epochs, best = run.epochs_run, run.best_epoch
     versions = ", ".join(f"{label} {version}" for label, version in run.versions)
@@ -287,6 +289,17 @@ def covariates_view(record: dict | None) -> dict | None:
                      f"({', '.join(known)}) over each fold's horizon, as if they had been "
                      "known in advance.")
     return {"rows": rows, "description": " ".join(parts), "scored": bool(importance)}
+
+
+def _covariate_summary(spec: dict) -> str:
+    """``past: a, b; future: c; calendar: auto`` from data.json's covariate spec."""
+    parts = [f"{role}: {', '.join(map(str, spec.get(role) or []))}"
+             for role in ("past", "future", "static") if spec.get(role)]
+    if spec.get("calendar") not in (None, "none"):
+        parts.append(f"calendar: {spec['calendar']}")
+    if spec.get("holidays"):
+        parts.append(f"holidays: {spec['holidays']}")
+    return "; ".join(parts) or None
 
 
 def _num(value, signed: bool = False) -> str:
