@@ -334,6 +334,9 @@ def test_predict_needs_the_future_file_and_uses_it(run_dir):
      "every step of the horizon needs a value"),
     (lambda f: f.assign(date=f.date + pd.Timedelta(hours=1)), "not on the run's grid"),
     (lambda f: f.drop(columns=["price"]), "need the columns"),
+    (lambda f: pd.concat([f, f.iloc[:1]]), "duplicated timestamps: 2021-05-31 appears at "
+                                           "line 2 and line 16 (1 duplicate row(s)); give "
+                                           "every step one row."),
 ])
 def test_bad_future_files_are_one_line_errors(run_dir, tmp_path, edit, message):
     future = pd.read_csv(run_dir.parent.parent / "future.csv", parse_dates=["date"])
@@ -530,3 +533,17 @@ def test_hostile_covariate_values_get_one_line_answers():
     assert any("covariate 'price': 1 infinite value" in n for n in panel.notes)
     enc = CovariateEncoder.fit(panel, panel.lengths)
     assert np.isfinite(enc.history(panel, 0)).all() and np.all(enc.scale > 0)
+
+
+def test_a_short_series_is_padded_with_its_covariates():
+    """A series shorter than the window trains on left-padded windows and is forecast from
+    a padded context, covariate rows padded alike (copies of its first row)."""
+    frame = _panel_frame()
+    frame = frame[(frame.store == "a") | (frame.date > frame.date.max()
+                                          - pd.Timedelta(days=20 + HORIZON))]
+    panel = _read(frame, CovariateSpec.of(future="price", past="footfall", calendar="auto"))
+    assert panel.lengths.tolist() == [N_DAYS, 20 + HORIZON]
+    model = RNNForecaster(epochs=2, units=4, ensemble=2, horizon=HORIZON, window=28,
+                          patience=2, seed=1, season=7).fit(panel.cut(HORIZON))
+    out = model.predict(HORIZON)
+    assert len(out) == 2 * HORIZON and np.isfinite(out.forecast).all()

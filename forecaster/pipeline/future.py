@@ -101,4 +101,5 @@ def _read(source, state, future, data):
                             f"{_columns(state, future)}: "
                             + re.sub(r" \(use --[a-z-]+\)\.$", ".", text)) from None
         text = re.sub(r"; pass --fill .*$", "; every step of the horizon needs a value.", text)
+        text = re.sub(r"; pass --aggregate .*$", "; give every step one row.", text)
         raise DataError(f"the future covariates: {text}") from None
