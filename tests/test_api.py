@@ -165,7 +165,7 @@ def test_evaluate_returns_the_leaderboard_forecast_evaluate_prints(tmp_path):
     pd.testing.assert_frame_equal(again.to_frame(), table)
     held = evaluate(AIR, models=["naive"], holdout=12)
     assert (held.backtest.spec.folds, held.backtest.spec.horizon) == (1, 12)
-    with pytest.raises(ConfigError, match=r"`models` must be from rnn, naive"):
+    with pytest.raises(ConfigError, match=r"`models` must be from rnn, rnn_without_covariates, naive"):
         evaluate(AIR, models=["prophet"])
     with pytest.raises(ConfigError, match=r"`holdout` H already sets the horizon"):
         evaluate(AIR, models=["naive"], holdout=12, horizon=6)

@@ -71,7 +71,7 @@ def test_rolling_folds_on_a_panel():
 def test_model_names_are_checked():
     panel = small_panel()
     spec = BacktestSpec.holdout(6)
-    with pytest.raises(ConfigError, match=r"`models` must be from rnn, naive, .*Got 'arima'\."):
+    with pytest.raises(ConfigError, match=r"`models` must be from rnn, rnn_without_covariates, naive, .*Got 'arima'\."):
         evaluate(panel, models=["naive", "arima"], spec=spec)
     with pytest.raises(ConfigError, match="no RNN factory"):
         evaluate(panel, models=["rnn"], spec=spec)
