@@ -247,6 +247,8 @@ def _window_text(r) -> str:
 
 
 def _print_train_summary(ctx, r) -> None:
+    from forecaster.pipeline.inputs import describe_season
+
     if state(ctx)["quiet"]:
         click.echo(str(r.run_dir))
         return
@@ -257,6 +259,7 @@ def _print_train_summary(ctx, r) -> None:
         ("target", info["target"]),
         *([("covariates", "; ".join(r.panel.covariates.spec.describe()))]
           if r.panel.covariates is not None else []),
+        ("season", describe_season(r.season, r.season_origin)),
         ("window", _window_text(r)), ("horizon", r.horizon),
         ("model", r.model), ("device", r.device), ("backend", r.backend),
         *([("distribute", f"{r.distribute} ({r.replicas} replica(s))")]

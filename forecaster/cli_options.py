@@ -62,7 +62,8 @@ def data_options(f):
                      type=click.Choice(choices.AGGREGATES),
                      help="Combine duplicated timestamps (default: they are an error)."),
         click.option("--season", type=int, help="Seasonal period (default: from the "
-                                                "frequency, e.g. 12 for monthly)."),
+                                                "frequency, e.g. 12 for monthly, else "
+                                                "detected in the data); 0 turns it off."),
         click.option("--past-covariates", metavar="COLS",
                      help="Comma-separated columns observed up to the forecast origin only."),
         click.option("--future-covariates", metavar="COLS",
@@ -157,6 +158,8 @@ def resolve_config(ctx, kw: dict, horizon=None, extra_eval=None):
 
     # flags named like config keys set those keys (None: not given)
     settings = {k: v for k, v in kw.items() if k in SETTINGS}
+    if settings.get("season") == 0:  # `--season 0`: no season (the config's 1; 0 = auto)
+        settings["season"] = 1
     settings.update(horizon=horizon, levels=parse_levels(kw.get("levels")), **(extra_eval or {}))
     overrides = settings_overrides(settings)
     profile = kw.get("profile")

@@ -213,7 +213,7 @@ def plan_evaluation(data, cfg, *, models=None, holdout: int | None = None,
     origins ``step`` apart (default: the horizon) of ``cfg.model.horizon`` steps (default:
     one season). ``models`` defaults to the RNN and every baseline."""
     from forecaster.data.windowing import default_horizon
-    from forecaster.pipeline.inputs import load_panel, season_of
+    from forecaster.pipeline.inputs import load_panel, season_and_origin
 
     names = list(DEFAULT_MODELS) if models is None else list(models)
     model_factories(names, season=1, rnn_factory=lambda: None)  # names checked before work
@@ -228,7 +228,13 @@ def plan_evaluation(data, cfg, *, models=None, holdout: int | None = None,
     panel = data if isinstance(data, Panel) else load_panel(data, cfg)
     if models is None and panel.covariates is not None:  # what the covariates buy
         names.insert(names.index("rnn") + 1, WITHOUT)
-    season = season_of(panel, cfg)
+    season, origin = season_and_origin(panel, cfg)
+    if origin == "detected":
+        from dataclasses import replace
+
+        panel = replace(panel, notes=tuple(panel.notes) + (
+            f"season {season} was detected in the data's autocorrelation (the timestamps "
+            "give none); --season N overrides it, --season 0 turns it off.",))
     if holdout is not None:
         spec = BacktestSpec.holdout(holdout)
     else:

@@ -32,5 +32,32 @@ def repair_options(d: DataConfig) -> dict:
                 max_gap=d.max_gap or None, aggregate=d.aggregate or None)
 
 
+#: Where a season came from (``run.json``'s ``season_origin``)
+SEASON_ORIGINS = ("given", "frequency", "detected", "none")
+
+
 def season_of(panel: Panel, cfg: Config) -> int | None:
-    return cfg.evaluation.season or panel.axis.season()
+    """The seasonal period: :func:`season_and_origin`'s season."""
+    return season_and_origin(panel, cfg)[0]
+
+
+def season_and_origin(panel: Panel, cfg: Config) -> tuple[int | None, str]:
+    """``(season, origin)``: ``[evaluation] season`` when set (``1``: no season; origin
+    ``given``), else the frequency's natural period (``frequency``), else the period
+    :func:`~forecaster.data.seasonality.detect_season` finds in the data (``detected``),
+    else ``(None, "none")``."""
+    if cfg.evaluation.season:
+        return cfg.evaluation.season, "given"
+    if panel.axis.season():
+        return panel.axis.season(), "frequency"
+    from forecaster.data.seasonality import detect_season
+
+    found = detect_season(panel.values)
+    return (found, "detected") if found else (None, "none")
+
+
+def describe_season(season: int | None, origin: str) -> str:
+    """``12 (detected)``, ``12 (frequency)``, ``none`` — for summaries and reports."""
+    if not season or season == 1:
+        return "none" + (" (given)" if origin == "given" else "")
+    return f"{season} ({origin})"

@@ -41,7 +41,7 @@ from forecaster.data.panel import Panel
 from forecaster.errors import DataError
 from forecaster.evaluation.backtest import BacktestSpec
 from forecaster.pipeline.evaluate import WITHOUT
-from forecaster.pipeline.inputs import load_panel, season_of
+from forecaster.pipeline.inputs import load_panel, season_and_origin
 from forecaster.models.neural import RNNForecaster, resolve_shape
 from forecaster.pipeline.predict import drop_unbounded
 from forecaster.preprocessing import Preprocessing
@@ -72,6 +72,8 @@ class TrainResult:
     replicas: int = 1
     worker: str | None = None  # a non-chief multi-worker task: "worker 1 (rank 1 of 2)"
     lookbacks: tuple = ()  # each ensemble member's input steps, longest (= window) first
+    season: int | None = None
+    season_origin: str = "none"
 
 
 def backtest_spec(horizon: int, origins: int) -> BacktestSpec:
@@ -123,6 +125,7 @@ class FittedRun:
     gradient_batch: int = 0
     notes: list = field(default_factory=list)
     season: int | None = None
+    season_origin: str = "none"  # given | frequency | detected | none
     mode: str = "none"
     replicas: int = 1
     cluster: object = None
@@ -167,7 +170,8 @@ def result_of(fitted: FittedRun, run_dir: Path | None) -> TrainResult:
                        notes=fitted.notes, backend=_backend(), distribute=fitted.mode,
                        replicas=fitted.replicas,
                        worker=None if fitted.chief else fitted.cluster.describe(),
-                       lookbacks=tuple(model.lookbacks_))
+                       lookbacks=tuple(model.lookbacks_), season=fitted.season,
+                       season_origin=fitted.season_origin)
 
 
 def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
@@ -181,7 +185,11 @@ def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
     chief = cluster is None or cluster.is_chief
     replicas = _start_runtime(cfg, cluster, log)
     notes = list(panel.notes)
-    season = season_of(panel, cfg)
+    season, season_origin = season_and_origin(panel, cfg)
+    if season_origin == "detected":
+        notes.append(f"season {season} was detected in the data's autocorrelation (the "
+                     "timestamps give none); --season N overrides it, --season 0 turns it "
+                     "off.")
     shape, origins = _plan_backtest(panel, cfg, season)
     levels = tuple(cfg.evaluation.levels)
 
@@ -237,7 +245,8 @@ def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
     model = rnn(progress and partial(progress, "final"), fixed_epochs=epochs).fit(panel)
     fit = chosen if chosen is not None else model.fit_  # the early-stopped fit
     run = FittedRun(cfg=cfg, panel=panel, model=model, fit=fit, state=None, forecast=None,
-                    evaluation=evaluation, notes=notes, season=season, mode=mode,
+                    evaluation=evaluation, notes=notes, season=season,
+                    season_origin=season_origin, mode=mode,
                     replicas=replicas, cluster=cluster, started=started,
                     importance=importance)
     if chief:
@@ -343,7 +352,8 @@ def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
             "forecaster_version": forecaster.__version__,
             "model": cfg.model.kind, "device": model.device_, "seed": cfg.training.seed,
             "window": shape.window, "lookbacks": list(model.lookbacks_),
-            "horizon": shape.horizon, "season": run.season, "batch_size": model.batch_size_,
+            "horizon": shape.horizon, "season": run.season,
+            "season_origin": run.season_origin, "batch_size": model.batch_size_,
             "epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch,
             "val_loss": fit.best_val_loss, "final_epochs": model.fit_.epochs_run,
             "train_seconds": round(model.fit_.seconds, 3),

@@ -109,6 +109,8 @@ def summary(run: RunInfo, pre: dict, data: dict | None, run_dir: Path) -> list[d
         row("model", f"{model_label(run.model)} ({run.model})" if run.model else None),
         row("window → horizon", f"{run.window or pre.get('window')} → "
             f"{run.horizon or pre.get('horizon')} steps"),
+        row("season", _season_text(run.season or pre.get("season"),
+                                   run.raw.get("season_origin"))),
         row("epochs", f"{epochs} run, best {best}" if epochs is not None else None),
         row("validation loss", fmt_number(run.val_loss) if run.val_loss is not None
             else None),
@@ -289,6 +291,14 @@ def covariates_view(record: dict | None) -> dict | None:
                      f"({', '.join(known)}) over each fold's horizon, as if they had been "
                      "known in advance.")
     return {"rows": rows, "description": " ".join(parts), "scored": bool(importance)}
+
+
+def _season_text(season, origin) -> str:
+    """``12 (detected)``; runs before ``season_origin`` show the number alone."""
+    if not isinstance(season, int) or season <= 1:
+        return "none"
+    return f"{season} ({origin})" if origin in ("given", "frequency", "detected") \
+        else str(season)
 
 
 def _covariate_summary(spec: dict) -> str:
