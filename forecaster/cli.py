@@ -237,51 +237,13 @@ def train(ctx, data, horizon, origins, no_backtest, name, make_report, reports_d
         _write_report(ctx, result.run_dir, Path(reports_dir) / result.run_dir.name)
 
 
-def _window_text(r) -> str:
-    """``48`` or, for an ensemble whose members read different spans, ``48 (lookbacks
-    48 … 24 over 10 networks)``."""
-    spans = sorted(set(r.lookbacks or ()))
-    if len(spans) < 2:
-        return str(r.window)
-    return f"{r.window} (lookbacks {spans[-1]} … {spans[0]} over {len(r.lookbacks)} networks)"
-
-
 def _print_train_summary(ctx, r) -> None:
-    from forecaster.pipeline.inputs import describe_season
-
     if state(ctx)["quiet"]:
         click.echo(str(r.run_dir))
         return
-    info = r.panel.describe()
-    lines = [
-        ("rows", f"{info['rows']:,}"), ("series", f"{info['series']:,}"),
-        ("frequency", info["frequency"]), ("time range", f"{info['start']} … {info['end']}"),
-        ("target", info["target"]),
-        *([("covariates", "; ".join(r.panel.covariates.spec.describe()))]
-          if r.panel.covariates is not None else []),
-        ("season", describe_season(r.season, r.season_origin)),
-        ("window", _window_text(r)), ("horizon", r.horizon),
-        ("model", r.model), ("device", r.device), ("backend", r.backend),
-        *([("distribute", f"{r.distribute} ({r.replicas} replica(s))")]
-          if r.distribute != "none" else []),
-        ("epochs run", f"{r.epochs_run} (best {r.best_epoch})"),
-        ("validation loss", f"{r.val_loss:.4g} (scaled units)"),
-        ("time", f"{r.seconds:.1f} s"),
-    ]
-    if r.leaderboard is not None and len(r.leaderboard):
-        table = r.leaderboard.set_index("model")
-        rnn = table.loc["rnn"] if "rnn" in table.index else None
-        snaive = table.loc["seasonal_naive"] if "seasonal_naive" in table.index else None
-        if rnn is not None and snaive is not None and rnn["mase"] is not None \
-                and snaive["mase"] is not None:
-            verdict = "beats" if rnn["mase"] < snaive["mase"] else "does NOT beat"
-            lines.append(("backtest MASE", f"RNN {rnn['mase']:.3f} vs seasonal naive "
-                                           f"{snaive['mase']:.3f} — the RNN {verdict} "
-                                           "seasonal naive"))
-        best = table.attrs.get("best")
-        if best:
-            lines.append(("best in backtest", best))
-    lines.append(("run", str(r.run_dir)))
+    from forecaster.cli_summary import train_summary
+
+    lines = train_summary(r)
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
         click.echo(f"{key:<{width}}  {value}")
