@@ -228,7 +228,9 @@ def plan_evaluation(data, cfg, *, models=None, holdout: int | None = None,
     panel = data if isinstance(data, Panel) else load_panel(data, cfg)
     if models is None and panel.covariates is not None:  # what the covariates buy
         names.insert(names.index("rnn") + 1, WITHOUT)
-    season, origin = season_and_origin(panel, cfg)
+    # a held-out tail is never looked at, not even to find the season
+    seen = panel.cut(holdout) if holdout and int(panel.lengths.min()) > holdout else panel
+    season, origin = season_and_origin(seen, cfg)
     if origin == "detected":
         from dataclasses import replace
 
