@@ -114,14 +114,14 @@ class CovariateEncoder:
         return np.asarray(out, dtype=np.float64)
 
     def history(self, panel, i: int) -> np.ndarray:
-        """``(n_i, channels - 1)``: every history row's covariate channels."""
+        """``(n_i, channels - 1)``: every history row's covariate channels (the file's
+        columns are past then future, as the channels are)."""
         cov = panel.covariates
         n = len(panel.values[i])
         files = (cov.values[i] - self.mean) / self.scale
-        kp = len(self.spec.past)
         gen = generated_features(self.spec, panel.axis, panel.timestamps(i))
         static = np.broadcast_to(self._statics(cov, i), (n, len(self.static_names())))
-        return np.concatenate([files[:, :kp], files[:, kp:], gen, static], axis=1)
+        return np.concatenate([files, gen, static], axis=1)
 
     def ahead(self, panel, i: int, steps: int) -> np.ndarray:
         """``(steps, known + static)``: the known values of the ``steps`` after series
