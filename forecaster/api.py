@@ -112,6 +112,7 @@ class Forecaster:
         ``future`` (a DataFrame or a path): the values of the future covariates over the
         horizon, for a model fitted with ``future_covariates`` (see ``forecast predict
         --future``)."""
+        from forecaster.pipeline.future import read_future
         from forecaster.pipeline.predict import forecast_from, moved_state
 
         self._check_fitted()
@@ -120,12 +121,8 @@ class Forecaster:
         if new_data is not None:
             state, notes = moved_state(state, new_data, data)
         horizon = self.horizon_ if horizon is None else horizon
-        ahead = None
-        if future is not None or state.encoder is not None:
-            from forecaster.pipeline.future import read_future
-
-            ahead, more = read_future(future, state, horizon, data)
-            notes = notes + more
+        ahead, more = read_future(future, state, horizon, data)  # (None, []) without any
+        notes = notes + more
         frame, more = forecast_from(self.model_, state, horizon, levels=levels, ahead=ahead)
         self.predict_notes_ = notes + more
         return frame

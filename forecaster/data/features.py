@@ -113,13 +113,16 @@ class CovariateEncoder:
                 out += [1.0 if str(v) == c else 0.0 for c in s["categories"]]
         return np.asarray(out, dtype=np.float64)
 
-    def history(self, panel, i: int) -> np.ndarray:
+    def history(self, panel, i: int, last: int | None = None) -> np.ndarray:
         """``(n_i, channels - 1)``: every history row's covariate channels (the file's
-        columns are past then future, as the channels are)."""
+        columns are past then future, as the channels are); ``last``: only the last rows
+        (a forecast reads a window, not the whole series)."""
         cov = panel.covariates
-        n = len(panel.values[i])
-        files = (cov.values[i] - self.mean) / self.scale
-        gen = generated_features(self.spec, panel.axis, panel.timestamps(i))
+        total = len(panel.values[i])
+        n = total if last is None else min(int(last), total)
+        files = (cov.values[i][total - n:] - self.mean) / self.scale
+        stamps = panel.axis.range(panel.axis.shift(panel.starts[i], total - n), n)
+        gen = generated_features(self.spec, panel.axis, stamps)
         static = np.broadcast_to(self._statics(cov, i), (n, len(self.static_names())))
         return np.concatenate([files, gen, static], axis=1)
 
@@ -210,7 +213,7 @@ class CovariateContext:
         reach = -(-steps // horizon) * horizon
         out = []
         for i in range(len(panel)):
-            hist = pad_rows(encoder.history(panel, i)[-window:], window)
+            hist = pad_rows(encoder.history(panel, i, last=window), window)
             known = encoder.ahead(panel, i, steps)
             if reach > steps:
                 known = np.concatenate([known, np.repeat(known[-1:], reach - steps, axis=0)])

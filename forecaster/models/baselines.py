@@ -417,7 +417,7 @@ class LagRegressionForecaster(Forecaster):
         kp = len(self.encoder_.spec.past)
         rows = []
         for i in range(len(panel)):
-            last = self.encoder_.history(panel, i)[-1, :kp]
+            last = self.encoder_.history(panel, i, last=1)[-1, :kp]
             known = self.encoder_.ahead(panel, i, horizon)
             rows.append(np.concatenate([np.repeat(last[None], horizon, axis=0), known],
                                        axis=1))

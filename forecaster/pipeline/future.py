@@ -20,7 +20,7 @@ from forecaster.config import DataConfig
 from forecaster.data.covariates import CovariateSpec
 from forecaster.data.ingest import read_panel
 from forecaster.errors import DataError
-from forecaster.pipeline.inputs import repair_options
+from forecaster.pipeline.inputs import repair_options, without_flag_hint
 
 
 def read_future(source, state, horizon: int, data: DataConfig | None = None):
@@ -99,7 +99,7 @@ def _read(source, state, future, data):
         if "must name a column of" in text:
             raise DataError(f"the future covariates need the columns "
                             f"{_columns(state, future)}: "
-                            + re.sub(r" \(use --[a-z-]+\)\.$", ".", text)) from None
+                            + without_flag_hint(text)) from None
         text = re.sub(r"; pass --fill .*$", "; every step of the horizon needs a value.", text)
         text = re.sub(r"; pass --aggregate .*$", "; give every step one row.", text)
         raise DataError(f"the future covariates: {text}") from None

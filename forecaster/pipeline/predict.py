@@ -7,7 +7,6 @@ trained horizon, recursively beyond it), and adds the split-conformal intervals.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from forecaster.data.panel import Panel
 from forecaster.errors import ConfigError, DataError, ForecastError
 from forecaster.models.base import forecast_to_frame
 from forecaster.models.neural import forecast_values
-from forecaster.pipeline.inputs import repair_options
+from forecaster.pipeline.inputs import repair_options, without_flag_hint
 from forecaster.preprocessing import Preprocessing
 from forecaster.run_record import RunRecord
 
@@ -55,6 +54,8 @@ class Prediction:
 
 
 def predict(run, horizon: int, new_data=None, future=None) -> Prediction:
+    from forecaster.pipeline.future import read_future
+
     """Forecast ``horizon`` steps from ``run`` (a run directory, or its
     :class:`~forecaster.run_record.RunRecord`; checked before the model is loaded): from
     the end of its training data, or from the end of ``new_data`` (a path or a DataFrame,
@@ -69,12 +70,8 @@ def predict(run, horizon: int, new_data=None, future=None) -> Prediction:
     if new_data is not None:
         state, notes = moved_state(state, new_data, data)
     _check_dates(state, horizon)  # before the model is loaded
-    ahead = None
-    if future is not None or state.encoder is not None:
-        from forecaster.pipeline.future import read_future
-
-        ahead, more = read_future(future, state, horizon, data)
-        notes += more
+    ahead, more = read_future(future, state, horizon, data)  # (None, []) without any
+    notes += more
     frame, more = _forecast(load_run_model(record.path, state), state, horizon, None, ahead)
     return Prediction(frame=frame, run_dir=record.path, state=state, notes=notes + more)
 
@@ -99,7 +96,7 @@ def read_new_data(source, state: Preprocessing, data: DataConfig | None = None) 
             columns = f"time {state.time_col!r}, target {state.target!r}" + (
                 f", series {state.id_col!r}" if state.id_col else "")
             raise DataError(f"the new data need the run's columns ({columns}): "
-                            + re.sub(r" \(use --[a-z-]+\)\.$", ".", str(exc))) from None
+                            + without_flag_hint(str(exc))) from None
         if not axis.is_datetime:
             raise
         try:  # explain a frequency change instead of its symptom (off-grid timestamps)
