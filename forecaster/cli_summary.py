@@ -26,6 +26,7 @@ def train_summary(r) -> list[tuple[str, str]]:
         *([("covariates", "; ".join(r.panel.covariates.spec.describe()))]
           if r.panel.covariates is not None else []),
         ("season", describe_season(r.season, r.season_origin)),
+        *([("scale", r.scaling)] if r.scaling else []),
         ("window", window_text(r)), ("horizon", r.horizon),
         ("model", r.model), ("device", r.device), ("backend", r.backend),
         *([("distribute", f"{r.distribute} ({r.replicas} replica(s))")]

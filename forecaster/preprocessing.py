@@ -36,6 +36,7 @@ class SeriesState:
     # static values; None / () without covariates
     covariates: np.ndarray | None = None
     statics: tuple = ()
+    log: bool = False  # this series is scaled on the log scale
 
     @property
     def band_scale(self) -> float:
@@ -56,7 +57,10 @@ class Preprocessing:
     levels: list
     series: list[SeriesState]
     conformal: dict | None = None
-    log: bool = False  # the scaler works on log values (``"scaling": "log"``)
+    # how each series' scale was chosen (``"log"``, ``"standard"``, or ``"auto"``: per
+    # series, see :func:`~forecaster.models.neural.resolve_scaling`); a series the run has
+    # not seen is scaled by the same rule
+    scaling: str = "standard"
     notes: list = field(default_factory=list)
     encoder: object = None  # the CovariateEncoder (forecaster.data.features), or None
 
@@ -80,6 +84,7 @@ class Preprocessing:
                                                                dtype=np.float64),
                 statics=tuple(cov.statics[i]) if cov is not None and cov.statics else (),
                 id=sid, mean=float(forecaster.scaler_.mean[j]),
+                log=bool(forecaster.scaler_.log[j]),
                 scale=float(forecaster.scaler_.scale[j]), length=len(v),
                 context_start=panel.axis.shift(panel.starts[i], len(v) - len(ctx)),
                 context=np.asarray(ctx, dtype=np.float64),
@@ -87,13 +92,14 @@ class Preprocessing:
         return cls(axis=panel.axis, target=panel.target, time_col=panel.time_col,
                    id_col=panel.id_col, window=T, horizon=forecaster.shape_.horizon,
                    season=season, level=int(forecaster.level_), levels=list(levels),
-                   series=series, conformal=conformal, log=bool(forecaster.scaler_.log),
+                   series=series, conformal=conformal, scaling=forecaster.scaling,
                    encoder=getattr(forecaster, "encoder_", None))
 
     def scaler(self) -> SeriesScaler:
         """The per-series scaler, rows in the order of ``series``."""
         return SeriesScaler(np.array([s.mean for s in self.series]),
-                            np.array([s.scale for s in self.series]), self.log)
+                            np.array([s.scale for s in self.series]),
+                            np.array([s.log for s in self.series], dtype=bool))
 
     def context_panel(self, ahead=None) -> Panel:
         """The stored contexts as a :class:`Panel` (ends at the end of the training data),
@@ -145,17 +151,16 @@ class Preprocessing:
             context, context_start, length, changed = self._extend(old, start, end, values)
             revised += changed
             series.append(SeriesState(
-                id=sid, mean=old.mean, scale=old.scale, length=length,
+                id=sid, mean=old.mean, scale=old.scale, length=length, log=old.log,
                 interval_scale=old.interval_scale,
                 context_start=self.axis.shift(context_start, len(context) - min(
                     keep, len(context))), context=context[-keep:],
                 **self._new_covariates(old, panel, i, len(context), keep)))
-        if self.log:
-            for s in series:
-                if not np.all(s.context > 0):
-                    raise DataError(f"series {s.id!r} has zeros or negative values in its new "
-                                    "data; the run forecasts on the log scale, which needs "
-                                    "strictly positive values.")
+        for s in series:
+            if s.log and not np.all(s.context > 0):
+                raise DataError(f"series {s.id!r} has zeros or negative values in its new "
+                                "data; the run forecasts it on the log scale, which needs "
+                                "strictly positive values.")
         notes = []
         if unseen:
             listed = ", ".join(repr(x) for x in unseen[:5]) + (" …" if len(unseen) > 5 else "")
@@ -227,11 +232,14 @@ class Preprocessing:
             raise DataError(
                 f"series {sid!r} is not in the run and has {len(values)} point(s); the model "
                 f"needs at least a window of {self.window} to forecast a new series.")
-        if self.log and not np.all(values > 0):
+        if self.scaling == "log" and not np.all(values > 0):
             raise DataError(f"series {sid!r} has zeros or negative values; the run forecasts "
                             "on the log scale, which needs strictly positive values.")
+        from forecaster.models.neural import resolve_scaling
+
         step = self.season if self.season and self.season > 1 else 1
-        scaler = SeriesScaler.fit([values], log=self.log, season=step)
+        log = resolve_scaling(self.scaling, [values], season=step)
+        scaler = SeriesScaler.fit([values], log=log, season=step)
         context = np.asarray(values[-keep:], dtype=np.float64)
         band = None
         if any(s.interval_scale is not None for s in self.series):
@@ -239,7 +247,7 @@ class Preprocessing:
 
             band = series_scale(values, self.season)
         return SeriesState(id=sid, mean=float(scaler.mean[0]), scale=float(scaler.scale[0]),
-                           length=len(values), context=context, interval_scale=band,
+                           length=len(values), log=bool(log[0]), context=context, interval_scale=band,
                            context_start=self.axis.shift(start, len(values) - len(context)))
 
     # -- JSON -------------------------------------------------------------------------------
@@ -250,10 +258,11 @@ class Preprocessing:
             "axis": self.axis.to_json(),
             "target": self.target, "time_col": self.time_col, "id_col": self.id_col,
             "window": self.window, "horizon": self.horizon, "season": self.season,
-            "scaling": "log" if self.log else "standard", "relative": self.level, "levels": self.levels,
+            "scaling": self.scaling, "relative": self.level, "levels": self.levels,
             "conformal": self.conformal,
             "series": [{
-                "id": s.id, "mean": s.mean, "scale": s.scale, "length": s.length,
+                "id": s.id, "scaling": "log" if s.log else "standard", "mean": s.mean,
+                "scale": s.scale, "length": s.length,
                 "context_start": fmt(s.context_start),
                 "context": [float(x) for x in s.context],
                 **({} if s.interval_scale is None else {"interval_scale": s.interval_scale}),
@@ -295,9 +304,8 @@ class Preprocessing:
 
         window, horizon = pos_int("window"), pos_int("horizon")
         scaling = data.get("scaling", "standard")
-        if scaling not in ("standard", "log"):
-            bad(f"`scaling` must be 'standard' or 'log', got {scaling!r}")
-        log = scaling == "log"
+        if scaling not in ("standard", "log", "auto"):
+            bad(f"`scaling` must be 'standard', 'log' or 'auto', got {scaling!r}")
         relative = data.get("relative", 1)
         if isinstance(relative, bool):  # format-1 runs before level spans: true = last value
             relative = int(relative)
@@ -323,7 +331,7 @@ class Preprocessing:
                 bad(f"`covariates`: {exc}")
         series, seen = [], set()
         for k, item in enumerate(series_json):
-            state = _series_from_json(item, k, axis, window=window, log=log, bad=bad)
+            state = _series_from_json(item, k, axis, window=window, scaling=scaling, bad=bad)
             if encoder is not None:
                 _covariates_from_json(state, item, encoder, bad)
             if state.id in seen:
@@ -337,7 +345,7 @@ class Preprocessing:
                    time_col=str(data.get("time_col", "timestamp")), id_col=data.get("id_col"),
                    window=window, horizon=horizon, season=season,
                    level=relative, levels=list(levels),
-                   series=series, conformal=conformal, log=log, encoder=encoder)
+                   series=series, conformal=conformal, scaling=scaling, encoder=encoder)
 
 
 def _covariates_from_json(state: SeriesState, item, encoder, bad) -> None:
@@ -378,11 +386,19 @@ def _check_conformal(conformal, levels, horizon: int, bad) -> None:
             bad(f"`conformal` level {name} must hold finite, non-negative widths or null")
 
 
-def _series_from_json(s, k: int, axis: TimeAxis, *, window: int, log: bool,
+def _series_from_json(s, k: int, axis: TimeAxis, *, window: int, scaling: str,
                       bad) -> SeriesState:
-    """One entry of ``series``, checked field by field (``bad`` raises)."""
+    """One entry of ``series``, checked field by field (``bad`` raises).  Its own
+    ``scaling`` (``log``/``standard``) is required under the run's ``auto``; runs written
+    before per-series scales have the run's one."""
     if not isinstance(s, dict) or not isinstance(s.get("id"), str):
         bad(f"series #{k} has no string `id`")
+    own = s.get("scaling", None if scaling == "auto" else scaling)
+    if own not in ("log", "standard") or (scaling != "auto" and own != scaling):
+        bad(f"series {s['id']!r} needs a `scaling` of "
+            + ("'log' or 'standard'" if scaling == "auto" else repr(scaling))
+            + f", got {own!r}")
+    log = own == "log"
     ctx = s.get("context")
     if not isinstance(ctx, list) or not ctx or not all(
             isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
@@ -412,4 +428,4 @@ def _series_from_json(s, k: int, axis: TimeAxis, *, window: int, log: bool,
         id=s["id"], mean=float(s["mean"]), scale=float(s["scale"]), length=int(length),
         context_start=axis.parse(s["context_start"]),
         context=np.asarray(ctx, dtype=np.float64),
-        interval_scale=None if band is None else float(band))
+        interval_scale=None if band is None else float(band), log=log)

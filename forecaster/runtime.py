@@ -134,6 +134,9 @@ def import_tensorflow(debug: bool | None = None):
 
             if backend_name() == "tensorflow":
                 tf.config.list_physical_devices("GPU")  # device probing logs, too
+        # Python-side warnings such as "triggered tf.function retracing", which many fits
+        # in one process (a search, a long backtest) would otherwise print
+        tf.get_logger().setLevel("ERROR")
     return tf
 
 

@@ -165,7 +165,7 @@ def test_an_unseen_series_needs_a_window_of_points(model):
 
 
 def test_non_positive_new_values_on_the_log_scale_are_refused(model):
-    assert model.state_.log
+    assert all(s.log for s in model.state_.series)  # air's spread grows with its level
     bad = AIR.iloc[CUT:].copy()
     bad.loc[CUT + 2, "passengers"] = 0.0
     with pytest.raises(DataError, match="series 'passengers' has zeros or negative values "
@@ -225,10 +225,10 @@ def _state(values: dict, axis: TimeAxis, window=3, log=False) -> Preprocessing:
     from forecaster.preprocessing import SeriesState
 
     series = [SeriesState(id=k, mean=0.0, scale=1.0, length=len(v), context_start=0,
-                          context=np.asarray(v, float)) for k, v in values.items()]
+                          context=np.asarray(v, float), log=log) for k, v in values.items()]
     return Preprocessing(axis=axis, target="y", time_col="t", id_col="id", window=window,
                          horizon=2, season=None, level=1, levels=[], series=series,
-                         log=log)
+                         scaling="log" if log else "standard")
 
 
 def test_with_history_on_integer_steps():
@@ -246,3 +246,48 @@ def test_with_history_on_integer_steps():
     assert moved.series[0].context_start == -2
     with pytest.raises(DataError, match="start at 7, but the run ends at 4"):
         state.with_history(Panel.from_arrays({"a": np.array([1.0])}, axis, starts=[7]))
+
+
+def test_each_series_keeps_its_own_scale_through_json_and_new_data():
+    """Under ``auto`` each series carries its scale in preprocessing.json; a series the
+    run has not seen is scaled by the same rule, on its own history."""
+    from forecaster.errors import ArtifactError
+
+    axis = TimeAxis("integer", step=1)
+    state = _state({"grows": [1.0, 2, 3, 4, 5], "flat": [-1.0, 0, 1, 0, -1]}, axis)
+    state.series[0].log = True
+    state = Preprocessing(**{**state.__dict__, "scaling": "auto", "season": 12})
+    data = state.to_json()
+    assert [s["scaling"] for s in data["series"]] == ["log", "standard"]
+    back = Preprocessing.from_json(data)
+    assert [s.log for s in back.series] == [True, False]
+    assert back.scaler().log.tolist() == [True, False]
+    # an unseen series: multiplicative seasonality -> log; one with zeros -> standard
+    t = np.arange(96)
+    season = np.sin(2 * np.pi * t / 12)
+    new = Panel.from_arrays({"mult": 100 * 1.02 ** t * (1 + 0.2 * season),
+                             "add": 100 + 3 * t + 20 * season,
+                             "zeros": np.maximum(season, 0)}, axis, starts=[0, 0, 0])
+    moved, _ = back.with_history(new)
+    assert {s.id: s.log for s in moved.series} == {"mult": True, "add": False,
+                                                   "zeros": False}
+    # tampering: an auto run needs each series' scale; a forced run allows only its own
+    for edit in ({"scaling": "cube"}, {"scaling": None}):
+        broken = {**data, "series": [{**data["series"][0], **edit}, data["series"][1]]}
+        if edit["scaling"] is None:
+            del broken["series"][0]["scaling"]
+        with pytest.raises(ArtifactError, match="series 'grows' needs a `scaling` of 'log' "
+                                                "or 'standard'"):
+            Preprocessing.from_json(broken)
+    forced = {**data, "scaling": "standard"}
+    with pytest.raises(ArtifactError, match="series 'grows' needs a `scaling` of 'standard', "
+                                            "got 'log'"):
+        Preprocessing.from_json(forced)
+    # runs written before per-series scales: every series has the run's scale
+    old = {**data, "scaling": "log",
+           "series": [{k: v for k, v in s.items() if k != "scaling"} for s in data["series"]]}
+    with pytest.raises(ArtifactError, match="series 'flat' has a non-positive `context` "
+                                            "value on the log scale"):
+        Preprocessing.from_json(old)
+    old["series"][1]["context"] = [1.0, 2, 3, 4, 5]
+    assert [s.log for s in Preprocessing.from_json(old).series] == [True, True]

@@ -46,22 +46,28 @@ class SeriesScaler:
 
     The log scale makes a window relative to its last value a window of *ratios*, so series
     of very different levels share one shape vocabulary (a global model's main need); it is
-    only valid for strictly positive data (:func:`log_applicable`)."""
+    only valid for strictly positive data (:func:`log_applicable`).  ``log`` is per series
+    (a bool array; a single bool given to the constructor or :meth:`fit` applies to all)."""
 
     mean: np.ndarray
     scale: np.ndarray
-    log: bool = False
+    log: np.ndarray | bool = False
+
+    def __post_init__(self):
+        flags = np.broadcast_to(np.asarray(self.log, dtype=bool), np.shape(self.mean))
+        object.__setattr__(self, "log", flags.copy())
 
     @classmethod
-    def fit(cls, series: list[np.ndarray], log: bool = False,
-            season: int = 0) -> "SeriesScaler":
+    def fit(cls, series: list[np.ndarray], log=False, season: int = 0) -> "SeriesScaler":
         """Fit on ``series`` (the training parts).  ``season`` 0: the std; ``m`` >= 1: the
-        geometric mean of the std and the mean absolute ``m``-step change."""
+        geometric mean of the std and the mean absolute ``m``-step change.  ``log``: one
+        bool for all series or one per series."""
         m = int(season or 0)
+        logs = np.broadcast_to(np.asarray(log, dtype=bool), (len(series),))
         means, scales = [], []
-        for v in series:
+        for v, on_log in zip(series, logs):
             v = np.asarray(v, dtype=np.float64)
-            if log:
+            if on_log:
                 v = np.log(v)
             big = float(np.max(np.abs(v))) if len(v) else 0.0
             big = big if big > 0 and np.isfinite(big) else 1.0
@@ -77,11 +83,11 @@ class SeriesScaler:
             # spread underflows to 0) the series is numerically zero: unit scale
             scales.append(scale if TINY <= scale < np.inf else 1.0)
         return cls(np.array(means, dtype=np.float64), np.array(scales, dtype=np.float64),
-                   bool(log))
+                   logs)
 
     def transform(self, i: int, values) -> np.ndarray:
         v = np.asarray(values, dtype=np.float64)
-        if self.log:
+        if self.log[i]:
             if len(v) and not np.all(v > 0):
                 from forecaster.errors import DataError
 
@@ -97,7 +103,7 @@ class SeriesScaler:
         (never clipped to the largest float: callers refuse non-finite forecasts)."""
         with np.errstate(over="ignore", invalid="ignore"):
             v = np.asarray(values, dtype=np.float64) * self.scale[i] + self.mean[i]
-            return np.exp(v) if self.log else v
+            return np.exp(v) if self.log[i] else v
 
 
 TINY = float(np.finfo(np.float64).tiny)  # the smallest normal float64
@@ -106,6 +112,42 @@ TINY = float(np.finfo(np.float64).tiny)  # the smallest normal float64
 def log_applicable(series: list[np.ndarray]) -> bool:
     """Whether the log scale can serve every series: all values finite and strictly positive."""
     return all(len(v) and np.all(np.asarray(v, dtype=np.float64) > 0) for v in series)
+
+
+#: the block slope above which the spread counts as growing with the level: halfway
+#: between a constant spread (0, the standard scale's model) and a proportional one
+#: (1, the log scale's).  Guerrero's Box-Cox lambda is 1 minus this slope.
+SPREAD_SLOPE = 0.5
+
+
+def spread_slope(values, block: int) -> float | None:
+    """How the spread of ``values`` grows with their level: the least-squares slope of
+    ``log(std)`` on ``log(mean)`` over consecutive blocks of ``block`` points (aligned to
+    the end; a season's worth, so seasonality is inside each block), as in Guerrero's
+    (1993) choice of a Box-Cox transformation.  1: the spread is proportional to the level
+    (log scale), 0: constant (standard scale).  ``None`` when it cannot be measured: fewer
+    than 3 blocks, a value that is not strictly positive, a block without spread, or
+    levels that do not differ."""
+    v = np.asarray(values, dtype=np.float64)
+    b = int(block)
+    k = len(v) // b if b >= 2 else 0
+    if k < 3 or not np.all(np.isfinite(v)) or not np.all(v > 0):
+        return None
+    blocks = v[len(v) - k * b:].reshape(k, b)
+    big = float(np.max(blocks))  # statistics of v / max|v|: robust to 1e300
+    mean, std = (blocks / big).mean(axis=1), (blocks / big).std(axis=1, ddof=1)
+    if not np.all(std > 0) or not np.all(mean > 0):
+        return None
+    x, y = np.log(mean), np.log(std)
+    if float(np.ptp(x)) < 1e-9:
+        return None
+    x = x - x.mean()
+    return float(np.dot(x, y - y.mean()) / np.dot(x, x))
+
+
+def spread_block(season: int | None) -> int:
+    """Points per block of :func:`spread_slope`: the season, at least 4."""
+    return max(int(season or 0), 4)
 
 
 # -- splits and windows -------------------------------------------------------------------

@@ -144,19 +144,34 @@ def forecast_values(model, scaler: W.SeriesScaler, rows, contexts, *, window: in
     return values
 
 
-def resolve_scaling(scaling: str, values) -> str:
-    """``"log"`` or ``"standard"``: ``auto`` takes the log scale when every value of every
-    series is strictly positive (levels then become ratios), the standard scale otherwise;
-    an explicit ``log`` on data with zeros or negatives is an error."""
+def resolve_scaling(scaling: str, values, fit_parts=None, season: int | None = None
+                    ) -> np.ndarray:
+    """Per series, whether it is forecast on the log scale (a bool array).
+
+    ``log``: every series (an error when any value is zero or negative); ``standard``:
+    none; ``auto``: each series whose values are all strictly positive and whose spread
+    grows with its level on its training part ``fit_parts`` (default: ``values``) —
+    :func:`~forecaster.data.windowing.spread_slope` over blocks of a season at least
+    :data:`~forecaster.data.windowing.SPREAD_SLOPE`; where that cannot be measured (too
+    short, no spread) a positive series keeps the log scale, which measured better on
+    the M1 panels as a whole."""
     if scaling not in SCALINGS:
         raise ConfigError(f"`scaling` must be one of {', '.join(SCALINGS)}. Got {scaling!r}.")
+    values = list(values)
     if scaling == "standard":
-        return "standard"
-    positive = W.log_applicable(values)
-    if scaling == "log" and not positive:
-        raise DataError("--scaling log needs strictly positive values; the data have zeros or "
-                        "negatives (use --scaling standard or auto).")
-    return "log" if positive else "standard"
+        return np.zeros(len(values), dtype=bool)
+    positive = np.array([W.log_applicable([v]) for v in values], dtype=bool)
+    if scaling == "log":
+        if not positive.all():
+            raise DataError("--scaling log needs strictly positive values; the data have "
+                            "zeros or negatives (use --scaling standard or auto).")
+        return positive
+    parts = values if fit_parts is None else list(fit_parts)
+    block = W.spread_block(season)
+    for i in np.flatnonzero(positive):
+        slope = W.spread_slope(parts[i], block)
+        positive[i] = slope is None or slope >= W.SPREAD_SLOPE
+    return positive
 
 
 def level_span(relative, season: int | None, window: int) -> int:
@@ -333,8 +348,8 @@ class RNNForecaster(Forecaster):
         # the scaler sees the training part only (a series too short to have one: its
         # first point)
         fit_parts = [v[:max(int(k), 1)] for v, k in zip(panel.values, n_train)]
-        log = resolve_scaling(self.scaling, panel.values) == "log"
         step = self.season if self.season and self.season > 1 else 1
+        log = resolve_scaling(self.scaling, panel.values, fit_parts, step)
         scaler = W.SeriesScaler.fit(fit_parts, log=log, season=step)
         scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
         features, layout, encoder = self._features(panel, n_train)

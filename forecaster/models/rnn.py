@@ -270,12 +270,15 @@ def member_network(model, j: int = 0) -> keras.Model:
     return single
 
 
-def diagnostic_network(model, members) -> keras.Model:
-    """The network the gradient diagnostic follows, as a linear stack: member 0 (plain,
-    reading the whole window) — extracted from a wide ensemble, or the first of
-    ``members``."""
-    from forecaster.models.ensemble import EnsembleTanhRNN
+def diagnostic_network(model, members) -> keras.Model | None:
+    """The network the gradient diagnostic follows, as a linear stack: the first plain
+    (not anchored) member extracted from a wide ensemble — None when every member is
+    anchored on the last season (``--anchor season``) — or the first of ``members``."""
+    from forecaster.models.ensemble import EnsembleTanhRNN, SeasonalAnchor
 
     if any(isinstance(layer, EnsembleTanhRNN) for layer in model.layers):
-        return member_network(model, 0)
+        anchor = [layer for layer in model.layers if isinstance(layer, SeasonalAnchor)]
+        flags = anchor[0].anchored if anchor else [False]
+        plain = [j for j, anchored in enumerate(flags) if not anchored]
+        return member_network(model, plain[0]) if plain else None
     return members[0]

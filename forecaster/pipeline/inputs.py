@@ -69,3 +69,18 @@ def describe_season(season: int | None, origin: str) -> str:
     if not season or season == 1:
         return "none" + (" (given)" if origin == "given" else "")
     return f"{season} ({origin})"
+
+
+def describe_scaling(mode: str, ids, logs, named: int = 5) -> str:
+    """``auto: log for 130 series; standard for 73``, ``auto: log for passengers``,
+    ``standard (every series)`` — the scale of each series, for summaries and reports
+    (series named when at most ``named`` share a scale)."""
+    if mode != "auto":
+        return f"{mode} (every series)"
+    parts = []
+    for label, flag in (("log", True), ("standard", False)):
+        members = [str(i) for i, on_log in zip(ids, logs) if bool(on_log) == flag]
+        if members:
+            parts.append(f"{label} for " + (f"{len(members):,} series" if len(members) > named
+                                           else ", ".join(members)))
+    return "auto: " + "; ".join(parts) + " (log where the spread grows with the level)"

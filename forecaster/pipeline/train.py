@@ -41,7 +41,7 @@ from forecaster.data.panel import Panel
 from forecaster.errors import DataError
 from forecaster.evaluation.backtest import BacktestSpec
 from forecaster.pipeline.evaluate import WITHOUT
-from forecaster.pipeline.inputs import load_panel, season_and_origin
+from forecaster.pipeline.inputs import describe_scaling, load_panel, season_and_origin
 from forecaster.models.neural import RNNForecaster, resolve_shape
 from forecaster.pipeline.predict import drop_unbounded
 from forecaster.preprocessing import Preprocessing
@@ -74,6 +74,7 @@ class TrainResult:
     lookbacks: tuple = ()  # each ensemble member's input steps, longest (= window) first
     season: int | None = None
     season_origin: str = "none"
+    scaling: str = ""  # how each series was scaled (describe_scaling)
 
 
 def backtest_spec(horizon: int, origins: int) -> BacktestSpec:
@@ -171,7 +172,10 @@ def result_of(fitted: FittedRun, run_dir: Path | None) -> TrainResult:
                        replicas=fitted.replicas,
                        worker=None if fitted.chief else fitted.cluster.describe(),
                        lookbacks=tuple(model.lookbacks_), season=fitted.season,
-                       season_origin=fitted.season_origin)
+                       season_origin=fitted.season_origin,
+                       scaling=describe_scaling(model.scaling, fitted.panel.ids,
+                                                model.scaler_.log[
+                                                    [model.ids_[s] for s in fitted.panel.ids]]))
 
 
 def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
@@ -311,7 +315,7 @@ def _finish(run: FittedRun, levels) -> None:
                                        levels=list(levels), conformal=conformal,
                                        interval_scales=scales)
     x_val, y_val = model.validation_batch_
-    if model.member_ is not None:  # none for a covariate network (not a linear stack)
+    if model.member_ is not None:  # none: covariates, or every member anchored
         run.gradients = [float(g) for g in gradient_norms(model.member_, x_val, y_val)]
         run.gradient_batch = int(len(x_val))
 
@@ -344,8 +348,10 @@ def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
             "cell": cfg.model.kind, "window": shape.window,
             "gradient_norms": run.gradients, "batch_size": run.gradient_batch,
             **({} if model.member_ is not None else {
-                "note": "a network with covariates is not a plain recurrent stack, so it has "
-                        "no gradient diagnostic."})})
+                "note": ("a network with covariates is not a plain recurrent stack"
+                         if model.encoder_ is not None else "every member is anchored on the "
+                         "last season (--anchor season), so none is a plain recurrent stack")
+                        + ", so it has no gradient diagnostic."})})
         artifacts.write_json(out / "run.json", {
             "id": run_id,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -353,7 +359,9 @@ def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
             "model": cfg.model.kind, "device": model.device_, "seed": cfg.training.seed,
             "window": shape.window, "lookbacks": list(model.lookbacks_),
             "horizon": shape.horizon, "season": run.season,
-            "season_origin": run.season_origin, "batch_size": model.batch_size_,
+            "season_origin": run.season_origin, "scaling": cfg.model.scaling,
+            "log_scale_series": int(model.scaler_.log.sum()),
+            "batch_size": model.batch_size_,
             "epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch,
             "val_loss": fit.best_val_loss, "final_epochs": model.fit_.epochs_run,
             "train_seconds": round(model.fit_.seconds, 3),

@@ -111,6 +111,7 @@ def summary(run: RunInfo, pre: dict, data: dict | None, run_dir: Path) -> list[d
             f"{run.horizon or pre.get('horizon')} steps"),
         row("season", _season_text(run.season or pre.get("season"),
                                    run.raw.get("season_origin"))),
+        row("scale", _scaling_text(pre)),
         row("epochs", f"{epochs} run, best {best}" if epochs is not None else None),
         row("validation loss", fmt_number(run.val_loss) if run.val_loss is not None
             else None),
@@ -299,6 +300,19 @@ def _season_text(season, origin) -> str:
         return "none"
     return f"{season} ({origin})" if origin in ("given", "frequency", "detected") \
         else str(season)
+
+
+def _scaling_text(pre: dict) -> str | None:
+    """Each series' scale from preprocessing.json (runs before per-series scales: the
+    run's one)."""
+    from forecaster.pipeline.inputs import describe_scaling
+
+    mode = pre.get("scaling")
+    series = [s for s in pre.get("series") or [] if isinstance(s, dict)]
+    if mode not in ("auto", "log", "standard"):
+        return None
+    logs = [s.get("scaling", mode) == "log" for s in series]
+    return describe_scaling(mode, [s.get("id") for s in series], logs)
 
 
 def _covariate_summary(spec: dict) -> str:

@@ -104,3 +104,6 @@ def test_cli_says_detected_and_season_0_turns_it_off(tmp_path):
         assert f"season            {describe_season(season, origin)}" in result.output
         run = json.loads((runs / (runs / "latest").read_text().strip() / "run.json").read_text())
         assert (run["season"], run["season_origin"]) == (season, origin)
+        # air's seasonal swing grows with its level: the log scale, said and recorded
+        assert "scale             auto: log for " in result.output
+        assert (run["scaling"], run["log_scale_series"]) == ("auto", 1)

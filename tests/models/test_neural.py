@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecaster.data import windowing as W
 from forecaster.errors import ConfigError, DataError
 from forecaster.models import neural
 
@@ -37,10 +38,10 @@ def panel(tmp_path):
 def test_one_short_series_no_longer_shrinks_or_refuses(panel):
     shape = neural.resolve_shape(panel, window=0, horizon=4, validation=0.15, season=4)
     assert shape.window == 14  # from the season and horizon, not from the 9-point series
-    f = rnn().fit(panel)
+    f = rnn(scaling="log").fit(panel)
     fc = f.predict(4)
     assert len(fc) == 3 * 4 and np.all(np.isfinite(fc.forecast))
-    assert f.scaler_.log  # every value positive: log scale chosen automatically
+    assert f.scaler_.log.all()
     # each series scaled by the geometric mean of its std and mean |4-step change| (logs);
     # the short one repeats its season exactly, so it keeps its std
     long, other, short = (np.log(panel.values[panel.ids.index(s)])
@@ -49,16 +50,34 @@ def test_one_short_series_no_longer_shrinks_or_refuses(panel):
     np.testing.assert_allclose(f.scaler_.scale, [*expected, np.std(short)], rtol=1e-9)
 
 
-def test_scaling_auto_falls_back_to_standard_and_log_is_checked():
+def test_scaling_auto_chooses_per_series_and_log_is_checked():
     pos = [np.array([1.0, 2.0]), np.array([3.0, 4.0])]
     with_zero = [np.array([1.0, 0.0]), np.array([3.0, 4.0])]
-    assert neural.resolve_scaling("auto", pos) == "log"
-    assert neural.resolve_scaling("auto", with_zero) == "standard"
-    assert neural.resolve_scaling("standard", pos) == "standard"
+    # too short to measure the spread: a positive series keeps the log scale
+    assert neural.resolve_scaling("auto", pos).tolist() == [True, True]
+    assert neural.resolve_scaling("auto", with_zero).tolist() == [False, True]
+    assert neural.resolve_scaling("standard", pos).tolist() == [False, False]
+    assert neural.resolve_scaling("log", pos).tolist() == [True, True]
     with pytest.raises(DataError, match="strictly positive"):
         neural.resolve_scaling("log", with_zero)
     with pytest.raises(ConfigError):
         neural.resolve_scaling("cube", pos)
+
+
+def test_scaling_auto_takes_log_where_the_spread_grows_with_the_level():
+    t = np.arange(96)
+    season = np.sin(2 * np.pi * t / 12)
+    multiplicative = 100 * 1.02 ** t * (1 + 0.2 * season)  # the swing grows with the level
+    additive = 100 + 3 * t + 20 * season                     # the same swing at every level
+    short = additive[:30]                                    # 2 seasons: not measurable
+    got = neural.resolve_scaling("auto", [multiplicative, additive, short], season=12)
+    assert got.tolist() == [True, False, True]  # short: a positive series keeps log
+    assert W.spread_slope(multiplicative, 12) == pytest.approx(1.0, abs=0.05)
+    assert abs(W.spread_slope(additive, 12)) < 0.05
+    # decided on the training part only: a tail that changes everything changes nothing
+    tail = np.concatenate([additive[:72], additive[72:] * (1 + season[72:])])
+    assert neural.resolve_scaling("auto", [tail], [additive[:72]], season=12).tolist() == [
+        False]
 
 
 def test_level_span_defaults_to_one_season():
@@ -216,7 +235,18 @@ def test_a_subnormal_series_trains_beside_a_normal_one():
     panel = Panel.from_arrays({"normal": 100 + t + 5 * np.sin(2 * np.pi * t / 4),
                                "tiny": np.tile([5e-324, 0.0], 30)}, TimeAxis("datetime", "QS"))
     f = rnn().fit(panel)
-    assert f.scaler_.scale[1] == 1.0 and not f.scaler_.log
+    assert f.scaler_.scale[1] == 1.0 and not f.scaler_.log.any()
     fc = f.predict(4)
     assert np.all(np.isfinite(fc.forecast))
     assert np.all(np.abs(fc.loc[fc.series_id == "tiny", "forecast"]) < 1.0)
+
+
+def test_every_member_anchored_trains_without_a_gradient_diagnostic(panel):
+    """`--anchor season` anchors every member of the wide tanh-cell ensemble: no plain
+    member is left for the gradient diagnostic (it used to fail the whole fit); with
+    `mixed` the first plain member is the one followed."""
+    f = rnn(anchor="season", ensemble=2).fit(panel)
+    assert f.member_ is None
+    assert np.all(np.isfinite(f.predict(4).forecast))
+    mixed = rnn(anchor="mixed", ensemble=2).fit(panel)
+    assert mixed.member_ is not None and mixed.member_.output_shape == (None, 4)

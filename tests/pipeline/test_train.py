@@ -79,9 +79,10 @@ def test_interval_bands_scale_with_their_series(tmp_path):
     frame = pd.concat([pd.DataFrame({"unique_id": sid, "ds": ds, "y": base * k})
                        for sid, k in (("small", 1.0), ("large", 10.0))])
     frame.to_csv(tmp_path / "p.csv", index=False)
-    cfg = load_config(overrides={**TINY, "evaluation": {"origins": 8}})
+    cfg = load_config(overrides={**TINY, "model": {**TINY["model"], "scaling": "log"},
+                                 "evaluation": {"origins": 8}})
     run = T.fit_run(read_panel(tmp_path / "p.csv"), cfg)
-    assert run.model.scaler_.log
+    assert run.model.scaler_.log.all()
     by_id = {sid: g for sid, g in run.forecast.groupby("series_id")}
     np.testing.assert_allclose(by_id["large"]["forecast"], 10 * by_id["small"]["forecast"],
                                rtol=1e-6)

@@ -81,7 +81,8 @@ def make_run(root: Path, *, panel: bool = False, hostile: bool = False, model: s
         pre_series.append(SeriesState(
             id=sid, mean=float(values.mean()), scale=float(values.std()), length=len(s),
             context_start=s.index[-ctx],
-            context=np.array([round(float(v), 3) for v in values[-ctx:]])))
+            context=np.array([round(float(v), 3) for v in values[-ctx:]]),
+            log=len(pre_series) % 2 == 0))
         future = pd.date_range(s.index[-1] + pd.offsets.MonthBegin(1), periods=horizon, freq="MS")
         point = values[-season:] * 1.06
         for step, (ts, f) in enumerate(zip(future, point), start=1):
@@ -147,7 +148,7 @@ def make_run(root: Path, *, panel: bool = False, hostile: bool = False, model: s
     (run_dir / "preprocessing.json").write_text(json.dumps(Preprocessing(
         axis=TimeAxis("datetime", "MS"), target=target, time_col=time_col, id_col=id_col,
         window=window, horizon=horizon, season=season, level=season, levels=[80, 95],
-        series=pre_series,
+        series=pre_series, scaling="auto",
         conformal={"80": [0.3] * horizon, "95": [0.5] * horizon}).to_json()))
     (run_dir / "config.toml").write_text(
         f'[data]\ntarget = {json.dumps(target)}\nfreq = ""\n\n[model]\nkind = "{model}"\n'
@@ -290,6 +291,13 @@ def test_forecast_table_and_csv_copy(single):
     table = table[: table.index("</table>")]
     assert table.count("<tr>") == 1 + 12  # header + the 12 forecast rows
     assert "1961-01-01" in table and "upper_95" in table
+
+
+def test_the_scale_of_each_series_is_shown(single, panel):
+    assert ("<td>auto: log for passengers (log where the spread grows with the level)</td>"
+            in single[1].read_text(encoding="utf-8"))
+    assert ("<td>auto: log for 11 series; standard for 11 series (log where the spread grows "
+            "with the level)</td>" in panel[1].read_text(encoding="utf-8"))
 
 
 def test_panel_figures_and_grid_note(panel):
