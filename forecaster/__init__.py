@@ -26,6 +26,7 @@ _EXPORTS = {
     "Forecaster": "forecaster.api",
     "load": "forecaster.api",
     "evaluate": "forecaster.api",
+    "tune": "forecaster.api",
     "plot_forecast": "forecaster.plots",
     "plot_leaderboard": "forecaster.plots",
     "plot_horizon_error": "forecaster.plots",

@@ -22,7 +22,7 @@ import pandas as pd
 from forecaster.config import Config, load_config, settings_overrides
 from forecaster.errors import ConfigError, RunNotFoundError
 
-__all__ = ["Forecaster", "evaluate", "load"]
+__all__ = ["Forecaster", "evaluate", "load", "tune"]
 
 #: ``[data]`` settings that go with the data (``fit``, ``backtest``), not the model
 DATA_SETTINGS = ("dayfirst", "monthfirst", "fill", "max_gap", "aggregate", "past_covariates",
@@ -193,6 +193,36 @@ def evaluate(data, *, models=None, horizon=None, folds=None, step=None, holdout=
         data, models=models, horizon=horizon, folds=folds, step=step, holdout=holdout,
         target=target, time_col=time_col, id_col=id_col, freq=freq, progress=progress,
         **data_settings)
+
+
+def tune(data, *, trials: int = 20, timeout: float | None = None, metric: str = "mase",
+         storage: str | None = None, study: str = "forecaster", space=None,
+         holdout: int | None = None, folds: int | None = None, horizon: int | None = None,
+         runs_dir: str | Path = "runs", profile: str = "default",
+         config: str | Path | None = None, progress=None, target=None, time_col=None,
+         id_col=None, freq=None, **settings):
+    """``forecast tune`` from Python: search the RNN's configuration on the backtest of
+    ``data`` and return the study's result (``.rows`` best first, ``.best``,
+    ``.best_settings``, ``.table()``, ``.best_config``).  Train the winner with
+    ``Forecaster(**result.best_settings, …)``.  ``space``: a ``--space`` TOML path or a
+    dict in the same form; ``storage`` defaults to ``sqlite:///<runs_dir>/tune.db`` and the
+    same ``study`` name resumes; ``progress(row, finished, trials)`` after each trial."""
+    from forecaster.pipeline.search_space import parse_space
+    from forecaster.pipeline.tune import default_storage, plan_tune, tune as run_tune
+
+    data_settings = {k: settings.pop(k) for k in list(settings) if k in DATA_SETTINGS}
+    model = Forecaster(profile=profile, config=config, horizon=horizon, **settings)
+    cfg = model._resolve({**data_settings, **{k: v for k, v in dict(
+        target=target, time_col=time_col, id_col=id_col, freq=freq).items() if v is not None}})
+    plan = plan_tune(data, cfg, space_path=space if isinstance(space, (str, Path)) else None,
+                     holdout=holdout, folds=folds, metric=metric)
+    if isinstance(space, dict):
+        from dataclasses import replace
+
+        plan = replace(plan, space=parse_space(dict(space), plan.space))
+        plan.protocol["space"] = plan.space.describe()
+    return run_tune(plan, trials=trials, timeout=timeout, study_name=study,
+                    storage=storage or default_storage(Path(runs_dir)), progress=progress)
 
 
 def load(path: str | Path) -> Forecaster:

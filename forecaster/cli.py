@@ -9,7 +9,6 @@ pipelines are imported inside the commands, so ``forecast --help`` is instant.  
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,21 +16,12 @@ from pathlib import Path
 import click
 
 from forecaster import __version__, choices
-from forecaster.cli_options import (common_options, data_options, model_options, resolve_config,
-                                    run_options, state)
+from forecaster.cli_options import (Terminated, _end_progress_line, _interruptible, _log,
+                                    _prepare_runtime, common_options, data_options,
+                                    model_options, resolve_config, run_options, state)
 from forecaster.errors import ForecastError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-class Terminated(BaseException):
-    """Raised from the SIGTERM handler so that staged runs are cleaned up."""
-
-
-
-
-
-
 
 
 def _one_line(exc: BaseException) -> str:
@@ -71,71 +61,6 @@ class ForecastGroup(click.Group):
                 "(run with --debug for the traceback)") from None
 
 
-def _log(ctx, message: str) -> None:
-    if not state(ctx)["quiet"]:
-        _end_progress_line(ctx)
-        click.echo(message, err=True)
-
-
-def _end_progress_line(ctx) -> None:
-    """Finish a progress line rewritten in place (``\r``) before other output."""
-    if state(ctx).pop("progress_line", False):
-        click.echo("", err=True)
-
-
-def _prepare_runtime(ctx, import_tf: bool = True) -> None:
-    """Silence TensorFlow (and, unless ``import_tf`` is false, import it now; ``train``
-    imports it itself after reading the data, so the reader's peak memory and
-    TensorFlow's resident half-gigabyte do not add up)."""
-    from forecaster.runtime import check_backend, import_backend, quiet_tensorflow
-
-    quiet_tensorflow(debug=state(ctx)["debug"])
-    check_backend()  # KERAS_BACKEND: tensorflow (default) or jax
-    if import_tf:
-        import_backend()
-    if not state(ctx)["debug"]:
-        import warnings
-
-        warnings.filterwarnings("ignore")
-
-
-def _on_signal(signum, frame):
-    """SIGTERM → Terminated, SIGINT → KeyboardInterrupt, raised here and also handed to the
-    training loop (:func:`forecaster.runtime.interrupt`) in case this raise is swallowed."""
-    from forecaster.runtime import interrupt
-
-    exc = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
-    interrupt(exc)
-    if frame is not None and frame.f_code.co_name.endswith("gc_callback"):
-        return  # Python would print this raise as "Exception ignored" and drop it
-    raise exc
-
-
-@contextmanager
-def _interruptible():
-    """SIGTERM and Ctrl-C stop the block with :class:`Terminated` / ``KeyboardInterrupt``.
-
-    The handler's raise can land anywhere, including inside library code that turns it
-    into an error of its own (TensorFlow tracing a function, a context manager's exit). An
-    exception that leaves the block while an interrupt is pending is therefore reported as
-    that interrupt, so the user sees "terminated" and exit 143 (or 130), not an unexpected
-    error."""
-    from forecaster.runtime import clear_interrupts, pending_interrupt
-
-    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    except Exception as exc:
-        pending = pending_interrupt()
-        if pending is not None:
-            raise pending from exc
-        raise
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        clear_interrupts()
-
-
 @click.group(cls=ForecastGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="forecast")
 @common_options
@@ -147,19 +72,10 @@ def forecast(ctx):
       forecast train data.csv            fit, backtest against baselines, save a run
       forecast predict --horizon 30      forecast from the latest run
       forecast evaluate data.csv         leaderboard: RNN vs baselines, rolling-origin
+      forecast tune data.csv             search the RNN's configuration (Optuna)
       forecast report                    PNG figures + one self-contained HTML page
     """
     state(ctx)
-
-
-
-
-
-
-
-
-
-
 
 
 def _epoch_progress(ctx, label):
@@ -194,13 +110,17 @@ def _epoch_progress(ctx, label):
               help="Data-parallel training: mirrored over this machine's GPUs, or "
                    "multi-worker across machines set up by TF_CONFIG (default: none; "
                    "see docs/scale-out.md).")
+@click.option("--tune", "tune_trials", type=int,
+              help="First search the configuration with N trials of `forecast tune` (its "
+                   "default space and study), then train the best one.")
 @click.option("--report", "make_report", is_flag=True,
               help="Also write the HTML/PNG report of the new run.")
 @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports",
               show_default=True, help="Where --report writes.")
 @common_options
 @click.pass_context
-def train(ctx, data, horizon, origins, no_backtest, name, make_report, reports_dir, **kw):
+def train(ctx, data, horizon, origins, no_backtest, name, tune_trials, make_report,
+          reports_dir, **kw):
     """Train an RNN on DATA (CSV, CSV.GZ or Parquet) and save a run.
 
     Detects the time and value columns, infers the frequency, picks a window from the
@@ -218,6 +138,8 @@ def train(ctx, data, horizon, origins, no_backtest, name, make_report, reports_d
         artifacts.check_writable(Path(reports_dir), "the report")
     from forecaster.pipeline.train import train as run_train
 
+    if tune_trials is not None:
+        cfg = _tuned(ctx, data, cfg, tune_trials)
     progress = _epoch_progress(ctx, cfg.model.kind)
     with _interruptible():
         result = run_train(data, cfg, name=name, progress=progress,
@@ -235,6 +157,20 @@ def train(ctx, data, horizon, origins, no_backtest, name, make_report, reports_d
     _print_train_summary(ctx, result)
     if make_report:
         _write_report(ctx, result.run_dir, Path(reports_dir) / result.run_dir.name)
+
+
+def _tuned(ctx, data, cfg, trials: int):
+    """``cfg`` with the settings of the best trial of a search of ``trials`` trials."""
+    from forecaster.cli_tune import run_search
+
+    _prepare_runtime(ctx)
+    with _interruptible():
+        found, best = run_search(ctx, data, cfg, trials=trials)
+    if best is None:
+        raise click.ClickException("--tune: no trial completed; nothing was trained.")
+    _log(ctx, f"tune: best trial {found.best['number']} ({found.metric} "
+              f"{found.best['value']:.4f}), saved as {best}; training it")
+    return found.best_config
 
 
 def _print_train_summary(ctx, r) -> None:
@@ -452,6 +388,11 @@ def _write_report(ctx, run_dir: Path, out_dir: Path) -> None:
         click.echo(str(path))
     else:
         click.echo(f"report: {path}")
+
+
+from forecaster.cli_tune import tune as _tune  # noqa: E402  (a command in its own module)
+
+forecast.add_command(_tune)
 
 
 def main(argv=None) -> None:

@@ -4,6 +4,9 @@ like config keys set those keys, over ``--profile``/``--quick`` and ``--config``
 
 from __future__ import annotations
 
+import signal
+from contextlib import contextmanager
+
 import click
 
 from forecaster import choices
@@ -173,3 +176,73 @@ def resolve_config(ctx, kw: dict, horizon=None, extra_eval=None):
 
         click.echo("resolved config:\n" + dump_toml(cfg), err=True)
     return cfg
+
+
+# -- helpers every command shares ---------------------------------------------------------
+def _log(ctx, message: str) -> None:
+    if not state(ctx)["quiet"]:
+        _end_progress_line(ctx)
+        click.echo(message, err=True)
+
+
+def _end_progress_line(ctx) -> None:
+    """Finish a progress line rewritten in place (``\r``) before other output."""
+    if state(ctx).pop("progress_line", False):
+        click.echo("", err=True)
+
+
+def _prepare_runtime(ctx, import_tf: bool = True) -> None:
+    """Silence TensorFlow (and, unless ``import_tf`` is false, import it now; ``train``
+    imports it itself after reading the data, so the reader's peak memory and
+    TensorFlow's resident half-gigabyte do not add up)."""
+    from forecaster.runtime import check_backend, import_backend, quiet_tensorflow
+
+    quiet_tensorflow(debug=state(ctx)["debug"])
+    check_backend()  # KERAS_BACKEND: tensorflow (default) or jax
+    if import_tf:
+        import_backend()
+    if not state(ctx)["debug"]:
+        import warnings
+
+        warnings.filterwarnings("ignore")
+
+
+class Terminated(BaseException):
+    """Raised from the SIGTERM handler so that staged runs are cleaned up."""
+
+
+def _on_signal(signum, frame):
+    """SIGTERM → Terminated, SIGINT → KeyboardInterrupt, raised here and also handed to the
+    training loop (:func:`forecaster.runtime.interrupt`) in case this raise is swallowed."""
+    from forecaster.runtime import interrupt
+
+    exc = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    interrupt(exc)
+    if frame is not None and frame.f_code.co_name.endswith("gc_callback"):
+        return  # Python would print this raise as "Exception ignored" and drop it
+    raise exc
+
+
+@contextmanager
+def _interruptible():
+    """SIGTERM and Ctrl-C stop the block with :class:`Terminated` / ``KeyboardInterrupt``.
+
+    The handler's raise can land anywhere, including inside library code that turns it
+    into an error of its own (TensorFlow tracing a function, a context manager's exit). An
+    exception that leaves the block while an interrupt is pending is therefore reported as
+    that interrupt, so the user sees "terminated" and exit 143 (or 130), not an unexpected
+    error."""
+    from forecaster.runtime import clear_interrupts, pending_interrupt
+
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    except Exception as exc:
+        pending = pending_interrupt()
+        if pending is not None:
+            raise pending from exc
+        raise
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        clear_interrupts()

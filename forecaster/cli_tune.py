@@ -1,0 +1,119 @@
+"""``forecast tune``: the command line of :mod:`forecaster.pipeline.tune` (registered on
+the ``forecast`` group by :mod:`forecaster.cli`)."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import click
+
+from forecaster.cli_options import (_interruptible, _log, _prepare_runtime, common_options,
+                                    data_options, model_options, resolve_config, state)
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def tune_options(f):
+    opts = [
+        click.option("--trials", type=int, default=20, show_default=True,
+                     help="Finished trials the study should hold (a resumed study counts "
+                          "the ones it has)."),
+        click.option("--timeout", type=float, help="Stop starting trials after this many "
+                                                   "seconds."),
+        click.option("--metric", type=click.Choice(["mase", "smape", "mae", "rmse", "mape"]),
+                     default="mase", show_default=True,
+                     help="Backtest score to minimise (mean over series and folds)."),
+        click.option("--storage", help="Optuna database URL (default: "
+                                       "sqlite:///<runs-dir>/tune.db)."),
+        click.option("--study", "study_name", help="Study name (default: the data file's "
+                                                   "stem); the same name resumes it."),
+        click.option("--space", "space_path", type=click.Path(dir_okay=False),
+                     help="TOML file narrowing or widening the search space."),
+        click.option("--holdout", type=int, help="Never show the search the last H points."),
+        click.option("--folds", type=int, help="Backtest folds per trial (default: 3)."),
+        click.option("--horizon", type=int, help="Steps scored per fold (default: --holdout, "
+                                                 "else one season)."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.argument("data", type=click.Path(dir_okay=False))
+@data_options
+@model_options
+@tune_options
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="Where best.toml goes (default: <runs-dir>/tune/<study>/best.toml).")
+@common_options
+@click.pass_context
+def tune(ctx, data, trials, timeout, metric, storage, study_name, space_path, holdout, folds,
+         horizon, out_path, **kw):
+    """Search the RNN's configuration with Optuna on the backtest of DATA; write best.toml.
+
+    \b
+      forecast tune data.csv --trials 40              search, then
+      forecast train data.csv --config runs/tune/data/best.toml
+    """
+    _prepare_runtime(ctx)
+    cfg = resolve_config(ctx, kw, horizon=horizon)
+    with _interruptible():
+        result, best = run_search(ctx, data, cfg, trials=trials, timeout=timeout,
+                                  metric=metric, storage=storage, study_name=study_name,
+                                  space_path=space_path, holdout=holdout, folds=folds,
+                                  out_path=out_path)
+    click.echo(result.table())
+    if best is None:
+        raise click.ClickException("no trial completed; nothing was written. See the trials' "
+                                   "errors above, or widen --trials / --timeout.")
+    click.echo(f"best.toml: {best}" if not state(ctx)["quiet"] else str(best))
+
+
+def run_search(ctx, data, cfg, *, trials, timeout=None, metric="mase", storage=None,
+               study_name=None, space_path=None, holdout=None, folds=None, out_path=None):
+    """Plan, search and write best.toml (and trials.csv); ``(result, best.toml path or
+    None)``.  Shared by ``forecast tune`` and ``forecast train --tune N``."""
+    from forecaster import artifacts
+    from forecaster.pipeline.tune import (default_storage, plan_tune, tune as run_tune,
+                                          write_best, write_trials)
+
+    runs_dir = Path(cfg.output.runs_dir)
+    study_name = study_name or Path(data).stem
+    if not study_name.strip() or len(study_name) > 200:
+        raise click.UsageError("--study needs a name of 1 to 200 characters.")
+    folder = runs_dir / "tune" / (re.sub(r"[^A-Za-z0-9._-]+", "_", study_name).strip("._")
+                                  or "study")
+    out = Path(out_path) if out_path else folder / "best.toml"
+    artifacts.check_writable(out.parent, "best.toml")
+    plan = plan_tune(data, cfg, space_path=space_path, holdout=holdout, folds=folds,
+                     metric=metric)
+    for note in plan.panel.notes:
+        _log(ctx, f"warning: {note}")
+    _log(ctx, f"tune: {plan.describe()}")
+    started = time.perf_counter()
+
+    def progress(row, done, total):
+        took = time.perf_counter() - started
+        if row["state"] == "COMPLETE":
+            what = (f"{metric} {row['value']:.4f} (folds "
+                    + ", ".join(f"{v:.3f}" for v in row["folds"]) + ")")
+        elif row["state"] == "PRUNED":
+            what = f"pruned after {len(row['folds'])} fold(s)"
+        else:
+            what = f"failed: {row.get('error') or 'see --debug'}"
+        params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in sorted(row["params"].items()))
+        _log(ctx, f"trial {row['number']} ({done}/{total} finished, {took:.0f} s): {what} — "
+                  f"{params}")
+
+    result = run_tune(plan, trials=trials, timeout=timeout,
+                      storage=storage or default_storage(runs_dir), study_name=study_name,
+                      progress=progress)
+    if result.best is None:
+        return result, None
+    best = write_best(result, out)
+    write_trials(result, folder / "trials.csv")  # always in our own folder
+    return result, best

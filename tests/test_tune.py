@@ -1,0 +1,201 @@
+"""`forecast tune` end to end: a tiny search writes best.toml that `forecast train` trains,
+the study resumes after a SIGKILL without losing or repeating a trial, the held-out tail is
+never seen, and databases or files that are not ours are refused untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+
+from forecaster.cli import forecast
+from tests.conftest import DATA, forecast_exe
+
+SPACE = ('only = true\nunits = [4, 8]\nlearning_rate = {low = 1e-3, high = 1e-2, log = true}\n'
+         'anchor = ["level", "mixed"]\n')
+TINY = ["--epochs", "2", "--ensemble", "1", "--patience", "2", "--seed", "1", "--folds", "1"]
+
+
+def _tune(tmp_path, *args, trials=2):
+    space = tmp_path / "space.toml"
+    space.write_text(SPACE)
+    return CliRunner().invoke(forecast, ["tune", str(DATA / "air_passengers.csv"), "--runs-dir",
+                                         str(tmp_path / "runs"), "--space", str(space),
+                                         "--trials", str(trials), *TINY, *args])
+
+
+def _trials(db) -> list[tuple[int, str]]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        try:
+            return sorted(con.execute("SELECT number, state FROM trials").fetchall())
+        except sqlite3.OperationalError:  # Optuna is still creating its tables
+            return []
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_tiny_search_writes_best_toml_that_train_trains(tmp_path):
+    result = _tune(tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "trial 0 (1/2 finished" in result.stderr and "trial 1 (2/2 finished" in result.stderr
+    assert "rank  trial      mase  folds" in result.stdout
+    best = tmp_path / "runs" / "tune" / "air_passengers" / "best.toml"
+    assert f"best.toml: {best}" in result.stdout
+    text = best.read_text()
+    assert text.startswith("# forecast tune: study 'air_passengers'")
+    trials = pd.read_csv(best.with_name("trials.csv"))
+    assert list(trials["state"]) == ["COMPLETE", "COMPLETE"]
+    top = trials.iloc[0]
+    assert top["mase"] == trials["mase"].min() and np.isfinite(top["mase"])
+    assert f'units = {int(top["param_units"])}\n' in text
+    assert f'anchor = "{top["param_anchor"]}"\n' in text
+    assert "epochs = 2\n" in text  # the flags the search ran with are kept
+    runs = tmp_path / "trained"
+    trained = CliRunner().invoke(forecast, ["train", str(DATA / "air_passengers.csv"),
+                                            "--config", str(best), "--runs-dir", str(runs),
+                                            "--no-backtest"])
+    assert trained.exit_code == 0, trained.output
+    run = runs / (runs / "latest").read_text().strip()
+    assert f'units = {int(top["param_units"])}\n' in (run / "config.toml").read_text()
+    # the same command again: the study already holds 2 finished trials, nothing new runs
+    again = _tune(tmp_path)
+    assert again.exit_code == 0, again.output
+    assert re.search(r"^trial \d+ \(", again.stderr, re.M) is None
+    assert _trials(tmp_path / "runs" / "tune.db") == [(0, "COMPLETE"), (1, "COMPLETE")]
+
+
+def test_resume_after_sigkill_keeps_every_finished_trial(tmp_path):
+    space = tmp_path / "space.toml"
+    space.write_text(SPACE)
+    runs = tmp_path / "runs"
+    db = runs / "tune.db"
+    cmd = [forecast_exe(), "tune", str(DATA / "air_passengers.csv"), "--runs-dir", str(runs),
+           "--space", str(space), "--trials", "3", *TINY]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "CUDA_VISIBLE_DEVICES": "-1"})
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline:
+            states = _trials(db) if db.exists() else []
+            if any(s == "COMPLETE" for _, s in states) and any(s == "RUNNING"
+                                                              for _, s in states):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail(f"no completed trial followed by a running one in time: {states}")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    killed = _trials(db)
+    done = [n for n, s in killed if s == "COMPLETE"]
+    running = [n for n, s in killed if s == "RUNNING"]
+    assert done and running
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=400,
+                            env={**os.environ, "CUDA_VISIBLE_DEVICES": "-1"})
+    assert result.returncode == 0, result.stderr
+    after = dict(_trials(db))
+    assert all(after[n] == "COMPLETE" for n in done)      # nothing completed is lost
+    assert all(after[n] == "FAIL" for n in running)       # the killed one is failed, not counted
+    assert sum(s == "COMPLETE" for s in after.values()) == 3
+    with sqlite3.connect(db) as con:  # no finished trial was run twice with the same draw
+        params = con.execute("SELECT trial_id, param_name, param_value FROM trial_params "
+                             "JOIN trials USING (trial_id) WHERE state = 'COMPLETE'").fetchall()
+    draws = {}
+    for trial_id, name, value in params:
+        draws.setdefault(trial_id, {})[name] = value
+    assert len({tuple(sorted(d.items())) for d in draws.values()}) == len(draws) == 3
+
+
+def test_databases_and_files_that_are_not_ours_are_refused_untouched(tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    db = runs / "tune.db"
+    db.write_bytes(b"not a database at all " * 50)
+    before = _sha(db)
+    result = _tune(tmp_path)
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "is not an SQLite database" in result.output and _sha(db) == before
+    db.unlink()
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE invoices (id INTEGER, amount REAL)")
+    before = _sha(db)
+    result = _tune(tmp_path)
+    assert result.exit_code != 0 and "an SQLite database of something else" in result.output
+    assert _sha(db) == before
+    db.unlink()
+    mine = tmp_path / "notes.toml"
+    mine.write_text("my own notes\n")
+    result = _tune(tmp_path, "--out", str(mine))
+    assert result.exit_code != 0 and "was not written by forecast tune" in result.output
+    assert mine.read_text() == "my own notes\n"
+
+
+def test_the_search_never_sees_the_holdout_and_a_changed_protocol_is_refused(tmp_path):
+    from forecaster.config import load_config
+    from forecaster.pipeline.tune import plan_tune
+
+    air = pd.read_csv(DATA / "air_passengers.csv")
+    changed = air.copy()
+    changed.loc[len(air) - 12:, "passengers"] *= 10  # the held-out year, wildly different
+    cfg = load_config()
+    a = plan_tune(air, cfg, holdout=12, folds=2)
+    b = plan_tune(changed, cfg, holdout=12, folds=2)
+    assert a.panel.lengths.tolist() == [132] and a.horizon == 12 and a.season == 12
+    np.testing.assert_array_equal(a.panel.values[0], b.panel.values[0])
+    assert a.protocol == b.protocol
+    first = _tune(tmp_path, "--holdout", "12", trials=1)
+    assert first.exit_code == 0, first.output
+    other = _tune(tmp_path, "--holdout", "24", trials=2)
+    assert other.exit_code != 0
+    assert "was searched with other settings (holdout, horizon, points differ)" in other.output
+
+
+def test_train_tune_searches_then_trains_the_best(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text("[training]\nepochs = 1\nseed = 3\n[evaluation]\nfolds = 1\norigins = 4\n")
+    runs = tmp_path / "runs"
+    result = CliRunner().invoke(forecast, ["train", str(DATA / "air_passengers.csv"), "--tune",
+                                           "1", "--config", str(config), "--runs-dir",
+                                           str(runs)])
+    assert result.exit_code == 0, result.output
+    best = runs / "tune" / "air_passengers" / "best.toml"
+    assert f"saved as {best}; training it" in result.stderr
+    trials = pd.read_csv(best.with_name("trials.csv"))
+    run = runs / (runs / "latest").read_text().strip()
+    saved = (run / "config.toml").read_text()
+    for key in ("units", "layers", "ensemble"):
+        assert f"{key} = {int(trials.loc[0, 'param_' + key])}\n" in saved
+    assert f'kind = "{trials.loc[0, "param_kind"]}"\n' in saved
+
+
+def test_tune_from_python_and_training_the_best(tmp_path):
+    from forecaster import Forecaster, tune
+
+    air = pd.read_csv(DATA / "air_passengers.csv")
+    seen = []
+    result = tune(air, trials=2, folds=1, epochs=2, ensemble=1, seed=1, runs_dir=tmp_path,
+                  study="air", space={"only": True, "units": [4, 8], "loss": ["mae"]},
+                  progress=lambda row, done, total: seen.append((row["number"], done, total)))
+    assert seen == [(0, 1, 2), (1, 2, 2)]
+    assert (tmp_path / "tune.db").is_file()
+    best = result.best_settings
+    assert set(best) == {"units", "loss"} and best["loss"] == "mae"
+    assert result.best["value"] == min(r["value"] for r in result.rows)
+    assert result.best_config.model.units == best["units"]
+    assert result.best_config.training.epochs == 2  # the settings the search ran with
+    model = Forecaster(**best, epochs=2, ensemble=1, backtest=False, seed=1).fit(air)
+    assert model.config_.model.units == best["units"]
