@@ -188,9 +188,13 @@ def test_tune_from_python_and_training_the_best(tmp_path):
     air = pd.read_csv(DATA / "air_passengers.csv")
     seen = []
     result = tune(air, trials=2, folds=1, epochs=2, ensemble=1, seed=1, runs_dir=tmp_path,
+                  units=8, loss="mae",
                   study="air", space={"only": True, "units": [4, 8], "loss": ["mae"]},
                   progress=lambda row, done, total: seen.append((row["number"], done, total)))
     assert seen == [(0, 1, 2), (1, 2, 2)]
+    # trial 0 is the configuration the search starts from (units=8, loss="mae")
+    assert next(r for r in result.rows if r["number"] == 0)["params"] == {"units": 8,
+                                                                         "loss": "mae"}
     assert (tmp_path / "tune.db").is_file()
     best = result.best_settings
     assert set(best) == {"units", "loss"} and best["loss"] == "mae"

@@ -58,6 +58,14 @@ class Param:
         return trial.suggest_float(self.name, float(self.low), float(self.high),
                                    step=self.step, log=self.log)
 
+    def contains(self, value) -> bool:
+        if self.choices is not None:
+            return value in self.choices
+        if not self.low <= value <= self.high:
+            return False
+        return not self.step or abs((value - self.low) / self.step
+                                    - round((value - self.low) / self.step)) < 1e-9
+
     def describe(self) -> str:
         if self.choices is not None:
             return f"{self.name} ∈ {{{', '.join(map(str, self.choices))}}}"
@@ -75,6 +83,17 @@ class SearchSpace:
 
     def describe(self) -> list[str]:
         return [p.describe() for p in self.params] + [f"{k} = {v}" for k, v in self.fixed]
+
+    def start(self, cfg, window: int = 0) -> dict | None:
+        """``cfg``'s own values of the searched settings, when every one lies in the space
+        (the search's first trial, so that its table shows where it started); else None.
+        An automatic window (0) counts as ``window``, the one it resolves to."""
+        from forecaster.config import SETTINGS
+
+        values = {p.name: getattr(getattr(cfg, SETTINGS[p.name]), p.name) for p in self.params}
+        if values.get("window") == 0 and window:
+            values["window"] = int(window)
+        return values if all(p.contains(values[p.name]) for p in self.params) else None
 
 
 def default_space(window: int, season: int | None) -> SearchSpace:

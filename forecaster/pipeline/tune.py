@@ -135,7 +135,8 @@ def open_study(storage: str, name: str, seed: int):
     except Exception as exc:  # sqlalchemy / optuna schema errors
         raise ConfigError(f"--storage {url}: cannot open the study database "
                           f"({str(exc).splitlines()[0]}).") from None
-    if study is None:
+    created = study is None
+    if created:
         study = optuna.create_study(study_name=name, storage=store, direction="minimize")
     stale = [t for t in study.get_trials(deepcopy=False)
              if t.state == optuna.trial.TrialState.RUNNING]
@@ -147,7 +148,7 @@ def open_study(storage: str, name: str, seed: int):
     study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials),
                                                n_startup_trials=startup)
     study.pruner = optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=0)
-    return study, len(stale)
+    return study, created
 
 
 # -- the objective ---------------------------------------------------------------------------
@@ -189,6 +190,14 @@ def objective_for(folds: list[Panel], cfg: Config, space: SearchSpace, *, season
     import optuna
 
     def objective(trial):
+        try:
+            return run_trial(trial)
+        finally:  # the trial's networks and traced functions go before the next one
+            import keras
+
+            keras.backend.clear_session()
+
+    def run_trial(trial):
         settings = space.suggest(trial)
         trial_cfg = with_settings(cfg, settings)
         scores = []
@@ -202,9 +211,10 @@ def objective_for(folds: list[Panel], cfg: Config, space: SearchSpace, *, season
                 trial.set_user_attr("error", str(exc).splitlines()[0][:300])
                 raise _TrialFailed(str(exc)) from None
             trial.set_user_attr("folds", scores)
-            trial.report(float(np.mean(scores)), step)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
+            if step + 1 < len(folds):  # after the last fold the trial is complete anyway
+                trial.report(float(np.mean(scores)), step)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
         return float(np.mean(scores))
 
     return objective
@@ -229,7 +239,11 @@ def tune(plan: "TunePlan", *, trials: int, storage: str, study_name: str,
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"--timeout must be > 0 seconds. Got {timeout}.")
     started = time.perf_counter()
-    study, _ = open_study(storage, study_name, plan.cfg.training.seed)
+    study, created = open_study(storage, study_name, plan.cfg.training.seed)
+    if created:  # trial 0: the configuration the search starts from, as a reference
+        start = plan.space.start(plan.cfg, window=plan.window)
+        if start:
+            study.enqueue_trial(start)
     known = study.user_attrs.get("protocol")
     if known is not None and known != _jsonable(plan.protocol):
         changed = sorted(k for k in set(known) | set(plan.protocol)
@@ -318,6 +332,7 @@ class TunePlan:
     folds: int
     holdout: int | None
     protocol: dict
+    window: int = 0  # the window the data give by default (the space is sized to it)
 
     def describe(self) -> str:
         held = f", the last {self.holdout} points held out" if self.holdout else ""
@@ -366,7 +381,7 @@ def plan_tune(data, cfg: Config, *, space_path=None, holdout: int | None = None,
                 "season": season, "series": len(panel), "points": int(panel.lengths.sum()),
                 "space": space.describe()}
     return TunePlan(panel=panel, cfg=cfg, space=space, season=season, horizon=horizon,
-                    folds=folds, holdout=holdout, protocol=protocol)
+                    folds=folds, holdout=holdout, protocol=protocol, window=window)
 
 
 def write_trials(result: TuneResult, path: Path) -> Path:

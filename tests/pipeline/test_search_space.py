@@ -75,3 +75,17 @@ def test_param_describe():
     assert Param("units", choices=(4, 8)).describe() == "units ∈ {4, 8}"
     assert Param("learning_rate", low=1e-4, high=1e-2, log=True).describe() == (
         "learning_rate ∈ [0.0001, 0.01] log")
+
+
+def test_the_search_starts_from_the_shipped_configuration():
+    from forecaster.config import load_config
+
+    space = default_space(14, 4)
+    start = space.start(load_config(), window=14)
+    assert start == {"kind": "tanh_cell", "units": 64, "layers": 1, "window": 14,
+                     "max_lookback": 0, "learning_rate": 0.001, "batch_size": 0,
+                     "ensemble": 10, "loss": "huber", "anchor": "mixed", "scaling": "auto"}
+    # a configuration outside the space: no starting trial
+    assert space.start(load_config(overrides={"model": {"units": 48}}), window=14) is None
+    assert Param("window", low=12, high=48, step=12).contains(36)
+    assert not Param("window", low=12, high=48, step=12).contains(30)
