@@ -110,7 +110,7 @@ def _epoch_progress(ctx, label):
               help="Data-parallel training: mirrored over this machine's GPUs, or "
                    "multi-worker across machines set up by TF_CONFIG (default: none; "
                    "see docs/scale-out.md).")
-@click.option("--tune", "tune_trials", type=int,
+@click.option("--tune", "tune_trials", type=click.IntRange(min=1),
               help="First search the configuration with N trials of `forecast tune` (its "
                    "default space and study), then train the best one.")
 @click.option("--report", "make_report", is_flag=True,

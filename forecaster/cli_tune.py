@@ -17,11 +17,11 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 def tune_options(f):
     opts = [
-        click.option("--trials", type=int, default=20, show_default=True,
+        click.option("--trials", type=click.IntRange(min=1), default=20, show_default=True,
                      help="Finished trials the study should hold (a resumed study counts "
                           "the ones it has)."),
-        click.option("--timeout", type=float, help="Stop starting trials after this many "
-                                                   "seconds."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
+                     help="Stop starting trials after this many seconds."),
         click.option("--metric", type=click.Choice(["mase", "smape", "mae", "rmse", "mape"]),
                      default="mase", show_default=True,
                      help="Backtest score to minimise (mean over series and folds)."),
@@ -31,10 +31,12 @@ def tune_options(f):
                                                    "stem); the same name resumes it."),
         click.option("--space", "space_path", type=click.Path(dir_okay=False),
                      help="TOML file narrowing or widening the search space."),
-        click.option("--holdout", type=int, help="Never show the search the last H points."),
-        click.option("--folds", type=int, help="Backtest folds per trial (default: 3)."),
-        click.option("--horizon", type=int, help="Steps scored per fold (default: --holdout, "
-                                                 "else one season)."),
+        click.option("--holdout", type=click.IntRange(min=1),
+                     help="Never show the search the last H points."),
+        click.option("--folds", type=click.IntRange(min=1),
+                     help="Backtest folds per trial (default: 3)."),
+        click.option("--horizon", type=click.IntRange(min=1),
+                     help="Steps scored per fold (default: --holdout, else one season)."),
     ]
     for opt in reversed(opts):
         f = opt(f)

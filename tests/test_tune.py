@@ -203,3 +203,16 @@ def test_tune_from_python_and_training_the_best(tmp_path):
     assert result.best_config.training.epochs == 2  # the settings the search ran with
     model = Forecaster(**best, epochs=2, ensemble=1, backtest=False, seed=1).fit(air)
     assert model.config_.model.units == best["units"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--trials", "0"], "'--trials': 0 is not in the range x>=1"),
+    (["--timeout", "0"], "'--timeout': 0.0 is not in the range x>0"),
+    (["--folds", "0"], "'--folds': 0 is not in the range x>=1"),
+    (["--holdout", "144"], "--holdout 144 leaves no training data in the shortest series"),
+    (["--folds", "20"], "20 fold(s) of horizon 12 leave no training data"),
+])
+def test_bad_search_settings_are_one_line_errors_before_any_trial(tmp_path, args, message):
+    result = _tune(tmp_path, *args)
+    assert result.exit_code != 0 and message in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "runs" / "tune.db").exists()
