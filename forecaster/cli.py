@@ -45,8 +45,10 @@ class ForecastGroup(click.Group):
             if state(ctx)["debug"]:
                 raise
             what = "terminated" if isinstance(exc, Terminated) else "interrupted"
-            click.echo(f"Error: {what}; nothing was saved and runs/latest is unchanged.",
-                       err=True)
+            kept = ("the study keeps its finished trials; the same command resumes it"
+                    if ctx.invoked_subcommand == "tune" else
+                    "nothing was saved and runs/latest is unchanged")
+            click.echo(f"Error: {what}; {kept}.", err=True)
             ctx.exit(143 if isinstance(exc, Terminated) else 130)
         except MemoryError:
             if state(ctx)["debug"]:

@@ -216,3 +216,27 @@ def test_bad_search_settings_are_one_line_errors_before_any_trial(tmp_path, args
     result = _tune(tmp_path, *args)
     assert result.exit_code != 0 and message in result.output
     assert "Traceback" not in result.output and not (tmp_path / "runs" / "tune.db").exists()
+
+
+def test_sigterm_stops_the_search_and_says_the_study_resumes(tmp_path):
+    space = tmp_path / "space.toml"
+    space.write_text(SPACE)
+    runs = tmp_path / "runs"
+    db = runs / "tune.db"
+    proc = subprocess.Popen([forecast_exe(), "tune", str(DATA / "air_passengers.csv"),
+                             "--runs-dir", str(runs), "--space", str(space), "--trials", "5",
+                             *TINY], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "CUDA_VISIBLE_DEVICES": "-1"})
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline and not any(
+                s == "RUNNING" for _, s in (_trials(db) if db.exists() else [])):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err
+    assert ("Error: terminated; the study keeps its finished trials; the same command "
+            "resumes it.") in err and "Traceback" not in err
