@@ -108,8 +108,8 @@ def run_search(ctx, data, cfg, *, trials, timeout=None, metric="mase", storage=N
             what = f"failed: {row.get('error') or 'see --debug'}"
         params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                            for k, v in sorted(row["params"].items()))
-        _log(ctx, f"trial {row['number']} ({done}/{total} finished, {took:.0f} s): {what} — "
-                  f"{params}")
+        _log(ctx, f"trial {row['number']} ({done}/{total} finished, {took:.0f} s): {what}"
+                  + (f" — {params}" if params else ""))
 
     result = run_tune(plan, trials=trials, timeout=timeout,
                       storage=storage or default_storage(runs_dir), study_name=study_name,

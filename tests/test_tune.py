@@ -240,3 +240,16 @@ def test_sigterm_stops_the_search_and_says_the_study_resumes(tmp_path):
     assert proc.returncode == 143, err
     assert ("Error: terminated; the study keeps its finished trials; the same command "
             "resumes it.") in err and "Traceback" not in err
+
+
+def test_settings_the_data_cannot_take_fail_trials_not_the_search(tmp_path):
+    space = tmp_path / "space.toml"
+    space.write_text("only = true\nwindow = [400, 500]\n")  # air has 144 points
+    result = CliRunner().invoke(forecast, ["tune", str(DATA / "air_passengers.csv"),
+                                           "--runs-dir", str(tmp_path / "runs"), "--space",
+                                           str(space), "--trials", "2", *TINY])
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    failed = [line for line in result.stderr.splitlines() if ": failed: " in line]
+    assert len(failed) == 3  # max(3, --trials) failures stop the search
+    assert "no trial completed; nothing was written" in result.output
+    assert not (tmp_path / "runs" / "tune" / "air_passengers" / "best.toml").exists()

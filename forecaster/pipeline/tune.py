@@ -126,7 +126,7 @@ def open_study(storage: str, name: str, seed: int):
     resumed study does not draw its first settings again."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures: our own progress line
     url = check_storage(storage)
     try:
         store = optuna.storages.RDBStorage(url)
