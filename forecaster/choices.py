@@ -18,3 +18,4 @@ READER_FILLS = FILLS[:3] + ("none",) + FILLS[3:]
 #: Duplicated timestamps resampled with (``data.aggregate``; "" = refuse duplicates).
 AGGREGATES = ("mean", "sum", "last", "first", "max", "min")
 FORECAST_FORMATS = ("csv", "json", "parquet")  # `forecast predict --format`
+TUNE_METRICS = ("mase", "smape", "mae", "rmse", "mape")  # `forecast tune --metric`

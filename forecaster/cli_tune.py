@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from forecaster import choices
 from forecaster.cli_options import (_interruptible, _log, _prepare_runtime, common_options,
                                     data_options, model_options, resolve_config, state)
 
@@ -22,7 +23,7 @@ def tune_options(f):
                           "the ones it has)."),
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
                      help="Stop starting trials after this many seconds."),
-        click.option("--metric", type=click.Choice(["mase", "smape", "mae", "rmse", "mape"]),
+        click.option("--metric", type=click.Choice(choices.TUNE_METRICS),
                      default="mase", show_default=True,
                      help="Backtest score to minimise (mean over series and folds)."),
         click.option("--storage", help="Optuna database URL (default: "

@@ -25,12 +25,12 @@ from typing import Callable
 
 import numpy as np
 
+from forecaster.choices import TUNE_METRICS as METRICS
 from forecaster.config import Config, dump_toml, settings_overrides, load_config
 from forecaster.data.panel import Panel
 from forecaster.errors import ConfigError, DataError, ForecastError, TrainingError
 from forecaster.pipeline.search_space import SearchSpace
 
-METRICS = ("mase", "smape", "mae", "rmse", "mape")
 #: Optuna's own tables: a database holding other tables but not these is someone else's
 OPTUNA_TABLES = {"studies", "trials", "version_info"}
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -48,7 +48,6 @@ class TuneResult:
     best_config: Config | None = None
     fixed: dict = field(default_factory=dict)  # the space's settings that were not searched
     seconds: float = 0.0
-    new_trials: int = 0
 
     @property
     def best(self) -> dict | None:
@@ -245,13 +244,14 @@ def tune(plan: "TunePlan", *, trials: int, storage: str, study_name: str,
         if start:
             study.enqueue_trial(start)
     known = study.user_attrs.get("protocol")
-    if known is not None and known != _jsonable(plan.protocol):
-        changed = sorted(k for k in set(known) | set(plan.protocol)
-                         if known.get(k) != _jsonable(plan.protocol).get(k))
+    protocol = _jsonable(plan.protocol)
+    if known is not None and known != protocol:
+        changed = sorted(k for k in set(known) | set(protocol)
+                         if known.get(k) != protocol.get(k))
         raise ConfigError(f"study {study_name!r} was searched with other settings "
                           f"({', '.join(changed)} differ); its scores would not compare. "
                           "Use another --study name.")
-    study.set_user_attr("protocol", _jsonable(plan.protocol))
+    study.set_user_attr("protocol", protocol)
     objective = objective_for(fold_panels(plan.panel, plan.horizon, plan.folds), plan.cfg,
                               plan.space, season=plan.season, horizon=plan.horizon,
                               metric=plan.protocol["metric"])
@@ -281,8 +281,7 @@ def tune(plan: "TunePlan", *, trials: int, storage: str, study_name: str,
                                  is not None else math.inf, r["number"]))
     result = TuneResult(study=study_name, storage=storage, metric=plan.protocol["metric"],
                         rows=rows, fixed=dict(plan.space.fixed),
-                        seconds=time.perf_counter() - started,
-                        new_trials=count() - before)
+                        seconds=time.perf_counter() - started)
     if result.best is not None:
         result.best_config = with_settings(plan.cfg, result.best_settings)
     return result
