@@ -136,7 +136,9 @@ def spread_slope(values, block: int) -> float | None:
     blocks = v[len(v) - k * b:].reshape(k, b)
     big = float(np.max(blocks))  # statistics of v / max|v|: robust to 1e300
     mean, std = (blocks / big).mean(axis=1), (blocks / big).std(axis=1, ddof=1)
-    if not np.all(std > 0) or not np.all(mean > 0):
+    # a block without spread: its std is 0 or rounding (1e-17 of its mean), whose log
+    # would decide the slope
+    if not np.all(mean > 0) or not np.all(std > 1e-9 * mean):
         return None
     x, y = np.log(mean), np.log(std)
     if float(np.ptp(x)) < 1e-9:

@@ -43,3 +43,20 @@ def test_scaling_round_trips(values):
     back = scaler.inverse(0, z)
     tol = 1e-9 * max(1.0, float(np.max(np.abs(values))))
     assert np.allclose(back, values, rtol=1e-9, atol=tol)
+
+
+positive = st.floats(min_value=1e-3, max_value=1e3, allow_nan=False, allow_infinity=False)
+
+
+@given(values=arrays(np.float64, st.integers(0, 60), elements=positive),
+       block=st.integers(0, 13), power=st.integers(-250, 250))
+def test_the_spread_slope_does_not_depend_on_the_unit(values, block, power):
+    """The per-series scale choice is the same in any unit, 1e-250 to 1e250 included: the
+    slope is measured on ``v / max(v)``, and it is None exactly when unmeasurable."""
+    slope = W.spread_slope(values, block)
+    scaled = W.spread_slope(values * 10.0 ** power, block)
+    assert (slope is None) == (scaled is None)
+    if slope is not None:
+        assert np.isfinite(slope) and abs(scaled - slope) <= 1e-6 * max(1.0, abs(slope))
+    if block < 2 or len(values) // max(block, 1) < 3:
+        assert slope is None
