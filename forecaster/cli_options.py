@@ -5,6 +5,7 @@ like config keys set those keys, over ``--profile``/``--quick`` and ``--config``
 from __future__ import annotations
 
 import signal
+import sys
 from contextlib import contextmanager
 
 import click
@@ -231,18 +232,32 @@ def _interruptible():
     into an error of its own (TensorFlow tracing a function, a context manager's exit). An
     exception that leaves the block while an interrupt is pending is therefore reported as
     that interrupt, so the user sees "terminated" and exit 143 (or 130), not an unexpected
-    error."""
+    error.  Where Python cannot propagate the raise at all — a weakref callback or a
+    ``__del__`` (SQLAlchemy's registry during a search) — it would print "Exception ignored
+    in …" with a traceback: such interrupts are kept quiet and raised when the block ends
+    instead."""
     from forecaster.runtime import clear_interrupts, pending_interrupt
 
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous_hook = sys.unraisablehook
+
+    def unraisable(info):
+        if not isinstance(info.exc_value, (Terminated, KeyboardInterrupt)):
+            previous_hook(info)
+
+    sys.unraisablehook = unraisable
     try:
         yield
+        pending = pending_interrupt()
+        if pending is not None:  # swallowed where it landed: it still stops the command
+            raise pending
     except Exception as exc:
         pending = pending_interrupt()
         if pending is not None:
             raise pending from exc
         raise
     finally:
+        sys.unraisablehook = previous_hook
         for s, handler in previous.items():
             signal.signal(s, handler)
         clear_interrupts()

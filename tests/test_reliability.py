@@ -548,3 +548,38 @@ def test_formula_ids_are_quoted_in_csv_files_and_shown_plain_in_the_report(tmp_p
 
     html = write_report(run, tmp_path / "report").read_text()
     assert "=HYPERLINK(&#34;http://evil&#34;)" in html and "&#39;=HYPERLINK" not in html
+
+
+def test_an_interrupt_landing_in_a_finalizer_is_quiet_and_still_stops():
+    """A signal whose raise lands in a ``__del__`` or weakref callback (SQLAlchemy's
+    registry during `forecast tune`) cannot propagate: Python would print "Exception
+    ignored in …" with a traceback. It is kept quiet and raised when the block ends; other
+    unraisable errors still reach the hook that was there before."""
+    import sys
+
+    from forecaster.cli_options import _interruptible
+    from forecaster.runtime import interrupt
+
+    class Dying:
+        def __del__(self):
+            exc = Terminated()
+            interrupt(exc)  # as the signal handler does before raising
+            raise exc
+
+    class Other:
+        def __del__(self):
+            raise ValueError("still shown")
+
+    seen, before = [], sys.unraisablehook
+    sys.unraisablehook = seen.append  # stands for Python's default (prints the traceback)
+    try:
+        with pytest.raises(Terminated):
+            with _interruptible():
+                Dying()  # collected at once: its raise is "unraisable"
+        assert seen == []
+        with _interruptible():
+            Other()
+        assert [type(u.exc_value) for u in seen] == [ValueError]
+        assert sys.unraisablehook == seen.append  # restored after each block
+    finally:
+        sys.unraisablehook = before
