@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from forecaster.choices import SCALINGS
 from forecaster.data.panel import Panel, TimeAxis
 from forecaster.data.windowing import SeriesScaler
 from forecaster.errors import ArtifactError, DataError
@@ -247,7 +248,8 @@ class Preprocessing:
 
             band = series_scale(values, self.season)
         return SeriesState(id=sid, mean=float(scaler.mean[0]), scale=float(scaler.scale[0]),
-                           length=len(values), log=bool(log[0]), context=context, interval_scale=band,
+                           length=len(values), log=bool(log[0]), context=context,
+                           interval_scale=band,
                            context_start=self.axis.shift(start, len(values) - len(context)))
 
     # -- JSON -------------------------------------------------------------------------------
@@ -304,8 +306,8 @@ class Preprocessing:
 
         window, horizon = pos_int("window"), pos_int("horizon")
         scaling = data.get("scaling", "standard")
-        if scaling not in ("standard", "log", "auto"):
-            bad(f"`scaling` must be 'standard', 'log' or 'auto', got {scaling!r}")
+        if scaling not in SCALINGS:
+            bad(f"`scaling` must be one of {', '.join(SCALINGS)}, got {scaling!r}")
         relative = data.get("relative", 1)
         if isinstance(relative, bool):  # format-1 runs before level spans: true = last value
             relative = int(relative)

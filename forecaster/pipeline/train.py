@@ -174,8 +174,7 @@ def result_of(fitted: FittedRun, run_dir: Path | None) -> TrainResult:
                        lookbacks=tuple(model.lookbacks_), season=fitted.season,
                        season_origin=fitted.season_origin,
                        scaling=describe_scaling(model.scaling, fitted.panel.ids,
-                                                model.scaler_.log[
-                                                    [model.ids_[s] for s in fitted.panel.ids]]))
+                                                model.scaler_.log))  # rows in panel order
 
 
 def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,

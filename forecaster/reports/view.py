@@ -305,11 +305,12 @@ def _season_text(season, origin) -> str:
 def _scaling_text(pre: dict) -> str | None:
     """Each series' scale from preprocessing.json (runs before per-series scales: the
     run's one)."""
+    from forecaster.choices import SCALINGS
     from forecaster.pipeline.inputs import describe_scaling
 
     mode = pre.get("scaling")
     series = [s for s in pre.get("series") or [] if isinstance(s, dict)]
-    if mode not in ("auto", "log", "standard"):
+    if mode not in SCALINGS:
         return None
     logs = [s.get("scaling", mode) == "log" for s in series]
     return describe_scaling(mode, [s.get("id") for s in series], logs)
