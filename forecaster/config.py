@@ -89,12 +89,18 @@ class OutputConfig:
 
 
 @dataclass
+class TrackingConfig:
+    mlflow_uri: str  # "" = no tracking (forecaster.tracking)
+
+
+@dataclass
 class Config:
     data: DataConfig
     model: ModelConfig
     training: TrainingConfig
     evaluation: EvaluationConfig
     output: OutputConfig
+    tracking: TrackingConfig
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -108,7 +114,7 @@ class Config:
 
 _SECTIONS = {
     "data": DataConfig, "model": ModelConfig, "training": TrainingConfig,
-    "evaluation": EvaluationConfig, "output": OutputConfig,
+    "evaluation": EvaluationConfig, "output": OutputConfig, "tracking": TrackingConfig,
 }
 
 
@@ -238,6 +244,9 @@ def _validate(cfg: Config) -> None:
     _check(d.aggregate in AGGREGATES, "data.aggregate",
            "one of " + ", ".join(a or '""' for a in AGGREGATES), d.aggregate)
     _check(d.max_gap >= 0, "data.max_gap", ">= 0", d.max_gap)
+    uri = cfg.tracking.mlflow_uri
+    _check(uri == uri.strip() and uri.isprintable(), "tracking.mlflow_uri",
+           "an MLflow tracking URI such as sqlite:///mlflow.db (or \"\" for none)", uri)
     if d.dayfirst and d.monthfirst:
         raise ConfigError("`data.dayfirst` and `data.monthfirst` cannot both be true.")
 
