@@ -1,0 +1,130 @@
+"""``forecast serve``: the HTTP API of :mod:`forecaster.serve` on uvicorn (registered on
+the ``forecast`` group by :mod:`forecaster.cli`).
+
+FastAPI and uvicorn are the optional ``serve`` extra, imported inside the command, so the
+rest of the command line works without them. The server listens on loopback unless
+``--host`` says otherwise; it has no authentication of its own, which a warning repeats
+whenever it binds elsewhere. The socket is bound here (not by uvicorn) so that a port in
+use is a one-line error and ``--port 0`` picks a free port, printed on start.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from pathlib import Path
+
+import click
+
+from forecaster import choices
+from forecaster.cli_options import _log, _prepare_runtime, common_options, state
+from forecaster.serve_runs import CACHE_SIZE
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+MISSING_EXTRA = "forecast serve needs the serve extra: pip install 'forecaster[serve]'"
+#: Connections served at once; more are answered 503 (uvicorn's limit_concurrency).
+MAX_CONNECTIONS = 256
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine's loopback interface only."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (port 0: any free port); a one-line
+    ClickException when the address cannot be used."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+    except (OSError, UnicodeError) as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: "
+                                   f"{getattr(exc, 'strerror', None) or exc}.") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: "
+                                   f"{exc.strerror or exc}.") from None
+    return sock
+
+
+@click.command(context_settings=CONTEXT_SETTINGS)
+@click.option("--runs-dir", type=click.Path(file_okay=False), default="runs",
+              show_default=True, help="The runs to serve (new ones appear without a restart).")
+@click.option("--host", default=None,
+              help="Interface to listen on [default: 127.0.0.1]. Anything but loopback "
+                   "exposes the API, which has no authentication, to the network.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="TCP port (0: a free one, printed on start).")
+@click.option("--cache-size", type=click.IntRange(min=1), default=CACHE_SIZE,
+              show_default=True, help="Loaded runs kept in memory.")
+@click.option("--device", type=click.Choice(choices.DEVICES), default="cpu",
+              show_default=True, help="Where the models run.")
+@common_options
+@click.pass_context
+def serve(ctx, runs_dir, host, port, cache_size, device):
+    """Serve forecasts from saved runs over HTTP (FastAPI; OpenAPI docs at /docs).
+
+    \b
+      forecast serve --runs-dir runs             http://127.0.0.1:8000
+      curl -X POST localhost:8000/runs/latest/forecast \\
+           -H 'content-type: application/json' -d '{"horizon": 30, "levels": [80, 95]}'
+
+    No authentication: keep the default loopback host, or put it behind a proxy that
+    authenticates.
+    """
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn
+    except ImportError:
+        raise click.ClickException(MISSING_EXTRA) from None
+    host = "127.0.0.1" if host is None else host.strip()
+    if not host:
+        raise click.UsageError("--host needs an address, e.g. 127.0.0.1 or 0.0.0.0.")
+    if not is_loopback(host):
+        click.echo(f"warning: listening on {host}, beyond this machine: the API has no "
+                   "authentication; put it behind a proxy that authenticates.", err=True)
+    _start_runtime(ctx, device)
+    from forecaster.serve import create_app
+
+    sock = bind(host, port)
+    app = create_app(Path(runs_dir), cache_size=cache_size)
+    quiet = state(ctx)["quiet"]
+    config = uvicorn.Config(app, log_level="warning" if quiet else "info",
+                            access_log=not quiet, server_header=False,
+                            limit_concurrency=MAX_CONNECTIONS, timeout_graceful_shutdown=10)
+    bound_host, bound_port = sock.getsockname()[:2]
+    shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+    url = f"http://{shown}:{bound_port}"
+    if quiet:
+        click.echo(url)  # for scripts: the address, also with --port 0
+    else:
+        _log(ctx, f"serving the runs in {runs_dir} at {url} (API docs: {url}/docs); "
+                  "Ctrl-C stops")
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shut down gracefully and re-raised the signal
+        pass
+    finally:
+        sock.close()
+
+
+def _start_runtime(ctx, device: str) -> None:
+    """Quiet TensorFlow, hide the GPUs for ``--device cpu`` (before TensorFlow starts) and
+    import it now, so that the first request does not wait for it."""
+    import os
+
+    if device == "cpu" and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+    _prepare_runtime(ctx)
+    from forecaster.runtime import select_device
+
+    select_device(device)

@@ -1,0 +1,249 @@
+"""The runs behind ``forecast serve``: finding one safely, describing it, and keeping the
+loaded ones in a bounded cache.
+
+Nothing here knows HTTP (:mod:`forecaster.serve` maps the errors to status codes) or
+loads a network itself: a run is loaded with :func:`forecaster.load` and forecast with
+:meth:`Forecaster.predict`, exactly as a notebook would, so the server answers what
+``forecast predict`` writes whatever model a run deploys.
+
+Safety: a run id from a request is a single file-name component (no ``/``, no leading
+dot) or ``latest``, re-read on every request so that a new run is served without a
+restart; the run's real path (symbolic links followed) must lie inside the runs
+directory. A cached model is keyed by its run's real path *and* the size, mtime and sha256
+of its ``run.json``, so a run replaced under the same name is loaded again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from forecaster import artifacts
+from forecaster.errors import ForecastError, RunNotFoundError
+from forecaster.run_record import RunInfo, RunRecord
+
+#: Loaded runs kept in memory by default (least recently used dropped first).
+CACHE_SIZE = 4
+#: A run id: a run directory's name, one path component, not hidden.
+RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}")
+#: At most this many series ids in ``GET /runs/{id}`` (the count is always given).
+MAX_LISTED_SERIES = 1000
+
+
+class BadRunId(ForecastError):
+    """A run id that is not a run directory's name (a path, ``..``, odd characters)."""
+
+
+class OutsideRunsDir(ForecastError):
+    """A run whose real path leaves the runs directory (a symbolic link out)."""
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def locate(runs_dir, run_id: str) -> Path:
+    """The directory of run ``run_id`` (a run's name or ``latest``) in ``runs_dir``;
+    :class:`BadRunId`, :class:`RunNotFoundError` or :class:`OutsideRunsDir` otherwise."""
+    root = Path(runs_dir)
+    if run_id == artifacts.LATEST:
+        path = artifacts.resolve_run(root, artifacts.LATEST)  # the pointer's id is checked
+    else:
+        if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
+            shown = repr(run_id if len(str(run_id)) <= 60 else str(run_id)[:57] + "...")
+            raise BadRunId(f"run id must be a run directory's name (letters, digits, '_', "
+                           f"'.', '-'; not starting with '.') or 'latest'. Got {shown}.")
+        path = root / run_id
+        if not path.is_dir():
+            raise RunNotFoundError(f"run {run_id!r} does not exist; GET /runs lists the "
+                                   "runs.")
+        if not (path / "run.json").is_file():
+            raise RunNotFoundError(f"run {run_id!r} is incomplete: it has no run.json.")
+        path = artifacts.resolve_run(root, str(path))  # the other required files
+    if not inside(root, path):
+        raise OutsideRunsDir(f"run {path.name!r} leaves the runs directory (a symbolic "
+                             "link); refused.")
+    return path
+
+
+def inside(root: Path, path: Path) -> bool:
+    """Whether ``path``'s real location is inside ``root``'s (symbolic links followed)."""
+    real, base = Path(path).resolve(), Path(root).resolve()
+    return real != base and real.is_relative_to(base)
+
+
+# -- descriptions (TensorFlow-free) -------------------------------------------------------
+def _data_facts(run_dir: Path) -> dict | None:
+    """What ``data.json`` says of the training data, without its path on the server."""
+    path = run_dir / "data.json"
+    if not os.path.lexists(path):
+        return None
+    raw = artifacts.read_json(path)
+    return {k: raw.get(k) for k in ("name", "rows", "series", "frequency", "start", "end")}
+
+
+def _backtest(info: RunInfo, metrics: dict | None) -> dict | None:
+    """The deployed model's backtest MASE (the ``rnn`` row unless run.json names another
+    as ``deployed``) and the leaderboard's best model."""
+    rows = (metrics or {}).get("leaderboard")
+    if not isinstance(rows, list):
+        return None
+    deployed = info.raw.get("deployed")
+    name = deployed if isinstance(deployed, str) and deployed else "rnn"
+    mase = next((r.get("mase") for r in rows if isinstance(r, dict)
+                 and r.get("model") == name), None)
+    return {"model": name, "mase": mase if isinstance(mase, (int, float)) else None,
+            "best": (metrics or {}).get("best")}
+
+
+def summary(run_dir: Path) -> dict:
+    """One run as ``GET /runs`` lists it: id, created, data, model, backtest MASE."""
+    run_dir = Path(run_dir)
+    info = RunInfo.from_json(artifacts.read_json(run_dir / "run.json"),
+                             f"run.json in run {run_dir.name!r}")
+    metrics_path = run_dir / "metrics.json"
+    metrics = artifacts.read_json(metrics_path) if os.path.lexists(metrics_path) else None
+    return {"id": run_dir.name, "created": info.created, "model": info.model,
+            "horizon": info.horizon, "data": _data_facts(run_dir),
+            "backtest": _backtest(info, metrics)}
+
+
+def list_runs(runs_dir) -> dict:
+    """Every complete run in ``runs_dir``, newest first, and which one ``latest`` is; a
+    run whose records cannot be read is listed with its ``error``."""
+    root = Path(runs_dir)
+    try:
+        latest = locate(root, artifacts.LATEST).name
+    except ForecastError:
+        latest = None
+    runs = []
+    entries = sorted(root.iterdir(), key=lambda p: p.name, reverse=True) \
+        if root.is_dir() else []
+    for entry in entries:
+        if not RUN_ID.fullmatch(entry.name) or not entry.is_dir() \
+                or not inside(root, entry) or not (entry / "run.json").is_file():
+            continue
+        try:
+            runs.append(summary(entry))
+        except ForecastError as exc:
+            runs.append({"id": entry.name, "error": one_line(exc)})
+    return {"latest": latest, "runs": runs}
+
+
+def details(run_dir: Path) -> dict:
+    """``GET /runs/{id}``: the summary, the checked records (columns a request's new data
+    must have, frequency, levels, series) and the backtest leaderboard."""
+    record = RunRecord.load(run_dir)  # the integrity of model and preprocessing checked
+    state = record.state
+    spec = state.encoder.spec if state.encoder is not None else None
+    ids = [s.id for s in state.series]
+    out = summary(run_dir)
+    out.update({
+        "window": state.window, "season": state.season,
+        "frequency": state.axis.describe(),
+        "levels": list(state.levels) if state.conformal else [],
+        "columns": {"time": state.time_col, "target": state.target,
+                    "series": state.id_col,
+                    "past_covariates": list(spec.past) if spec else [],
+                    "future_covariates": list(spec.future) if spec else [],
+                    "static_covariates": list(spec.static) if spec else []},
+        "series_count": len(ids), "series": ids[:MAX_LISTED_SERIES],
+        "versions": dict(record.info.versions),
+        "leaderboard": (record.metrics() or {}).get("leaderboard"),
+    })
+    return out
+
+
+# -- the cache of loaded runs -------------------------------------------------------------
+@dataclass
+class LoadedRun:
+    """A run loaded for forecasting: its checked records and its :class:`Forecaster`."""
+
+    run_dir: Path
+    record: RunRecord
+    model: object  # forecaster.api.Forecaster
+
+
+@dataclass
+class _Slot:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    loaded: LoadedRun | None = None
+
+
+def fingerprint(run_dir: Path) -> tuple:
+    """The cache key of a run: its real path and its run.json's size, mtime and sha256."""
+    path = Path(run_dir) / "run.json"
+    artifacts.check_regular(path)
+    info = os.stat(path)
+    return (str(Path(run_dir).resolve()), info.st_size, info.st_mtime_ns,
+            artifacts.file_sha256(path))
+
+
+def _load(run_dir: Path) -> LoadedRun:
+    from forecaster.api import load
+
+    record = RunRecord.load(run_dir)
+    return LoadedRun(run_dir=Path(run_dir), record=record, model=load(run_dir))
+
+
+class RunCache:
+    """At most ``size`` loaded runs, least recently used dropped first; thread-safe.
+
+    :meth:`use` holds the run's own lock while the caller forecasts: one forecast per
+    model at a time (a :class:`Forecaster` keeps the notes of its last predict), while
+    other runs forecast in parallel. A run is loaded once however many requests ask for
+    it at the same moment; loading is serialised across runs (Keras builds models in
+    shared global state). A run that fails to load is not cached."""
+
+    def __init__(self, size: int = CACHE_SIZE, loader=_load):
+        if size < 1:
+            raise ValueError(f"cache size must be at least 1. Got {size}.")
+        self.size, self._loader = size, loader
+        self._lock, self._load_lock = threading.Lock(), threading.Lock()
+        self._slots: OrderedDict[tuple, _Slot] = OrderedDict()
+        self.loads = 0  # models loaded so far (a test's and /health's evidence)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(slot.loaded is not None for slot in self._slots.values())
+
+    def _slot(self, key: tuple) -> _Slot:
+        with self._lock:
+            slot = self._slots.get(key)
+            if slot is None:
+                for old in [k for k in self._slots if k[0] == key[0]]:
+                    del self._slots[old]  # the same run dir, replaced: drop the old model
+                slot = self._slots[key] = _Slot()
+                while len(self._slots) > self.size:
+                    self._slots.popitem(last=False)
+            else:
+                self._slots.move_to_end(key)
+            return slot
+
+    def _forget(self, key: tuple, slot: _Slot) -> None:
+        with self._lock:
+            if self._slots.get(key) is slot:
+                del self._slots[key]
+
+    @contextlib.contextmanager
+    def use(self, run_dir: Path):
+        """Yield the :class:`LoadedRun` of ``run_dir`` (loading it if needed) while
+        holding its lock."""
+        key = fingerprint(run_dir)
+        slot = self._slot(key)
+        with slot.lock:
+            if slot.loaded is None:
+                try:
+                    with self._load_lock:
+                        slot.loaded = self._loader(Path(run_dir))
+                        self.loads += 1
+                except BaseException:
+                    self._forget(key, slot)
+                    raise
+            yield slot.loaded
