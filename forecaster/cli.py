@@ -18,7 +18,8 @@ import click
 from forecaster import __version__, choices
 from forecaster.cli_options import (Terminated, _end_progress_line, _interruptible, _log,
                                     _prepare_runtime, common_options, data_options,
-                                    model_options, resolve_config, run_options, state)
+                                    log_tracking, model_options, open_tracking,
+                                    resolve_config, run_options, state, tracking_options)
 from forecaster.errors import ForecastError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -119,6 +120,7 @@ def _epoch_progress(ctx, label):
               help="Also write the HTML/PNG report of the new run.")
 @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports",
               show_default=True, help="Where --report writes.")
+@tracking_options
 @common_options
 @click.pass_context
 def train(ctx, data, horizon, origins, no_backtest, name, tune_trials, make_report,
@@ -134,6 +136,7 @@ def train(ctx, data, horizon, origins, no_backtest, name, tune_trials, make_repo
     if no_backtest:
         extra["backtest"] = False
     cfg = resolve_config(ctx, kw, horizon=horizon, extra_eval=extra)
+    tracker = open_tracking(cfg)  # a bad --mlflow fails now, not after the training
     if make_report:  # fail before the training, not after it
         from forecaster import artifacts
 
@@ -157,8 +160,14 @@ def train(ctx, data, horizon, origins, no_backtest, name, tune_trials, make_repo
         if state(ctx)["verbose"] or note.startswith("no forecast was made"):
             _log(ctx, f"note: {note}")
     _print_train_summary(ctx, result)
+    report_dir = Path(reports_dir) / result.run_dir.name if make_report else None
     if make_report:
-        _write_report(ctx, result.run_dir, Path(reports_dir) / result.run_dir.name)
+        _write_report(ctx, result.run_dir, report_dir)
+    from forecaster.tracking import log_train
+
+    log_tracking(ctx, tracker, lambda client: log_train(
+        cfg.tracking.mlflow_uri, result.run_dir, cfg, data=data, report_dir=report_dir,
+        client=client), f"run {result.run_dir.name}")
 
 
 def _tuned(ctx, data, cfg, trials: int):
@@ -310,6 +319,7 @@ def _fold_bar(ctx, total: int):
 @click.option("--report", "make_report", is_flag=True, help="Also write the HTML/PNG report.")
 @click.option("--reports-dir", type=click.Path(file_okay=False), default="reports",
               show_default=True, help="Where --report writes.")
+@tracking_options
 @common_options
 @click.pass_context
 def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, make_report,
@@ -325,6 +335,7 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
     from forecaster import artifacts
     from forecaster.pipeline.evaluate import plan_evaluation
 
+    tracker = open_tracking(cfg)  # a bad --mlflow fails before the backtest
     out = Path(out_dir) if out_dir else (Path(cfg.output.runs_dir) / "evaluations" /
                                          artifacts.run_name(Path(data).stem))
     _refuse_foreign_dir(out, "metrics.json", "--out")  # before any work, as train does
@@ -351,8 +362,14 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
         click.echo(result.format())
         _log(ctx, f"{spec.folds} fold(s) × horizon {spec.horizon}, {len(panel)} series, "
                   f"{result.seconds:.1f} s; metrics.json, folds.csv and backtest.csv in {out}")
+    report_dir = Path(reports_dir) / out.name if make_report else None
     if make_report:
-        _write_report(ctx, out, Path(reports_dir) / out.name)
+        _write_report(ctx, out, report_dir)
+    from forecaster.tracking import log_evaluate
+
+    log_tracking(ctx, tracker, lambda client: log_evaluate(
+        cfg.tracking.mlflow_uri, data, cfg, out, report_dir=report_dir, client=client),
+        f"the evaluation in {out}")
 
 
 # -- report --------------------------------------------------------------------------------
@@ -395,6 +412,8 @@ def _write_report(ctx, run_dir: Path, out_dir: Path) -> None:
 from forecaster.cli_tune import tune as _tune  # noqa: E402  (a command in its own module)
 
 forecast.add_command(_tune)
+from forecaster.cli_runs import runs as _runs  # noqa: E402  (TensorFlow-free)
+forecast.add_command(_runs)
 
 
 def main(argv=None) -> None:

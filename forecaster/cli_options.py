@@ -147,6 +147,46 @@ def run_options(f):
                         help="Run id under the runs directory, or a path to a run.")(f)
 
 
+def tracking_options(f):
+    """--mlflow URI: log the command to an MLflow tracking store (forecaster.tracking)."""
+    return click.option(
+        "--mlflow", "mlflow_uri", metavar="URI",
+        help="Log the parameters, the backtest leaderboard and the files to this MLflow "
+             "tracking store, e.g. sqlite:///mlflow.db (default: [tracking] mlflow_uri; "
+             "needs pip install 'forecaster[mlflow]').")(f)
+
+
+def open_tracking(cfg):
+    """The MLflow client of ``cfg``'s tracking URI, checked before the command's work (a
+    missing extra or a bad store: one line, nothing done), or None without one."""
+    if not cfg.tracking.mlflow_uri:
+        return None
+    from forecaster.tracking import connect
+
+    return connect(cfg.tracking.mlflow_uri)
+
+
+def log_tracking(ctx, client, log, kept: str) -> None:
+    """``log(client)`` (a :mod:`forecaster.tracking` function) after the work is saved. A
+    failure is a warning on stderr (even with --quiet) and the command still succeeds:
+    ``kept`` (the run, the evaluation) is written, and failing would only invite a rerun."""
+    if client is None:
+        return
+    try:
+        run_id = log(client)
+    except Exception as exc:
+        if state(ctx)["debug"]:
+            raise
+        _end_progress_line(ctx)
+        text = " ".join(str(exc).split())[:400] or type(exc).__name__
+        click.echo(f"warning: MLflow logging failed: {text}; {kept} is saved all the same.",
+                   err=True)
+        return
+    from forecaster.tracking import shown
+
+    _log(ctx, f"mlflow: logged run {run_id} to {shown(str(client.tracking_uri))}")
+
+
 def parse_levels(text):
     if text is None:
         return None

@@ -11,7 +11,8 @@ import click
 
 from forecaster import choices
 from forecaster.cli_options import (_interruptible, _log, _prepare_runtime, common_options,
-                                    data_options, model_options, resolve_config, state)
+                                    data_options, log_tracking, model_options, open_tracking,
+                                    resolve_config, state, tracking_options)
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -51,6 +52,7 @@ def tune_options(f):
 @tune_options
 @click.option("--out", "out_path", type=click.Path(dir_okay=False),
               help="Where best.toml goes (default: <runs-dir>/tune/<study>/best.toml).")
+@tracking_options
 @common_options
 @click.pass_context
 def tune(ctx, data, trials, timeout, metric, storage, study_name, space_path, holdout, folds,
@@ -63,6 +65,7 @@ def tune(ctx, data, trials, timeout, metric, storage, study_name, space_path, ho
     """
     _prepare_runtime(ctx)
     cfg = resolve_config(ctx, kw, horizon=horizon)
+    tracker = open_tracking(cfg)  # a bad --mlflow fails before the first trial
     with _interruptible():
         result, best = run_search(ctx, data, cfg, trials=trials, timeout=timeout,
                                   metric=metric, storage=storage, study_name=study_name,
@@ -73,6 +76,21 @@ def tune(ctx, data, trials, timeout, metric, storage, study_name, space_path, ho
         raise click.ClickException("no trial completed; nothing was written. See the trials' "
                                    "errors above, or widen --trials / --timeout.")
     click.echo(f"best.toml: {best}" if not state(ctx)["quiet"] else str(best))
+    log_tracking(ctx, tracker, lambda client: _log_tune(client, cfg.tracking.mlflow_uri,
+                                                        data, result, best), "best.toml")
+
+
+def _log_tune(client, uri, data, result, best):
+    """The study to MLflow with best.toml and a trials.csv of its own (the one beside
+    best.toml may not be this study's when --out points elsewhere)."""
+    import tempfile
+
+    from forecaster.pipeline.tune import write_trials
+    from forecaster.tracking import log_tune
+
+    with tempfile.TemporaryDirectory(prefix="forecast-tune-") as tmp:
+        trials = write_trials(result, Path(tmp) / "trials.csv")
+        return log_tune(uri, data, result, files=(best, trials), client=client)
 
 
 def run_search(ctx, data, cfg, *, trials, timeout=None, metric="mase", storage=None,

@@ -1,0 +1,213 @@
+"""`--mlflow URI` / `[tracking] mlflow_uri` against a real local MLflow store (SQLite):
+what train, evaluate and tune log (read back with MlflowClient), the missing extra, bad
+URIs refused before any work, and a logging failure after the work (a warning, exit 0)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from forecaster.cli import forecast
+from tests.conftest import DATA, FAST
+
+mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
+
+AIR = DATA / "air_passengers.csv"
+SPACE = 'only = true\nunits = [4, 8]\nlearning_rate = {low = 1e-3, high = 1e-2, log = true}\n'
+TINY_TUNE = ["--epochs", "2", "--ensemble", "1", "--patience", "2", "--seed", "1",
+             "--folds", "1", "--trials", "2"]
+
+
+def _invoke(args):
+    result = CliRunner().invoke(forecast, [str(a) for a in args])
+    return result
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """One SQLite store holding a tiny train (with --report) and a tiny tune of
+    air_passengers; MLflow's artifacts go to ./mlruns of the folder the commands run in."""
+    root = tmp_path_factory.mktemp("tracking")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        train = _invoke(["train", AIR, "--runs-dir", root / "runs", *FAST, "--report",
+                         "--reports-dir", root / "reports", "--mlflow", uri])
+        assert train.exit_code == 0, train.output + train.stderr
+        (root / "space.toml").write_text(SPACE)
+        tune = _invoke(["tune", AIR, "--runs-dir", root / "runs", "--space",
+                        root / "space.toml", *TINY_TUNE, "--mlflow", uri])
+        assert tune.exit_code == 0, tune.output + tune.stderr
+    finally:
+        os.chdir(cwd)
+    run_dir = root / "runs" / (root / "runs" / "latest").read_text().strip()
+    return {"root": root, "uri": uri, "train": train, "tune": tune, "run_dir": run_dir,
+            "client": mlflow.tracking.MlflowClient(tracking_uri=uri)}
+
+
+def _runs(client, experiment="air_passengers", command=None):
+    exp = client.get_experiment_by_name(experiment)
+    assert exp is not None, [e.name for e in client.search_experiments()]
+    found = client.search_runs([exp.experiment_id], max_results=1000)
+    return [r for r in found if command is None
+            or r.data.tags.get("forecaster.command") == command]
+
+
+def _artifacts(client, run_id, path=None) -> set[str]:
+    return {a.path for a in client.list_artifacts(run_id, path)}
+
+
+def test_train_logs_config_leaderboard_run_folder_and_report(store):
+    client, run_dir = store["client"], store["run_dir"]
+    (run,) = _runs(client, command="train")
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["mlflow.runName"] == run_dir.name
+    assert run.data.tags["forecaster.run_id"] == run_dir.name
+    params = run.data.params
+    assert params["model.units"] == "4" and params["training.epochs"] == "3"
+    assert params["model.kind"] == "tanh_cell" and params["evaluation.levels"] == "[80, 95]"
+    assert params["run.window"] == "24" and params["run.horizon"] == "12"
+    assert params["tracking.mlflow_uri"] == store["uri"]
+    board = json.loads((run_dir / "metrics.json").read_text())["leaderboard"]
+    by_model = {row["model"]: row for row in board}
+    metrics = run.data.metrics
+    for model in ("rnn", "seasonal_naive", "ridge"):
+        assert metrics[f"{model}.mase"] == pytest.approx(by_model[model]["mase"])
+        assert metrics[f"{model}.smape"] == pytest.approx(by_model[model]["smape"])
+    assert "train.val_loss" in metrics
+    assert {"run", "report"} <= _artifacts(client, run.info.run_id)
+    files = _artifacts(client, run.info.run_id, "run")
+    assert {f"run/{name}" for name in ("model.keras", "run.json", "config.toml",
+                                       "metrics.json", "preprocessing.json")} <= files
+    report = _artifacts(client, run.info.run_id, "report")
+    assert "report/report.html" in report and any(p.endswith(".png") for p in report)
+    # the logged model file is the run's, byte for byte
+    local = client.download_artifacts(run.info.run_id, "run/model.keras",
+                                      str(store["root"] / "download"))
+    assert _sha(local) == _sha(run_dir / "model.keras")
+    assert "mlflow: logged run" in store["train"].stderr
+
+
+def test_tune_logs_a_parent_with_the_best_and_a_nested_run_per_trial(store):
+    client = store["client"]
+    runs = _runs(client, command="tune")
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == 2
+    best = store["root"] / "runs" / "tune" / "air_passengers" / "best.toml"
+    header = best.read_text().splitlines()[1]  # "# trial N, backtest mase 1.2345 (folds …)"
+    assert parent.data.params["tune.metric"] == "mase"
+    assert f"{parent.data.metrics['best.mase']:.4f}" in header
+    assert {"tune/best.toml", "tune/trials.csv"} <= _artifacts(client, parent.info.run_id,
+                                                               "tune")
+    scores = sorted(r.data.metrics["mase"] for r in children)
+    assert scores[0] == pytest.approx(parent.data.metrics["best.mase"])
+    for child in children:
+        assert child.data.params["units"] in ("4", "8")
+        assert "learning_rate" in child.data.params
+        assert child.data.tags["forecaster.trial_state"] == "COMPLETE"
+        history = client.get_metric_history(child.info.run_id, "mase.fold")
+        assert len(history) == 1  # one fold
+
+
+def test_evaluate_logs_from_the_config_file_s_tracking_uri(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'ml.db'}"
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(f'[tracking]\nmlflow_uri = "{uri}"\n')
+    out = tmp_path / "evaluation"
+    result = _invoke(["evaluate", AIR, "--models", "naive,seasonal_naive", "--config", cfg,
+                      "--out", out, "--quiet"])
+    assert result.exit_code == 0, result.output + result.stderr
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    (run,) = _runs(client, command="evaluate")
+    assert run.data.params["models"] == "seasonal_naive,naive" or \
+        set(run.data.params["models"].split(",")) == {"naive", "seasonal_naive"}
+    assert run.data.params["protocol.folds"] == "3"
+    board = {r["model"]: r for r in json.loads((out / "metrics.json").read_text())["leaderboard"]}
+    assert run.data.metrics["naive.mase"] == pytest.approx(board["naive"]["mase"])
+    assert {"evaluation/metrics.json", "evaluation/folds.csv", "evaluation/backtest.csv"} \
+        <= _artifacts(client, run.info.run_id, "evaluation")
+
+
+def test_without_the_extra_it_is_one_line_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # `import mlflow` raises ImportError
+    result = _invoke(["train", AIR, "--runs-dir", tmp_path / "runs", *FAST,
+                      "--mlflow", f"sqlite:///{tmp_path / 'ml.db'}"])
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: --mlflow needs the mlflow extra: pip install "
+                             "'forecaster[mlflow]'.\n")
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "ml.db").exists()
+
+
+def _foreign_sqlite(path):
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE studies (id INTEGER)")
+    con.commit()
+    con.close()
+    return path
+
+
+@pytest.mark.parametrize("make_uri, message", [
+    (lambda p: "nonsense://somewhere", "must be a tracking store URI"),
+    (lambda p: "mlflow.db", "must be a tracking store URI"),
+    (lambda p: f"sqlite:///{_foreign_sqlite(p / 'optuna.db')}",
+     "is a database of something else (tables: studies); it was left as it is"),
+    (lambda p: f"sqlite:///{AIR}", "is not an SQLite database; it was left as it is"),
+    (lambda p: "http://127.0.0.1:9", "cannot open the tracking store"),
+])
+def test_bad_uris_are_one_line_errors_before_any_work(tmp_path, monkeypatch, make_uri,
+                                                      message):
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    uri = make_uri(tmp_path)
+    before = {p: _sha(p) for p in tmp_path.glob("*.db")}
+    for command in (["train", AIR, *FAST], ["evaluate", AIR, "--models", "naive"],
+                    ["tune", AIR, *TINY_TUNE]):
+        result = _invoke([*command, "--runs-dir", tmp_path / "runs", "--mlflow", uri])
+        assert result.exit_code == 1, result.output
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: MLflow tracking URI"), lines
+        assert message in lines[0]
+    assert not (tmp_path / "runs").exists()
+    assert {p: _sha(p) for p in tmp_path.glob("*.db")} == before
+
+
+def test_a_config_uri_with_spaces_is_a_config_error(tmp_path):
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text('[tracking]\nmlflow_uri = " sqlite:///x.db"\n')
+    result = _invoke(["evaluate", AIR, "--config", cfg, "--models", "naive"])
+    assert result.exit_code == 1
+    assert "`tracking.mlflow_uri` must be an MLflow tracking URI" in result.stderr
+
+
+def test_a_logging_failure_after_the_work_warns_and_keeps_the_result(tmp_path, monkeypatch):
+    """The store answers, but its experiment's artifact folder cannot be written (a file
+    stands where a folder should be): the evaluation is kept, exit 0, a warning, and the
+    MLflow run is marked FAILED."""
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'ml.db'}"
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    client.create_experiment("air_passengers", artifact_location=str(blocker / "artifacts"))
+    out = tmp_path / "evaluation"
+    result = _invoke(["evaluate", AIR, "--models", "naive", "--out", out, "--quiet",
+                      "--mlflow", uri])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert (out / "metrics.json").is_file()
+    (warning,) = result.stderr.splitlines()
+    assert warning.startswith("warning: MLflow logging failed: MLflow (")
+    assert warning.endswith(f"the evaluation in {out} is saved all the same.")
+    (run,) = _runs(client, command="evaluate")
+    assert run.info.status == "FAILED"
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
