@@ -291,7 +291,8 @@ def log_train(uri: str, run_dir, cfg, *, data=None, report_dir=None, client=None
             "forecaster.run_dir": str(run_dir.resolve()),
             "forecaster.data": source.get("path") or "",
             "forecaster.data_sha256": source.get("sha256") or "",
-            "forecaster.model": info.get("deployed") or info.get("model") or ""}
+            "forecaster.model": (info.get("deployed") if info.get("deployed") not in
+                                 (None, "rnn") else info.get("model")) or ""}
     experiment = experiment_name(data if data is not None else source.get("path"))
     return _guard(uri, lambda: _log_run(
         client or connect(uri), experiment, name=run_dir.name,

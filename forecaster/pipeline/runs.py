@@ -73,12 +73,12 @@ def read_row(run_dir: Path) -> RunRow:
     """The row of ``run_dir``; a :class:`RunRow` with ``error`` set when it is broken."""
     row = RunRow(id=run_dir.name, bytes=folder_bytes(run_dir))
     try:
+        info = _optional_json(run_dir / "run.json")  # its date even when incomplete
+        row.created = _text(info.get("created"))
+        row.model = model_name(info)
         missing = [f for f in artifacts.REQUIRED if not os.path.lexists(run_dir / f)]
         if missing:
             raise ForecastError(f"incomplete: missing {', '.join(missing)}")
-        info = artifacts.read_json(run_dir / "run.json")
-        row.created = _text(info.get("created"))
-        row.model = _text(info.get("deployed")) or _text(info.get("model"))
         data = _optional_json(run_dir / "data.json")
         row.data = _text(data.get("name")) or _text(data.get("path"))
         row.mase = deployed_mase(_optional_json(run_dir / "metrics.json"), info)
@@ -88,6 +88,13 @@ def read_row(run_dir: Path) -> RunRow:
         row.created = datetime.fromtimestamp(run_dir.stat().st_mtime, timezone.utc) \
             .isoformat(timespec="seconds")
     return row
+
+
+def model_name(info: dict) -> str | None:
+    """What a run forecasts with: the deployed baseline (``--select best``), else the
+    RNN's kind (``tanh_cell``, ``lstm`` …) rather than a bare ``rnn``."""
+    deployed = _text(info.get("deployed"))
+    return deployed if deployed not in (None, "rnn") else _text(info.get("model")) or deployed
 
 
 def _text(value) -> str | None:
