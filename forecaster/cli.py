@@ -77,6 +77,7 @@ def forecast(ctx):
       forecast evaluate data.csv         leaderboard: RNN vs baselines, rolling-origin
       forecast tune data.csv             search the RNN's configuration (Optuna)
       forecast report                    PNG figures + one self-contained HTML page
+      forecast runs                      list saved runs; --compare A B side by side
     """
     state(ctx)
 
