@@ -413,6 +413,8 @@ def _write_report(ctx, run_dir: Path, out_dir: Path) -> None:
 from forecaster.cli_tune import tune as _tune  # noqa: E402  (a command in its own module)
 
 forecast.add_command(_tune)
+from forecaster.cli_serve import serve as _serve  # noqa: E402  (FastAPI: the serve extra)
+forecast.add_command(_serve)
 from forecaster.cli_runs import runs as _runs  # noqa: E402  (TensorFlow-free)
 forecast.add_command(_runs)
 

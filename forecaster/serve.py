@@ -230,7 +230,7 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
     errors = exc.errors()
     first = errors[0] if errors else {}
     kind = first.get("type", "")
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    where, cell = _where(first)
     if kind == "json_invalid":
         why = (first.get("ctx") or {}).get("error", "")
         return _answer(400, f"the body is not valid JSON{': ' + str(why) if why else ''}.")
@@ -239,9 +239,22 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
                             "application/json.")
     if kind == "missing" and not where:
         return _answer(400, 'the request needs a JSON body, e.g. {"horizon": 30}.')
+    what = " must be text, a number or null" if cell else ": " + first.get("msg", "invalid")
     got = "" if kind == "missing" else f" Got {_short(first.get('input'))}."
-    more = f" ({len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-    return _answer(422, f"`{where or 'body'}`: {first.get('msg', 'invalid')}.{got}{more}")
+    others = len({_where(e)[0] for e in errors}) - 1
+    more = f" ({others} more problem(s))" if others else ""
+    return _answer(422, f"`{where or 'body'}`{what}.{got}{more}")
+
+
+#: The names pydantic adds to a location for each member of a union (a row's cell).
+UNION_TAGS = ("str", "int", "float")
+
+
+def _where(error: dict) -> tuple[str, bool]:
+    """``(dotted location in the body, whether it is a row's cell)``."""
+    parts = [str(p) for p in error.get("loc", ()) if p != "body"]
+    cell = bool(parts) and parts[-1] in UNION_TAGS
+    return ".".join(parts[:-1] if cell else parts), cell
 
 
 def _short(value) -> str:
