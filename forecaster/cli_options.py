@@ -174,6 +174,11 @@ def log_tracking(ctx, client, log, kept: str) -> None:
         return
     try:
         run_id = log(client)
+    except KeyboardInterrupt:  # not "nothing was saved": the work is
+        _end_progress_line(ctx)
+        click.echo(f"Error: interrupted while logging to MLflow; {kept} is saved all the "
+                   "same.", err=True)
+        ctx.exit(130)
     except Exception as exc:
         if state(ctx)["debug"]:
             raise

@@ -209,5 +209,21 @@ def test_a_logging_failure_after_the_work_warns_and_keeps_the_result(tmp_path, m
     assert run.info.status == "FAILED"
 
 
+def test_an_interrupt_while_logging_says_the_work_is_saved(tmp_path, monkeypatch):
+    import forecaster.tracking
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(forecaster.tracking, "log_evaluate", interrupted)
+    out = tmp_path / "evaluation"
+    result = _invoke(["evaluate", AIR, "--models", "naive", "--out", out, "--quiet",
+                      "--mlflow", f"sqlite:///{tmp_path / 'ml.db'}"])
+    assert result.exit_code == 130
+    assert result.stderr == (f"Error: interrupted while logging to MLflow; the evaluation "
+                             f"in {out} is saved all the same.\n")
+    assert (out / "metrics.json").is_file()
+
+
 def _sha(path) -> str:
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
