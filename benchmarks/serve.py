@@ -1,0 +1,183 @@
+"""`forecast serve` under load: latency and throughput over HTTP against the same forecast
+made in-process with ``forecaster.load(run).predict``.
+
+    python -m benchmarks.serve                          # 8 clients x 50 requests, horizon 12
+    python -m benchmarks.serve --clients 4 --requests 100 --horizon 30
+    make bench-serve
+
+Trains one small run on ``data/air_passengers.csv`` in a temporary folder (``--epochs 5
+--ensemble 1``; the numbers measure serving, not the model's accuracy), starts a real
+``forecast serve --port 0`` process on loopback, and then, side by side in one run:
+
+- ``direct``: ``Forecaster.predict(horizon, levels=[80, 95])`` on the loaded run, one
+  call after another in this process (the floor: no HTTP, no JSON);
+- ``http x1``: one client posting ``{"horizon": H, "levels": [80, 95]}`` to
+  ``/runs/latest/forecast`` (keep-alive connection), one request after another;
+- ``http xN``: ``--clients`` concurrent clients, ``--requests`` each.
+
+Each reports p50/p95 latency (ms) and requests/s. Every HTTP answer is checked against the
+direct forecast (an unequal or failed answer is counted as an error). The server is
+stopped however the run ends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from benchmarks.common import load1, quiet_tensorflow
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data" / "air_passengers.csv"
+TRAIN = ["--epochs", "5", "--ensemble", "1", "--seed", "1", "--quiet"]
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.serve", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clients", type=int, default=8)
+    p.add_argument("--requests", type=int, default=50, help="per client (default 50)")
+    p.add_argument("--horizon", type=int, default=12)
+    p.add_argument("--direct", type=int, default=100, help="in-process calls (default 100)")
+    p.add_argument("--json", type=Path, help="also write the rows here")
+    return p.parse_args(argv)
+
+
+def stats(name: str, seconds: list[float], wall: float, errors: int = 0) -> dict:
+    ordered = sorted(seconds)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"contender": name, "requests": len(seconds), "errors": errors,
+            "p50 ms": round(1000 * statistics.median(ordered), 1),
+            "p95 ms": round(1000 * p95, 1), "req/s": round(len(seconds) / wall, 1)}
+
+
+class Client:
+    """One keep-alive HTTP connection posting forecasts."""
+
+    def __init__(self, url: str):
+        parts = urlsplit(url)
+        self.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+
+    def forecast(self, body: bytes) -> dict:
+        self.conn.request("POST", "/runs/latest/forecast", body=body,
+                          headers={"content-type": "application/json"})
+        answer = self.conn.getresponse()
+        data = answer.read()
+        if answer.status != 200:
+            raise RuntimeError(f"HTTP {answer.status}: {data[:200]!r}")
+        return json.loads(data)
+
+
+def http_load(url: str, body: bytes, expected: list, clients: int, requests: int):
+    """``(latencies, wall seconds, errors)`` of ``clients`` × ``requests`` posts."""
+    latencies, errors, lock = [], [], threading.Lock()
+
+    def work():
+        client = Client(url)
+        for _ in range(requests):
+            start = time.perf_counter()
+            try:
+                problem = None if client.forecast(body)["forecast"] == expected \
+                    else "unequal answer"
+            except Exception as exc:  # noqa: BLE001  (counted as an error)
+                problem = repr(exc)
+                client = Client(url)
+            took = time.perf_counter() - start
+            with lock:
+                latencies.append(took)
+                if problem:
+                    errors.append(problem)
+
+    threads = [threading.Thread(target=work) for _ in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, time.perf_counter() - start, len(errors)
+
+
+def start_server(exe: str, runs: Path, log) -> tuple[subprocess.Popen, str]:
+    server = subprocess.Popen([exe, "serve", "--runs-dir", str(runs), "--port", "0",
+                               "--quiet"], stdout=subprocess.PIPE, stderr=log, text=True)
+    url = server.stdout.readline().strip()
+    if not url.startswith("http://"):
+        server.kill()
+        raise SystemExit("forecast serve did not start; see its log.")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection(urlsplit(url).hostname, urlsplit(url).port,
+                                              timeout=5)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                return server, url
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("forecast serve did not answer /health within 120 s.")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    quiet_tensorflow()
+    os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+    exe = str(Path(sys.executable).with_name("forecast"))
+    with tempfile.TemporaryDirectory(prefix="forecaster-serve-") as tmp:
+        runs = Path(tmp) / "runs"
+        subprocess.run([exe, "train", str(DATA), "--runs-dir", str(runs), *TRAIN],
+                       check=True, capture_output=True)
+        import forecaster
+        from forecaster.pipeline.predict import format_frame
+        from forecaster.serve import records
+
+        model = forecaster.load(runs)
+        levels = [80, 95]
+        expected = records(format_frame(model.predict(args.horizon, levels=levels),
+                                        model.state_))
+        body = json.dumps({"horizon": args.horizon, "levels": levels}).encode()
+        times = []
+        started = time.perf_counter()
+        for _ in range(args.direct):
+            start = time.perf_counter()
+            model.predict(args.horizon, levels=levels)
+            times.append(time.perf_counter() - start)
+        rows = [stats("direct Forecaster.predict", times, time.perf_counter() - started)]
+        with open(Path(tmp) / "server.log", "w") as log:
+            server, url = start_server(exe, runs, log)
+            try:
+                http_load(url, body, expected, 1, 5)  # warm: the first request loads
+                for clients, requests in ((1, args.clients * args.requests // 4),
+                                          (args.clients, args.requests)):
+                    lat, wall, errors = http_load(url, body, expected, clients, requests)
+                    rows.append(stats(f"http x{clients}", lat, wall, errors))
+            finally:
+                server.terminate()
+                try:
+                    server.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+    print(f"horizon {args.horizon}, levels 80/95, {os.cpu_count()} cores, "
+          f"load {load1()} at the end")
+    keys = list(rows[0])
+    print("  ".join(f"{k:>26}" if k == "contender" else f"{k:>8}" for k in keys))
+    for row in rows:
+        print("  ".join(f"{row[k]:>26}" if k == "contender" else f"{row[k]:>8}"
+                        for k in keys))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    return 1 if any(row["errors"] for row in rows) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
