@@ -139,12 +139,39 @@ def connect(uri: str):
         raise ConfigError(f"MLflow tracking URI {shown(uri)!r}: an SQLite store is "
                           "sqlite:///relative/path.db or sqlite:////absolute/path.db.")
     try:
-        client = client_class(tracking_uri=uri)
-        client.search_experiments(max_results=1)
+        with _creating(uri):
+            client = client_class(tracking_uri=uri)
+            client.search_experiments(max_results=1)
+    except ForecastError:
+        raise
     except Exception as exc:  # MlflowException, OSError, sqlalchemy's errors
         raise ConfigError(f"MLflow tracking URI {shown(uri)!r}: cannot open the tracking "
                           f"store ({_first_line(exc)}).") from None
     return client
+
+
+@contextlib.contextmanager
+def _creating(uri: str):
+    """For a local SQLite store, hold an exclusive ``flock`` on the database file while
+    MLflow creates or migrates its tables: two commands starting on a new database at
+    once would otherwise both run the migrations and one fail half way.  (SQLite's own
+    locks are POSIX record locks, independent of ``flock``.)"""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    path = Path(uri[len("sqlite:///"):].split("?", 1)[0])
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # empty: SQLite makes it a db
+    except OSError as exc:
+        raise ConfigError(f"MLflow tracking URI {uri!r}: cannot open {str(path)!r} "
+                          f"({exc.strerror or exc}).") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _first_line(exc: BaseException) -> str:
@@ -252,7 +279,12 @@ def _experiment(client, name: str) -> str:
     name = name[:500]
     found = client.get_experiment_by_name(name)
     if found is None:
-        return client.create_experiment(name)
+        try:
+            return client.create_experiment(name)
+        except Exception:  # another command created it meanwhile
+            found = client.get_experiment_by_name(name)
+            if found is None:
+                raise
     if found.lifecycle_stage == "deleted":  # deleted in the UI: bring it back, not fail
         client.restore_experiment(found.experiment_id)
     return found.experiment_id
