@@ -25,6 +25,7 @@ from pathlib import Path
 
 from forecaster import artifacts
 from forecaster.errors import ForecastError, RunNotFoundError
+from forecaster.pipeline.runs import deployed_mase, model_name
 from forecaster.run_record import RunInfo, RunRecord
 
 #: Loaded runs kept in memory by default (least recently used dropped first).
@@ -88,30 +89,27 @@ def _data_facts(run_dir: Path) -> dict | None:
     return {k: raw.get(k) for k in ("name", "rows", "series", "frequency", "start", "end")}
 
 
-def _backtest(info: RunInfo, metrics: dict | None) -> dict | None:
+def _backtest(raw: dict, metrics: dict | None) -> dict | None:
     """The deployed model's backtest MASE (the ``rnn`` row unless run.json names another
-    as ``deployed``) and the leaderboard's best model."""
-    rows = (metrics or {}).get("leaderboard")
-    if not isinstance(rows, list):
+    as ``deployed``, as ``forecast runs`` reads it) and the leaderboard's best model."""
+    if not isinstance((metrics or {}).get("leaderboard"), list):
         return None
-    deployed = info.raw.get("deployed")
-    name = deployed if isinstance(deployed, str) and deployed else "rnn"
-    mase = next((r.get("mase") for r in rows if isinstance(r, dict)
-                 and r.get("model") == name), None)
-    return {"model": name, "mase": mase if isinstance(mase, (int, float)) else None,
-            "best": (metrics or {}).get("best")}
+    deployed = raw.get("deployed")
+    return {"model": deployed if isinstance(deployed, str) and deployed else "rnn",
+            "mase": deployed_mase(metrics, raw), "best": metrics.get("best")}
 
 
 def summary(run_dir: Path) -> dict:
-    """One run as ``GET /runs`` lists it: id, created, data, model, backtest MASE."""
+    """One run as ``GET /runs`` lists it: id, created, data, the model it forecasts with
+    (the deployed baseline, else the RNN's kind), backtest MASE."""
     run_dir = Path(run_dir)
     info = RunInfo.from_json(artifacts.read_json(run_dir / "run.json"),
                              f"run.json in run {run_dir.name!r}")
     metrics_path = run_dir / "metrics.json"
     metrics = artifacts.read_json(metrics_path) if os.path.lexists(metrics_path) else None
-    return {"id": run_dir.name, "created": info.created, "model": info.model,
+    return {"id": run_dir.name, "created": info.created, "model": model_name(info.raw),
             "horizon": info.horizon, "data": _data_facts(run_dir),
-            "backtest": _backtest(info, metrics)}
+            "backtest": _backtest(info.raw, metrics)}
 
 
 def list_runs(runs_dir) -> dict:
