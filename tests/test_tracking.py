@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 
 import pytest
@@ -223,6 +224,22 @@ def test_an_interrupt_while_logging_says_the_work_is_saved(tmp_path, monkeypatch
     assert result.stderr == (f"Error: interrupted while logging to MLflow; the evaluation "
                              f"in {out} is saved all the same.\n")
     assert (out / "metrics.json").is_file()
+
+
+def test_commands_starting_at_once_on_a_new_store_all_log(store, tmp_path):
+    """MLflow creates its tables on first use; three processes doing that at once must
+    not trip over each other's migrations."""
+    code = ("import sys; from forecaster import tracking; from forecaster.config import "
+            "load_config; run, uri = sys.argv[1:]; print(tracking.log_train(uri, run, "
+            "load_config(run + '/config.toml'), client=tracking.connect(uri)))")
+    uri = f"sqlite:///{tmp_path / 'new.db'}"
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(store["run_dir"]), uri],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    assert len(_runs(client, command="train")) == 3
 
 
 def _sha(path) -> str:
