@@ -76,6 +76,7 @@ def test_the_listing_newest_first_with_the_deployed_model_s_mase(runs):
     assert dep["mase"] == pytest.approx(_metrics(root, runs["a"])["ridge"]["mase"])
     assert broken["error"] == "incomplete: missing model.keras"
     assert broken["created"] == "2019-01-01T00:00:00+00:00"
+    assert [r["latest"] for r in rows] == [True, False, False, False]
 
 
 def test_the_table_shows_broken_runs_as_rows(runs):
@@ -84,13 +85,14 @@ def test_the_table_shows_broken_runs_as_rows(runs):
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["id", "created", "(UTC)", "data", "model", "MASE", "size"]
     assert len(lines) == 5
+    assert lines[1].startswith(f"* {runs['b']}")  # the latest run, marked
     first = lines[2].split()  # runs["a"], with a backtest
     assert first[0] == runs["a"] and first[3:5] == ["air_passengers.csv", "tanh_cell"]
     assert float(first[5]) == pytest.approx(
         _metrics(runs["root"], runs["a"])["rnn"]["mase"], abs=1e-3)
     assert first[-1] == "KB"
-    assert lines[1].split()[5] == "-"  # no backtest
-    assert lines[4].startswith(runs["broken"])
+    assert lines[1].split()[6] == "-"  # no backtest (after the * of the latest run)
+    assert lines[4].startswith(f"  {runs['broken']}")
     assert "BROKEN: incomplete: missing model.keras" in lines[4]
 
 

@@ -44,6 +44,7 @@ class RunRow:
     mase: float | None = None
     bytes: int = 0
     error: str | None = None
+    latest: bool = False  # the run runs/latest names (what predict uses by default)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -60,12 +61,17 @@ def list_runs(runs_dir) -> list[RunRow]:
     if not runs_dir.is_dir():
         raise ForecastError(f"no runs directory {str(runs_dir)!r}. Train a run first: "
                             "forecast train DATA.csv")
+    try:
+        latest = artifacts.resolve_run(runs_dir, artifacts.LATEST).name
+    except ForecastError:  # no pointer yet, or it names a missing or broken run
+        latest = None
     rows = []
     for entry in runs_dir.iterdir():
         if entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
             continue  # staging (.tmp-*), hidden, latest, tune.db, links
         if _is_run_like(entry):
             rows.append(read_row(entry))
+            rows[-1].latest = entry.name == latest
     return sorted(rows, key=lambda r: (r.created or "", r.id), reverse=True)
 
 
@@ -145,7 +151,8 @@ def _when(created: str | None) -> str:
 
 
 def format_runs(rows: list[RunRow]) -> str:
-    """The listing as a plain-text table (a broken run's error in place of its data)."""
+    """The listing as a plain-text table, ``*`` marking the latest run (a broken run's
+    error in place of its data)."""
     if not rows:
         return "no runs."
     head = ("id", "created (UTC)", "data", "model", "MASE", "size")
@@ -163,14 +170,15 @@ def format_runs(rows: list[RunRow]) -> str:
               for i in range(len(head))]
     right = {4, 5}
 
-    def line(values, broken=False):
+    def line(values, mark=" ", broken=False):
         if broken:
-            return "  ".join((values[0].ljust(widths[0]), values[1].ljust(widths[1]),
-                              values[2], values[5]))
-        return "  ".join(v.rjust(w) if i in right else v.ljust(w)
-                         for i, (v, w) in enumerate(zip(values, widths))).rstrip()
+            return mark + " " + "  ".join((values[0].ljust(widths[0]),
+                                           values[1].ljust(widths[1]), values[2], values[5]))
+        return mark + " " + "  ".join(v.rjust(w) if i in right else v.ljust(w)
+                                      for i, (v, w) in enumerate(zip(values, widths))).rstrip()
 
-    return "\n".join([line(head)] + [line(c, bool(r.error)) for c, r in zip(cells, rows)])
+    return "\n".join([line(head)] + [line(c, "*" if r.latest else " ", bool(r.error))
+                                     for c, r in zip(cells, rows)])
 
 
 # -- comparison -------------------------------------------------------------------------------
