@@ -39,7 +39,9 @@ class Forecaster:
     validated here, with the command line's messages.
 
     Fitted attributes end in ``_``: ``season_``, ``window_``, ``horizon_``, ``lookbacks_``,
-    ``levels_``, ``leaderboard_`` (the backtest, or None), ``notes_`` (what the data needed),
+    ``levels_``, ``leaderboard_`` (the backtest, or None), ``deployed_`` (the model that
+    forecasts: ``"rnn"``, or the baseline ``select="best"`` chose), ``notes_`` (what the
+    data needed),
     ``config_`` (the resolved :class:`~forecaster.config.Config`).
     """
 
@@ -79,7 +81,9 @@ class Forecaster:
 
     def _set(self, run) -> None:
         self.run_, self.config_ = run, run.cfg
-        self._adopt(run.model.model_, run.state, list(run.model.lookbacks_))
+        self._adopt(run.model.model_ if run.deployed is None else run.deployed, run.state,
+                    list(run.model.lookbacks_))
+        self.deployed_ = run.deployed_name
         self.leaderboard_ = None if run.evaluation is None else run.evaluation.to_frame()
         self.notes_ = list(run.notes)
 
@@ -243,13 +247,14 @@ def load(path: str | Path) -> Forecaster:
         path = artifacts.resolve_run(path, artifacts.LATEST)
     record = RunRecord.load(path)
     import_backend()
-    network = load_run_model(path, record.state)
+    network = load_run_model(record)
     config = path / "config.toml"
     out = Forecaster.__new__(Forecaster)
     out.profile, out.config, out.settings = "default", None, {}
     out.run_, out.run_dir_ = None, path
     out.config_ = load_config(config) if config.is_file() else None
     out._adopt(network, record.state, list(record.info.lookbacks))
+    out.deployed_ = record.info.deployed or "rnn"
     out.leaderboard_ = record.leaderboard()
     out.notes_ = list(record.state.notes)
     return out

@@ -29,9 +29,11 @@ TMP_PREFIX = ".tmp-"
 REQUIRED = ("model.keras", "preprocessing.json", "config.toml", "run.json")
 #: Files whose sha256 ``run.json`` records and every load checks.
 HASHED = ("model.keras", "preprocessing.json")
+#: A deployed baseline's files (``forecast train --select best``), hashed when present.
+DEPLOYED = ("baseline.json", "baseline.skops")
 #: The most bytes a run file may have (a run written by forecaster is far smaller): a
 #: symlink to /dev/zero or a swollen file is refused instead of read until memory runs out.
-LIMITS = {"model.keras": 2 << 30, "latest": 4096}
+LIMITS = {"model.keras": 2 << 30, "baseline.skops": 2 << 30, "latest": 4096}
 JSON_LIMIT = 1 << 30
 
 
@@ -367,8 +369,17 @@ def file_sha256(path: Path) -> str:
 
 
 def integrity(run_dir: Path) -> dict:
-    """``{file: sha256}`` of the :data:`HASHED` files, for ``run.json``."""
-    return {name: file_sha256(Path(run_dir) / name) for name in HASHED}
+    """``{file: sha256}`` of the :data:`HASHED` files and the :data:`DEPLOYED` ones
+    present, for ``run.json``."""
+    return {name: file_sha256(Path(run_dir) / name) for name in _hashed(run_dir)}
+
+
+def _hashed(run_dir: Path, recorded: dict | None = None) -> tuple:
+    """The files whose hash a run records: :data:`HASHED`, and each :data:`DEPLOYED` file
+    that exists or that ``recorded`` names (so neither adding one nor removing one
+    goes unnoticed)."""
+    return HASHED + tuple(name for name in DEPLOYED if os.path.lexists(Path(run_dir) / name)
+                          or name in (recorded or {}))
 
 
 def check_integrity(run_dir: Path, info: dict) -> None:
@@ -380,7 +391,7 @@ def check_integrity(run_dir: Path, info: dict) -> None:
     if not isinstance(recorded, dict):
         raise ArtifactError(f"run.json in run {Path(run_dir).name!r} has a malformed "
                             "`sha256` record.")
-    for name in HASHED:
+    for name in _hashed(run_dir, recorded):
         path = Path(run_dir) / name
         check_regular(path)
         if recorded.get(name) != file_sha256(path):

@@ -19,3 +19,9 @@ READER_FILLS = FILLS[:3] + ("none",) + FILLS[3:]
 AGGREGATES = ("mean", "sum", "last", "first", "max", "min")
 FORECAST_FORMATS = ("csv", "json", "parquet")  # `forecast predict --format`
 TUNE_METRICS = ("mase", "smape", "mae", "rmse", "mape")  # `forecast tune --metric`
+#: What a run deploys (``evaluation.select``, `forecast train --select`): the RNN, or the
+#: backtest's winner among the RNN and the baselines.
+SELECTS = ("rnn", "best")
+#: The baselines' public names (``forecaster.models.baselines.BASELINES`` keys, in order).
+BASELINES = ("naive", "seasonal_naive", "drift", "mean", "ridge", "random_forest",
+             "hist_gradient_boosting", "knn")

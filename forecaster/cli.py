@@ -110,6 +110,10 @@ def _epoch_progress(ctx, label):
 @click.option("--no-backtest", is_flag=True, help="Skip the backtest (no leaderboard, no "
                                                   "intervals).")
 @click.option("--name", help="Name part of the run id (default: the data file's stem).")
+@click.option("--select", type=click.Choice(choices.SELECTS),
+              help="The model the run deploys: rnn (default), or best — the backtest's "
+                   "winner among the RNN and the baselines (lowest mean MASE), which "
+                   "predict, report and the Python API then use.")
 @click.option("--distribute", type=click.Choice(choices.DISTRIBUTE),
               help="Data-parallel training: mirrored over this machine's GPUs, or "
                    "multi-worker across machines set up by TF_CONFIG (default: none; "
@@ -124,7 +128,7 @@ def _epoch_progress(ctx, label):
 @tracking_options
 @common_options
 @click.pass_context
-def train(ctx, data, horizon, origins, no_backtest, name, tune_trials, make_report,
+def train(ctx, data, horizon, origins, no_backtest, name, select, tune_trials, make_report,
           reports_dir, **kw):
     """Train an RNN on DATA (CSV, CSV.GZ or Parquet) and save a run.
 
@@ -133,7 +137,7 @@ def train(ctx, data, horizon, origins, no_backtest, name, tune_trials, make_repo
     final model on all the data and saves everything under runs/<id>/.
     """
     _prepare_runtime(ctx, import_tf=False)
-    extra = {"origins": origins}
+    extra = {"origins": origins, "select": select}
     if no_backtest:
         extra["backtest"] = False
     cfg = resolve_config(ctx, kw, horizon=horizon, extra_eval=extra)

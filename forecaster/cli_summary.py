@@ -48,5 +48,7 @@ def train_summary(r) -> list[tuple[str, str]]:
         best = table.attrs.get("best")
         if best:
             lines.append(("best in backtest", best))
+    if r.deployed_reason:
+        lines.append(("deployed", f"{r.deployed} — {r.deployed_reason}"))
     lines.append(("run", str(r.run_dir)))
     return lines

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from forecaster.choices import (AGGREGATES as AGGREGATE_CHOICES, ANCHORS, DEVICES,
-                                DISTRIBUTE, FILLS, LOSSES, MODEL_KINDS, SCALINGS)
+                                DISTRIBUTE, FILLS, LOSSES, MODEL_KINDS, SCALINGS,
+                                SELECTS)
 from forecaster.errors import ConfigError
 
 DEFAULT_PATH = Path(__file__).with_name("default.toml")
@@ -81,6 +82,7 @@ class EvaluationConfig:
     folds: int
     levels: list
     season: int
+    select: str
 
 
 @dataclass
@@ -232,6 +234,7 @@ def _validate(cfg: Config) -> None:
     _check(e.origins >= 1, "evaluation.origins", ">= 1", e.origins)
     _check(e.folds >= 1, "evaluation.folds", ">= 1", e.folds)
     _check(e.season >= 0, "evaluation.season", ">= 0", e.season)
+    _check(e.select in SELECTS, "evaluation.select", "one of " + ", ".join(SELECTS), e.select)
     _check(len(e.levels) >= 1 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
                                       and 0 < x < 100 for x in e.levels),
            "evaluation.levels", "a list of percentages between 0 and 100", e.levels)

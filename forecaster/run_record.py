@@ -35,6 +35,7 @@ class RunInfo:
     id: str | None = None
     created: str | None = None
     model: str | None = None
+    deployed: str | None = None  # what forecasts: "rnn" or a baseline (--select best)
     device: str | None = None
     window: int | None = None
     horizon: int | None = None
@@ -78,8 +79,15 @@ class RunInfo:
         if not isinstance(lookbacks, list) or not all(
                 isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in lookbacks):
             bad("lookbacks", "a list of positive integers")
+        deployed = text("deployed")
+        if deployed is not None and deployed != "rnn":
+            from forecaster.choices import BASELINES
+
+            if deployed not in BASELINES:
+                bad("deployed", "rnn or a baseline (" + ", ".join(BASELINES) + ")")
         versions = tuple((label, str(data[key])) for label, key in VERSIONS if data.get(key))
         return cls(id=text("id"), created=text("created"), model=text("model"),
+                   deployed=deployed,
                    device=text("device"), window=integer("window", 1),
                    horizon=integer("horizon", 1), season=integer("season", 1),
                    seed=integer("seed"), epochs_run=integer("epochs_run"),

@@ -140,7 +140,8 @@ class CovariateEncoder:
                 f"({', '.join(self.spec.future)}) for {steps} step(s) after "
                 f"{panel.axis.format(panel.end(i))}; they are missing from {when} (pass "
                 "them with --future FILE).")
-        files = (have[:steps] - self.mean[kp:]) / self.scale[kp:]
+        files = ((have[:steps] - self.mean[kp:]) / self.scale[kp:] if kf
+                 else np.zeros((steps, 0)))  # no known-future columns: nothing ahead
         gen = generated_features(self.spec, panel.axis, panel.future(i, steps))
         static = np.broadcast_to(self._statics(cov, i), (steps, len(self.static_names())))
         return np.concatenate([files, gen, static], axis=1)

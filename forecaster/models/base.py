@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.data.panel import Panel
+from forecaster.errors import DataError
 
 FORECAST_COLUMNS = ["series_id", "timestamp", "step", "forecast"]
 
@@ -31,16 +32,34 @@ class Forecaster:
     def fit(self, panel: Panel) -> "Forecaster":
         self._fit(panel)
         self.panel_ = panel
+        self.fitted_ids_ = tuple(panel.ids)
         return self
 
     def predict(self, horizon: int, panel: Panel | None = None) -> pd.DataFrame:
-        if not hasattr(self, "panel_"):
+        if not hasattr(self, "fitted_ids_"):
             raise NotFittedError(f"{type(self).__name__} must be fitted before predict.")
         if int(horizon) < 1:
             raise ValueError(f"horizon must be >= 1. Got {horizon}.")
-        context = self.panel_ if panel is None else panel
+        context = getattr(self, "panel_", None) if panel is None else panel
+        if context is None:  # restored from a run: it keeps no training panel
+            raise ValueError(f"{type(self).__name__} restored from a run needs `panel` "
+                             "(the context to forecast from).")
         values = self._predict(context, int(horizon))  # (n_series, horizon)
         return forecast_to_frame(context, np.asarray(values, dtype=np.float64))
+
+    def adopt(self, panel: Panel) -> list[str]:
+        """Learn the per-series state of the series of ``panel`` this model was not fitted
+        on, from their values in ``panel`` (a forecast from new data without retraining);
+        what was learned across series is kept.  Returns the ids adopted."""
+        known = set(self.fitted_ids_)
+        new = [sid for sid in panel.ids if sid not in known]
+        if new:
+            self._adopt(panel.select(new))
+            self.fitted_ids_ += tuple(new)
+        return new
+
+    def _adopt(self, panel: Panel) -> None:
+        """Per-series state of ``panel``'s (new) series; nothing for models without any."""
 
     def _fit(self, panel: Panel) -> None:  # pragma: no cover - interface
         raise NotImplementedError
@@ -66,6 +85,18 @@ class WithoutCovariates(Forecaster):
         from dataclasses import replace
 
         return self.model._predict(replace(panel, covariates=None), horizon)
+
+
+def fitted_rows(model: Forecaster, panel: Panel) -> list[int]:
+    """Row of each ``panel`` series among the fitted ones (new context must use known ids,
+    or be adopted first: :meth:`Forecaster.adopt`)."""
+    index = {sid: i for i, sid in enumerate(model.fitted_ids_)}
+    missing = [sid for sid in panel.ids if sid not in index]
+    if missing:
+        raise DataError(
+            f"`panel` must contain only series the model was fitted on. "
+            f"Got unknown series {missing[:5]!r}.")
+    return [index[sid] for sid in panel.ids]
 
 
 def forecast_to_frame(panel: Panel, values: np.ndarray, column: str = "forecast") -> pd.DataFrame:

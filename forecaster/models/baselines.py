@@ -24,36 +24,20 @@ that return an unfitted forecaster; the backtest wraps them into zero-argument c
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
-from sklearn.base import clone
-from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.linear_model import Ridge
 from sklearn.neighbors import KNeighborsRegressor
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from threadpoolctl import threadpool_limits
 
-from forecaster.data.windowing import SeriesScaler
-from forecaster.data.panel import Panel, TimeAxis
-from forecaster.errors import ConfigError, DataError
-from forecaster.models.base import Forecaster
+from forecaster import choices
+from forecaster.data.panel import Panel
+from forecaster.errors import ConfigError
+from forecaster.models.base import Forecaster, fitted_rows
+from forecaster.models.lag_regression import LagRegressionForecaster, calendar_features
 
 __all__ = [
     "NaiveForecaster", "SeasonalNaiveForecaster", "DriftForecaster", "MeanForecaster",
     "LagRegressionForecaster", "BASELINES", "make_baseline", "calendar_features",
 ]
-
-
-def _fitted_rows(model: Forecaster, panel: Panel) -> list[int]:
-    """Row of each ``panel`` series in the fitted panel (new context must use known ids)."""
-    index = {sid: i for i, sid in enumerate(model.panel_.ids)}
-    missing = [sid for sid in panel.ids if sid not in index]
-    if missing:
-        raise DataError(
-            f"`panel` must contain only series the model was fitted on. "
-            f"Got unknown series {missing[:5]!r}.")
-    return [index[sid] for sid in panel.ids]
 
 
 class NaiveForecaster(Forecaster):
@@ -127,14 +111,13 @@ class DriftForecaster(Forecaster):
     name = "drift"
 
     def _fit(self, panel: Panel) -> None:
-        # (y_T - y_1) / (T - 1) computed on halves: the difference of two values near
-        # ±1.8e308 would overflow
-        self.slope_ = np.array([
-            (v[-1] / 2 - v[0] / 2) / (len(v) - 1) * 2 if len(v) > 1 else 0.0
-            for v in panel.values])
+        self.slope_ = _slopes(panel)
+
+    def _adopt(self, panel: Panel) -> None:
+        self.slope_ = np.concatenate([self.slope_, _slopes(panel)])
 
     def _predict(self, panel: Panel, horizon: int) -> np.ndarray:
-        slopes = self.slope_[_fitted_rows(self, panel)]
+        slopes = self.slope_[fitted_rows(self, panel)]
         steps = np.arange(1, horizon + 1)
         return np.array([v[-1] + s * steps for v, s in zip(panel.values, slopes)])
 
@@ -150,9 +133,19 @@ class MeanForecaster(Forecaster):
     def _fit(self, panel: Panel) -> None:
         self.mean_ = np.array([_safe_mean(v) for v in panel.values])
 
+    def _adopt(self, panel: Panel) -> None:
+        self.mean_ = np.concatenate([self.mean_, [_safe_mean(v) for v in panel.values]])
+
     def _predict(self, panel: Panel, horizon: int) -> np.ndarray:
-        means = self.mean_[_fitted_rows(self, panel)]
+        means = self.mean_[fitted_rows(self, panel)]
         return np.repeat(means[:, None], horizon, axis=1)
+
+
+def _slopes(panel: Panel) -> np.ndarray:
+    """``(y_T - y_1) / (T - 1)`` of every series, computed on halves: the difference of two
+    values near ±1.8e308 would overflow; a one-point series has slope 0."""
+    return np.array([(v[-1] / 2 - v[0] / 2) / (len(v) - 1) * 2 if len(v) > 1 else 0.0
+                     for v in panel.values], dtype=np.float64)
 
 
 def _safe_mean(v: np.ndarray) -> float:
@@ -160,268 +153,6 @@ def _safe_mean(v: np.ndarray) -> float:
     values divided by the largest is not."""
     big = float(np.max(np.abs(v)))
     return float(np.mean(v / big) * big) if big > 0 and np.isfinite(big) else float(np.mean(v))
-
-
-# -- calendar features ---------------------------------------------------------------------
-
-_RULE_GROUPS = {
-    "year": ("Y", "YS", "A", "AS", "BY", "BYS", "YE", "BYE", "BA", "BAS"),
-    "quarter": ("Q", "QS", "BQ", "BQS", "QE", "BQE"),
-    "month": ("M", "MS", "BM", "BMS", "ME", "BME", "SM", "SMS", "SME", "CBMS", "CBME"),
-    "week": ("W",),
-    "day": ("D", "B", "C"),
-    "hour": ("H", "h", "BH", "bh", "CBH", "cbh"),
-    "minute": ("T", "min", "S", "s", "L", "ms", "U", "us", "N", "ns"),
-}
-
-
-def _frequency_group(axis: TimeAxis) -> str | None:
-    if not axis.is_datetime:
-        return None
-    rule = axis.offset.rule_code.split("-")[0]
-    for group, rules in _RULE_GROUPS.items():
-        if rule in rules:
-            return group
-    return None
-
-
-def calendar_features(timestamps, axis: TimeAxis) -> tuple[pd.DataFrame, list[str], list[str]]:
-    """Calendar features of ``timestamps`` for the frequency of ``axis``.
-
-    Returns ``(frame, categorical_columns, cyclical_columns)``.  Categorical columns are
-    small integer codes meant for one-hot encoding (month of monthly data, quarter of
-    quarterly data, day of week of daily/hourly data, hour of hourly data); cyclical
-    columns are ``sin``/``cos`` pairs for positions with too many values to one-hot (week of
-    the year for weekly data, day of the year for daily data, hour of the day for sub-hourly
-    data).  Annual, unknown and integer axes have no calendar features.
-    """
-    group = _frequency_group(axis)
-    ts = pd.DatetimeIndex(timestamps) if group else None
-    data, categorical, cyclical = {}, [], []
-
-    def cat(name, values):
-        data[name] = np.asarray(values, dtype=np.int64)
-        categorical.append(name)
-
-    def cyc(name, position, period):
-        angle = 2 * np.pi * np.asarray(position, dtype=np.float64) / period
-        data[f"{name}_sin"], data[f"{name}_cos"] = np.sin(angle), np.cos(angle)
-        cyclical.extend([f"{name}_sin", f"{name}_cos"])
-
-    if group == "quarter":
-        cat("quarter", ts.quarter)
-    elif group == "month":
-        cat("month", ts.month)
-    elif group == "week":
-        cyc("year", ts.day_of_year - 1, 365.25)
-    elif group == "day":
-        cat("dayofweek", ts.day_of_week)
-        cyc("year", ts.day_of_year - 1, 365.25)
-    elif group == "hour":
-        cat("hour", ts.hour)
-        cat("dayofweek", ts.day_of_week)
-    elif group == "minute":
-        cyc("day", ts.hour * 60 + ts.minute, 1440)
-        cat("dayofweek", ts.day_of_week)
-    n = len(timestamps)
-    return pd.DataFrame(data, index=pd.RangeIndex(n)), categorical, cyclical
-
-
-# -- global lag regression -----------------------------------------------------------------
-
-
-#: Largest bootstrap sample per tree for estimators that take ``max_samples``.
-BOOTSTRAP_CAP = 50_000
-
-
-class LagRegressionForecaster(Forecaster):
-    """A scikit-learn regressor on lagged values, one global model for every series.
-
-    **Features.** For a target time ``t`` the features are the series' scaled values at
-    ``t − k`` for every ``k`` in ``lags`` (``lag_k``), plus calendar features of ``t`` when
-    the axis is a calendar axis and ``calendar`` is true (see :func:`calendar_features`).
-    ``lags`` defaults to ``1 … m`` for a season ``m`` (12 for monthly, 52 for weekly data),
-    else ``1 … 8``, shortened when the shortest training series is too short to give at
-    least as many training rows as lags.
-
-    **Scaling.** Each series is standardised with its own
-    :class:`~forecaster.data.windowing.SeriesScaler` (by its std; robust to magnitudes like
-    1e300), fitted on the training panel only, so one global regressor can learn
-    from series of very different magnitudes; forecasts are mapped back per series.
-
-    **Target.** The regressor learns the *change* from the last observed value in scaled
-    units (``z_t − z_{t−1}``), not the level: trees and nearest neighbours cannot predict
-    outside the range of their training targets, and a trending series leaves that range
-    exactly where the forecast starts.  Set ``difference=False`` to learn levels.
-
-    **Multi-step.** Forecasts are recursive: each one-step forecast is appended to the
-    history and becomes ``lag_1`` of the next step.
-
-    The model is a :class:`~sklearn.pipeline.Pipeline` of a
-    :class:`~sklearn.compose.ColumnTransformer` (``StandardScaler`` on the lags, cyclical
-    calendar columns passed through, ``OneHotEncoder`` on categorical calendar columns) and
-    a clone of ``estimator``; it is exposed as ``pipeline_`` once fitted.
-
-    ``n_threads`` caps the OpenMP/BLAS threads used while fitting and predicting (default 1:
-    these data sets are small, and on a shared machine oversubscribed threads are far slower
-    than one; ``None`` leaves the libraries' defaults).
-    """
-
-    name = "lag_regression"
-
-    def __init__(self, estimator, lags=None, calendar: bool = True, season: int | None = None,
-                 difference: bool = True, n_threads: int | None = 1):
-        if lags is not None:
-            lags = sorted({int(k) for k in lags})
-            if not lags or lags[0] < 1:
-                raise ConfigError(f"`lags` must be positive integers. Got {lags!r}.")
-        self.estimator = estimator
-        self.lags = lags
-        self.calendar = bool(calendar)
-        self.season = season
-        self.difference = bool(difference)
-        self.n_threads = n_threads
-
-    # -- helpers ------------------------------------------------------------------------
-    def _resolve_lags(self, panel: Panel) -> list[int]:
-        shortest = int(panel.lengths.min())
-        if self.lags is not None:
-            if self.lags[-1] >= shortest:
-                sizes = ", ".join(f"{sid}={len(v)}" for sid, v in panel if len(v) <= self.lags[-1])
-                raise DataError(
-                    f"`lags` up to {self.lags[-1]} need series longer than {self.lags[-1]} "
-                    f"points. Got {sizes}.")
-            return list(self.lags)
-        season = self.season if self.season is not None else panel.axis.season()
-        n_lags = season if season and season > 1 else 8
-        # keep at least as many training rows as lags in the shortest series
-        n_lags = min(n_lags, shortest // 2)
-        if n_lags < 1:
-            raise DataError(
-                f"series must have at least 2 points to fit {self.name}. "
-                f"Got {', '.join(f'{sid}={len(v)}' for sid, v in panel if len(v) < 2)}.")
-        return list(range(1, n_lags + 1))
-
-    def _features(self, lag_matrix: np.ndarray, timestamps, covariates=None) -> pd.DataFrame:
-        frame = pd.DataFrame(lag_matrix, columns=self._lag_columns)
-        if self._categorical or self._cyclical:
-            cal, _, _ = calendar_features(timestamps, self.axis_)
-            frame = pd.concat([frame, cal], axis=1)
-        if covariates is not None:
-            frame = pd.concat([frame, pd.DataFrame(covariates, columns=self._cov_columns)],
-                              axis=1)
-        return frame
-
-    def _covariate_rows(self, panel: Panel, i: int, p: int):
-        """The covariate features of series ``i``'s training rows (targets ``p …``):
-        past covariates at the step before the target (lag 1), known-future and static
-        ones at the target step; None without covariates."""
-        if self.encoder_ is None:
-            return None
-        m = self.encoder_.history(panel, i)
-        kp = len(self.encoder_.spec.past)
-        return np.concatenate([m[p - 1:-1, :kp], m[p:, kp:]], axis=1)
-
-    # -- Forecaster ---------------------------------------------------------------------
-    def _fit(self, panel: Panel) -> None:
-        with threadpool_limits(limits=self.n_threads):
-            self._fit_unlimited(panel)
-
-    def _predict(self, panel: Panel, horizon: int) -> np.ndarray:
-        with threadpool_limits(limits=self.n_threads):
-            return self._predict_unlimited(panel, horizon)
-
-    def _fit_unlimited(self, panel: Panel) -> None:
-        self.lags_ = self._resolve_lags(panel)
-        self.axis_ = panel.axis
-        p = self.lags_[-1]
-        self._lag_columns = [f"lag_{k}" for k in self.lags_]
-        use_calendar = self.calendar and panel.axis.is_datetime
-        _, self._categorical, self._cyclical = (
-            calendar_features(panel.timestamps(0)[:1], panel.axis) if use_calendar
-            else (None, [], []))
-
-        self.encoder_ = None
-        self._cov_columns = []
-        if panel.covariates is not None:
-            from forecaster.data.features import CovariateEncoder
-
-            self.encoder_ = CovariateEncoder.fit(panel, panel.lengths)
-            lay = self.encoder_.layout()
-            self._cov_columns = ([f"{c}_lag_1" for c in lay.past] + list(lay.known)
-                                 + list(lay.static))
-        self.scalers_ = {}
-        blocks, targets = [], []
-        for i, (sid, v) in enumerate(panel):
-            scaler = SeriesScaler.fit([v])  # robust to huge magnitudes (1e300)
-            self.scalers_[sid] = scaler
-            z = scaler.transform(0, v)
-            windows = np.lib.stride_tricks.sliding_window_view(z, p + 1)  # (n - p, p + 1)
-            lag_matrix = windows[:, [p - k for k in self.lags_]]
-            target = windows[:, p] - (windows[:, p - 1] if self.difference else 0.0)
-            blocks.append(self._features(lag_matrix, panel.timestamps(i)[p:],
-                                         self._covariate_rows(panel, i, p)))
-            targets.append(target)
-        X = pd.concat(blocks, ignore_index=True)
-        y = np.concatenate(targets)
-
-        transformers = [("lags", StandardScaler(), self._lag_columns)]
-        if self._cyclical:
-            transformers.append(("cyclical", "passthrough", self._cyclical))
-        if self._cov_columns:  # already scaled by the encoder
-            transformers.append(("covariates", "passthrough", self._cov_columns))
-        if self._categorical:
-            transformers.append(("calendar", OneHotEncoder(handle_unknown="ignore",
-                                                           sparse_output=False),
-                                 self._categorical))
-        estimator = clone(self.estimator)
-        if "max_samples" in estimator.get_params() and len(X) > BOOTSTRAP_CAP:
-            # bagging ensembles: each tree sees at most BOOTSTRAP_CAP rows, so a forest on a
-            # big panel costs seconds, not minutes (the trees stay as deep as before)
-            estimator.set_params(max_samples=BOOTSTRAP_CAP)
-        self.pipeline_ = Pipeline([
-            ("features", ColumnTransformer(transformers)),
-            ("model", estimator),
-        ]).fit(X, y)
-
-    def _predict_unlimited(self, panel: Panel, horizon: int) -> np.ndarray:
-        _fitted_rows(self, panel)
-        p = self.lags_[-1]
-        short = [f"{sid}={len(v)}" for sid, v in panel if len(v) < p]
-        if short:
-            raise DataError(f"context series must have at least {p} points (the largest lag). "
-                            f"Got {', '.join(short)}.")
-        history = np.array([
-            self.scalers_[sid].transform(0, v[-p:]) for sid, v in panel])
-        future = panel.futures(horizon)  # series-major: step h of every series at h::horizon
-        ahead = self._ahead(panel, horizon)
-        out = np.empty((len(panel), horizon))
-        for h in range(horizon):
-            lag_matrix = history[:, [p - k for k in self.lags_]]
-            stamps = future[h::horizon]
-            step = self.pipeline_.predict(self._features(
-                lag_matrix, stamps, None if ahead is None else ahead[:, h]))
-            z_next = step + (history[:, -1] if self.difference else 0.0)
-            out[:, h] = z_next
-            history = np.concatenate([history[:, 1:], z_next[:, None]], axis=1)
-        for i, sid in enumerate(panel.ids):
-            out[i] = self.scalers_[sid].inverse(0, out[i])
-        return out
-
-    def _ahead(self, panel: Panel, horizon: int):
-        """``(n_series, horizon, features)``: each step's covariate features — past
-        covariates held at their last observed value (unknown after the origin), the
-        known-future and static ones of that step; None without covariates."""
-        if self.encoder_ is None:
-            return None
-        kp = len(self.encoder_.spec.past)
-        rows = []
-        for i in range(len(panel)):
-            last = self.encoder_.history(panel, i, last=1)[-1, :kp]
-            known = self.encoder_.ahead(panel, i, horizon)
-            rows.append(np.concatenate([np.repeat(last[None], horizon, axis=0), known],
-                                       axis=1))
-        return np.stack(rows)
 
 
 # -- registry ------------------------------------------------------------------------------
@@ -479,6 +210,9 @@ BASELINES = {
     "hist_gradient_boosting": _hist_gradient_boosting,
     "knn": _knn,
 }
+
+
+assert tuple(BASELINES) == choices.BASELINES  # the names the run records check against
 
 
 def make_baseline(name: str, season: int | None = None, seed: int = 0) -> Forecaster:

@@ -72,7 +72,7 @@ def predict(run, horizon: int, new_data=None, future=None) -> Prediction:
     _check_dates(state, horizon)  # before the model is loaded
     ahead, more = read_future(future, state, horizon, data)  # (None, []) without any
     notes += more
-    frame, more = _forecast(load_run_model(record.path, state), state, horizon, None, ahead)
+    frame, more = _forecast(load_run_model(record), state, horizon, None, ahead)
     return Prediction(frame=frame, run_dir=record.path, state=state, notes=notes + more)
 
 
@@ -122,11 +122,50 @@ def moved_state(state: Preprocessing, new_data,
     return moved, list(panel.notes) + notes
 
 
-def load_run_model(run_dir: Path, state: Preprocessing):
-    """The run's network, loaded safely and checked against its preprocessing.json."""
-    model = artifacts.load_model(Path(run_dir) / "model.keras")
-    _check_model(model, state, Path(run_dir))
+def load_run_model(record: RunRecord):
+    """The model the run deploys, loaded safely: its network (``model.keras``, checked
+    against preprocessing.json), or the baseline that ``forecast train --select best``
+    deployed (:func:`load_baseline`)."""
+    if record.info.deployed not in (None, "rnn"):
+        return load_baseline(record)
+    model = artifacts.load_model(record.path / "model.keras")
+    _check_model(model, record.state, record.path)
     return model
+
+
+def load_baseline(record: RunRecord):
+    """The run's deployed baseline from ``baseline.json`` (and ``baseline.skops``, the
+    scikit-learn pipeline, read by skops with its trusted-types check); run.json's hashes
+    of both were checked when the record was loaded.  Anything that does not fit the run
+    is an :class:`~forecaster.errors.ArtifactError`."""
+    import os
+
+    from forecaster.evaluation.intervals import ConformalIntervals
+    from forecaster.models.baseline_state import DeployedBaseline, from_state
+
+    data = artifacts.read_json(record.path / "baseline.json")
+    blob_path = record.path / "baseline.skops"
+    blob = None
+    if os.path.lexists(blob_path):
+        artifacts.check_regular(blob_path)  # a regular file within its size limit
+        blob = blob_path.read_bytes()
+    model = from_state(data.get("model"), blob, record.state.axis)
+    where = f"baseline.json in run {record.path.name!r}"
+    if model.name != record.info.deployed:
+        raise artifacts.ArtifactError(f"{where} holds {model.name!r}; run.json deploys "
+                                      f"{record.info.deployed!r}.")
+    if list(model.fitted_ids_) != [s.id for s in record.state.series]:
+        raise artifacts.ArtifactError(f"{where} was fitted on other series than the run's.")
+    conformal = data.get("conformal")
+    if conformal is not None:
+        try:
+            bands = ConformalIntervals.from_json(conformal)
+        except DataError as exc:
+            raise artifacts.ArtifactError(f"{where}: {exc}") from None
+        if sorted(bands.levels) != sorted(float(v) for v in record.state.levels):
+            raise artifacts.ArtifactError(f"{where} calibrates other interval levels than "
+                                          "the run's.")
+    return DeployedBaseline(model, conformal)
 
 
 def check_horizon(horizon) -> None:
@@ -155,8 +194,39 @@ def _forecast(model, state: Preprocessing, horizon: int, levels,
               ahead=None) -> tuple[pd.DataFrame, list]:
     """:func:`forecast_from` once its arguments are checked; ``ahead`` (per series, the
     future covariates after its end) for a run with covariates."""
-    notes = []
-    covariates = None
+    from forecaster.models.baseline_state import DeployedBaseline
+
+    if isinstance(model, DeployedBaseline):
+        values, notes = model.forecast(state.context_panel(ahead), horizon)
+        conformal = model.conformal
+    else:
+        values, notes = _network_forecast(model, state, horizon, ahead)
+        conformal = state.conformal
+    frame = forecast_to_frame(state.context_panel(), values)
+    if conformal:
+        from forecaster.evaluation.intervals import ConformalIntervals, level_name
+
+        scales = {s.id: s.band_scale for s in state.series}
+        frame = ConformalIntervals.from_json(conformal).predict(frame, scales)
+        if levels is not None:
+            unwanted = [level_name(lv) for lv in state.levels if lv not in levels]
+            frame = frame.drop(columns=[f"{side}_{name}" for name in unwanted
+                                        for side in ("lower", "upper")])
+        frame, dropped = drop_unbounded(frame)
+        notes += dropped
+        if horizon > state.horizon:
+            notes.append("intervals beyond the trained horizon are widened by sqrt(h/H) and "
+                         "were not calibrated on data.")
+    else:
+        notes.append("this run has no backtest, so the forecast has no intervals.")
+    return frame.drop(columns=["step"]), notes
+
+
+def _network_forecast(model, state: Preprocessing, horizon: int,
+                      ahead) -> tuple[np.ndarray, list]:
+    """The RNN's ``(values, notes)`` from the stored contexts: directly up to the trained
+    horizon, recursively beyond it."""
+    notes, covariates = [], None
     if state.encoder is not None:
         from forecaster.data.features import CovariateContext
 
@@ -172,24 +242,7 @@ def _forecast(model, state: Preprocessing, horizon: int, levels,
         notes.append(f"horizon {horizon} exceeds the trained horizon {state.horizon}: steps "
                      f"{state.horizon + 1}–{horizon} are forecast recursively from the "
                      "model's own forecasts.")
-    frame = forecast_to_frame(state.context_panel(), values)
-    if state.conformal:
-        from forecaster.evaluation.intervals import ConformalIntervals, level_name
-
-        scales = {s.id: s.band_scale for s in state.series}
-        frame = ConformalIntervals.from_json(state.conformal).predict(frame, scales)
-        if levels is not None:
-            unwanted = [level_name(lv) for lv in state.levels if lv not in levels]
-            frame = frame.drop(columns=[f"{side}_{name}" for name in unwanted
-                                        for side in ("lower", "upper")])
-        frame, dropped = drop_unbounded(frame)
-        notes += dropped
-        if horizon > state.horizon:
-            notes.append("intervals beyond the trained horizon are widened by sqrt(h/H) and "
-                         "were not calibrated on data.")
-    else:
-        notes.append("this run has no backtest, so the forecast has no intervals.")
-    return frame.drop(columns=["step"]), notes
+    return values, notes
 
 
 def drop_unbounded(frame: pd.DataFrame) -> tuple[pd.DataFrame, list]:

@@ -38,7 +38,7 @@ from forecaster.cluster import check as check_cluster
 from forecaster.config import Config, dump_toml
 from forecaster.data.ingest import fingerprint
 from forecaster.data.panel import Panel
-from forecaster.errors import DataError
+from forecaster.errors import ConfigError, DataError
 from forecaster.evaluation.backtest import BacktestSpec
 from forecaster.pipeline.evaluate import WITHOUT
 from forecaster.pipeline.inputs import describe_scaling, load_panel, season_and_origin
@@ -75,6 +75,8 @@ class TrainResult:
     season: int | None = None
     season_origin: str = "none"
     scaling: str = ""  # how each series was scaled (describe_scaling)
+    deployed: str = "rnn"  # the model the run forecasts with (--select)
+    deployed_reason: str = ""
 
 
 def backtest_spec(horizon: int, origins: int) -> BacktestSpec:
@@ -90,6 +92,9 @@ def _plan_backtest(panel: Panel, cfg: Config, season):
 
     Returns ``(shape, origins)``; ``origins`` is 0 when no backtest fits in the data."""
     m, t = cfg.model, cfg.training
+    if cfg.evaluation.select == "best" and not cfg.evaluation.backtest:
+        raise ConfigError("`--select best` deploys the backtest's winner, so it needs the "
+                          "backtest; drop --no-backtest.")
     shape = resolve_shape(panel, window=m.window, horizon=m.horizon,
                           validation=t.validation, season=season)
     if not cfg.evaluation.backtest:
@@ -132,6 +137,12 @@ class FittedRun:
     cluster: object = None
     started: float = 0.0
     importance: dict | None = None  # covariates' permutation importance on the backtest
+    selection: object = None        # pipeline.select.Selection under --select best
+    deployed: object = None         # the DeployedBaseline when a baseline won it
+
+    @property
+    def deployed_name(self) -> str:
+        return "rnn" if self.deployed is None else self.deployed.name
 
     @property
     def chief(self) -> bool:
@@ -174,7 +185,10 @@ def result_of(fitted: FittedRun, run_dir: Path | None) -> TrainResult:
                        lookbacks=tuple(model.lookbacks_), season=fitted.season,
                        season_origin=fitted.season_origin,
                        scaling=describe_scaling(model.scaling, fitted.panel.ids,
-                                                model.scaler_.log))  # rows in panel order
+                                                model.scaler_.log),  # rows in panel order
+                       deployed=fitted.deployed_name,
+                       deployed_reason="" if fitted.selection is None
+                       else fitted.selection.reason)
 
 
 def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
@@ -235,7 +249,9 @@ def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
                                                 seed=cfg.training.seed)
     else:
         notes.append("the series is too short for a backtest: no leaderboard and no "
-                     "prediction intervals (add data or lower --horizon).")
+                     "prediction intervals (add data or lower --horizon)" + (
+                         "; nothing to select from: the RNN is deployed." if
+                         cfg.evaluation.select == "best" else "."))
 
     # The backtest fitted the RNN as the final fit would be (early stopping on its
     # validation tail, then every window for the chosen epochs): the final fit reuses
@@ -249,12 +265,24 @@ def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
     fit = chosen if chosen is not None else model.fit_  # the early-stopped fit
     run = FittedRun(cfg=cfg, panel=panel, model=model, fit=fit, state=None, forecast=None,
                     evaluation=evaluation, notes=notes, season=season,
-                    season_origin=season_origin, mode=mode,
-                    replicas=replicas, cluster=cluster, started=started,
-                    importance=importance)
+                    season_origin=season_origin, mode=mode, replicas=replicas,
+                    cluster=cluster, started=started, importance=importance,
+                    selection=_selection(cfg, evaluation if chief else None, log))
     if chief:
         _finish(run, levels)
     return run
+
+
+def _selection(cfg: Config, evaluation, log):
+    """Under ``--select best``, the deployable model the backtest ranks first and why
+    (:func:`forecaster.pipeline.select.choose`); None otherwise or without a backtest."""
+    if evaluation is None or cfg.evaluation.select != "best":
+        return None
+    from forecaster.pipeline.select import choose
+
+    selection = choose(evaluation, ["rnn"] + TRAIN_BASELINES)
+    log(f"selected for deployment: {selection.model} ({selection.reason})")
+    return selection
 
 
 def _start_runtime(cfg: Config, cluster, log) -> int:
@@ -277,9 +305,10 @@ def _start_runtime(cfg: Config, cluster, log) -> int:
 
 
 def _finish(run: FittedRun, levels) -> None:
-    """Step 5 (the chief's): the forecast of the trained horizon with split-conformal
-    intervals calibrated on the backtest's RNN residuals, the preprocessing state, and
-    the gradient diagnostic of one network."""
+    """Step 5 (the chief's): the baseline that ``--select best`` deploys (fitted on all the
+    data), the deployed model's forecast of the trained horizon with split-conformal
+    intervals calibrated on its backtest residuals, the preprocessing state, and the
+    gradient diagnostic of one network."""
     from forecaster.evaluation.gradients import gradient_norms
     from forecaster.evaluation.intervals import ConformalIntervals
 
@@ -290,7 +319,17 @@ def _finish(run: FittedRun, levels) -> None:
     # change in those units (not the network's scaler, which on the log scale is a
     # ratio and would give a series at ten times the level the same absolute band)
     scales = series_scales(run.panel, run.season)
-    conformal = None
+    rnn_bands = None if evaluation is None else ConformalIntervals(levels).fit(
+        evaluation.backtest.for_model("rnn"), scales)
+    conformal = None if rnn_bands is None else rnn_bands.to_json()
+    bands = rnn_bands
+    if run.selection is not None and run.selection.model != "rnn":
+        from forecaster.pipeline.select import deploy_baseline
+
+        run.deployed = deploy_baseline(run.selection.model, run.panel, evaluation,
+                                       season=run.season, seed=run.cfg.training.seed,
+                                       levels=levels, scales=scales)
+        bands = ConformalIntervals.from_json(run.deployed.conformal)
     H = model.shape_.horizon
     cov = run.panel.covariates
     if cov is not None and cov.n_future and min(len(a) for a in cov.ahead) < H:
@@ -298,17 +337,11 @@ def _finish(run: FittedRun, levels) -> None:
         run.notes.append(f"no forecast was made at training time: it needs the future "
                          f"covariates ({', '.join(cov.spec.future)}) over the {H} steps after "
                          "the data; forecast with `forecast predict --future FILE`.")
-    else:
-        forecast = model.predict(H)
-    if evaluation is not None and forecast is not None:
-        intervals = ConformalIntervals(levels).fit(evaluation.backtest.for_model("rnn"),
-                                                   scales)
-        conformal = intervals.to_json()
-        forecast, dropped = drop_unbounded(intervals.predict(forecast, scales))
-        run.notes += dropped
-    elif evaluation is not None:
-        conformal = ConformalIntervals(levels).fit(evaluation.backtest.for_model("rnn"),
-                                                   scales).to_json()
+    else:  # the deployed model's forecast of the trained horizon
+        forecast = (model if run.deployed is None else run.deployed.model).predict(H)
+        if bands is not None:
+            forecast, dropped = drop_unbounded(bands.predict(forecast, scales))
+            run.notes += dropped
     run.forecast = forecast
     run.state = Preprocessing.from_fit(run.panel, model, season=run.season,
                                        levels=list(levels), conformal=conformal,
@@ -339,6 +372,8 @@ def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
             run.evaluation.write(out)
         if panel.covariates is not None:
             artifacts.write_json(out / "covariates.json", covariates_record(run))
+        if run.deployed is not None:
+            _write_deployed(run.deployed, out)
         if run.forecast is not None:
             frame = run.forecast.copy()
             frame["timestamp"] = panel.axis.format_all(frame["timestamp"])
@@ -355,7 +390,9 @@ def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
             "id": run_id,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "forecaster_version": forecaster.__version__,
-            "model": cfg.model.kind, "device": model.device_, "seed": cfg.training.seed,
+            "model": cfg.model.kind, "deployed": run.deployed_name,
+            "selection": None if run.selection is None else run.selection.to_json(),
+            "device": model.device_, "seed": cfg.training.seed,
             "window": shape.window, "lookbacks": list(model.lookbacks_),
             "horizon": shape.horizon, "season": run.season,
             "season_origin": run.season_origin, "scaling": cfg.model.scaling,
@@ -373,6 +410,18 @@ def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
             "sha256": artifacts.integrity(out),  # checked whenever the run is loaded
         })
     return stage.final
+
+
+def _write_deployed(deployed, out: Path) -> None:
+    """``baseline.json`` (what the baseline learned, its interval quantiles) and, for the
+    lag regressors, ``baseline.skops`` (the scikit-learn pipeline; no pickle)."""
+    from forecaster.models.baseline_state import to_state
+
+    state, blob = to_state(deployed.model)
+    artifacts.write_json(out / "baseline.json", {"model": state,
+                                                 "conformal": deployed.conformal})
+    if blob is not None:
+        (out / "baseline.skops").write_bytes(blob)
 
 
 def covariates_record(run: FittedRun) -> dict:

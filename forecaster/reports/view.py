@@ -107,6 +107,7 @@ def summary(run: RunInfo, pre: dict, data: dict | None, run_dir: Path) -> list[d
     versions = ", ".join(f"{label} {version}" for label, version in run.versions)
     model_rows = [
         row("model", f"{model_label(run.model)} ({run.model})" if run.model else None),
+        *([row("deployed", _deployed_text(run))] if _deployed_text(run) else []),
         row("window → horizon", f"{run.window or pre.get('window')} → "
             f"{run.horizon or pre.get('horizon')} steps"),
         row("season", _season_text(run.season or pre.get("season"),
@@ -292,6 +293,19 @@ def covariates_view(record: dict | None) -> dict | None:
                      f"({', '.join(known)}) over each fold's horizon, as if they had been "
                      "known in advance.")
     return {"rows": rows, "description": " ".join(parts), "scored": bool(importance)}
+
+
+def _deployed_text(run: RunInfo) -> str | None:
+    """Which model the run forecasts with and why, when ``--select best`` chose it (or
+    when a baseline is deployed); None for a run that simply deploys its RNN."""
+    from forecaster.reports.figures import model_label
+
+    selection = run.raw.get("selection")
+    reason = selection.get("reason") if isinstance(selection, dict) else None
+    if run.deployed in (None, "rnn") and not reason:
+        return None
+    name = "the RNN" if run.deployed in (None, "rnn") else model_label(run.deployed)
+    return f"{name} (--select best: {reason})" if reason else name
 
 
 def _season_text(season, origin) -> str:

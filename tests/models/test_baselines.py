@@ -179,9 +179,9 @@ def test_forest_bootstrap_is_capped_on_big_panels(monkeypatch):
     import numpy as np
 
     from forecaster.data.panel import Panel, TimeAxis
-    from forecaster.models import baselines as B
+    from forecaster.models import baselines as B, lag_regression
 
-    monkeypatch.setattr(B, "BOOTSTRAP_CAP", 50)
+    monkeypatch.setattr(lag_regression, "BOOTSTRAP_CAP", 50)
     rng = np.random.default_rng(0)
     panel = Panel.from_arrays({f"s{i}": rng.normal(size=40).cumsum() for i in range(5)},
                               TimeAxis("integer"))
