@@ -202,10 +202,13 @@ def _value(value) -> str:
 
 
 def config_params(cfg) -> dict:
-    """The resolved config flattened: ``{"model.units": "64", …}`` (the tracking URI's
+    """The resolved config (a :class:`~forecaster.config.Config`, or its dict as a run's
+    config.toml holds it) flattened: ``{"model.units": "64", …}`` (the tracking URI's
     password, if any, masked)."""
     params = {}
-    for section, values in cfg.to_dict().items():
+    for section, values in (cfg if isinstance(cfg, dict) else cfg.to_dict()).items():
+        if not isinstance(values, dict):
+            continue
         for key, value in values.items():
             if section == "tracking" and isinstance(value, str):
                 value = shown(value)
@@ -301,13 +304,17 @@ def _guard(uri: str, what: str):
 
 
 # -- one function per command ----------------------------------------------------------------
-def log_train(uri: str, run_dir, cfg, *, data=None, report_dir=None, client=None) -> str:
+def log_train(uri: str, run_dir, cfg=None, *, data=None, report_dir=None,
+              client=None) -> str:
     """Log a saved run of ``forecast train`` on ``data`` (default: the file data.json
-    names); the MLflow run id."""
+    names) with its config ``cfg`` (default: the run's config.toml as written, so that a
+    run whose logging failed, or an older one, can be logged later); the MLflow run id."""
     from forecaster import artifacts
 
     run_dir = Path(run_dir)
     info = artifacts.read_json(run_dir / "run.json")
+    if cfg is None:
+        cfg = _run_config(run_dir)
     source = (artifacts.read_json(run_dir / "data.json")
               if (run_dir / "data.json").is_file() else {})
     params = config_params(cfg)
@@ -330,6 +337,21 @@ def log_train(uri: str, run_dir, cfg, *, data=None, report_dir=None, client=None
         client or connect(uri), experiment, name=run_dir.name,
         params=params, metrics=metrics, tags=tags,
         artifacts={"run": run_dir, "report": report_dir}))
+
+
+def _run_config(run_dir: Path) -> dict:
+    import tomllib
+
+    from forecaster import artifacts
+    from forecaster.errors import ArtifactError
+
+    path = run_dir / "config.toml"
+    artifacts.check_regular(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"config.toml in run {run_dir.name!r} is not valid TOML: "
+                            f"{exc}.") from None
 
 
 def log_evaluate(uri: str, data, cfg, out_dir, *, report_dir=None, client=None) -> str:
