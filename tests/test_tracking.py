@@ -136,6 +136,11 @@ def test_evaluate_logs_from_the_config_file_s_tracking_uri(tmp_path, monkeypatch
     assert run.data.metrics["naive.mase"] == pytest.approx(board["naive"]["mase"])
     assert {"evaluation/metrics.json", "evaluation/folds.csv", "evaluation/backtest.csv"} \
         <= _artifacts(client, run.info.run_id, "evaluation")
+    # `--mlflow ""` turns the config's tracking off
+    again = _invoke(["evaluate", AIR, "--models", "naive", "--config", cfg, "--out",
+                     tmp_path / "again", "--quiet", "--mlflow", ""])
+    assert again.exit_code == 0 and again.stderr == "", again.stderr
+    assert len(_runs(client, command="evaluate")) == 1
 
 
 def test_without_the_extra_it_is_one_line_before_any_work(tmp_path, monkeypatch):
