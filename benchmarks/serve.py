@@ -7,17 +7,22 @@ made in-process with ``forecaster.load(run).predict``.
 
 Trains one small run on ``data/air_passengers.csv`` in a temporary folder (``--epochs 5
 --ensemble 1``; the numbers measure serving, not the model's accuracy), starts a real
-``forecast serve --port 0`` process on loopback, and then, side by side in one run:
+``forecast serve --port 0`` process on loopback, and measures four contenders side by
+side, in ``--rounds`` rounds whose order alternates (forwards, then backwards), so that
+other processes on the machine disturb them alike:
 
-- ``direct``: ``Forecaster.predict(horizon, levels=[80, 95])`` on the loaded run, one
+- ``direct x1``: ``Forecaster.predict(horizon, levels=[80, 95])`` on the loaded run, one
   call after another in this process (the floor: no HTTP, no JSON);
 - ``http x1``: one client posting ``{"horizon": H, "levels": [80, 95]}`` to
   ``/runs/latest/forecast`` (keep-alive connection), one request after another;
-- ``http xN``: ``--clients`` concurrent clients, ``--requests`` each.
+- ``direct xN``: ``--clients`` threads calling ``predict`` through one lock, as the server
+  serialises the forecasts of one run;
+- ``http xN``: ``--clients`` concurrent clients.
 
-Each reports p50/p95 latency (ms) and requests/s. Every HTTP answer is checked against the
-direct forecast (an unequal or failed answer is counted as an error). The server is
-stopped however the run ends.
+Each reports p50/p95 latency (ms), requests/s and ``x direct``, its p50 over the direct
+contender's with the same concurrency. Every HTTP answer is checked against the direct
+forecast (an unequal or failed answer counts as an error). The server is stopped however
+the run ends.
 """
 
 from __future__ import annotations
@@ -46,9 +51,12 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(prog="python -m benchmarks.serve", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--clients", type=int, default=8)
-    p.add_argument("--requests", type=int, default=50, help="per client (default 50)")
+    p.add_argument("--requests", type=int, default=50,
+                   help="per client, over all rounds (default 50)")
+    p.add_argument("--single", type=int, default=100,
+                   help="one-at-a-time calls per contender, over all rounds (default 100)")
+    p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--horizon", type=int, default=12)
-    p.add_argument("--direct", type=int, default=100, help="in-process calls (default 100)")
     p.add_argument("--json", type=Path, help="also write the rows here")
     return p.parse_args(argv)
 
@@ -59,6 +67,35 @@ def stats(name: str, seconds: list[float], wall: float, errors: int = 0) -> dict
     return {"contender": name, "requests": len(seconds), "errors": errors,
             "p50 ms": round(1000 * statistics.median(ordered), 1),
             "p95 ms": round(1000 * p95, 1), "req/s": round(len(seconds) / wall, 1)}
+
+
+def concurrently(call, clients: int, calls: int) -> tuple[list[float], float, list[str]]:
+    """``clients`` threads each making ``calls`` calls of ``call(state)`` (``state``: a
+    per-thread dict): ``(latencies, wall seconds, problems)``."""
+    latencies, problems, lock = [], [], threading.Lock()
+
+    def work():
+        state = {}
+        for _ in range(calls):
+            start = time.perf_counter()
+            try:
+                problem = call(state)
+            except Exception as exc:  # noqa: BLE001  (counted as an error)
+                problem = repr(exc)
+                state.clear()
+            took = time.perf_counter() - start
+            with lock:
+                latencies.append(took)
+                if problem:
+                    problems.append(problem)
+
+    threads = [threading.Thread(target=work) for _ in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, time.perf_counter() - start, problems
 
 
 class Client:
@@ -78,33 +115,40 @@ class Client:
         return json.loads(data)
 
 
-def http_load(url: str, body: bytes, expected: list, clients: int, requests: int):
-    """``(latencies, wall seconds, errors)`` of ``clients`` × ``requests`` posts."""
-    latencies, errors, lock = [], [], threading.Lock()
+def http_call(url: str, body: bytes, expected: list):
+    def call(state):
+        client = state.setdefault("client", Client(url))
+        return None if client.forecast(body)["forecast"] == expected else "unequal answer"
+    return call
 
-    def work():
-        client = Client(url)
-        for _ in range(requests):
-            start = time.perf_counter()
-            try:
-                problem = None if client.forecast(body)["forecast"] == expected \
-                    else "unequal answer"
-            except Exception as exc:  # noqa: BLE001  (counted as an error)
-                problem = repr(exc)
-                client = Client(url)
-            took = time.perf_counter() - start
-            with lock:
-                latencies.append(took)
-                if problem:
-                    errors.append(problem)
 
-    threads = [threading.Thread(target=work) for _ in range(clients)]
-    start = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return latencies, time.perf_counter() - start, len(errors)
+def direct_call(model, horizon: int, levels: list):
+    lock = threading.Lock()  # the server's per-run lock
+
+    def call(state):
+        with lock:
+            model.predict(horizon, levels=levels)
+    return call
+
+
+def measure(contenders: dict, rounds: int) -> list[dict]:
+    """Run every ``contenders[name] = (call, clients, calls per round)`` once per round,
+    forwards on even rounds and backwards on odd ones; one row per contender."""
+    pooled = {name: ([], 0.0, []) for name in contenders}
+    names = list(contenders)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            call, clients, calls = contenders[name]
+            lat, wall, problems = concurrently(call, clients, calls)
+            done = pooled[name]
+            pooled[name] = (done[0] + lat, done[1] + wall, done[2] + problems)
+    rows = [stats(name, lat, wall, len(problems)) for name, (lat, wall, problems)
+            in pooled.items()]
+    for row in rows:
+        base = next(b for b in rows if b["contender"] == "direct " + row["contender"]
+                    .split()[-1])
+        row["x direct"] = round(row["p50 ms"] / base["p50 ms"], 2)
+    return rows
 
 
 def start_server(exe: str, runs: Path, log) -> tuple[subprocess.Popen, str]:
@@ -146,21 +190,18 @@ def main(argv=None) -> int:
         expected = records(format_frame(model.predict(args.horizon, levels=levels),
                                         model.state_))
         body = json.dumps({"horizon": args.horizon, "levels": levels}).encode()
-        times = []
-        started = time.perf_counter()
-        for _ in range(args.direct):
-            start = time.perf_counter()
-            model.predict(args.horizon, levels=levels)
-            times.append(time.perf_counter() - start)
-        rows = [stats("direct Forecaster.predict", times, time.perf_counter() - started)]
+        single, each = args.single // args.rounds, args.requests // args.rounds
         with open(Path(tmp) / "server.log", "w") as log:
             server, url = start_server(exe, runs, log)
             try:
-                http_load(url, body, expected, 1, 5)  # warm: the first request loads
-                for clients, requests in ((1, args.clients * args.requests // 4),
-                                          (args.clients, args.requests)):
-                    lat, wall, errors = http_load(url, body, expected, clients, requests)
-                    rows.append(stats(f"http x{clients}", lat, wall, errors))
+                concurrently(http_call(url, body, expected), 1, 5)  # the first one loads
+                n = args.clients
+                rows = measure({
+                    "direct x1": (direct_call(model, args.horizon, levels), 1, single),
+                    "http x1": (http_call(url, body, expected), 1, single),
+                    f"direct x{n}": (direct_call(model, args.horizon, levels), n, each),
+                    f"http x{n}": (http_call(url, body, expected), n, each),
+                }, args.rounds)
             finally:
                 server.terminate()
                 try:
@@ -170,10 +211,9 @@ def main(argv=None) -> int:
     print(f"horizon {args.horizon}, levels 80/95, {os.cpu_count()} cores, "
           f"load {load1()} at the end")
     keys = list(rows[0])
-    print("  ".join(f"{k:>26}" if k == "contender" else f"{k:>8}" for k in keys))
+    print("  ".join(f"{k:>10}" for k in keys))
     for row in rows:
-        print("  ".join(f"{row[k]:>26}" if k == "contender" else f"{row[k]:>8}"
-                        for k in keys))
+        print("  ".join(f"{row[k]:>10}" for k in keys))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 1 if any(row["errors"] for row in rows) else 0

@@ -109,6 +109,9 @@ def serve(ctx, runs_dir, host, port, cache_size, device):
     else:
         _log(ctx, f"serving the runs in {runs_dir} at {url} (API docs: {url}/docs); "
                   "Ctrl-C stops")
+        if not Path(runs_dir).is_dir():
+            _log(ctx, f"note: {runs_dir} does not exist yet; the runs trained into it will "
+                      "be served as they appear.")
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn shut down gracefully and re-raised the signal
