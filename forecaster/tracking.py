@@ -26,11 +26,11 @@ import json
 import math
 import os
 import re
-import sqlite3
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from forecaster.errors import ConfigError, ForecastError
+from forecaster.sqlite_files import check_sqlite_file
 
 INSTALL_HINT = "--mlflow needs the mlflow extra: pip install 'forecaster[mlflow]'"
 #: MLflow's limits (mlflow.utils.validation): longer values are cut, longer keys hashed away
@@ -40,7 +40,6 @@ BATCH = 100  # parameters and tags per log_batch call (metrics may be 1000)
 #: tables every MLflow tracking database has: an SQLite file with other tables but not
 #: these (an Optuna study, anything else) is refused untouched
 MLFLOW_TABLES = {"experiments", "runs", "metrics", "params"}
-SQLITE_MAGIC = b"SQLite format 3\x00"
 #: tracking store schemes MLflow opens (a bare folder is MLflow's retired file store)
 SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks", "file")
 
@@ -87,36 +86,7 @@ def _check_sqlite(uri: str) -> None:
     path = Path(uri[len("sqlite:///"):].split("?", 1)[0])
     if not str(path) or str(path) == ":memory:":
         raise ConfigError(f"MLflow tracking URI {uri!r} names no database file.")
-    if not path.exists():
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"MLflow tracking URI {uri!r}: cannot create "
-                              f"{str(path.parent)!r} ({exc.strerror or exc}).") from None
-        return
-    if not path.is_file():
-        raise ConfigError(f"MLflow tracking URI {uri!r}: {str(path)!r} is not a file.")
-    with open(path, "rb") as fh:
-        head = fh.read(len(SQLITE_MAGIC))
-    if not head:
-        return
-    if head != SQLITE_MAGIC:
-        raise ConfigError(f"MLflow tracking URI {uri!r}: {str(path)!r} is not an SQLite "
-                          "database; it was left as it is.")
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            tables = {r[0] for r in con.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        finally:
-            con.close()
-    except sqlite3.DatabaseError as exc:
-        raise ConfigError(f"MLflow tracking URI {uri!r}: {str(path)!r} cannot be read as "
-                          f"an SQLite database ({exc}); it was left as it is.") from None
-    if tables and not MLFLOW_TABLES <= tables:
-        raise ConfigError(f"MLflow tracking URI {uri!r}: {str(path)!r} is a database of "
-                          f"something else (tables: {', '.join(sorted(tables)[:5])}); it was "
-                          "left as it is. Choose another file.")
+    check_sqlite_file(path, MLFLOW_TABLES, f"MLflow tracking URI {uri!r}: {str(path)!r}")
 
 
 def connect(uri: str):

@@ -165,8 +165,9 @@ def _foreign_sqlite(path):
     (lambda p: "nonsense://somewhere", "must be a tracking store URI"),
     (lambda p: "mlflow.db", "must be a tracking store URI"),
     (lambda p: f"sqlite:///{_foreign_sqlite(p / 'optuna.db')}",
-     "is a database of something else (tables: studies); it was left as it is"),
-    (lambda p: f"sqlite:///{AIR}", "is not an SQLite database; it was left as it is"),
+     "is an SQLite database of something else (tables: studies); it was left as it is"),
+    (lambda p: f"sqlite:///{AIR}",
+     "is not an SQLite database (corrupt or another kind of file); it was left as it is"),
     (lambda p: "http://127.0.0.1:9", "cannot open the tracking store"),
 ])
 def test_bad_uris_are_one_line_errors_before_any_work(tmp_path, monkeypatch, make_uri,

@@ -17,7 +17,6 @@ touch it.
 from __future__ import annotations
 
 import math
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +27,12 @@ import numpy as np
 from forecaster.choices import TUNE_METRICS as METRICS
 from forecaster.config import Config, dump_toml, settings_overrides, load_config
 from forecaster.data.panel import Panel
+from forecaster.sqlite_files import check_sqlite_file
 from forecaster.errors import ConfigError, DataError, ForecastError, TrainingError
 from forecaster.pipeline.search_space import SearchSpace
 
 #: Optuna's own tables: a database holding other tables but not these is someone else's
 OPTUNA_TABLES = {"studies", "trials", "version_info"}
-SQLITE_MAGIC = b"SQLite format 3\x00"
 HEADER = b"# forecast tune:"  # the first bytes of every best.toml this module writes
 
 
@@ -89,33 +88,7 @@ def check_storage(url: str) -> str:
     if not url.startswith("sqlite:///"):
         return url  # another database server: Optuna checks its own schema
     path = Path(url[len("sqlite:///"):])
-    if not path.exists():
-        if not path.parent.is_dir():
-            path.parent.mkdir(parents=True, exist_ok=True)
-        return url
-    if not path.is_file():
-        raise ConfigError(f"--storage {str(path)!r} is not a file.")
-    with open(path, "rb") as fh:
-        head = fh.read(len(SQLITE_MAGIC))
-    if path.stat().st_size and head != SQLITE_MAGIC:
-        raise ConfigError(f"--storage {str(path)!r} is not an SQLite database (corrupt or "
-                          "another kind of file); it was left as it is. Choose another file.")
-    if not path.stat().st_size:
-        return url
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            tables = {r[0] for r in con.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        finally:
-            con.close()
-    except sqlite3.DatabaseError as exc:
-        raise ConfigError(f"--storage {str(path)!r} cannot be read as an SQLite database "
-                          f"({exc}); it was left as it is.") from None
-    if tables and not OPTUNA_TABLES <= tables:
-        raise ConfigError(f"--storage {str(path)!r} is an SQLite database of something else "
-                          f"(tables: {', '.join(sorted(tables)[:5])}); it was left as it is. "
-                          "Choose another file.")
+    check_sqlite_file(path, OPTUNA_TABLES, f"--storage {str(path)!r}")
     return url
 
 
