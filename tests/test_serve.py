@@ -43,12 +43,14 @@ CUT = 120  # the run sees 1949-01 … 1958-12; the new data go on to 1960-12
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
-    """A runs folder with one tiny run on the first 120 months of air_passengers."""
+    """A runs folder with one tiny run on the first 120 months of air_passengers (a short
+    window: one eager pass of the network takes ~15 ms instead of ~50, which keeps the
+    load test's 400 forecasts quick)."""
     work = tmp_path_factory.mktemp("serve")
     AIR.iloc[:CUT].to_csv(work / "old.csv", index=False)
     AIR.iloc[CUT:].to_csv(work / "after.csv", index=False)
     result = CliRunner().invoke(forecast, ["train", str(work / "old.csv"), "--runs-dir",
-                                           str(work / "runs"), *FAST])
+                                           str(work / "runs"), *FAST, "--window", "6"])
     assert result.exit_code == 0, result.output
     return work
 
@@ -177,6 +179,25 @@ def test_a_new_run_is_served_without_a_restart_and_loaded_once(runs, run_id, tmp
     record.write_text(record.read_text().replace('"seed": 1', '"seed": 2'))
     assert client.post(f"/runs/{newer}/forecast", json={"horizon": 5}).status_code == 200
     assert app.state.cache.loads == 3
+
+
+def test_a_run_deploying_a_baseline_is_served_as_forecast_predict_serves_it(work, tmp_path):
+    runs = tmp_path / "runs"  # a cheap run: --select best needs only some backtest
+    result = CliRunner().invoke(forecast, [
+        "train", str(work / "old.csv"), "--runs-dir", str(runs), "--select", "best",
+        "--epochs", "1", "--units", "4", "--ensemble", "1", "--origins", "3", "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    info = json.loads((runs / (runs / "latest").read_text().strip() / "run.json").read_text())
+    assert info["deployed"] not in (None, "rnn")  # a baseline won this backtest
+    client = TestClient(create_app(runs), raise_server_exceptions=False)
+    (row,) = client.get("/runs").json()["runs"]
+    assert row["model"] == row["backtest"]["model"] == info["deployed"]
+    answer = client.post("/runs/latest/forecast", json={"horizon": 15}).json()
+    assert answer["model"] == info["deployed"]
+    assert_same(answer, cli_predict(runs, "--horizon", "15"))
+    answer = client.post("/runs/latest/forecast", json={"horizon": 4, "data": after_rows()})
+    assert_same(answer.json(), cli_predict(runs, "--horizon", "4", "--data",
+                                           str(work / "after.csv")))
 
 
 # -- the cache -------------------------------------------------------------------------------
@@ -434,7 +455,7 @@ def _start(runs: Path, log) -> tuple[subprocess.Popen, str]:
 
 @pytest.mark.timeout(150)
 def test_a_real_server_answers_8_clients_x_50_requests(runs, work, tmp_path):
-    # horizons within the trained 12: one pass of the network each (~50 ms on a CPU core)
+    # horizons within the trained 12: one pass of the network each
     bodies = [{"horizon": 12}, {"horizon": 6, "levels": [80]},
               {"horizon": 3, "data": after_rows()}]
     expected = [cli_predict(runs, "--horizon", "12"),
