@@ -26,7 +26,6 @@ from pathlib import Path
 from forecaster import artifacts
 from forecaster.errors import ForecastError, RunNotFoundError
 from forecaster.pipeline.runs import deployed_mase, model_name
-from forecaster.run_record import RunInfo, RunRecord
 
 #: Loaded runs kept in memory by default (least recently used dropped first).
 CACHE_SIZE = 4
@@ -102,6 +101,8 @@ def _backtest(raw: dict, metrics: dict | None) -> dict | None:
 def summary(run_dir: Path) -> dict:
     """One run as ``GET /runs`` lists it: id, created, data, the model it forecasts with
     (the deployed baseline, else the RNN's kind), backtest MASE."""
+    from forecaster.run_record import RunInfo  # numpy and pandas: not for `forecast --help`
+
     run_dir = Path(run_dir)
     info = RunInfo.from_json(artifacts.read_json(run_dir / "run.json"),
                              f"run.json in run {run_dir.name!r}")
@@ -137,6 +138,8 @@ def list_runs(runs_dir) -> dict:
 def details(run_dir: Path) -> dict:
     """``GET /runs/{id}``: the summary, the checked records (columns a request's new data
     must have, frequency, levels, series) and the backtest leaderboard."""
+    from forecaster.run_record import RunRecord
+
     record = RunRecord.load(run_dir)  # the integrity of model and preprocessing checked
     state = record.state
     spec = state.encoder.spec if state.encoder is not None else None
@@ -164,7 +167,7 @@ class LoadedRun:
     """A run loaded for forecasting: its checked records and its :class:`Forecaster`."""
 
     run_dir: Path
-    record: RunRecord
+    record: object  # forecaster.run_record.RunRecord
     model: object  # forecaster.api.Forecaster
 
 
@@ -185,6 +188,7 @@ def fingerprint(run_dir: Path) -> tuple:
 
 def _load(run_dir: Path) -> LoadedRun:
     from forecaster.api import load
+    from forecaster.run_record import RunRecord
 
     record = RunRecord.load(run_dir)
     return LoadedRun(run_dir=Path(run_dir), record=record, model=load(run_dir))

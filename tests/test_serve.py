@@ -411,6 +411,14 @@ def test_serve_needs_the_extra_and_warns_off_loopback(runner, monkeypatch, tmp_p
     assert "authentication" not in result.stderr
 
 
+def test_the_command_line_loads_neither_fastapi_nor_numpy_for_help():
+    code = ("import sys, forecaster.cli; loaded = [m for m in ('fastapi', 'uvicorn', "
+            "'numpy', 'pandas') if m in sys.modules]; assert not loaded, loaded")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr[-500:]
+
+
 def test_a_port_in_use_is_a_one_line_error(runner, tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
