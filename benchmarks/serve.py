@@ -147,7 +147,8 @@ def measure(contenders: dict, rounds: int) -> list[dict]:
     for row in rows:
         base = next(b for b in rows if b["contender"] == "direct " + row["contender"]
                     .split()[-1])
-        row["x direct"] = round(row["p50 ms"] / base["p50 ms"], 2)
+        row["x direct"] = round(row["p50 ms"] / base["p50 ms"], 2) if base["p50 ms"] \
+            else None
     return rows
 
 

@@ -430,6 +430,20 @@ def test_a_port_in_use_is_a_one_line_error(runner, tmp_path):
     assert result.stderr.strip().startswith(f"Error: cannot listen on 127.0.0.1:{port}")
 
 
+def test_the_serve_benchmark_pools_its_rounds():
+    from benchmarks.serve import measure
+
+    def wait(state):
+        time.sleep(0.002)
+
+    rows = measure({"direct x1": (wait, 1, 3), "http x1": (wait, 1, 3),
+                    "direct x2": (wait, 2, 2), "http x2": (lambda state: "unequal", 2, 2)},
+                   rounds=2)
+    assert [(r["contender"], r["requests"], r["errors"]) for r in rows] == [
+        ("direct x1", 6, 0), ("http x1", 6, 0), ("direct x2", 8, 0), ("http x2", 8, 8)]
+    assert rows[0]["x direct"] == 1 and rows[0]["p95 ms"] >= rows[0]["p50 ms"] >= 2
+
+
 # -- a real server under load ----------------------------------------------------------------
 CLIENTS, REQUESTS = 8, 50
 
