@@ -78,6 +78,7 @@ def forecast(ctx):
       forecast tune data.csv             search the RNN's configuration (Optuna)
       forecast report                    PNG figures + one self-contained HTML page
       forecast runs                      list saved runs; --compare A B side by side
+      forecast serve                     HTTP API over saved runs (loopback by default)
     """
     state(ctx)
 
