@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -152,25 +153,46 @@ def measure(contenders: dict, rounds: int) -> list[dict]:
     return rows
 
 
-def start_server(exe: str, runs: Path, log) -> tuple[subprocess.Popen, str]:
+@contextmanager
+def serving(exe: str, runs: Path, log, timeout: float = 120):
+    """``forecast serve --port 0 --quiet`` on loopback over ``runs`` (stderr to ``log``):
+    yields its URL once ``/health`` answers, and stops it (terminate, then kill) when the
+    block ends.  A server that exits or stays silent for ``timeout`` s is a
+    :class:`RuntimeError`.  The load test in tests/test_serve.py starts its server here
+    too."""
     server = subprocess.Popen([exe, "serve", "--runs-dir", str(runs), "--port", "0",
-                               "--quiet"], stdout=subprocess.PIPE, stderr=log, text=True)
-    url = server.stdout.readline().strip()
-    if not url.startswith("http://"):
-        server.kill()
-        raise SystemExit("forecast serve did not start; see its log.")
-    deadline = time.monotonic() + 120
+                               "--quiet"], stdout=subprocess.PIPE, stderr=log, text=True,
+                              env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        url = server.stdout.readline().strip()  # printed once the socket is bound
+        if not url.startswith("http://"):
+            raise RuntimeError("forecast serve did not start; see its log.")
+        _wait_for_health(server, url, timeout)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _wait_for_health(server: subprocess.Popen, url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"forecast serve exited with {server.returncode}; see its log.")
         try:
             conn = http.client.HTTPConnection(urlsplit(url).hostname, urlsplit(url).port,
                                               timeout=5)
             conn.request("GET", "/health")
             if conn.getresponse().status == 200:
-                return server, url
+                return
         except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit("forecast serve did not answer /health within 120 s.")
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"forecast serve did not answer /health within {timeout:.0f} s.")
 
 
 def main(argv=None) -> int:
@@ -193,8 +215,7 @@ def main(argv=None) -> int:
         body = json.dumps({"horizon": args.horizon, "levels": levels}).encode()
         single, each = args.single // args.rounds, args.requests // args.rounds
         with open(Path(tmp) / "server.log", "w") as log:
-            server, url = start_server(exe, runs, log)
-            try:
+            with serving(exe, runs, log) as url:
                 concurrently(http_call(url, body, expected), 1, 5)  # the first one loads
                 n = args.clients
                 rows = measure({
@@ -203,12 +224,6 @@ def main(argv=None) -> int:
                     f"direct x{n}": (direct_call(model, args.horizon, levels), n, each),
                     f"http x{n}": (http_call(url, body, expected), n, each),
                 }, args.rounds)
-            finally:
-                server.terminate()
-                try:
-                    server.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    server.kill()
     print(f"horizon {args.horizon}, levels 80/95, {os.cpu_count()} cores, "
           f"load {load1()} at the end")
     keys = list(rows[0])

@@ -35,6 +35,7 @@ from forecaster.cli import forecast  # noqa: E402
 from forecaster.errors import RunNotFoundError  # noqa: E402
 from forecaster.serve import MAX_BODY_BYTES, MAX_HORIZON, create_app  # noqa: E402
 from forecaster.serve_runs import BadRunId, RunCache, locate  # noqa: E402
+from benchmarks.serve import serving  # noqa: E402
 from tests.conftest import DATA, FAST, forecast_exe  # noqa: E402
 
 AIR = pd.read_csv(DATA / "air_passengers.csv")
@@ -456,25 +457,6 @@ def _post(url: str, body: dict) -> dict:
         return json.loads(answer.read())
 
 
-def _start(runs: Path, log) -> tuple[subprocess.Popen, str]:
-    """`forecast serve --port 0` on loopback; its URL once /health answers."""
-    server = subprocess.Popen([forecast_exe(), "serve", "--runs-dir", str(runs), "--port",
-                               "0", "--quiet"], stdout=subprocess.PIPE, stderr=log,
-                              text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    url = server.stdout.readline().strip()  # printed once the socket is bound
-    assert url.startswith("http://127.0.0.1:"), url
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=5) as answer:
-                if answer.status == 200:
-                    return server, url
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        assert server.poll() is None and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.2)
-
-
 @pytest.mark.timeout(150)
 def test_a_real_server_answers_8_clients_x_50_requests(runs, work, tmp_path):
     # horizons within the trained 12: one pass of the network each
@@ -485,32 +467,24 @@ def test_a_real_server_answers_8_clients_x_50_requests(runs, work, tmp_path):
                 cli_predict(runs, "--horizon", "3", "--data", str(work / "after.csv"))]
     expected = [frame.to_dict(orient="records") for frame in expected]
     errors, answered = [], [0] * CLIENTS
-    with open(tmp_path / "server.log", "w") as log:
-        server, url = _start(runs, log)
-        try:
-            def client(k):
-                for i in range(REQUESTS):
-                    which = (k + i) % len(bodies)
-                    try:
-                        answer = _post(url + "/runs/latest/forecast", bodies[which])
-                        assert same_records(answer["forecast"], expected[which])
-                        answered[k] += 1
-                    except Exception as exc:  # noqa: BLE001  (counted, reported below)
-                        errors.append(f"client {k} request {i}: {exc!r}"[:300])
+    with open(tmp_path / "server.log", "w") as log, serving(forecast_exe(), runs, log,
+                                                             timeout=60) as url:
+        def client(k):
+            for i in range(REQUESTS):
+                which = (k + i) % len(bodies)
+                try:
+                    answer = _post(url + "/runs/latest/forecast", bodies[which])
+                    assert same_records(answer["forecast"], expected[which])
+                    answered[k] += 1
+                except Exception as exc:  # noqa: BLE001  (counted, reported below)
+                    errors.append(f"client {k} request {i}: {exc!r}"[:300])
 
-            threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(timeout=120)
-            health = json.loads(urllib.request.urlopen(url + "/health", timeout=5).read())
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        health = json.loads(urllib.request.urlopen(url + "/health", timeout=5).read())
     assert not errors, errors[:5]
     assert sum(answered) == CLIENTS * REQUESTS
     assert health["loads"] == 1  # loaded once for all 400 answers
