@@ -124,14 +124,12 @@ def from_state(state, blob: bytes | None, axis) -> Forecaster:
         model = MeanForecaster()
         model.mean_ = _floats(state.get("mean"), len(ids), "mean", bad)
     elif kind == "lag_regression":
-        model = _lag_model(state, blob, axis, len(ids), bad)
+        model = _lag_model(state, blob, axis, ids, bad)
     else:
         bad(f"`kind` must be one of {', '.join(_KINDS.values())}, not {kind!r:.40}")
     if kind != "lag_regression" and blob is not None:
         bad(f"a {kind} baseline has no fitted scikit-learn model")
     model.name, model.fitted_ids_, model.panel_ = name, tuple(ids), None
-    if kind == "lag_regression":
-        model.scalers_ = dict(zip(ids, model.scalers_))
     return model
 
 
@@ -143,7 +141,8 @@ def _floats(values, n: int, key: str, bad) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-def _lag_model(state: dict, blob, axis, n: int, bad) -> LagRegressionForecaster:
+def _lag_model(state: dict, blob, axis, ids: list, bad) -> LagRegressionForecaster:
+    n = len(ids)
     lags = state.get("lags")
     if not isinstance(lags, list) or not lags or not all(
             isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in lags) \
@@ -169,7 +168,8 @@ def _lag_model(state: dict, blob, axis, n: int, bad) -> LagRegressionForecaster:
     model._categorical, model._cyclical = names["categorical"], names["cyclical"]
     model._cov_columns = names["covariate_columns"]
     model.encoder_ = _encoder(state.get("encoder"), axis, bad)
-    model.scalers_ = [SeriesScaler(mean[i:i + 1], scale[i:i + 1], logs[i]) for i in range(n)]
+    model.scalers_ = {sid: SeriesScaler(mean[i:i + 1], scale[i:i + 1], logs[i])
+                      for i, sid in enumerate(ids)}
     model.pipeline_ = _pipeline(blob, bad)
     expected = (model._lag_columns + model._categorical + model._cyclical
                 + model._cov_columns)
