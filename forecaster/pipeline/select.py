@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from forecaster.data.panel import Panel
 from forecaster.models.baseline_state import DeployedBaseline
-from forecaster.models.baselines import BASELINES, make_baseline
+from forecaster.models.baselines import make_baseline
 
 __all__ = ["Selection", "choose", "deploy_baseline"]
 
@@ -53,14 +53,11 @@ def choose(evaluation, candidates) -> Selection:
     rnn = next((r for r in rows if r["model"] == "rnn"), None)
     rnn_score = None if rnn is None else _score(rnn, metric)
     name = metric.upper() if metric == "mase" else "sMAPE"
-    if best["model"] == "rnn":
-        runner = rows[1] if len(rows) > 1 else None
-        reason = (f"lowest backtest {name} of {len(rows)} models: {_fmt(score)}"
-                  + (f" (next: {runner['model']} {_fmt(_score(runner, metric))})"
-                     if runner is not None else ""))
-    else:
-        reason = (f"lowest backtest {name} of {len(rows)} models: {_fmt(score)}"
-                  + (f" vs the RNN's {_fmt(rnn_score)}" if rnn is not None else ""))
+    reason = f"lowest backtest {name} of {len(rows)} models: {_fmt(score)}"
+    if best["model"] != "rnn":
+        reason += f" vs the RNN's {_fmt(rnn_score)}" if rnn is not None else ""
+    elif len(rows) > 1:
+        reason += f" (next: {rows[1]['model']} {_fmt(_score(rows[1], metric))})"
     return Selection(best["model"], reason, metric, score, rnn_score)
 
 
@@ -75,8 +72,6 @@ def deploy_baseline(name: str, panel: Panel, evaluation, *, season, seed: int, l
     series' interval scale, as the RNN's intervals use)."""
     from forecaster.evaluation.intervals import ConformalIntervals
 
-    if name not in BASELINES:
-        raise ValueError(f"{name!r} is not a baseline")
     model = make_baseline(name, season=season, seed=seed).fit(panel)
     conformal = ConformalIntervals(levels).fit(evaluation.backtest.for_model(name),
                                                scales).to_json()
