@@ -11,6 +11,13 @@ units=32)``). A fitted forecaster saves a run in the command line's format, and
     model.predict(30)                                  # series_id, timestamp, forecast, lower_80, …
     run_dir = model.save("runs")                       # `forecast predict` forecasts from it
     load(run_dir).predict(12)
+
+``mlflow_uri=URI`` (a setting like the others) logs to MLflow as ``--mlflow URI`` does
+(:mod:`forecaster.tracking`): the store is checked when the work starts (``fit``,
+``backtest``/``evaluate``, ``tune``: a bad URI or a missing extra is a ``ConfigError``
+before any training), and the work is logged once done — a fitted model when it is
+saved.  A logging failure then is a :class:`~forecaster.tracking.TrackingWarning`, and
+the result is returned all the same.
 """
 
 from __future__ import annotations
@@ -43,6 +50,11 @@ class Forecaster:
     forecasts: ``"rnn"``, or the baseline ``select="best"`` chose), ``notes_`` (what the
     data needed),
     ``config_`` (the resolved :class:`~forecaster.config.Config`).
+
+    ``mlflow_uri="sqlite:///mlflow.db"`` logs the run to MLflow as ``forecast train
+    --mlflow`` does, when :meth:`save` writes it (``fit`` alone logs nothing: a run not
+    saved has no folder to log); ``fit`` checks the store first.  ``mlflow_run_id_``: the
+    MLflow run of the last ``save`` (None when not logged).
     """
 
     def __init__(self, *, profile: str = "default", config: str | Path | None = None,
@@ -60,8 +72,13 @@ class Forecaster:
             **data_settings) -> "Forecaster":
         """Read ``data`` (a DataFrame, or a CSV/Parquet path) as ``forecast train`` does
         (columns detected unless named; other ``[data]`` settings such as ``fill`` or
-        ``aggregate`` by keyword), backtest, fit, and return ``self``."""
+        ``aggregate`` by keyword), backtest, fit, and return ``self``.
+
+        With ``mlflow_uri`` set, the tracking store is opened first (a bad URI or a
+        missing extra: a ``ConfigError`` before any training); nothing is logged until
+        :meth:`save`."""
         from forecaster.runtime import quiet_tensorflow
+        from forecaster.tracking import open_tracking
 
         quiet_tensorflow()  # before anything imports TensorFlow: no C++ logging on stderr
         from forecaster.data.ingest import fingerprint
@@ -74,9 +91,11 @@ class Forecaster:
         if cfg.training.distribute != "none":
             raise ConfigError("`distribute` applies to `forecast train` only; the Python "
                               "API trains in one process.")
+        self._tracker = open_tracking(cfg)  # a bad mlflow_uri fails now, not after training
         panel = load_panel(data, cfg)
         self._source = fingerprint(data)
         self._set(fit_run(panel, cfg))
+        self.mlflow_run_id_ = None  # set by save() when it logs
         return self
 
     def _set(self, run) -> None:
@@ -144,25 +163,37 @@ class Forecaster:
         (default: one season), ``folds`` (3) and ``step`` (the horizon) place the origins;
         ``holdout=H`` scores the last ``H`` points once instead. ``progress(model, fold,
         folds, seconds)`` is called after each fold. Nothing is written and ``self`` is
-        not fitted by it."""
+        not fitted by it; with ``mlflow_uri`` set, the evaluation is logged as ``forecast
+        evaluate --mlflow`` logs it (its files from a temporary folder), the store
+        checked before the backtest."""
         from forecaster.pipeline.evaluate import plan_evaluation
         from forecaster.runtime import quiet_tensorflow
+        from forecaster.tracking import log_or_warn, open_tracking
 
         quiet_tensorflow()
         _check_data_settings(data_settings)
         cfg = self._resolve({"target": target, "time_col": time_col, "id_col": id_col,
                              "freq": freq, "horizon": horizon, "folds": folds,
                              **data_settings})
+        tracker = open_tracking(cfg)  # a bad mlflow_uri fails before the backtest
         plan = plan_evaluation(data, cfg, models=models, holdout=holdout, step=step)
-        return plan.run(progress=progress)
+        result = plan.run(progress=progress)
+        log_or_warn(tracker, lambda client: _log_evaluation(client, data, cfg, result),
+                    "the evaluation", "returned")
+        return result
 
     # -- runs -------------------------------------------------------------------------
     def save(self, runs_dir: str | Path = "runs", *, name: str | None = None) -> Path:
         """Write the fitted run into ``runs_dir`` in the command line's format (a new
         ``<time>-<name>-<kind>`` folder, pointed at by ``runs_dir/latest``) and return its
-        path: ``forecast predict --runs-dir runs_dir`` and ``forecast report`` use it."""
+        path: ``forecast predict --runs-dir runs_dir`` and ``forecast report`` use it.
+
+        With ``mlflow_uri`` set, the saved run is then logged as ``forecast train
+        --mlflow`` logs it (its id in ``mlflow_run_id_``); a logging failure is a
+        :class:`~forecaster.tracking.TrackingWarning` and the run is kept."""
         from forecaster import artifacts
         from forecaster.pipeline.train import save_run
+        from forecaster.tracking import log_or_warn, log_train
 
         self._check_fitted()
         if getattr(self, "run_", None) is None:
@@ -170,11 +201,31 @@ class Forecaster:
                               "fit() to make a new one.")
         run_id = artifacts.run_name(name or Path(self._source["name"]).stem,
                                     self.config_.model.kind)
-        return save_run(self.run_, Path(runs_dir), run_id, self._source)
+        run_dir = save_run(self.run_, Path(runs_dir), run_id, self._source)
+        self.mlflow_run_id_ = log_or_warn(
+            getattr(self, "_tracker", None), lambda client: log_train(
+                self.config_.tracking.mlflow_uri, run_dir, self.config_, client=client),
+            f"run {run_dir.name}")
+        return run_dir
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v!r}" for k, v in self.settings.items())
         return f"Forecaster({settings})"
+
+
+def _log_evaluation(client, data, cfg, result) -> str:
+    """Log an evaluation as ``forecast evaluate`` does: its files written to a temporary
+    folder named as the command's default ``--out`` would be."""
+    import tempfile
+
+    from forecaster import artifacts
+    from forecaster.tracking import experiment_name, log_evaluate
+
+    with tempfile.TemporaryDirectory(prefix="forecast-evaluate-") as tmp:
+        out = Path(tmp) / artifacts.run_name(experiment_name(data))
+        result.write(out)
+        return log_evaluate(cfg.tracking.mlflow_uri, data, cfg, out, client=client,
+                            kept=False)
 
 
 def _check_data_settings(settings: dict) -> None:
@@ -191,7 +242,8 @@ def evaluate(data, *, models=None, horizon=None, folds=None, step=None, holdout=
     baseline) on the same folds of ``data`` (a DataFrame or a path) and return the
     leaderboard object (``.to_frame()``, ``.best``, ``.folds``). Settings are named like
     the flags (``ensemble=1``, ``epochs=20``, ``season=12``, ``fill="zero"`` …); see
-    :meth:`Forecaster.backtest` for the fold arguments."""
+    :meth:`Forecaster.backtest` for the fold arguments; ``mlflow_uri=URI`` logs the
+    evaluation as ``forecast evaluate --mlflow URI`` does."""
     data_settings = {k: settings.pop(k) for k in list(settings) if k in DATA_SETTINGS}
     return Forecaster(profile=profile, config=config, **settings).backtest(
         data, models=models, horizon=horizon, folds=folds, step=step, holdout=holdout,
@@ -210,14 +262,19 @@ def tune(data, *, trials: int = 20, timeout: float | None = None, metric: str = 
     ``.best_settings``, ``.table()``, ``.best_config``).  Train the winner with
     ``Forecaster(**result.best_settings, …)``.  ``space``: a ``--space`` TOML path or a
     dict in the same form; ``storage`` defaults to ``sqlite:///<runs_dir>/tune.db`` and the
-    same ``study`` name resumes; ``progress(row, finished, trials)`` after each trial."""
+    same ``study`` name resumes; ``progress(row, finished, trials)`` after each trial.
+    ``mlflow_uri=URI`` logs the study as ``forecast tune --mlflow URI`` does (a parent
+    run with best.toml and trials.csv, a nested run per trial; the store checked before
+    the first trial); a logging failure is a warning, the result returned all the same."""
     from forecaster.pipeline.search_space import parse_space
     from forecaster.pipeline.tune import default_storage, plan_tune, tune as run_tune
+    from forecaster.tracking import log_or_warn, log_study, open_tracking
 
     data_settings = {k: settings.pop(k) for k in list(settings) if k in DATA_SETTINGS}
     model = Forecaster(profile=profile, config=config, horizon=horizon, **settings)
     cfg = model._resolve({**data_settings, **{k: v for k, v in dict(
         target=target, time_col=time_col, id_col=id_col, freq=freq).items() if v is not None}})
+    tracker = open_tracking(cfg)  # a bad mlflow_uri fails before the first trial
     plan = plan_tune(data, cfg, space_path=space if isinstance(space, (str, Path)) else None,
                      holdout=holdout, folds=folds, metric=metric)
     if isinstance(space, dict):
@@ -225,8 +282,11 @@ def tune(data, *, trials: int = 20, timeout: float | None = None, metric: str = 
 
         plan = replace(plan, space=parse_space(dict(space), plan.space))
         plan.protocol["space"] = plan.space.describe()
-    return run_tune(plan, trials=trials, timeout=timeout, study_name=study,
-                    storage=storage or default_storage(Path(runs_dir)), progress=progress)
+    result = run_tune(plan, trials=trials, timeout=timeout, study_name=study,
+                      storage=storage or default_storage(Path(runs_dir)), progress=progress)
+    log_or_warn(tracker, lambda client: log_study(cfg.tracking.mlflow_uri, data, result,
+                                                  client=client), f"study {study!r}")
+    return result
 
 
 def load(path: str | Path) -> Forecaster:

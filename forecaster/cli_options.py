@@ -157,13 +157,11 @@ def tracking_options(f):
 
 
 def open_tracking(cfg):
-    """The MLflow client of ``cfg``'s tracking URI, checked before the command's work (a
-    missing extra or a bad store: one line, nothing done), or None without one."""
-    if not cfg.tracking.mlflow_uri:
-        return None
-    from forecaster.tracking import connect
+    """:func:`forecaster.tracking.open_tracking` (shared with the Python API), imported
+    only when a command runs, so that ``forecast --help`` stays instant."""
+    from forecaster.tracking import open_tracking as opened
 
-    return connect(cfg.tracking.mlflow_uri)
+    return opened(cfg)
 
 
 def log_tracking(ctx, client, log, kept: str) -> None:
@@ -183,9 +181,9 @@ def log_tracking(ctx, client, log, kept: str) -> None:
         if state(ctx)["debug"]:
             raise
         _end_progress_line(ctx)
-        text = " ".join(str(exc).split())[:400] or type(exc).__name__
-        click.echo(f"warning: MLflow logging failed: {text}; {kept} is saved all the same.",
-                   err=True)
+        from forecaster.tracking import failure_message
+
+        click.echo(f"warning: {failure_message(exc, kept)}", err=True)
         return
     from forecaster.tracking import shown
 

@@ -83,14 +83,9 @@ def tune(ctx, data, trials, timeout, metric, storage, study_name, space_path, ho
 def _log_tune(client, uri, data, result, best):
     """The study to MLflow with best.toml and a trials.csv of its own (the one beside
     best.toml may not be this study's when --out points elsewhere)."""
-    import tempfile
+    from forecaster.tracking import log_study
 
-    from forecaster.pipeline.tune import write_trials
-    from forecaster.tracking import log_tune
-
-    with tempfile.TemporaryDirectory(prefix="forecast-tune-") as tmp:
-        trials = write_trials(result, Path(tmp) / "trials.csv")
-        return log_tune(uri, data, result, files=(best, trials), client=client)
+    return log_study(uri, data, result, best=best, client=client)
 
 
 def run_search(ctx, data, cfg, *, trials, timeout=None, metric="mase", storage=None,

@@ -15,8 +15,10 @@ Why the split of errors: :func:`connect` runs before the command's work, so a mi
 package (:data:`INSTALL_HINT`), an unknown scheme, an unreachable server or a database
 that is not MLflow's fails in a second, as one line, before any training.  Logging runs
 after the work is saved; the CLI then turns a failure into a warning (the run, the
-evaluation or best.toml is kept either way).  MLflow is imported here only, lazily: it is
-an optional extra (``pip install 'forecaster[mlflow]'``, mlflow-skinny).
+evaluation or best.toml is kept either way), the Python API (:mod:`forecaster.api`) into
+a :class:`TrackingWarning`.  Both open the store with :func:`open_tracking` and log with
+the functions below.  MLflow is imported here only, lazily: it is an optional extra
+(``pip install 'forecaster[mlflow]'``, mlflow-skinny).
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "databrick
 
 class TrackingError(ForecastError):
     """The MLflow tracking store could not be reached or refused what was logged."""
+
+
+class TrackingWarning(UserWarning):
+    """The Python API's ``warning: MLflow logging failed``: logging after the work was
+    saved failed; the work (the run, the study) is kept and returned all the same."""
 
 
 def experiment_name(data) -> str:
@@ -118,6 +125,34 @@ def connect(uri: str):
         raise ConfigError(f"MLflow tracking URI {shown(uri)!r}: cannot open the tracking "
                           f"store ({_first_line(exc)}).") from None
     return client
+
+
+def open_tracking(cfg):
+    """The MLflow client of ``cfg``'s tracking URI, checked before a command's work (a
+    missing extra or a bad store: one line, nothing done), or None without one.  Used by
+    the command line and the Python API alike."""
+    return connect(cfg.tracking.mlflow_uri) if cfg.tracking.mlflow_uri else None
+
+
+def failure_message(exc: BaseException, kept: str, how: str = "saved") -> str:
+    """``MLflow logging failed: <why>; <kept> is <how> all the same.`` (one line)."""
+    text = " ".join(str(exc).split())[:400] or type(exc).__name__
+    return f"MLflow logging failed: {text}; {kept} is {how} all the same."
+
+
+def log_or_warn(client, log, kept: str, how: str = "saved") -> str | None:
+    """The Python API's way to log: ``log(client)`` after the work is done; its MLflow
+    run id, or None without a ``client`` or when logging failed, which is a
+    :class:`TrackingWarning` (``kept`` is not lost for it)."""
+    if client is None:
+        return None
+    try:
+        return log(client)
+    except Exception as exc:
+        import warnings
+
+        warnings.warn(failure_message(exc, kept, how), TrackingWarning, stacklevel=3)
+        return None
 
 
 @contextlib.contextmanager
@@ -324,9 +359,11 @@ def _run_config(run_dir: Path) -> dict:
                             f"{exc}.") from None
 
 
-def log_evaluate(uri: str, data, cfg, out_dir, *, report_dir=None, client=None) -> str:
+def log_evaluate(uri: str, data, cfg, out_dir, *, report_dir=None, client=None,
+                 kept: bool = True) -> str:
     """Log a ``forecast evaluate`` written to ``out_dir`` (metrics.json, folds.csv,
-    backtest.csv); the MLflow run id."""
+    backtest.csv); the MLflow run id.  ``kept=False``: ``out_dir`` is a temporary folder
+    (the Python API's), so no ``forecaster.evaluation`` path is recorded."""
     from forecaster import artifacts
 
     out_dir = Path(out_dir)
@@ -337,7 +374,8 @@ def log_evaluate(uri: str, data, cfg, out_dir, *, report_dir=None, client=None) 
     rows = metrics_json.get("leaderboard") or []
     params["models"] = _value(",".join(str(r.get("model")) for r in rows
                                        if isinstance(r, dict)))
-    tags = {"forecaster.command": "evaluate", "forecaster.evaluation": str(out_dir.resolve()),
+    tags = {"forecaster.command": "evaluate",
+            "forecaster.evaluation": str(out_dir.resolve()) if kept else "",
             "forecaster.data": str(data) if isinstance(data, (str, os.PathLike)) else "",
             "forecaster.best": str(metrics_json.get("best") or "")}
     return _guard(uri, lambda: _log_run(
@@ -371,6 +409,22 @@ def log_tune(uri: str, data, result, *, files=(), client=None) -> str:
         return parent
 
     return _guard(uri, log)
+
+
+def log_study(uri: str, data, result, *, best=None, client=None) -> str:
+    """:func:`log_tune` with the study's files: ``best`` (the best.toml written, or None:
+    one is written for the log when the study has a best trial) and a trials.csv of this
+    study, both in a temporary folder; the parent's MLflow run id."""
+    import tempfile
+
+    from forecaster.pipeline.tune import write_best, write_trials
+
+    with tempfile.TemporaryDirectory(prefix="forecast-tune-") as tmp:
+        if best is None and result.best is not None:
+            best = write_best(result, Path(tmp) / "best.toml")
+        trials = write_trials(result, Path(tmp) / "trials.csv")
+        files = (trials,) if best is None else (best, trials)
+        return log_tune(uri, data, result, files=files, client=client)
 
 
 def _log_trial(client, experiment: str, result, row: dict, parent: str) -> None:

@@ -251,5 +251,136 @@ def test_commands_starting_at_once_on_a_new_store_all_log(store, tmp_path):
     assert {r.data.params["training.epochs"] for r in logged} == {"3"}
 
 
+# -- the Python API: mlflow_uri=URI logs as --mlflow URI does ---------------------------------
+TINY = dict(epochs=3, units=4, ensemble=1, origins=20, patience=2, seed=1)  # FAST's flags
+assert FAST == [x for k, v in TINY.items() for x in (f"--{k}", str(v))]
+
+
+def test_api_fit_logs_nothing_and_save_logs_the_run_as_train_does(store, tmp_path,
+                                                                   monkeypatch):
+    from forecaster import Forecaster
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'api.db'}"
+    model = Forecaster(mlflow_uri=uri, **TINY).fit(AIR)
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    assert client.get_experiment_by_name("air_passengers") is None  # fit alone: nothing
+    run_dir = model.save(tmp_path / "runs")
+    (run,) = _runs(client, command="train")
+    assert run.info.run_id == model.mlflow_run_id_ and run.info.status == "FINISHED"
+    assert run.data.tags["forecaster.run_id"] == run_dir.name
+    assert run.data.tags["forecaster.run_dir"] == str(run_dir.resolve())
+    assert run.data.params["tracking.mlflow_uri"] == uri
+    assert run.data.params["model.units"] == "4" and run.data.params["run.window"] == "24"
+    board = {row["model"]: row for row in json.loads(
+        (run_dir / "metrics.json").read_text())["leaderboard"]}
+    assert run.data.metrics["rnn.mase"] == pytest.approx(board["rnn"]["mase"])
+    # the same keys as `forecast train --mlflow` logged (store: FAST, with --report)
+    (cli,) = _runs(store["client"], command="train")
+    assert set(run.data.params) == set(cli.data.params)
+    assert set(run.data.metrics) == set(cli.data.metrics)
+    assert set(run.data.tags) == set(cli.data.tags)
+    assert _artifacts(client, run.info.run_id) == {"run"}  # no report: save() writes none
+    assert _artifacts(client, run.info.run_id, "run") == _artifacts(store["client"],
+                                                                    cli.info.run_id, "run")
+
+
+@pytest.mark.parametrize("uri, message", [
+    ("nonsense://somewhere", "must be a tracking store URI"),
+    ("http://127.0.0.1:9", "cannot open the tracking store"),
+])
+def test_api_bad_uris_fail_when_the_work_starts_not_after_it(tmp_path, monkeypatch, uri,
+                                                              message):
+    import forecaster.pipeline.train
+    from forecaster import ConfigError, Forecaster, evaluate, tune
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained despite a bad tracking URI")
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setattr(forecaster.pipeline.train, "fit_run", no_training)
+    model = Forecaster(mlflow_uri=uri, **TINY)
+    for work in (lambda: model.fit(AIR), lambda: model.backtest(AIR, models=["naive"]),
+                 lambda: evaluate(AIR, models=["naive"], mlflow_uri=uri),
+                 lambda: tune(AIR, trials=1, runs_dir=tmp_path / "runs", mlflow_uri=uri)):
+        with pytest.raises(ConfigError, match=message) as caught:
+            work()
+        assert str(caught.value).startswith("MLflow tracking URI")
+        assert len(str(caught.value).splitlines()) == 1
+    assert not (tmp_path / "runs").exists() and not hasattr(model, "model_")
+
+
+def test_api_without_the_extra_fails_at_fit_with_the_install_hint(tmp_path, monkeypatch):
+    from forecaster import ConfigError, Forecaster
+
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    with pytest.raises(ConfigError, match=r"^--mlflow needs the mlflow extra: pip install"):
+        Forecaster(mlflow_uri=f"sqlite:///{tmp_path / 'ml.db'}", **TINY).fit(AIR)
+    assert not (tmp_path / "ml.db").exists()
+
+
+def test_api_evaluate_logs_what_forecast_evaluate_logs(tmp_path, monkeypatch):
+    from forecaster import evaluate
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'ml.db'}"
+    result = evaluate(AIR, models=["naive", "seasonal_naive"], mlflow_uri=uri)
+    cli = _invoke(["evaluate", AIR, "--models", "naive,seasonal_naive", "--out",
+                   tmp_path / "evaluation", "--quiet", "--mlflow", uri])
+    assert cli.exit_code == 0, cli.output + cli.stderr
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    runs = _runs(client, command="evaluate")
+    assert len(runs) == 2
+    (api,) = [r for r in runs if r.data.tags["forecaster.evaluation"] == ""]  # a temp folder
+    (ours,) = [r for r in runs if r is not api]
+    assert api.info.status == "FINISHED"
+    assert api.data.tags["mlflow.runName"].startswith("evaluate ")
+    board = result.to_frame().set_index("model")
+    assert api.data.metrics["naive.mase"] == pytest.approx(board.loc["naive", "mase"])
+    assert api.data.metrics == pytest.approx(ours.data.metrics)  # the same backtest
+    assert api.data.params == ours.data.params
+    assert _artifacts(client, api.info.run_id, "evaluation") == {
+        "evaluation/metrics.json", "evaluation/folds.csv", "evaluation/backtest.csv"}
+
+
+def test_api_logging_failure_warns_and_returns_the_result(tmp_path, monkeypatch):
+    """As the command's warning and exit 0: the work is returned, the MLflow run FAILED."""
+    from forecaster import evaluate
+    from forecaster.tracking import TrackingWarning
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'ml.db'}"
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    client.create_experiment("air_passengers", artifact_location=str(blocker / "artifacts"))
+    with pytest.warns(TrackingWarning, match=r"^MLflow logging failed: MLflow \(.*; the "
+                      r"evaluation is returned all the same\.$"):
+        result = evaluate(AIR, models=["naive"], mlflow_uri=uri)
+    assert list(result.to_frame()["model"]) == ["naive"]
+    (run,) = _runs(client, command="evaluate")
+    assert run.info.status == "FAILED"
+
+
+def test_api_tune_logs_the_study_with_best_toml_and_its_trials(tmp_path, monkeypatch):
+    from forecaster import tune
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'ml.db'}"
+    space = {"only": True, "units": [4, 8]}
+    result = tune(AIR, trials=1, folds=1, space=space, runs_dir=tmp_path / "runs",
+                  mlflow_uri=uri, epochs=2, ensemble=1, patience=2, seed=1)
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    runs = _runs(client, command="tune")
+    (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    (trial,) = [r for r in runs if r is not parent]
+    assert trial.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert parent.data.metrics["best.mase"] == pytest.approx(result.best["value"])
+    assert parent.data.params["tune.study"] == "forecaster"
+    assert _artifacts(client, parent.info.run_id, "tune") == {"tune/best.toml",
+                                                              "tune/trials.csv"}
+    assert not list(tmp_path.glob("runs/tune/**/best.toml"))  # the API writes no best.toml
+
+
 def _sha(path) -> str:
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
