@@ -1,7 +1,7 @@
 """Reading a source into a frame for :func:`~forecaster.data.ingest.read_panel`: paths
 checked (regular files only), compressed files detected from their magic bytes and bounded
-against decompression bombs, encodings told apart (UTF-8/16/32 with or without a BOM,
-Latin-1 with a note, binary refused), CSV dialects sniffed, then pyarrow's multi-threaded
+against decompression bombs, encodings, separators and number formats told apart
+(:mod:`forecaster.data.sniffing`), then pyarrow's multi-threaded
 reader with pandas' parsers as the fall-back; Parquet; and pandas DataFrames, copied.
 Every problem is a one-line :class:`~forecaster.errors.DataError`.  Package-private: the
 names start with ``_`` and only :mod:`forecaster.data` uses them.
@@ -10,7 +10,6 @@ names start with ``_`` and only :mod:`forecaster.data` uses them.
 from __future__ import annotations
 
 import bz2
-import codecs
 import csv
 import gzip
 import io
@@ -26,12 +25,18 @@ import numpy as np
 import pandas as pd
 
 from forecaster.data.conventions import _NULLS, ID_NAMES
+from forecaster.data.sniffing import (
+    _SEP_LINE,
+    _decode,
+    _line_numbers,
+    _number_format,
+    _sniff,
+)
 from forecaster.errors import DataError
 
 _HEAD_BYTES = 1 << 16
 _MAGIC = [(b"\x1f\x8b", "gzip"), (b"BZh", "bz2"), (b"\xfd7zXZ\x00", "xz"),
           (b"PK\x03\x04", "zip"), (b"\x28\xb5\x2f\xfd", "zstd")]
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")    # control characters but \t \n \r
 
 
 def _release_reader_memory() -> None:
@@ -170,85 +175,6 @@ def _head(p: Path, compression):
     return data[:_HEAD_BYTES], len(data) > _HEAD_BYTES
 
 
-def _unicode_width(head: bytes) -> str | None:
-    """The UTF-16/32 encoding of a text without a byte-order mark, told by its zero bytes
-    (ASCII characters, as CSV punctuation and digits are, leave 1 or 3 zeros in 2 or 4
-    bytes, always at the same positions); None when the text is not laid out like that."""
-    n = len(head) // 4 * 4
-    if n < 8:
-        return None
-    lanes = [head[k:n:4].count(0) / (n // 4) for k in range(4)]
-    zero, text = [v > 0.9 for v in lanes], [v < 0.1 for v in lanes]
-    if zero[1] and zero[2] and zero[3] and text[0]:
-        return "utf-32-le"
-    if zero[0] and zero[1] and zero[2] and text[3]:
-        return "utf-32-be"
-    if zero[1] and zero[3] and text[0] and text[2]:
-        return "utf-16-le"
-    if zero[0] and zero[2] and text[1] and text[3]:
-        return "utf-16-be"
-    return None
-
-
-def _decode(head: bytes, name: str):
-    notes = []
-    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
-        encoding = "utf-32"   # before UTF-16: the UTF-32-LE mark starts with UTF-16-LE's
-    elif head.startswith(codecs.BOM_UTF8):
-        encoding = "utf-8-sig"
-    elif head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        encoding = "utf-16"
-    else:
-        encoding = _unicode_width(head) or "utf-8"
-        if encoding != "utf-8":
-            notes.append(f"'{name}' has no byte-order mark; read it as "
-                         f"{encoding.upper()}.")
-    try:
-        text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
-    except UnicodeDecodeError:
-        encoding, text = None, head.decode("latin-1")
-    control = len(_CONTROL.findall(text))
-    if "\x00" in text or control > max(2, len(text) // 100):
-        raise DataError(f"'{name}' does not look like a CSV or Parquet file (it contains "
-                        f"binary data).")
-    if encoding is None:
-        encoding = "latin-1"
-        notes.append(f"'{name}' is not valid UTF-8; read it as Latin-1.")
-    return encoding, text.lstrip("\ufeff"), notes
-
-
-def _sniff(text: str, truncated: bool, candidates=(",", ";", "\t", "|")):
-    rows_by = {}
-    best = None
-    for sep in candidates:
-        try:
-            if sep != ",":      # a header of one field rules the separator out: skip the rest
-                first = next((r for r in csv.reader(io.StringIO(text), delimiter=sep) if r),
-                             None)
-                if first is None or len(first) < 2:
-                    continue
-            rows = [r for r in csv.reader(io.StringIO(text), delimiter=sep) if r]
-        except csv.Error:
-            continue
-        if truncated and len(rows) > 1:
-            rows = rows[:-1]
-        rows_by[sep] = rows
-        if not rows or len(rows[0]) < 2:
-            continue
-        width = len(rows[0])
-        body = rows[1:]
-        consistent = (sum(len(r) == width for r in body) / len(body)) if body else 1.0
-        score = (consistent, width)
-        if best is None or score > best[0]:
-            best = (score, sep)
-    sep = best[1] if best else ","
-    return sep, rows_by.get(sep, [])
-
-
-#: Excel's first line naming the separator ("sep=;"), before the header
-_SEP_LINE = re.compile(r"sep=([^\r\n\w\"'])[ \t]*(\r\n|\r|\n)")
-
-
 def _read_csv(p, compression, encoding, text, truncated, notes, id_col=None) -> _Source:
     name = p.name
     hint = _SEP_LINE.match(text)
@@ -271,14 +197,9 @@ def _read_csv(p, compression, encoding, text, truncated, notes, id_col=None) -> 
                 raise DataError(f"'{name}' line {line} has {len(r)} fields but the header has "
                                 f"{len(header)} (ragged rows); every row needs the same "
                                 f"number of fields.")
-    decimal, thousands = ".", None
-    if sep != ",":
-        cells = [c.strip() for r in rows[1:200] for c in r]
-        if any(re.fullmatch(r"[+-]?\d+,\d+", c) for c in cells):
-            decimal = ","
-            if any(re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+(,\d+)?", c) for c in cells):
-                thousands = "."
-    string_cols = [c for c in header if c.strip().lower() in ID_NAMES or c == id_col]
+    decimal, thousands, text_cols = _number_format(rows, sep)
+    string_cols = [c for c in header if c.strip().lower() in ID_NAMES or c == id_col
+                   or c in text_cols]
 
     if encoding in ("utf-8", "utf-8-sig") and decimal == "." and compression in (None, "gzip", "bz2", "zstd"):
         multiline = any("\n" in c or "\r" in c for r in rows for c in r)
@@ -299,20 +220,6 @@ def _read_csv(p, compression, encoding, text, truncated, notes, id_col=None) -> 
     if len(frame) == 0:
         raise DataError(f"'{name}' has a header but no data rows.")
     return _Source(frame, name, notes=notes, skipped=skip)
-
-
-def _line_numbers(text, sep):
-    """Physical line number (1-based) of each non-empty CSV record in ``text``."""
-    out, reader = [], csv.reader(io.StringIO(text), delimiter=sep)
-    prev = 0
-    try:
-        for r in reader:
-            if r:
-                out.append(prev + 1)
-            prev = reader.line_num
-    except csv.Error:
-        pass
-    return out
 
 
 def _read_pyarrow(p, compression, sep, string_cols, quoted, only=None, dictionary=False,

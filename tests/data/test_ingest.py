@@ -180,6 +180,17 @@ def test_semicolon_decimal_comma_values(tmp_path):
     assert read_panel(path).values[0].tolist() == [1.5, -2.25, 3.0]
 
 
+def test_semicolon_grouped_thousands_keep_dotted_dates(tmp_path):
+    """A German Excel export: "10.012,57" is 10012.57, and the dates' dots are not taken
+    for thousands separators (pandas would read 01.01.2020 as the number 1012020)."""
+    path = write(tmp_path / "de.csv", "Datum;Umsatz\r\n01.01.2020;10.012,57\r\n"
+                                      "02.01.2020;9.768,5\r\n03.01.2020;999,25\r\n"
+                                      "04.01.2020;1.000\r\n")
+    panel = read_panel(path, dayfirst=True)
+    assert panel.values[0].tolist() == [10012.57, 9768.5, 999.25, 1000.0]
+    assert panel.starts == (pd.Timestamp("2020-01-01"),) and panel.axis.freq == "D"
+
+
 def test_utf16_and_bom(tmp_path):
     text = "date,valeur\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n"
     for name, enc in [("u16.csv", "utf-16"), ("bom.csv", "utf-8-sig")]:
@@ -198,7 +209,7 @@ def test_unicode_without_a_mark_and_utf32_read_the_same_values():
 
 
 def test_no_mark_detection_needs_the_zero_byte_layout():
-    from forecaster.data.readers import _unicode_width
+    from forecaster.data.sniffing import _unicode_width
 
     text = "date,value\n2020-01-01,1\n"
     assert _unicode_width(text.encode("utf-16-le")) == "utf-16-le"
