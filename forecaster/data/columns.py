@@ -52,6 +52,9 @@ def _counts(codes, minlength=0) -> np.ndarray:
     return np.diff(np.searchsorted(codes, np.arange(size + 1, dtype=codes.dtype)))
 
 
+#: a number with thousands separators, "1,234.5" (commas every three digits)
+_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+
 _DATEISH = re.compile(
     r"^\s*(\d{4}[-/.]\d{1,2}([-/.]\d{1,2})?([ T].*)?"
     r"|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}([ T].*)?"
@@ -187,7 +190,9 @@ def _looks_numeric(s: pd.Series) -> bool:
     sample = s.dropna().head(200)
     if sample.empty:
         return False
-    return pd.to_numeric(sample.astype(str), errors="coerce").notna().mean() >= 0.5
+    text = sample.astype(str).str.strip()
+    text = text.where(~text.str.fullmatch(_GROUPED), text.str.replace(",", "", regex=False))
+    return pd.to_numeric(text, errors="coerce").notna().mean() >= 0.5
 
 
 def _looks_like_dates(s: pd.Series) -> bool:
@@ -240,6 +245,15 @@ def _to_float(s: pd.Series, name, src) -> np.ndarray:
     text = s.astype("str")
     num = pd.to_numeric(text.str.strip(), errors="coerce")
     bad = num.isna() & s.notna() & ~text.str.strip().str.lower().isin(_NULL_TOKENS)
+    grouped = bad & text.str.strip().str.fullmatch(_GROUPED).fillna(False)
+    if bad.any() and not (bad & ~grouped).any():
+        # "1,234.5": quoted numbers with thousands separators, as Excel saves them
+        num[bad] = pd.to_numeric(text[bad].str.strip().str.replace(",", "", regex=False))
+        i = int(np.argmax(bad.to_numpy()))
+        src.notes.append(f"Read numbers like {text.iloc[i].strip()!r} in column {name!r} "
+                         f"with ',' as the thousands separator.")
+        bad[:] = False
+    bad &= ~grouped     # the message names a cell that is no number in any format
     if bad.any():
         i = int(np.argmax(bad.to_numpy()))
         raise DataError(f"values in column {name!r} must be numbers. Got {str(s.iloc[i])!r} "

@@ -263,10 +263,11 @@ class _Entries:
 def _entries(src, cols, opts: _Options) -> _Entries:
     """Values as float64 (``inf`` → missing, with a note), times as integers, series ids
     as codes."""
-    df, notes = src.frame, list(src.notes)
+    df = src.frame
     values = src.fast.get(cols.target)
     if not (isinstance(values, np.ndarray) and values.dtype == np.float64):
         values = _to_float(df[cols.target], cols.target, src)
+    notes = list(src.notes)     # after _to_float, which may add one
     all_finite = _all_finite(values)
     if not all_finite:
         inf = np.isinf(values)

@@ -191,6 +191,20 @@ def test_semicolon_grouped_thousands_keep_dotted_dates(tmp_path):
     assert panel.starts == (pd.Timestamp("2020-01-01"),) and panel.axis.freq == "D"
 
 
+def test_quoted_numbers_with_thousands_commas(tmp_path):
+    """Excel's "1,234.5" in a comma-separated file: read as 1234.5 (with a note), never as
+    text or 1.0; a comma that is not a thousands separator stays an error."""
+    path = write(tmp_path / "us.csv", 'date,sales\n2020-01-01,"1,234.5"\n2020-01-02,987\n'
+                                      '2020-01-03,"-12,345,678"\n2020-01-04,N/A\n'
+                                      '2020-01-05,"2,000"\n')
+    panel = read_panel(path)
+    assert panel.values[0].tolist() == [1234.5, 987.0, -12345678.0, -6171839.0, 2000.0]
+    assert any("thousands separator" in n for n in panel.notes)
+    bad = write(tmp_path / "eu.csv", 'date,sales\n2020-01-01,"1,234.5"\n2020-01-02,"1,5"\n'
+                                     '2020-01-03,3\n')
+    assert "Got '1,5' at line 3" in error_of(bad)
+
+
 def test_utf16_and_bom(tmp_path):
     text = "date,valeur\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n"
     for name, enc in [("u16.csv", "utf-16"), ("bom.csv", "utf-8-sig")]:
