@@ -59,7 +59,8 @@ _DATEISH = re.compile(
     r"^\s*(\d{4}[-/.]\d{1,2}([-/.]\d{1,2})?([ T].*)?"
     r"|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}([ T].*)?"
     r"|.*\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b.*\d{4}.*"
-    r"|\d{4}-W\d{2}.*)\s*$", re.IGNORECASE)
+    r"|\d{4}-?W\d{2}.*"
+    r"|\d{4}\s*[-/ ]?\s*Q[1-4]|Q[1-4]\s*[-/ ]?\s*\d{4})\s*$", re.IGNORECASE)
 
 
 @dataclass

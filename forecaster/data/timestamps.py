@@ -137,7 +137,41 @@ def _parse_dmy(text, ex, dmy, name, src, dayfirst, monthfirst, notes):
     return pd.to_datetime(text, format="mixed", dayfirst=first == "day", errors="coerce")
 
 
+_WEEK = re.compile(r"(\d{4})-?W(\d{2})(?:-?([1-7]))?", re.IGNORECASE)
+_QUARTER = re.compile(r"(?:(\d{4})\s*[-/ ]?\s*Q([1-4])|Q([1-4])\s*[-/ ]?\s*(\d{4}))",
+                      re.IGNORECASE)
+
+
+def _parse_periods(text, name, notes):
+    """ISO weeks ("2020-W05", "2020W05-3") as the day they name (the week's Monday when
+    no day is given) and quarters ("2020Q1", "2020-Q1", "Q1 2020") as their first day,
+    with a note; None when the column holds other text."""
+    week = text.str.fullmatch(_WEEK)
+    if week.all():
+        ex = text.str.extract(_WEEK)
+        iso = ex[0] + "-W" + ex[1] + "-" + ex[2].fillna("1")
+        parsed = pd.to_datetime(iso, format="%G-W%V-%u", errors="coerce")
+        bad = parsed.isna() | (parsed.dt.isocalendar().week != ex[1].astype(int))
+        if bad.any():       # week 53 of a year that has 52: %V rolls it over silently
+            return pd.Series(pd.NaT, index=text.index).where(bad, parsed)
+        days = "the days they name" if ex[2].notna().any() else "the Monday of each week"
+        notes.append(f"Read the ISO weeks in column {name!r} (e.g. {text.iloc[0]!r}) as "
+                     f"{days}.")
+        return parsed
+    if text.str.fullmatch(_QUARTER).all():
+        ex = text.str.extract(_QUARTER)
+        year, q = ex[0].fillna(ex[3]).astype(int), ex[1].fillna(ex[2]).astype(int)
+        parsed = pd.to_datetime(pd.DataFrame({"year": year, "month": 3 * q - 2, "day": 1}))
+        notes.append(f"Read the quarters in column {name!r} (e.g. {text.iloc[0]!r}) as the "
+                     f"first day of each.")
+        return parsed
+    return None
+
+
 def _parse_iso(text, name, src, notes):
+    periods = _parse_periods(text, name, notes)
+    if periods is not None:
+        return periods
     try:
         parsed = pd.to_datetime(text, format="ISO8601", errors="coerce")
     except ValueError as exc:

@@ -205,6 +205,22 @@ def test_quoted_numbers_with_thousands_commas(tmp_path):
     assert "Got '1,5' at line 3" in error_of(bad)
 
 
+def test_iso_weeks_and_quarters_are_dates(tmp_path):
+    """"2020-W52" is the Monday of that ISO week and "2020Q1" the quarter's first day (a
+    note says so); a week 53 that the year does not have is an error, not next January."""
+    weeks = write(tmp_path / "w.csv", "week,v\n2020-W52,1\n2020-W53,2\n2021-W01,3\n2021-W02,4\n")
+    panel = read_panel(weeks)
+    assert panel.axis.freq == "W-MON" and panel.starts == (pd.Timestamp("2020-12-21"),)
+    assert any("ISO weeks" in n for n in panel.notes)
+    for text in ("2005Q1\n2005Q2\n2005Q3\n2005Q4\n2006Q1", "Q3 2019\nQ4 2019\nQ1 2020"):
+        panel = read_panel(write(tmp_path / "q.csv", "quarter,v\n" + "\n".join(
+            f"{q},{i}" for i, q in enumerate(text.split("\n"))) + "\n"))
+        assert panel.axis.freq == "QS-JAN" and panel.starts[0].day == 1
+    assert read_panel(tmp_path / "q.csv").starts == (pd.Timestamp("2019-07-01"),)
+    bad = write(tmp_path / "w53.csv", "week,v\n2021-W52,1\n2021-W53,2\n2022-W01,3\n")
+    assert "cannot parse '2021-W53' at line 3" in error_of(bad)
+
+
 def test_utf16_and_bom(tmp_path):
     text = "date,valeur\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n"
     for name, enc in [("u16.csv", "utf-16"), ("bom.csv", "utf-8-sig")]:
