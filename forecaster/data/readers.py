@@ -85,6 +85,17 @@ def _check_path(path) -> Path:
 
 
 def _read_table(p: Path, id_col=None) -> _Source:
+    try:
+        return _read_file(p, id_col)
+    except PermissionError:
+        raise DataError(f"cannot read '{p.name}': permission denied; check the file's "
+                        f"permissions.") from None
+    except OSError as exc:   # an I/O error (a disk, a network share) while reading
+        raise DataError(f"cannot read '{p.name}': {exc.strerror or _first_line(exc)}.") \
+            from None
+
+
+def _read_file(p: Path, id_col=None) -> _Source:
     size = p.stat().st_size
     if size == 0:
         raise DataError(f"'{p.name}' is empty (0 bytes).")

@@ -281,6 +281,21 @@ def test_missing_path_and_directory(tmp_path):
     assert error_of(tmp_path).endswith("is a directory, not a data file.")
 
 
+def test_unreadable_file_is_one_line(tmp_path, monkeypatch):
+    """A file without read permission (simulated: the tests may run as root, who may read
+    anything) or an I/O error while reading: a DataError, not an unexpected OSError."""
+    import forecaster.data.readers as readers
+
+    path = write(tmp_path / "locked.csv", "date,v\n2020-01-01,1\n")
+    for exc in (PermissionError(13, "Permission denied"), OSError(5, "Input/output error")):
+        def refuse(*args, exc=exc, **kwargs):
+            raise exc
+        monkeypatch.setattr(readers, "open", refuse, raising=False)
+        message = error_of(path)
+        assert message.startswith("cannot read 'locked.csv': ")
+        assert ("permission denied" in message) == isinstance(exc, PermissionError)
+
+
 def test_fingerprint():
     path = DATA / "air_passengers.csv"
     fp = fingerprint(path)
