@@ -102,7 +102,7 @@ def _epoch_progress(ctx, label):
 
 # -- train ---------------------------------------------------------------------------------
 @forecast.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path())
 @data_options
 @model_options
 @click.option("--horizon", type=int, help="Steps the model forecasts directly (default: one "
@@ -206,8 +206,8 @@ def _print_train_summary(ctx, r) -> None:
 @forecast.command(context_settings=CONTEXT_SETTINGS)
 @click.option("--horizon", type=int, default=None,
               help="Steps to forecast (default: the trained horizon).")
-@click.argument("data", required=False, type=click.Path(dir_okay=False))
-@click.option("--data", "new_data", type=click.Path(dir_okay=False),
+@click.argument("data", required=False, type=click.Path())
+@click.option("--data", "new_data", type=click.Path(),
               help="Newer data (CSV/Parquet, the run's columns): forecast from its ends "
                    "without retraining — rows after the run's end, a whole newer history, "
                    "or series the run has not seen.")
@@ -221,7 +221,7 @@ def _print_train_summary(ctx, r) -> None:
               help="Replace the forecast file (--output or the default) if it exists.")
 @click.option("--device", type=click.Choice(choices.DEVICES), default="cpu",
               show_default=True, help="Where to run the model.")
-@click.option("--future", "future", type=click.Path(dir_okay=False),
+@click.option("--future", "future", type=click.Path(),
               help="Values of the run's future covariates over the horizon (CSV/Parquet: "
                    "the time and series columns and one column per covariate).")
 @common_options
@@ -306,7 +306,7 @@ def _fold_bar(ctx, total: int):
 
 # -- evaluate ------------------------------------------------------------------------------
 @forecast.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path())
 @data_options
 @model_options
 @click.option("--models", help="Comma-separated models (default: rnn and every baseline: "

@@ -46,7 +46,7 @@ def tune_options(f):
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path())
 @data_options
 @model_options
 @tune_options

@@ -90,3 +90,18 @@ def test_ok_case_trains(entry, tmp_path):
     assert result.exit_code == 0, result.output
     run_id = (runs / "latest").read_text().strip()
     assert (runs / run_id / "data.json").is_file()
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "tune"])
+def test_a_directory_as_the_data_is_one_line(command, tmp_path):
+    """The reader's one-line message, not click's usage error (three lines, exit 2); and
+    no file is written (evaluate and tune create their empty output folders up front, to
+    check that they are writable)."""
+    folder = tmp_path / "sales.csv"
+    folder.mkdir()
+    runs = tmp_path / "runs"
+    result = invoke([command, str(folder), "--runs-dir", str(runs)])
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines() == [
+        f"Error: '{folder}' is a directory, not a data file."], result.output
+    assert not [p for p in runs.rglob("*") if not p.is_dir()]
