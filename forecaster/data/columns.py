@@ -237,6 +237,8 @@ def _time_kind(s: pd.Series) -> str:
 
 
 def _to_float(s: pd.Series, name, src) -> np.ndarray:
+    if pd.api.types.is_bool_dtype(s.dtype):     # a forecast of it is a share of true
+        src.notes.append(f"Read the true/false values of column {name!r} as 1/0.")
     if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
         out = s.to_numpy(dtype=np.float64, na_value=np.nan)
         return out if out.flags.writeable else out.copy()

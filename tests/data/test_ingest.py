@@ -221,6 +221,17 @@ def test_iso_weeks_and_quarters_are_dates(tmp_path):
     assert "cannot parse '2021-W53' at line 3" in error_of(bad)
 
 
+def test_true_false_values_are_read_as_one_and_zero_with_a_note(tmp_path):
+    path = write(tmp_path / "flag.csv", "date,open\n2020-01-01,true\n2020-01-02,false\n"
+                                        "2020-01-03,true\n")
+    frame = pd.DataFrame({"date": pd.date_range("2020-01-01", periods=3),
+                          "open": [True, False, True]})
+    for source in (path, frame):
+        panel = read_panel(source)
+        assert panel.values[0].tolist() == [1.0, 0.0, 1.0]
+        assert "Read the true/false values of column 'open' as 1/0." in panel.notes
+
+
 def test_utf16_and_bom(tmp_path):
     text = "date,valeur\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n"
     for name, enc in [("u16.csv", "utf-16"), ("bom.csv", "utf-8-sig")]:
