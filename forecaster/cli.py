@@ -269,9 +269,11 @@ def predict(ctx, horizon, data, new_data, run_id, runs_dir, output, fmt, overwri
     if not state(ctx)["quiet"]:
         import pandas as pd
 
+        from forecaster.evaluation.leaderboard import format_number
+
         table = format_frame(pred.frame, pred.state)
         with pd.option_context("display.max_rows", 200, "display.width", 120,
-                               "display.float_format", "{:,.3f}".format):
+                               "display.float_format", format_number):
             click.echo(table.to_string(index=False))
         _log(ctx, f"{len(table)} forecasts from run {run_dir.name} written to {written}")
     else:

@@ -283,11 +283,21 @@ def leaderboard_to_json(table: pd.DataFrame, *, protocol: dict, season, levels,
     return data
 
 
+def format_number(value, decimals: int = 3) -> str:
+    """``1,234.568``; in scientific notation where that would be unreadable (a magnitude
+    of 1e12 or more: hundreds of digits for data in 1e300) or show only zeros (below
+    ``10**-decimals``: data in 1e-300 would read 0.000 everywhere)."""
+    size = abs(value)
+    if size >= 1e12 or 0 < size < 10.0 ** -decimals:
+        return f"{value:.4g}"
+    return f"{value:,.{decimals}f}"
+
+
 def _fmt(col: str, value) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "n/a"
     if col in ("mae", "rmse") or col.startswith("width_"):
-        return f"{value:,.3f}"
+        return format_number(value)
     return f"{value:.4f}"
 
 

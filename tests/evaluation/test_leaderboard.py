@@ -7,8 +7,8 @@ import pytest
 
 from forecaster.data.panel import Panel, TimeAxis
 from forecaster.evaluation.backtest import BacktestSpec, run_backtest
-from forecaster.evaluation.leaderboard import (fold_table, format_table, leaderboard,
-                                               leaderboard_to_json)
+from forecaster.evaluation.leaderboard import (fold_table, format_number, format_table,
+                                               leaderboard, leaderboard_to_json)
 from forecaster.models.baselines import BASELINES, MeanForecaster, NaiveForecaster
 
 INT = TimeAxis("integer")
@@ -41,6 +41,17 @@ def test_zero_actual_gives_na_mape_and_table_never_shows_nan():
     data = leaderboard_to_json(table, protocol={}, season=1, levels=[80, 95])
     json.dumps(data, allow_nan=False)
     assert data["leaderboard"][0]["mape"] is None
+
+
+@pytest.mark.parametrize("scale, shown", [(1e298, "e+2"), (1e-302, "e-3")])
+def test_table_of_huge_or_tiny_data_stays_readable(scale, shown):
+    """Errors of data in 1e300 were printed with ~300 digits and commas, of data in 1e-300
+    as 0.000: scientific notation then, as the forecast table does."""
+    panel = Panel.from_arrays({"v": scale * np.array([3.0, 2.0, 5.0, 1.0, 4.0, 2.0])}, INT)
+    result = run_backtest(panel, {"naive": NaiveForecaster}, BacktestSpec.holdout(2))
+    row = format_table(leaderboard(result, panel, 1)).splitlines()[1]
+    assert len(row) < 80 and row.split()[2].count(shown) == 1, row   # naive * MAE …
+    assert format_number(1234.5678) == "1,234.568" and format_number(0.0) == "0.000"
 
 
 def test_sorted_by_mase_with_best_marked():
