@@ -26,10 +26,10 @@ import pandas as pd
 
 from forecaster.data.conventions import _NULLS, ID_NAMES
 from forecaster.data.sniffing import (
-    _SEP_LINE,
     _decode,
     _line_numbers,
     _number_format,
+    _preamble,
     _sniff,
 )
 from forecaster.errors import DataError
@@ -188,11 +188,8 @@ def _head(p: Path, compression):
 
 def _read_csv(p, compression, encoding, text, truncated, notes, id_col=None) -> _Source:
     name = p.name
-    hint = _SEP_LINE.match(text)
-    skip = 1 if hint else 0
-    if hint:
-        text = text[hint.end():]
-    sep, rows = _sniff(text, truncated, (hint.group(1),) if hint else (",", ";", "\t", "|"))
+    text, skip, named = _preamble(text, name, notes)
+    sep, rows = _sniff(text, truncated, (named,) if named else (",", ";", "\t", "|"))
     header = rows[0] if rows else []
     dupes = [c for c, k in Counter(header).items() if k > 1]
     if dupes:

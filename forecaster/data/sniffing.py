@@ -94,6 +94,24 @@ def _sniff(text: str, truncated: bool, candidates=(",", ";", "\t", "|")):
 
 #: Excel's first line naming the separator ("sep=;"), before the header
 _SEP_LINE = re.compile(r"sep=([^\r\n\w\"'])[ \t]*(\r\n|\r|\n)")
+#: comment lines before the header ("# exported by …", "# units: kWh"), as loggers write
+_COMMENTS = re.compile(r"(?:[ \t]*#[^\r\n]*(?:\r\n|\r|\n))+")
+
+
+def _preamble(text: str, name: str, notes: list):
+    """``(text after the preamble, lines skipped, separator named)``: Excel's ``sep=;``
+    line and ``#`` comment lines before the header (a note says how many)."""
+    hint = _SEP_LINE.match(text)
+    if hint:
+        text = text[hint.end():]
+    comments = _COMMENTS.match(text)
+    skipped = 0
+    if comments:
+        skipped = len(re.findall(r"\r\n|\r|\n", comments.group()))
+        text = text[comments.end():]
+        notes.append(f"Skipped {skipped} comment line(s) starting with '#' before the header "
+                     f"of '{name}'.")
+    return text, skipped + (1 if hint else 0), hint.group(1) if hint else None
 
 
 _DECIMAL_COMMA = re.compile(r"[+-]?(\d+|\d{1,3}(\.\d{3})+),\d+")

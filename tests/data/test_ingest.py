@@ -271,6 +271,20 @@ def test_excel_separator_line(tmp_path):
                                   reference.values[0])
 
 
+def test_comment_lines_before_the_header_are_skipped(tmp_path):
+    """"# exported by …" lines before the header: skipped with a note (they made the
+    header one field wide, then "line 3 has 2 fields"), and lines still counted right."""
+    path = write(tmp_path / "log.csv", "# exported by logger v2\r\n# units: kWh\r\n"
+                                       "date,kwh\r\n2020-01-01,1\r\n2020-01-02,2\r\n"
+                                       "2020-01-03,3\r\n")
+    panel = read_panel(path)
+    assert panel.ids == ("kwh",) and panel.values[0].tolist() == [1.0, 2.0, 3.0]
+    assert "Skipped 2 comment line(s) starting with '#' before the header of 'log.csv'." \
+        in panel.notes
+    bad = write(tmp_path / "bad.csv", "sep=,\n# note\ndate,kwh\n2020-01-01,1\n2020-01-02,x\n")
+    assert "Got 'x' at line 5" in error_of(bad)
+
+
 def test_latin1_file_is_read_with_a_note(tmp_path):
     path = write(tmp_path / "l1.csv", "date,température\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n",
                  "latin-1")
