@@ -273,7 +273,12 @@ def _series_codes(s: pd.Series, name, src):
         codes, labels = s.cat.codes.to_numpy(), s.cat.categories
     else:
         codes, labels = pd.factorize(s)
-    labels = np.array([str(x) for x in labels] + [""], dtype=object)   # code -1 -> ""
+    text = [str(x) for x in labels]
+    labels = np.array([x.strip() for x in text] + [""], dtype=object)   # code -1 -> ""
+    padded = next((x for x, y in zip(text, labels) if x != y and y), None)
+    if padded is not None:      # "A " and "A" are one series, not two
+        src.notes.append(f"Removed spaces around series ids in column {name!r} (e.g. "
+                         f"{padded!r}).")
     blank = np.array([not x.strip() for x in labels], dtype=bool)
     ordered = len(codes) > 0 and _nondecreasing(codes)     # rows grouped by id, ids in order
     if blank[:-1].any() or (codes[0] < 0 if ordered else (codes < 0).any()):

@@ -267,7 +267,11 @@ def _entries(src, cols, opts: _Options) -> _Entries:
     values = src.fast.get(cols.target)
     if not (isinstance(values, np.ndarray) and values.dtype == np.float64):
         values = _to_float(df[cols.target], cols.target, src)
-    notes = list(src.notes)     # after _to_float, which may add one
+    if cols.id is not None:
+        codes, ids = _series_codes(df[cols.id], cols.id, src)
+    else:
+        codes, ids = np.zeros(len(df), dtype=np.int8), [str(cols.target).strip() or "value"]
+    notes = list(src.notes)     # after _to_float and _series_codes, which may add one
     all_finite = _all_finite(values)
     if not all_finite:
         inf = np.isinf(values)
@@ -293,10 +297,6 @@ def _entries(src, cols, opts: _Options) -> _Entries:
                                           opts.monthfirst)
         notes += tnotes
         t, unit = stamps.asi8, stamps.unit
-    if cols.id is not None:
-        codes, ids = _series_codes(df[cols.id], cols.id, src)
-    else:
-        codes, ids = np.zeros(len(df), dtype=np.int8), [str(cols.target) or "value"]
     return _Entries(codes=codes, t=t, values=values, ids=ids,
                     integer_time=cols.time_kind == "integer", unit=unit, tz=tz,
                     all_finite=all_finite, notes=notes, steps=_Steps.of(codes, t))

@@ -464,6 +464,21 @@ def test_empty_series_id_is_an_error(tmp_path):
                               "empty id at line 3.")
 
 
+def test_spaces_around_series_ids_and_the_value_column_name_are_removed(tmp_path):
+    """"A " and "A" were two series, silently; a wide file's " value " header gave the
+    series id " value "."""
+    rows = [f"{'A ' if i < 5 else 'A'},2020-01-{i + 1:02d},{i}" for i in range(10)]
+    path = write(tmp_path / "p.csv", "unique_id,ds,y\n" + "\n".join(rows) + "\n")
+    panel = read_panel(path)
+    assert panel.ids == ("A",) and panel.values[0].tolist() == list(range(10))
+    assert "Removed spaces around series ids in column 'unique_id' (e.g. 'A ')." in panel.notes
+    wide = write(tmp_path / "w.csv", " date , value \n2020-01-01,1\n2020-01-02,2\n"
+                                     "2020-01-03,3\n")
+    assert read_panel(wide).ids == ("value",)
+    blank = write(tmp_path / "b.csv", "unique_id,ds,y\na,2020-01-01,1\n  ,2020-01-02,2\n")
+    assert error_of(blank).endswith("Got an empty id at line 3.")
+
+
 def test_ragged_row_far_from_the_start(tmp_path):
     body = "".join(f"{d},{i}\n" for i, d in enumerate(
         pd.date_range("2000-01-01", periods=5000, freq="D").strftime("%Y-%m-%d")))
