@@ -22,11 +22,13 @@ Reading
     (gzip, bz2, xz, zip, zstd; detected from the file's magic bytes), Parquet
     (``.parquet``/``.pq`` or the ``PAR1`` magic).  UTF-8 with or without BOM, UTF-16 and
     UTF-32 with BOM, UTF-16/32 without one (told by the zero bytes of ASCII text, with a
-    note); other bytes that are still text are read as Latin-1 (with a note); binary data
-    is rejected.  Excel's ``sep=;`` first line names the separator.  Plain CSVs go through
-    the multi-threaded pyarrow reader; odd ones fall back to pandas' C, then Python,
-    parser.  Line numbers in messages count the header as line 1 (after a ``sep=`` line:
-    2); Parquet messages give 1-based row numbers.
+    note); other bytes that are still text are read as Windows-1252, else Latin-1 (with a
+    note); binary data is rejected.  Excel's ``sep=;`` first line names the separator;
+    ``#`` comment lines before the header are skipped (note).  Numbers may have a decimal
+    comma and ``.`` thousands (non-comma files), or ``,`` thousands ("1,234.5", note).
+    Plain CSVs go through the multi-threaded pyarrow reader; odd ones fall back to pandas'
+    C, then Python, parser.  Line numbers in messages are the file's own (the header is
+    line 1 unless lines precede it); Parquet messages give 1-based row numbers.
 
 Columns
     ``id_col`` (auto: ``unique_id``, ``series_id``, ``id``), ``time_col`` (auto: by name —
@@ -38,7 +40,8 @@ Columns
     (a saved pandas index) are never target candidates.  Excel workbooks are named as such.
 
 Repair policies
-    * Dates: ISO-like formats are read directly.  ``dd/mm/yyyy``-style dates need
+    * Dates: ISO-like formats are read directly, ISO weeks ("2020-W05") and quarters
+      ("2020Q1") as their first day (note).  ``dd/mm/yyyy``-style dates need
       ``dayfirst=True`` — even when some day > 12 makes them unambiguous — so the order is
       never guessed; month-first dates are read only when some day > 12 proves the order
       (with a note) or ``monthfirst=True``; ambiguous ones are an error.

@@ -1,5 +1,5 @@
 """Telling what a CSV's text is: its encoding (UTF-8/16/32 with or without a byte-order
-mark, Latin-1 with a note, binary refused), its separator (sniffed from the rows, or named
+mark, Windows-1252 or Latin-1 with a note, binary refused), its separator (sniffed from the rows, or named
 by Excel's ``sep=;`` first line) and its number format (decimal comma, grouped thousands).
 Package-private helpers of :mod:`forecaster.data.readers`.
 """
@@ -53,14 +53,21 @@ def _decode(head: bytes, name: str):
     try:
         text = codecs.getincrementaldecoder(encoding)().decode(head, final=False)
     except UnicodeDecodeError:
-        encoding, text = None, head.decode("latin-1")
+        # a Windows export: cp1252 is Latin-1 but for 0x80-0x9F, which it gives "€", "–",
+        # "’" … (Latin-1 has control characters there); Latin-1 where cp1252 leaves a gap
+        legacy = encoding = None
+        try:
+            legacy, text = "cp1252", head.decode("cp1252")
+        except UnicodeDecodeError:
+            legacy, text = "latin-1", head.decode("latin-1")
     control = len(_CONTROL.findall(text))
     if "\x00" in text or control > max(2, len(text) // 100):
         raise DataError(f"'{name}' does not look like a CSV or Parquet file (it contains "
                         f"binary data).")
     if encoding is None:
-        encoding = "latin-1"
-        notes.append(f"'{name}' is not valid UTF-8; read it as Latin-1.")
+        encoding = legacy
+        notes.append(f"'{name}' is not valid UTF-8; read it as "
+                     f"{'Latin-1' if legacy == 'latin-1' else 'Windows-1252 (Latin-1)'}.")
     return encoding, text.lstrip("\ufeff"), notes
 
 

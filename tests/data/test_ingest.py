@@ -293,6 +293,22 @@ def test_latin1_file_is_read_with_a_note(tmp_path):
     assert any("Latin-1" in n for n in panel.notes)
 
 
+def test_windows_1252_file_keeps_euro_signs_and_dashes(tmp_path):
+    """Excel on Windows saves cp1252: "€" is 0x80 and "–" 0x96, which Latin-1 read as
+    control characters (column 'Umsatz in \\x80'); a byte cp1252 lacks (0x81) is Latin-1."""
+    path = write(tmp_path / "w.csv", "Datum;Umsatz in €;Menge – Stück\n2020-01-01;1,5;2\n"
+                                     "2020-01-02;2,5;3\n2020-01-03;3;4\n", "cp1252")
+    panel = read_panel(path, target="Umsatz in €")
+    assert panel.ids == ("Umsatz in €",) and panel.values[0].tolist() == [1.5, 2.5, 3.0]
+    assert "read it as Windows-1252 (Latin-1)." in panel.notes[0]
+    assert "'Menge – Stück'" in panel.notes[1]
+    odd = tmp_path / "l1.csv"
+    odd.write_bytes("date,gr\xfc\xdfe\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n"
+                    .encode("latin-1").replace(b"gr", b"\x81gr"))
+    panel = read_panel(odd)
+    assert panel.ids == ("\x81grüße",) and "read it as Latin-1." in panel.notes[0]
+
+
 def test_non_ascii_file_name_with_spaces(tmp_path):
     path = tmp_path / "données série été.csv"
     shutil.copy(DATA / "air_passengers.csv", path)
