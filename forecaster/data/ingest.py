@@ -107,6 +107,7 @@ from forecaster.data.readers import (
     _release_reader_memory,
 )
 from forecaster.data.timestamps import (
+    _compact_dates,
     _infer_offset,
     _parse_freq,
     _suggest_freq,
@@ -285,7 +286,10 @@ def _entries(src, cols, opts: _Options) -> _Entries:
     tcol, unit, tz = df[cols.time], None, None
     if cols.time_kind is None:
         cols.time_kind = _time_kind(tcol)
-    if cols.time_kind == "integer":
+    compact = _compact_dates(tcol, cols.time, notes) if cols.time_kind == "integer" else None
+    if compact is not None:                     # 20200131: a date, not step 20,200,131
+        t, unit = compact.asi8, compact.unit
+    elif cols.time_kind == "integer":
         t = _to_int_steps(tcol, cols.time, src)
         if opts.offset is not None:
             raise DataError(f"`freq` applies to date columns, but time column {cols.time!r} "
@@ -301,7 +305,7 @@ def _entries(src, cols, opts: _Options) -> _Entries:
         notes += tnotes
         t, unit = stamps.asi8, stamps.unit
     return _Entries(codes=codes, t=t, values=values, ids=ids,
-                    integer_time=cols.time_kind == "integer", unit=unit, tz=tz,
+                    integer_time=unit is None, unit=unit, tz=tz,
                     all_finite=all_finite, notes=notes, steps=_Steps.of(codes, t))
 
 

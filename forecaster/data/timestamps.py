@@ -58,6 +58,29 @@ def _to_int_steps(s: pd.Series, name, src) -> np.ndarray:
     return arr.astype(np.int64)
 
 
+#: integers that are dates: (digits, format, as a message names it, smallest, largest)
+_COMPACT = ((8, "%Y%m%d", "yyyymmdd", 18000101, 22001231),
+            (6, "%Y%m", "yyyymm", 180001, 220012))
+
+
+def _compact_dates(s: pd.Series, name, notes):
+    """Integers written as dates, yyyymmdd (20200131) or yyyymm (202001), as a
+    DatetimeIndex (with a note): as integer steps they would have gaps of 70 or 88 at
+    month and year ends.  None for other integers, which stay steps."""
+    if not pd.api.types.is_integer_dtype(s.dtype) or s.isna().any() or not len(s):
+        return None
+    v = s.to_numpy(dtype=np.int64)
+    lo, hi = int(v.min()), int(v.max())
+    for digits, fmt, what, first, last in _COMPACT:
+        if first <= lo and hi <= last:
+            parsed = pd.to_datetime(pd.Series(v).astype(str), format=fmt, errors="coerce")
+            if parsed.notna().all():
+                notes.append(f"Read the integers in time column {name!r} as dates written "
+                             f"{what} (e.g. {int(v[0])}).")
+                return pd.DatetimeIndex(parsed)
+    return None
+
+
 def _to_datetime(s: pd.Series, name, src, dayfirst, monthfirst):
     """Parse the time column; returns (DatetimeIndex, tz name or None, notes)."""
     notes = []

@@ -232,6 +232,22 @@ def test_true_false_values_are_read_as_one_and_zero_with_a_note(tmp_path):
         assert "Read the true/false values of column 'open' as 1/0." in panel.notes
 
 
+def test_integers_written_as_dates_are_dates(tmp_path):
+    """20200131 and 202001 as integer steps had gaps of 70 and 88 at month and year ends
+    ('mostly missing'); they are dates (a note).  Other integers stay steps."""
+    days = pd.date_range("2019-12-30", periods=5, freq="D").strftime("%Y%m%d")
+    panel = read_panel(write(tmp_path / "d.csv", "date,v\n" + "".join(
+        f"{d},{i}\n" for i, d in enumerate(days))))
+    assert panel.axis.freq == "D" and panel.starts == (pd.Timestamp("2019-12-30"),)
+    assert "as dates written yyyymmdd (e.g. 20191230)" in panel.notes[0]
+    months = pd.date_range("2019-11-01", periods=4, freq="MS").strftime("%Y%m")
+    panel = read_panel(write(tmp_path / "m.csv", "month,v\n" + "".join(
+        f"{m},{i}\n" for i, m in enumerate(months))))
+    assert panel.axis.freq == "MS" and panel.starts == (pd.Timestamp("2019-11-01"),)
+    steps = read_panel(write(tmp_path / "s.csv", "t,v\n200011,1\n200012,2\n200013,3\n"))
+    assert steps.axis.kind == "integer" and steps.starts == (200011,)
+
+
 def test_utf16_and_bom(tmp_path):
     text = "date,valeur\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n"
     for name, enc in [("u16.csv", "utf-16"), ("bom.csv", "utf-8-sig")]:
