@@ -30,6 +30,7 @@ from forecaster.data.sniffing import (
     _line_numbers,
     _number_format,
     _preamble,
+    _refuse_markup,
     _sniff,
 )
 from forecaster.errors import DataError
@@ -110,6 +111,7 @@ def _read_file(p: Path, id_col=None) -> _Source:
     if not head.strip():
         raise DataError(f"'{p.name}' is empty (no header, no data).")
     encoding, text, notes = _decode(head, p.name)
+    _refuse_markup(text, p.name)
     return _read_csv(p, compression, encoding, text, truncated, notes, id_col)
 
 

@@ -71,6 +71,18 @@ def _decode(head: bytes, name: str):
     return encoding, text.lstrip("\ufeff"), notes
 
 
+def _refuse_markup(text: str, name: str) -> None:
+    """A web page or JSON saved under a CSV name gets a message saying so (the CSV reader
+    would complain about its 'column names' or ragged rows instead)."""
+    head = text.lstrip()[:200]
+    if re.match(r"<[!?a-zA-Z]", head):
+        raise DataError(f"'{name}' is an HTML or XML document, not a CSV (a download that "
+                        f"returned a web page?).")
+    if re.match(r"[\[{]\s*[\[{\"]", head):
+        raise DataError(f"'{name}' is JSON, not a CSV; convert it to CSV or Parquet first "
+                        f"(e.g. pandas.read_json(...).to_csv(...)).")
+
+
 def _sniff(text: str, truncated: bool, candidates=(",", ";", "\t", "|")):
     rows_by = {}
     best = None

@@ -248,6 +248,20 @@ def test_integers_written_as_dates_are_dates(tmp_path):
     assert steps.axis.kind == "integer" and steps.starts == (200011,)
 
 
+@pytest.mark.parametrize("text, says", [
+    ('<!DOCTYPE html>\n<html><body>404 Not Found</body></html>\n', "is an HTML or XML"),
+    ('<?xml version="1.0"?>\n<rows><row date="2020-01-01" v="1"/></rows>\n', "is an HTML or XML"),
+    ('[{"date": "2020-01-01", "value": 1},\n {"date": "2020-01-02", "value": 2}]', "is JSON"),
+    ('{"date": {"0": "2020-01-01"}, "value": {"0": 1}}', "is JSON")])
+def test_a_web_page_or_json_under_a_csv_name_is_named(tmp_path, text, says):
+    """They were read as CSV: "column names must be unique; ' \"value\": 1}' appears 9
+    times" and the like."""
+    assert error_of(write(tmp_path / "sales.csv", text)).startswith(f"'sales.csv' {says}")
+    header = write(tmp_path / "ok.csv", "[date],{value}\n2020-01-01,1\n2020-01-02,2\n"
+                                        "2020-01-03,3\n")
+    assert read_panel(header, time_col="[date]").ids == ("{value}",)
+
+
 def test_utf16_and_bom(tmp_path):
     text = "date,valeur\n2020-01-01,1\n2020-01-02,2\n2020-01-03,3\n"
     for name, enc in [("u16.csv", "utf-16"), ("bom.csv", "utf-8-sig")]:
