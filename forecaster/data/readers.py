@@ -207,7 +207,7 @@ def _read_csv(p, compression, encoding, text, truncated, notes, id_col=None) -> 
                 raise DataError(f"'{name}' line {line} has {len(r)} fields but the header has "
                                 f"{len(header)} (ragged rows); every row needs the same "
                                 f"number of fields.")
-    decimal, thousands, text_cols = _number_format(rows, sep)
+    decimal, thousands, text_cols = _number_format(rows, sep, notes)
     string_cols = [c for c in header if c.strip().lower() in ID_NAMES or c == id_col
                    or c in text_cols]
 

@@ -137,16 +137,26 @@ _DECIMAL_COMMA = re.compile(r"[+-]?(\d+|\d{1,3}(\.\d{3})+),\d+")
 _EU_NUMBER = re.compile(r"[+-]?(\d+|\d{1,3}(\.\d{3})+)(,\d+)?")
 
 
-def _number_format(rows, sep):
+def _number_format(rows, sep, notes=None):
     """``(decimal, thousands, text columns)`` of a CSV from its sampled rows: a file not
     separated by commas whose numbers have a decimal comma ("1,5", "10.012,57") is read
     with ``decimal=","``, and with ``thousands="."`` when some are grouped ("1.234");
     then every column whose cells are not all such numbers is read as text, so that
-    pandas does not take the dots out of dates like "01.02.2020" (read as 1022020)."""
+    pandas does not take the dots out of dates like "01.02.2020" (read as 1022020).
+    Without a decimal comma, a column of numbers that all read "1.234" could be either:
+    read with a decimal point, and a note in ``notes`` says so."""
     if sep == "," or not rows:
         return ".", None, []
     cells = [c.strip() for r in rows[1:200] for c in r]
     if not any(_DECIMAL_COMMA.fullmatch(c) for c in cells):
+        for j, name in enumerate(rows[0]):
+            column = [r[j].strip() for r in rows[1:200] if j < len(r) and r[j].strip()]
+            if column and notes is not None and all(
+                    re.fullmatch(r"[+-]?\d{1,3}\.\d{3}", c) for c in column):
+                notes.append(f"Read numbers like {column[0]!r} in column {name!r} with '.' "
+                             f"as the decimal point; if it separates thousands in this file "
+                             f"({column[0]} = {column[0].replace('.', '')}), save the numbers "
+                             f"without it.")
         return ".", None, []
     if not any(re.fullmatch(r"[+-]?\d{1,3}(\.\d{3})+(,\d+)?", c) for c in cells):
         return ",", None, []

@@ -191,6 +191,20 @@ def test_semicolon_grouped_thousands_keep_dotted_dates(tmp_path):
     assert panel.starts == (pd.Timestamp("2020-01-01"),) and panel.axis.freq == "D"
 
 
+def test_semicolon_numbers_that_could_be_thousands_get_a_note(tmp_path):
+    """"1.037" in a semicolon file without decimal commas: 1.037 or 1037?  Read with a
+    decimal point as before, but never silently; "1.5" among them settles it."""
+    path = write(tmp_path / "eu.csv", "datum;stueck\n2020-01-01;1.000\n2020-01-02;1.037\n"
+                                      "2020-01-03;2.110\n")
+    panel = read_panel(path)
+    assert panel.values[0].tolist() == [1.0, 1.037, 2.11]
+    assert any("'1.000' in column 'stueck' with '.' as the decimal point" in n and
+               "(1.000 = 1000)" in n for n in panel.notes)
+    plain = write(tmp_path / "p.csv", "datum;stueck\n2020-01-01;1.000\n2020-01-02;1.5\n"
+                                      "2020-01-03;2.110\n")
+    assert read_panel(plain).notes == ()
+
+
 def test_quoted_numbers_with_thousands_commas(tmp_path):
     """Excel's "1,234.5" in a comma-separated file: read as 1234.5 (with a note), never as
     text or 1.0; a comma that is not a thousands separator stays an error."""
