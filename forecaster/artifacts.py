@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 from forecaster.errors import ArtifactError, RunNotFoundError
+from forecaster.folders import (check_writable, remove_made,  # noqa: F401 (re-exported)
+                                writing_into)
 
 LATEST = "latest"
 TMP_PREFIX = ".tmp-"
@@ -119,21 +121,6 @@ def sweep_stale(runs_dir: Path, pattern: str = TMP_PREFIX + "*") -> None:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-def check_writable(directory: Path, what: str) -> Path:
-    """Create ``directory`` if needed and make sure files can be created in it, before any
-    long work: an :class:`ArtifactError` naming it otherwise."""
-    directory = Path(directory)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-check-", dir=directory)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as exc:
-        raise ArtifactError(f"cannot write {what} to {str(directory)!r}: "
-                            f"{exc.strerror or exc}.") from None
-    return directory
-
-
 @contextlib.contextmanager
 def staging(runs_dir: Path, name: str):
     """Yield a temporary directory; on success rename it to ``runs_dir/<name>`` (with a
@@ -144,7 +131,13 @@ def staging(runs_dir: Path, name: str):
     process sweeps it as stale (see :func:`sweep_stale`); the file is removed before the
     rename.
     """
-    runs_dir = check_writable(runs_dir, "runs")
+    with writing_into(runs_dir, "runs"):  # created now; removed again if nothing is kept
+        with _staged_run(Path(runs_dir), name) as holder:
+            yield holder
+
+
+@contextlib.contextmanager
+def _staged_run(runs_dir: Path, name: str):
     sweep_stale(runs_dir)
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{name}-", suffix=f"-p{os.getpid()}",
@@ -207,7 +200,14 @@ def staged_files(final: Path, owned: tuple[str, ...] = ()):
     directory); on any error the temporary folder is removed and ``final`` is left as it
     was."""
     final = Path(final)
-    parent = check_writable(final.parent, "files")
+    with writing_into(final.parent, "files"):  # created now; removed again on failure
+        with _staged_into(final, owned) as tmp:
+            yield tmp
+
+
+@contextlib.contextmanager
+def _staged_into(final: Path, owned: tuple[str, ...]):
+    parent, made_final = final.parent, not os.path.lexists(final)
     # what a killed earlier writer left (its owner lock is gone with it)
     sweep_stale(parent, f".{glob.escape(final.name)}-*.tmp")
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", suffix=".tmp", dir=parent))
@@ -244,6 +244,9 @@ def staged_files(final: Path, owned: tuple[str, ...] = ()):
             if target.is_file() and not target.is_symlink():
                 with contextlib.suppress(OSError):
                     target.unlink()
+    except BaseException:
+        remove_made([final] if made_final else [])  # the folder made here, while empty
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if lock is not None:
@@ -413,8 +416,9 @@ def resolve_run(runs_dir: Path, run: str | None = "latest") -> Path:
             raise RunNotFoundError(f"run id must be a run directory name. Got {shown!r}.")
         path = runs_dir / run
         if not path.is_dir():
-            known = sorted(p.name for p in runs_dir.iterdir()
-                           if p.is_dir() and not p.name.startswith(".")) if runs_dir.is_dir() else []
+            known = sorted(p.name for p in runs_dir.iterdir()  # runs only: not evaluations/
+                           if not p.name.startswith(".") and (p / "run.json").is_file()
+                           ) if runs_dir.is_dir() else []
             hint = f" Known runs: {', '.join(known[-5:])}." if known else ""
             raise RunNotFoundError(f"run {run!r} does not exist in {str(runs_dir)!r}.{hint}")
     missing = [f for f in REQUIRED if not (path / f).exists()]

@@ -93,6 +93,7 @@ def run_search(ctx, data, cfg, *, trials, timeout=None, metric="mase", storage=N
     """Plan, search and write best.toml (and trials.csv); ``(result, best.toml path or
     None)``.  Shared by ``forecast tune`` and ``forecast train --tune N``."""
     from forecaster import artifacts
+    from forecaster.folders import writing_into
     from forecaster.pipeline.tune import (default_storage, plan_tune, tune as run_tune,
                                           write_best, write_trials)
 
@@ -130,6 +131,8 @@ def run_search(ctx, data, cfg, *, trials, timeout=None, metric="mase", storage=N
                       progress=progress)
     if result.best is None:
         return result, None
-    best = write_best(result, out)
-    write_trials(result, folder / "trials.csv")  # always in our own folder
+    with writing_into(out.parent, "best.toml"):  # created only now that there is a result
+        best = write_best(result, out)
+    with writing_into(folder, "trials.csv"):
+        write_trials(result, folder / "trials.csv")  # always in our own folder
     return result, best
