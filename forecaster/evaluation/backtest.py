@@ -120,16 +120,30 @@ class BacktestSpec:
         return (fold - 1) % int(self.refit) == 0
 
     def check(self, panel: Panel) -> None:
-        """Raise :class:`DataError` naming every series too short for this spec."""
+        """Raise :class:`DataError` naming every series too short for this spec, and what
+        to change."""
         need = self.required_length
         short = [(sid, len(v)) for sid, v in panel if len(v) < need]
-        if short:
-            sizes = ", ".join(f"{sid!r} has {n}" for sid, n in short[:10])
-            more = f" (and {len(short) - 10} more)" if len(short) > 10 else ""
-            raise DataError(
-                f"series must have at least {need} points for {self.folds} fold(s) of horizon "
-                f"{self.horizon} with step {self.step} and {max(self.min_train, self.train_size or 0)} "
-                f"training points. Got {sizes}{more}.")
+        if not short:
+            return
+        if len(short) == 1:
+            n = short[0][1]
+            who = f"series {short[0][0]!r} has only {n} point{'s' if n != 1 else ''}"
+        else:
+            more = f", and {len(short) - 10} more" if len(short) > 10 else ""
+            who = (f"{len(short)} series are too short ("
+                   + ", ".join(f"{sid!r} has {n}" for sid, n in short[:10]) + f"{more})")
+        apart = f", {self.step} steps apart," if self.folds > 1 else ""
+        fixes = (["fewer --folds"] if self.folds > 1 else []) + [
+            "a shorter --horizon" if self.folds > 1 else "a shorter --horizon (or --holdout)"]
+        if len(short) < len(panel):
+            fixes.append("drop " + ("that series" if len(short) == 1 else "those series")
+                         + " from the data")
+        raise DataError(
+            f"{who}; {self.folds} fold(s) of horizon {self.horizon}{apart} need at least "
+            f"{need} points in every series ({max(self.min_train, self.train_size or 0)} to "
+            f"train on before the first fold). Use {', '.join(fixes[:-1])}"
+            f"{' or ' if len(fixes) > 1 else ''}{fixes[-1]}.")
 
     def folds_of(self, panel: Panel) -> Iterator[tuple[int, int, Panel]]:
         """Yield ``(fold, cutoff_from_end, train_panel)``, fold 1 (oldest) first."""

@@ -78,8 +78,26 @@ def test_short_series_error_names_series_and_sizes():
     with pytest.raises(DataError) as info:
         run_backtest(panel, {"naive": NaiveForecaster}, BacktestSpec(horizon=12, folds=2))
     assert str(info.value) == (
-        "series must have at least 26 points for 2 fold(s) of horizon 12 with step 12 and 2 "
-        "training points. Got 'tiny' has 10.")
+        "series 'tiny' has only 10 points; 2 fold(s) of horizon 12, 12 steps apart, need at "
+        "least 26 points in every series (2 to train on before the first fold). Use fewer "
+        "--folds, a shorter --horizon or drop that series from the data.")
+
+
+def test_short_series_errors_say_what_to_change():
+    panel = Panel.from_arrays({"long": np.arange(50.0), "tiny": np.arange(10.0),
+                               "small": np.arange(20.0)}, INT)
+    with pytest.raises(DataError) as info:
+        BacktestSpec(horizon=12, folds=2).check(panel)
+    assert str(info.value).startswith("2 series are too short ('tiny' has 10, 'small' has "
+                                      "20); 2 fold(s) of horizon 12")
+    assert str(info.value).endswith("drop those series from the data.")
+    with pytest.raises(DataError) as info:  # every series short: dropping them is no help
+        BacktestSpec(horizon=12, folds=5).check(panel)
+    assert str(info.value).endswith("Use fewer --folds or a shorter --horizon.")
+    with pytest.raises(DataError) as info:  # one fold: fewer folds is no help
+        BacktestSpec.holdout(60).check(panel)
+    assert str(info.value).startswith("3 series are too short")
+    assert str(info.value).endswith("Use a shorter --horizon (or --holdout).")
 
 
 # -- no peeking ----------------------------------------------------------------------------

@@ -98,3 +98,23 @@ def test_tiny_rnn_fold():
     rnn_rows = result.backtest.for_model("rnn")
     assert len(rnn_rows) == 12 and np.isfinite(rnn_rows["forecast"]).all()
     assert "rnn" in set(result.table["model"])
+
+
+def test_forecast_evaluate_names_the_series_too_short_for_the_folds(tmp_path, runner):
+    from forecaster.cli import forecast
+
+    months = pd.date_range("2015-01-01", periods=60, freq="MS")
+    rows = [(sid, t, 100.0 + k + (10 if sid == "B" else 0)) for sid in ("A", "B")
+            for k, t in enumerate(months)]
+    rows += [("C", t, 5.0 + k) for k, t in enumerate(months[-3:])]
+    pd.DataFrame(rows, columns=["unique_id", "ds", "y"]).to_csv(tmp_path / "p.csv", index=False)
+    result = runner.invoke(forecast, ["evaluate", str(tmp_path / "p.csv"), "--models", "naive",
+                                      "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 1, result.output
+    error = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(error) == 1 and "Traceback" not in result.stderr
+    assert error[0].startswith("Error: series 'C' has only 3 points; ")
+    assert "need at least" in error[0] and "points in every series" in error[0]
+    assert error[0].endswith("Use fewer --folds, a shorter --horizon or drop that series "
+                             "from the data.")
+    assert "Got" not in error[0]
