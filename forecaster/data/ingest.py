@@ -109,10 +109,10 @@ from forecaster.data.readers import (
 from forecaster.data.timestamps import (
     _compact_dates,
     _infer_offset,
+    _integer_steps,
     _parse_freq,
     _suggest_freq,
     _to_datetime,
-    _to_int_steps,
 )
 from forecaster.errors import DataError
 
@@ -290,7 +290,7 @@ def _entries(src, cols, opts: _Options) -> _Entries:
     if compact is not None:                     # 20200131: a date, not step 20,200,131
         t, unit = compact.asi8, compact.unit
     elif cols.time_kind == "integer":
-        t = _to_int_steps(tcol, cols.time, src)
+        t = _integer_steps(tcol, cols.time, src, notes)  # a note if they are dates
         if opts.offset is not None:
             raise DataError(f"`freq` applies to date columns, but time column {cols.time!r} "
                             f"holds integer steps. Got freq={opts.freq!r}.")

@@ -58,6 +58,53 @@ def _to_int_steps(s: pd.Series, name, src) -> np.ndarray:
     return arr.astype(np.int64)
 
 
+#: integer time columns that look like Unix times: (unit, as a message names it, smallest,
+#: largest) — 1990-01-01 to 2100-01-01 in that unit
+_EPOCHS = tuple((unit, what, 631_152_000 * scale, 4_102_444_800 * scale)
+                for unit, what, scale in (("s", "seconds", 1), ("ms", "milliseconds", 10 ** 3),
+                                          ("us", "microseconds", 10 ** 6),
+                                          ("ns", "nanoseconds", 10 ** 9)))
+#: Excel serial days (1982 to 2064) and the steps between them that a calendar gives
+_EXCEL = (30_000, 60_000)
+_EXCEL_STEPS = {1, 7, 28, 29, 30, 31}
+
+
+def _integer_steps(s: pd.Series, name, src, notes) -> np.ndarray:
+    """:func:`_to_int_steps`, with a note when the integers look like Unix times or Excel
+    serial dates: they stay integer steps (converting would be a guess), but the note says
+    how to convert them."""
+    t = _to_int_steps(s, name, src)
+    note = _epoch_note(t, name)
+    if note:
+        notes.append(note)
+    return t
+
+
+def _epoch_note(t: np.ndarray, name) -> str | None:
+    """The note for integer steps ``t`` that look like dates in disguise, else None."""
+    if not len(t):
+        return None
+    lo, hi = int(t.min()), int(t.max())
+    distinct = np.unique(t)
+    diffs = np.diff(distinct)
+    step = int(Counter(diffs.tolist()).most_common(1)[0][0]) if len(diffs) else None
+    steps = f" (steps of {step:,})" if step else ""
+    for unit, what, first, last in _EPOCHS:
+        if first <= lo and hi <= last:
+            day = pd.Timestamp(lo, unit=unit).strftime("%Y-%m-%d")
+            return (f"The integers in time column {name!r} look like Unix times in {what} "
+                    f"({lo} is {day}) and were read as integer steps{steps}; to forecast "
+                    f"dates, convert the column first, e.g. pd.to_datetime(df[{name!r}], "
+                    f"unit={unit!r}).")
+    if _EXCEL[0] <= lo and hi <= _EXCEL[1] and step in _EXCEL_STEPS:
+        day = (pd.Timestamp("1899-12-30") + pd.Timedelta(days=lo)).strftime("%Y-%m-%d")
+        return (f"The integers in time column {name!r} look like Excel serial dates ({lo} is "
+                f"{day}) and were read as integer steps{steps}; to forecast dates, convert "
+                f"the column first, e.g. pd.to_datetime(df[{name!r}], unit='D', "
+                f"origin='1899-12-30').")
+    return None
+
+
 #: integers that are dates: (digits, format, as a message names it, smallest, largest)
 _COMPACT = ((8, "%Y%m%d", "yyyymmdd", 18000101, 22001231),
             (6, "%Y%m", "yyyymm", 180001, 220012))
