@@ -142,7 +142,8 @@ class Forecaster:
         state, notes = self.state_, []
         data = self.config_.data if self.config_ else None
         if new_data is not None:
-            state, notes = moved_state(state, new_data, data)
+            state, notes = moved_state(state, new_data, data,
+                                       network=self.deployed_ in (None, "rnn"))
         horizon = self.horizon_ if horizon is None else horizon
         ahead, more = read_future(future, state, horizon, data)  # (None, []) without any
         notes = notes + more

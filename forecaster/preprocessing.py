@@ -125,7 +125,8 @@ class Preprocessing:
                      covariates=cov)
 
     # -- new data ---------------------------------------------------------------------------
-    def with_history(self, panel: Panel) -> tuple["Preprocessing", list[str]]:
+    def with_history(self, panel: Panel, network: bool = True
+                     ) -> tuple["Preprocessing", list[str]]:
         """``(state, notes)``: this run's state moved to the ends of ``panel`` (new data on
         the run's axis), for a forecast from there without retraining; ``self`` is left as
         it is.
@@ -136,7 +137,11 @@ class Preprocessing:
         leave no gap after it.  A series the run has never seen needs at least a window of
         points; its scaler is fitted on that history as training fits one.  Only the
         series of ``panel`` are in the new state.  Every refusal is a
-        :class:`~forecaster.errors.DataError` naming the series."""
+        :class:`~forecaster.errors.DataError` naming the series.
+
+        ``network=False`` (a run that deploys a baseline): the RNN's scale does not
+        forecast, so zeros and negatives are not refused where it would use the log
+        scale, and an unseen series is described on the standard scale."""
         known = {s.id: s for s in self.series}
         keep = max(self.window, 3 * (self.season or 0), 48)
         series, unseen, revised = [], [], 0
@@ -144,7 +149,7 @@ class Preprocessing:
             start, end = panel.starts[i], panel.end(i)
             old = known.get(sid)
             if old is None:
-                series.append(replace(self._unseen(sid, start, values, keep),
+                series.append(replace(self._unseen(sid, start, values, keep, network),
                                       **self._new_covariates(None, panel, i, len(values),
                                                              keep)))
                 unseen.append(sid)
@@ -157,7 +162,7 @@ class Preprocessing:
                 context_start=self.axis.shift(context_start, len(context) - min(
                     keep, len(context))), context=context[-keep:],
                 **self._new_covariates(old, panel, i, len(context), keep)))
-        for s in series:
+        for s in series if network else ():
             if s.log and not np.all(s.context > 0):
                 raise DataError(f"series {s.id!r} has zeros or negative values in its new "
                                 "data; the run forecasts it on the log scale, which needs "
@@ -228,18 +233,19 @@ class Preprocessing:
         length = old.length + self._steps(run_end, end)
         return context, context_start, max(length, len(context)), changed
 
-    def _unseen(self, sid, start, values, keep) -> SeriesState:
+    def _unseen(self, sid, start, values, keep, network=True) -> SeriesState:
         if len(values) < self.window:
             raise DataError(
                 f"series {sid!r} is not in the run and has {len(values)} point(s); the model "
                 f"needs at least a window of {self.window} to forecast a new series.")
-        if self.scaling == "log" and not np.all(values > 0):
+        scaling = self.scaling if network else "standard"
+        if scaling == "log" and not np.all(values > 0):
             raise DataError(f"series {sid!r} has zeros or negative values; the run forecasts "
                             "on the log scale, which needs strictly positive values.")
         from forecaster.models.neural import resolve_scaling
 
         step = self.season if self.season and self.season > 1 else 1
-        log = resolve_scaling(self.scaling, [values], season=step)
+        log = resolve_scaling(scaling, [values], season=step)
         scaler = SeriesScaler.fit([values], log=log, season=step)
         context = np.asarray(values[-keep:], dtype=np.float64)
         band = None

@@ -182,6 +182,30 @@ def test_predict_and_the_api_forecast_with_the_deployed_baseline(selected, runne
     assert np.all(np.isfinite(moved["forecast"])) and model.predict(12).equals(frame)
 
 
+def test_a_deployed_baseline_forecasts_new_data_the_log_scale_would_refuse(selected, runner,
+                                                                           tmp_path):
+    """The RNN of this run forecasts air passengers on the log scale; a deployed baseline
+    does not, so new data with a zero (through the API) or negative values (through
+    ``forecast predict --data``) are forecast, where an RNN-deployed run refuses them."""
+    import forecaster as fc
+
+    data = pd.read_csv(DATA / "air_passengers.csv")
+    assert json.loads((selected.run / "preprocessing.json").read_text())["series"][0][
+        "scaling"] == "log"
+    more = data.tail(12).assign(month=pd.date_range("1961-01-01", periods=12, freq="MS")
+                                .strftime("%Y-%m"))
+    more.loc[more.index[3], "passengers"] = 0.0
+    new = pd.concat([data, more], ignore_index=True)
+    frame = fc.load(selected.runs).predict(6, new_data=new)
+    assert len(frame) == 6 and np.all(np.isfinite(frame["forecast"]))
+    path = tmp_path / "new.csv"
+    new.assign(passengers=lambda d: d.passengers - 200).to_csv(path, index=False)
+    result = runner.invoke(forecast, ["predict", "--runs-dir", str(selected.runs), "--horizon",
+                                      "6", "--data", str(path)])
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "log scale" not in result.stderr
+
+
 def test_the_report_says_which_model_was_deployed_and_why(selected, runner, tmp_path):
     result = runner.invoke(forecast, ["report", "--runs-dir", str(selected.runs), "--out",
                                       str(tmp_path / "rep")])

@@ -54,21 +54,22 @@ class Prediction:
 
 
 def predict(run, horizon: int, new_data=None, future=None) -> Prediction:
-    from forecaster.pipeline.future import read_future
-
     """Forecast ``horizon`` steps from ``run`` (a run directory, or its
     :class:`~forecaster.run_record.RunRecord`; checked before the model is loaded): from
     the end of its training data, or from the end of ``new_data`` (a path or a DataFrame,
     see :func:`read_new_data`) without retraining; the run is only read.  ``future`` (a
     path or a DataFrame) holds the future covariates over the horizon
     (:func:`~forecaster.pipeline.future.read_future`)."""
+    from forecaster.pipeline.future import read_future
+
     check_horizon(horizon)
     record = run if isinstance(run, RunRecord) else RunRecord.load(run)
     state, notes = record.state, []
     config = record.path / "config.toml"
     data = load_config(config).data if config.is_file() else None
     if new_data is not None:
-        state, notes = moved_state(state, new_data, data)
+        state, notes = moved_state(state, new_data, data,
+                                   network=record.info.deployed in (None, "rnn"))
     _check_dates(state, horizon)  # before the model is loaded
     ahead, more = read_future(future, state, horizon, data)  # (None, []) without any
     notes += more
@@ -113,12 +114,13 @@ def read_new_data(source, state: Preprocessing, data: DataConfig | None = None) 
     return panel
 
 
-def moved_state(state: Preprocessing, new_data,
-                data: DataConfig | None = None) -> tuple[Preprocessing, list]:
+def moved_state(state: Preprocessing, new_data, data: DataConfig | None = None,
+                network: bool = True) -> tuple[Preprocessing, list]:
     """``(state, notes)``: the run's state at the ends of ``new_data`` (see
-    :meth:`Preprocessing.with_history`), with what reading the data repaired."""
+    :meth:`Preprocessing.with_history`; ``network=False`` when a baseline forecasts), with
+    what reading the data repaired."""
     panel = read_new_data(new_data, state, data)
-    moved, notes = state.with_history(panel)
+    moved, notes = state.with_history(panel, network=network)
     return moved, list(panel.notes) + notes
 
 
