@@ -164,6 +164,35 @@ def test_the_search_never_sees_the_holdout_and_a_changed_protocol_is_refused(tmp
     assert "was searched with other settings (holdout, horizon, points differ)" in other.output
 
 
+def test_a_series_too_short_for_the_earlier_folds_is_scored_in_the_later_ones(tmp_path):
+    """Competition panels mix lengths (M1 quarterly: 10 to 106 points before its holdout);
+    a search of several folds keeps every series in the folds it can hold, instead of
+    refusing the panel for its shortest series."""
+    from forecaster.config import load_config
+    from forecaster.errors import DataError
+    from forecaster.pipeline.tune import fold_panels, plan_tune
+
+    rng = np.random.default_rng(0)
+    frame = pd.concat([pd.DataFrame({"unique_id": sid, "ds": pd.date_range(
+        "2000-01-01", periods=n, freq="QS"), "y": 100 + rng.normal(size=n).cumsum()})
+        for sid, n in (("long", 60), ("mid", 30), ("short", 13))])
+    plan = plan_tune(frame, load_config(), holdout=4, folds=3)
+    # 56, 26 and 9 points left; folds of 4 need 4 + 2 before each fold's end
+    assert plan.horizon == 4 and plan.partial == 1 and plan.protocol["partial"] == 1
+    assert "(1 too short for the earlier folds are scored in the later ones only)" in \
+        plan.describe()
+    folds = fold_panels(plan.panel, plan.horizon, plan.folds)
+    assert [f.ids for f in folds] == [("long", "mid"), ("long", "mid"),
+                                      ("long", "mid", "short")]
+    assert [f.lengths.tolist() for f in folds] == [[48, 18], [52, 22], [56, 26, 9]]
+    np.testing.assert_array_equal(folds[0].values[1], plan.panel.values[1][:18])
+    # every series fits every fold: no partial key, so existing studies keep their protocol
+    assert "partial" not in plan_tune(frame, load_config(), holdout=4, folds=1).protocol
+    with pytest.raises(DataError, match="horizon 8 leaves fewer than 2 points to train on "
+                                        r"in the shortest series \(9 points\)"):
+        plan_tune(frame, load_config().replace("model", horizon=8), holdout=4, folds=1)
+
+
 def test_train_tune_searches_then_trains_the_best(tmp_path):
     config = tmp_path / "tiny.toml"
     config.write_text("[training]\nepochs = 1\nseed = 3\n[evaluation]\nfolds = 1\norigins = 4\n")

@@ -124,11 +124,28 @@ def open_study(storage: str, name: str, seed: int):
 
 
 # -- the objective ---------------------------------------------------------------------------
+#: points a series needs before a fold's ``horizon`` to be scored in it (as a
+#: ``forecast evaluate`` fold needs)
+MIN_TRAIN = 2
+
+
+def fold_members(panel: Panel, horizon: int, folds: int) -> list[tuple]:
+    """Per fold, oldest first, the ids of the series long enough to be scored in it: a
+    series too short for the earlier folds is scored in the later ones only."""
+    return [tuple(sid for sid, n in zip(panel.ids, panel.lengths)
+                  if n - horizon * (folds - k) >= horizon + MIN_TRAIN)
+            for k in range(1, folds + 1)]
+
+
 def fold_panels(panel: Panel, horizon: int, folds: int) -> list[Panel]:
     """The panels whose last ``horizon`` points each fold scores, oldest first (origins
-    ``horizon`` apart, as ``forecast evaluate``'s folds)."""
-    return [panel.cut(horizon * (folds - k)) if folds - k else panel
-            for k in range(1, folds + 1)]
+    ``horizon`` apart, as ``forecast evaluate``'s folds), each holding the series long
+    enough for it (:func:`fold_members`)."""
+    out = []
+    for k, ids in enumerate(fold_members(panel, horizon, folds), start=1):
+        part = panel if len(ids) == len(panel) else panel.select(ids)
+        out.append(part.cut(horizon * (folds - k)) if folds - k else part)
+    return out
 
 
 def score_fold(panel: Panel, cfg: Config, *, season: int, horizon: int,
@@ -305,11 +322,14 @@ class TunePlan:
     holdout: int | None
     protocol: dict
     window: int = 0  # the window the data give by default (the space is sized to it)
+    partial: int = 0  # series too short for the earlier folds, scored in the later ones only
 
     def describe(self) -> str:
         held = f", the last {self.holdout} points held out" if self.holdout else ""
+        part = (f" ({self.partial} too short for the earlier folds are scored in the later "
+                "ones only)" if self.partial else "")
         return (f"{self.folds} fold(s) × horizon {self.horizon} of {len(self.panel)} "
-                f"series{held}; searching " + "; ".join(self.space.describe()))
+                f"series{part}{held}; searching " + "; ".join(self.space.describe()))
 
 
 def plan_tune(data, cfg: Config, *, space_path=None, holdout: int | None = None,
@@ -339,21 +359,30 @@ def plan_tune(data, cfg: Config, *, space_path=None, holdout: int | None = None,
     folds = int(folds or cfg.evaluation.folds)
     if folds < 1:
         raise ConfigError(f"--folds must be >= 1. Got {folds}.")
-    first = panel.cut(horizon * folds) if int(panel.lengths.min()) > horizon * folds else None
-    if first is None:
+    members = fold_members(panel, horizon, folds)
+    if len(members[-1]) < len(panel):
+        raise DataError(f"horizon {horizon} leaves fewer than {MIN_TRAIN} points to train on "
+                        f"in the shortest series ({int(panel.lengths.min())} points); use a "
+                        "shorter --horizon.")
+    if not members[0]:
         raise DataError(f"{folds} fold(s) of horizon {horizon} leave no training data in the "
-                        f"shortest series ({int(panel.lengths.min())} points); use fewer "
+                        f"longest series ({int(panel.lengths.max())} points); use fewer "
                         "--folds or a shorter --horizon.")
+    first = panel.select(members[0]).cut(horizon * folds)
     window = resolve_shape(first, window=cfg.model.window, horizon=horizon,
                            validation=cfg.training.validation, season=season).window
     space = default_space(window, season)
     if space_path is not None:
         space = read_space(space_path, space)
+    partial = len(panel) - len(members[0])  # series scored in the later folds only
     protocol = {"metric": metric, "horizon": horizon, "folds": folds, "holdout": holdout,
                 "season": season, "series": len(panel), "points": int(panel.lengths.sum()),
                 "space": space.describe()}
+    if partial:  # only then: studies of panels whose series all fit keep their protocol
+        protocol["partial"] = partial
     return TunePlan(panel=panel, cfg=cfg, space=space, season=season, horizon=horizon,
-                    folds=folds, holdout=holdout, protocol=protocol, window=window)
+                    folds=folds, holdout=holdout, protocol=protocol, window=window,
+                    partial=partial)
 
 
 def write_trials(result: TuneResult, path: Path) -> Path:
