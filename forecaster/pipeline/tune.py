@@ -124,16 +124,20 @@ def open_study(storage: str, name: str, seed: int):
 
 
 # -- the objective ---------------------------------------------------------------------------
-#: points a series needs before a fold's ``horizon`` to be scored in it (as a
-#: ``forecast evaluate`` fold needs)
-MIN_TRAIN = 2
+def min_train(horizon: int) -> int:
+    """Points a series needs before a fold's ``horizon`` to be scored in it: what the
+    holdout backtest of :func:`score_fold` asks."""
+    from forecaster.evaluation.backtest import BacktestSpec
+
+    return int(BacktestSpec.holdout(horizon).min_train)
 
 
 def fold_members(panel: Panel, horizon: int, folds: int) -> list[tuple]:
     """Per fold, oldest first, the ids of the series long enough to be scored in it: a
     series too short for the earlier folds is scored in the later ones only."""
+    need = horizon + min_train(horizon)
     return [tuple(sid for sid, n in zip(panel.ids, panel.lengths)
-                  if n - horizon * (folds - k) >= horizon + MIN_TRAIN)
+                  if n - horizon * (folds - k) >= need)
             for k in range(1, folds + 1)]
 
 
@@ -361,9 +365,9 @@ def plan_tune(data, cfg: Config, *, space_path=None, holdout: int | None = None,
         raise ConfigError(f"--folds must be >= 1. Got {folds}.")
     members = fold_members(panel, horizon, folds)
     if len(members[-1]) < len(panel):
-        raise DataError(f"horizon {horizon} leaves fewer than {MIN_TRAIN} points to train on "
-                        f"in the shortest series ({int(panel.lengths.min())} points); use a "
-                        "shorter --horizon.")
+        raise DataError(f"horizon {horizon} leaves fewer than {min_train(horizon)} points to "
+                        f"train on in the shortest series ({int(panel.lengths.min())} "
+                        "points); use a shorter --horizon.")
     if not members[0]:
         raise DataError(f"{folds} fold(s) of horizon {horizon} leave no training data in the "
                         f"longest series ({int(panel.lengths.max())} points); use fewer "
