@@ -16,7 +16,7 @@ import pandas as pd
 
 from forecaster.choices import SCALINGS
 from forecaster.data.panel import Panel, TimeAxis
-from forecaster.data.windowing import SeriesScaler
+from forecaster.data.windowing import SeriesScaler, scale_name
 from forecaster.errors import ArtifactError, DataError
 
 FORMAT = 1
@@ -37,7 +37,7 @@ class SeriesState:
     # static values; None / () without covariates
     covariates: np.ndarray | None = None
     statics: tuple = ()
-    log: bool = False  # this series is scaled on the log scale
+    lam: float = 1.0  # its Box-Cox λ: 1 the standard scale, 0 the log, a power between
 
     @property
     def band_scale(self) -> float:
@@ -85,7 +85,7 @@ class Preprocessing:
                                                                dtype=np.float64),
                 statics=tuple(cov.statics[i]) if cov is not None and cov.statics else (),
                 id=sid, mean=float(forecaster.scaler_.mean[j]),
-                log=bool(forecaster.scaler_.log[j]),
+                lam=float(forecaster.scaler_.lam[j]),
                 scale=float(forecaster.scaler_.scale[j]), length=len(v),
                 context_start=panel.axis.shift(panel.starts[i], len(v) - len(ctx)),
                 context=np.asarray(ctx, dtype=np.float64),
@@ -100,7 +100,7 @@ class Preprocessing:
         """The per-series scaler, rows in the order of ``series``."""
         return SeriesScaler(np.array([s.mean for s in self.series]),
                             np.array([s.scale for s in self.series]),
-                            np.array([s.log for s in self.series], dtype=bool))
+                            np.array([s.lam for s in self.series], dtype=np.float64))
 
     def context_panel(self, ahead=None) -> Panel:
         """The stored contexts as a :class:`Panel` (ends at the end of the training data),
@@ -157,16 +157,16 @@ class Preprocessing:
             context, context_start, length, changed = self._extend(old, start, end, values)
             revised += changed
             series.append(SeriesState(
-                id=sid, mean=old.mean, scale=old.scale, length=length, log=old.log,
+                id=sid, mean=old.mean, scale=old.scale, length=length, lam=old.lam,
                 interval_scale=old.interval_scale,
                 context_start=self.axis.shift(context_start, len(context) - min(
                     keep, len(context))), context=context[-keep:],
                 **self._new_covariates(old, panel, i, len(context), keep)))
         for s in series if network else ():
-            if s.log and not np.all(s.context > 0):
+            if s.lam < 1 and not np.all(s.context > 0):
                 raise DataError(f"series {s.id!r} has zeros or negative values in its new "
-                                "data; the run forecasts it on the log scale, which needs "
-                                "strictly positive values.")
+                                f"data; the run forecasts it on {scale_name(s.lam)}, which "
+                                "needs strictly positive values.")
         notes = []
         if unseen:
             listed = ", ".join(repr(x) for x in unseen[:5]) + (" …" if len(unseen) > 5 else "")
@@ -245,8 +245,8 @@ class Preprocessing:
         from forecaster.models.neural import resolve_scaling
 
         step = self.season if self.season and self.season > 1 else 1
-        log = resolve_scaling(scaling, [values], season=step)
-        scaler = SeriesScaler.fit([values], log=log, season=step)
+        lam = resolve_scaling(scaling, [values], season=step)
+        scaler = SeriesScaler.fit([values], lam=lam, season=step)
         context = np.asarray(values[-keep:], dtype=np.float64)
         band = None
         if any(s.interval_scale is not None for s in self.series):
@@ -254,7 +254,7 @@ class Preprocessing:
 
             band = series_scale(values, self.season)
         return SeriesState(id=sid, mean=float(scaler.mean[0]), scale=float(scaler.scale[0]),
-                           length=len(values), log=bool(log[0]), context=context,
+                           length=len(values), lam=float(lam[0]), context=context,
                            interval_scale=band,
                            context_start=self.axis.shift(start, len(values) - len(context)))
 
@@ -269,7 +269,7 @@ class Preprocessing:
             "scaling": self.scaling, "relative": self.level, "levels": self.levels,
             "conformal": self.conformal,
             "series": [{
-                "id": s.id, "scaling": "log" if s.log else "standard", "mean": s.mean,
+                "id": s.id, **_scaling_json(s.lam), "mean": s.mean,
                 "scale": s.scale, "length": s.length,
                 "context_start": fmt(s.context_start),
                 "context": [float(x) for x in s.context],
@@ -394,26 +394,45 @@ def _check_conformal(conformal, levels, horizon: int, bad) -> None:
             bad(f"`conformal` level {name} must hold finite, non-negative widths or null")
 
 
+def _scaling_json(lam: float) -> dict:
+    """A series' scale in preprocessing.json: ``{"scaling": "log"}``, ``"standard"``, or
+    ``{"scaling": "box-cox", "lambda": 0.35}``."""
+    if 0 < lam < 1:
+        return {"scaling": "box-cox", "lambda": float(lam)}
+    return {"scaling": "log" if lam <= 0 else "standard"}
+
+
+def _lambda_from_json(s, scaling: str, bad) -> float:
+    """A series' Box-Cox λ from its ``scaling`` (and ``lambda``), which the run's ``auto``
+    requires; runs written before per-series scales have the run's one."""
+    own = s.get("scaling", None if scaling == "auto" else scaling)
+    if own not in ("log", "standard", "box-cox") or (
+            scaling != "auto" and own != scaling):
+        bad(f"series {s['id']!r} needs a `scaling` of "
+            + ("'log', 'standard' or 'box-cox'" if scaling == "auto" else repr(scaling))
+            + f", got {own!r}")
+    if own != "box-cox":
+        return 0.0 if own == "log" else 1.0
+    lam = s.get("lambda")
+    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 < lam < 1:
+        bad(f"series {s['id']!r} needs a `lambda` strictly between 0 and 1 for its "
+            f"Box-Cox scale, got {lam!r}")
+    return float(lam)
+
+
 def _series_from_json(s, k: int, axis: TimeAxis, *, window: int, scaling: str,
                       bad) -> SeriesState:
-    """One entry of ``series``, checked field by field (``bad`` raises).  Its own
-    ``scaling`` (``log``/``standard``) is required under the run's ``auto``; runs written
-    before per-series scales have the run's one."""
+    """One entry of ``series``, checked field by field (``bad`` raises)."""
     if not isinstance(s, dict) or not isinstance(s.get("id"), str):
         bad(f"series #{k} has no string `id`")
-    own = s.get("scaling", None if scaling == "auto" else scaling)
-    if own not in ("log", "standard") or (scaling != "auto" and own != scaling):
-        bad(f"series {s['id']!r} needs a `scaling` of "
-            + ("'log' or 'standard'" if scaling == "auto" else repr(scaling))
-            + f", got {own!r}")
-    log = own == "log"
+    lam = _lambda_from_json(s, scaling, bad)
     ctx = s.get("context")
     if not isinstance(ctx, list) or not ctx or not all(
             isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
             for x in ctx):
         bad(f"series {s['id']!r} needs a non-empty finite numeric `context`")
-    if log and not all(x > 0 for x in ctx):
-        bad(f"series {s['id']!r} has a non-positive `context` value on the log scale")
+    if lam < 1 and not all(x > 0 for x in ctx):
+        bad(f"series {s['id']!r} has a non-positive `context` value on {scale_name(lam)}")
     for key in ("mean", "scale"):
         v = s.get(key)
         if not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -436,4 +455,4 @@ def _series_from_json(s, k: int, axis: TimeAxis, *, window: int, scaling: str,
         id=s["id"], mean=float(s["mean"]), scale=float(s["scale"]), length=int(length),
         context_start=axis.parse(s["context_start"]),
         context=np.asarray(ctx, dtype=np.float64),
-        interval_scale=None if band is None else float(band), log=log)
+        interval_scale=None if band is None else float(band), lam=lam)

@@ -165,7 +165,7 @@ def test_an_unseen_series_needs_a_window_of_points(model):
 
 
 def test_non_positive_new_values_on_the_log_scale_are_refused(model):
-    assert all(s.log for s in model.state_.series)  # air's spread grows with its level
+    assert all(s.lam < 1 for s in model.state_.series)  # air's spread grows with its level
     bad = AIR.iloc[CUT:].copy()
     bad.loc[CUT + 2, "passengers"] = 0.0
     with pytest.raises(DataError, match="series 'passengers' has zeros or negative values "
@@ -221,14 +221,14 @@ def test_a_fitted_forecaster_predicts_from_new_data_too():
     pd.testing.assert_frame_equal(loaded_like, model.predict(12, new_data=AIR))
 
 
-def _state(values: dict, axis: TimeAxis, window=3, log=False) -> Preprocessing:
+def _state(values: dict, axis: TimeAxis, window=3, lam=1.0) -> Preprocessing:
     from forecaster.preprocessing import SeriesState
 
     series = [SeriesState(id=k, mean=0.0, scale=1.0, length=len(v), context_start=0,
-                          context=np.asarray(v, float), log=log) for k, v in values.items()]
+                          context=np.asarray(v, float), lam=lam) for k, v in values.items()]
     return Preprocessing(axis=axis, target="y", time_col="t", id_col="id", window=window,
                          horizon=2, season=None, level=1, levels=[], series=series,
-                         scaling="log" if log else "standard")
+                         scaling="log" if lam == 0 else "standard")
 
 
 def test_with_history_on_integer_steps():
@@ -254,31 +254,47 @@ def test_each_series_keeps_its_own_scale_through_json_and_new_data():
     from forecaster.errors import ArtifactError
 
     axis = TimeAxis("integer", step=1)
-    state = _state({"grows": [1.0, 2, 3, 4, 5], "flat": [-1.0, 0, 1, 0, -1]}, axis)
-    state.series[0].log = True
+    state = _state({"grows": [1.0, 2, 3, 4, 5], "flat": [-1.0, 0, 1, 0, -1],
+                    "some": [1.0, 3, 2, 4, 3]}, axis)
+    state.series[0].lam = 0.0
+    state.series[2].lam = 0.35
     state = Preprocessing(**{**state.__dict__, "scaling": "auto", "season": 12})
     data = state.to_json()
-    assert [s["scaling"] for s in data["series"]] == ["log", "standard"]
+    assert [s["scaling"] for s in data["series"]] == ["log", "standard", "box-cox"]
+    assert data["series"][2]["lambda"] == 0.35 and "lambda" not in data["series"][0]
     back = Preprocessing.from_json(data)
-    assert [s.log for s in back.series] == [True, False]
-    assert back.scaler().log.tolist() == [True, False]
-    # an unseen series: multiplicative seasonality -> log; one with zeros -> standard
+    assert [s.lam for s in back.series] == [0.0, 1.0, 0.35]
+    assert back.scaler().lam.tolist() == [0.0, 1.0, 0.35]
+    # an unseen series: multiplicative seasonality -> log; additive -> standard; one
+    # with zeros -> standard
     t = np.arange(96)
     season = np.sin(2 * np.pi * t / 12)
     new = Panel.from_arrays({"mult": 100 * 1.02 ** t * (1 + 0.2 * season),
                              "add": 100 + 3 * t + 20 * season,
                              "zeros": np.maximum(season, 0)}, axis, starts=[0, 0, 0])
     moved, _ = back.with_history(new)
-    assert {s.id: s.log for s in moved.series} == {"mult": True, "add": False,
-                                                   "zeros": False}
+    lams = {s.id: s.lam for s in moved.series}
+    assert lams["mult"] <= 0.05 and lams["add"] >= 0.95 and lams["zeros"] == 1.0
     # tampering: an auto run needs each series' scale; a forced run allows only its own
     for edit in ({"scaling": "cube"}, {"scaling": None}):
-        broken = {**data, "series": [{**data["series"][0], **edit}, data["series"][1]]}
+        broken = {**data, "series": [{**data["series"][0], **edit}, *data["series"][1:]]}
         if edit["scaling"] is None:
             del broken["series"][0]["scaling"]
-        with pytest.raises(ArtifactError, match="series 'grows' needs a `scaling` of 'log' "
-                                                "or 'standard'"):
+        with pytest.raises(ArtifactError, match="series 'grows' needs a `scaling` of 'log', "
+                                                "'standard' or 'box-cox'"):
             Preprocessing.from_json(broken)
+    for lam in (None, 0, 1, 1.5, True, "0.3"):
+        broken = {**data, "series": [*data["series"][:2], {**data["series"][2], "lambda": lam}]}
+        with pytest.raises(ArtifactError, match="series 'some' needs a `lambda` strictly "
+                                                "between 0 and 1"):
+            Preprocessing.from_json(broken)
+    # a Box-Cox series with a zero in its context is refused, as on the log scale
+    broken = {**data, "series": [*data["series"][:2], {**data["series"][2],
+                                                       "context": [1.0, 0, 2, 3, 4]}]}
+    with pytest.raises(ArtifactError, match="series 'some' has a non-positive `context` "
+                                            "value on a Box-Cox power of 0.35"):
+        Preprocessing.from_json(broken)
+    data["series"] = data["series"][:2]
     forced = {**data, "scaling": "standard"}
     with pytest.raises(ArtifactError, match="series 'grows' needs a `scaling` of 'standard', "
                                             "got 'log'"):
@@ -290,4 +306,4 @@ def test_each_series_keeps_its_own_scale_through_json_and_new_data():
                                             "value on the log scale"):
         Preprocessing.from_json(old)
     old["series"][1]["context"] = [1.0, 2, 3, 4, 5]
-    assert [s.log for s in Preprocessing.from_json(old).series] == [True, True]
+    assert [s.lam for s in Preprocessing.from_json(old).series] == [0.0, 0.0]

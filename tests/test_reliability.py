@@ -389,7 +389,7 @@ def test_a_forecast_beyond_float64_is_an_error_naming_the_series():
     from forecaster.errors import ForecastError
     from forecaster.models.neural import forecast_values
 
-    scaler = W.SeriesScaler(np.array([0.0, 0.0]), np.array([1.0, 1.0]), log=True)
+    scaler = W.SeriesScaler(np.array([0.0, 0.0]), np.array([1.0, 1.0]), lam=0.0)
     contexts = [np.exp(np.arange(3.0)), np.exp(np.array([700.0, 703.0, 706.0]))]
     up = lambda x, training=False: np.full((len(x), 2), 4.0)  # noqa: E731 - "+4 a step"
     with pytest.raises(ForecastError, match=r"1 series \('grows'\) is not a finite number"):

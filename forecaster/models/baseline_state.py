@@ -90,7 +90,7 @@ def to_state(model: Forecaster) -> tuple[dict, bytes | None]:
             encoder=None if model.encoder_ is None else model.encoder_.to_json(),
             scalers={"mean": [float(s.mean[0]) for s in scalers],
                      "scale": [float(s.scale[0]) for s in scalers],
-                     "log": [bool(s.log[0]) for s in scalers]})
+                     "log": [bool(s.lam[0] <= 0) for s in scalers]})
         return state, skops.io.dumps(model.pipeline_)
     return state, None
 
@@ -168,7 +168,7 @@ def _lag_model(state: dict, blob, axis, ids: list, bad) -> LagRegressionForecast
     model._categorical, model._cyclical = names["categorical"], names["cyclical"]
     model._cov_columns = names["covariate_columns"]
     model.encoder_ = _encoder(state.get("encoder"), axis, bad)
-    model.scalers_ = {sid: SeriesScaler(mean[i:i + 1], scale[i:i + 1], logs[i])
+    model.scalers_ = {sid: SeriesScaler(mean[i:i + 1], scale[i:i + 1], 0.0 if logs[i] else 1.0)
                       for i, sid in enumerate(ids)}
     model.pipeline_ = _pipeline(blob, bad)
     expected = (model._lag_columns + model._categorical + model._cyclical

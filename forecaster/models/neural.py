@@ -146,32 +146,30 @@ def forecast_values(model, scaler: W.SeriesScaler, rows, contexts, *, window: in
 
 def resolve_scaling(scaling: str, values, fit_parts=None, season: int | None = None
                     ) -> np.ndarray:
-    """Per series, whether it is forecast on the log scale (a bool array).
+    """Per series, the Box-Cox λ it is forecast on (1: the standard scale, 0: the log).
 
-    ``log``: every series (an error when any value is zero or negative); ``standard``:
-    none; ``auto``: each series whose values are all strictly positive and whose spread
-    grows with its level on its training part ``fit_parts`` (default: ``values``) —
-    :func:`~forecaster.data.windowing.spread_slope` over blocks of a season at least
-    :data:`~forecaster.data.windowing.SPREAD_SLOPE`; where that cannot be measured (too
-    short, no spread) a positive series keeps the log scale, which measured better on
-    the M1 panels as a whole."""
+    ``log``: 0 for every series (an error when any value is zero or negative);
+    ``standard``: 1 for every series; ``auto``: for each series whose values are all
+    strictly positive, :func:`~forecaster.data.windowing.box_cox_lambda` of its training
+    part ``fit_parts`` (default: ``values``), measured over blocks of a season — the log
+    where the spread grows in proportion to the level, the standard scale where it does
+    not grow, a power in between; a series with a zero or a negative value keeps the
+    standard scale."""
     if scaling not in SCALINGS:
         raise ConfigError(f"`scaling` must be one of {', '.join(SCALINGS)}. Got {scaling!r}.")
     values = list(values)
     if scaling == "standard":
-        return np.zeros(len(values), dtype=bool)
+        return np.ones(len(values))
     positive = np.array([W.log_applicable([v]) for v in values], dtype=bool)
     if scaling == "log":
         if not positive.all():
             raise DataError("--scaling log needs strictly positive values; the data have "
                             "zeros or negatives (use --scaling standard or auto).")
-        return positive
+        return np.zeros(len(values))
     parts = values if fit_parts is None else list(fit_parts)
     block = W.spread_block(season)
-    for i in np.flatnonzero(positive):
-        slope = W.spread_slope(parts[i], block)
-        positive[i] = slope is None or slope >= W.SPREAD_SLOPE
-    return positive
+    return np.array([W.box_cox_lambda(parts[i], block) if on else 1.0
+                     for i, on in enumerate(positive)])
 
 
 def level_span(relative, season: int | None, window: int) -> int:
@@ -349,8 +347,8 @@ class RNNForecaster(Forecaster):
         # first point)
         fit_parts = [v[:max(int(k), 1)] for v, k in zip(panel.values, n_train)]
         step = self.season if self.season and self.season > 1 else 1
-        log = resolve_scaling(self.scaling, panel.values, fit_parts, step)
-        scaler = W.SeriesScaler.fit(fit_parts, log=log, season=step)
+        lam = resolve_scaling(self.scaling, panel.values, fit_parts, step)
+        scaler = W.SeriesScaler.fit(fit_parts, lam=lam, season=step)
         scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
         features, layout, encoder = self._features(panel, n_train)
 
@@ -390,7 +388,7 @@ class RNNForecaster(Forecaster):
             del train, scaled
             model = members = None
             gc.collect()
-            scaler = W.SeriesScaler.fit(list(panel.values), log=log, season=step)
+            scaler = W.SeriesScaler.fit(list(panel.values), lam=lam, season=step)
             features, layout, encoder = self._features(panel, lengths)
             every = W.WindowSet.build(
                 [scaler.transform(i, v) for i, v in enumerate(panel.values)],

@@ -71,16 +71,29 @@ def describe_season(season: int | None, origin: str) -> str:
     return f"{season} ({origin})"
 
 
-def describe_scaling(mode: str, ids, logs, named: int = 5) -> str:
-    """``auto: log for 130 series; standard for 73``, ``auto: log for passengers``,
-    ``standard (every series)`` — the scale of each series, for summaries and reports
-    (series named when at most ``named`` share a scale)."""
+def describe_scaling(mode: str, ids, lams, named: int = 5) -> str:
+    """``auto: log for 90 series; Box-Cox (λ 0.05–0.95) for 80 series; standard for 33
+    series``, ``auto: Box-Cox λ 0.35 for passengers``, ``standard (every series)`` — the
+    scale of each series (its Box-Cox λ: 0 the log, 1 the standard scale), for summaries
+    and reports (series named when at most ``named`` share a kind of scale)."""
     if mode != "auto":
         return f"{mode} (every series)"
+    lams = [float(x) for x in lams]
+    kinds = (("log", lambda x: x <= 0), ("Box-Cox", lambda x: 0 < x < 1),
+             ("standard", lambda x: x >= 1))
     parts = []
-    for label, flag in (("log", True), ("standard", False)):
-        members = [str(i) for i, on_log in zip(ids, logs) if bool(on_log) == flag]
-        if members:
-            parts.append(f"{label} for " + (f"{len(members):,} series" if len(members) > named
-                                           else ", ".join(members)))
-    return "auto: " + "; ".join(parts) + " (log where the spread grows with the level)"
+    for label, member in kinds:
+        chosen = [(str(i), x) for i, x in zip(ids, lams) if member(x)]
+        if not chosen:
+            continue
+        power = label == "Box-Cox"
+        if len(chosen) > named:
+            low, high = min(x for _, x in chosen), max(x for _, x in chosen)
+            span = f" (λ {low:g})" if low == high else f" (λ {low:g}–{high:g})"
+            parts.append(f"{label}{span if power else ''} for {len(chosen):,} series")
+        elif power:
+            parts.append("; ".join(f"Box-Cox λ {x:g} for {i}" for i, x in chosen))
+        else:
+            parts.append(f"{label} for " + ", ".join(i for i, _ in chosen))
+    return ("auto: " + "; ".join(parts)
+            + " (λ = 1 − how fast the spread grows with the level)")

@@ -185,7 +185,7 @@ def result_of(fitted: FittedRun, run_dir: Path | None) -> TrainResult:
                        lookbacks=tuple(model.lookbacks_), season=fitted.season,
                        season_origin=fitted.season_origin,
                        scaling=describe_scaling(model.scaling, fitted.panel.ids,
-                                                model.scaler_.log),  # rows in panel order
+                                                model.scaler_.lam),  # rows in panel order
                        deployed=fitted.deployed_name,
                        deployed_reason="" if fitted.selection is None
                        else fitted.selection.reason)
@@ -396,7 +396,8 @@ def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
             "window": shape.window, "lookbacks": list(model.lookbacks_),
             "horizon": shape.horizon, "season": run.season,
             "season_origin": run.season_origin, "scaling": cfg.model.scaling,
-            "log_scale_series": int(model.scaler_.log.sum()),
+            "log_scale_series": int((model.scaler_.lam <= 0).sum()),
+            "box_cox_series": int(((model.scaler_.lam > 0) & (model.scaler_.lam < 1)).sum()),
             "batch_size": model.batch_size_,
             "epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch,
             "val_loss": fit.best_val_loss, "final_epochs": model.fit_.epochs_run,

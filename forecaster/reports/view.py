@@ -326,8 +326,11 @@ def _scaling_text(pre: dict) -> str | None:
     series = [s for s in pre.get("series") or [] if isinstance(s, dict)]
     if mode not in SCALINGS:
         return None
-    logs = [s.get("scaling", mode) == "log" for s in series]
-    return describe_scaling(mode, [s.get("id") for s in series], logs)
+    lams = [{"log": 0.0, "box-cox": s.get("lambda")}.get(s.get("scaling", mode), 1.0)
+             for s in series]
+    if not all(isinstance(x, (int, float)) for x in lams):
+        return None
+    return describe_scaling(mode, [s.get("id") for s in series], lams)
 
 
 def _covariate_summary(spec: dict) -> str:

@@ -83,8 +83,12 @@ def test_scaler_with_a_season_uses_the_geometric_mean_of_std_and_seasonal_change
         np.sqrt(np.sqrt(5.25)))
     # log scale: the statistics are those of the logs
     logs = np.log(values)
-    assert W.SeriesScaler.fit([values], log=True, season=2).scale[0] == pytest.approx(
+    assert W.SeriesScaler.fit([values], lam=0.0, season=2).scale[0] == pytest.approx(
         np.sqrt(np.std(logs) * np.mean(np.abs(logs[2:] - logs[:-2]))))
+    # a Box-Cox power: those of the powers
+    roots = np.sqrt(values)
+    assert W.SeriesScaler.fit([values], lam=0.5, season=2).scale[0] == pytest.approx(
+        np.sqrt(np.std(roots) * np.mean(np.abs(roots[2:] - roots[:-2]))))
 
 
 def test_seasonal_scale_falls_back_to_the_std_where_it_cannot_apply():
@@ -220,16 +224,53 @@ def test_log_scaler_round_trip_and_refuses_non_positive_values():
     from forecaster.errors import DataError
 
     v = np.array([1.0, 10.0, 100.0, 1000.0])
-    sc = W.SeriesScaler.fit([v], log=True)
+    sc = W.SeriesScaler.fit([v], lam=0.0)
     np.testing.assert_allclose(sc.mean, [np.log(v).mean()])
     np.testing.assert_allclose(sc.inverse(0, sc.transform(0, v)), v, rtol=1e-12)
     assert W.log_applicable([v]) and not W.log_applicable([v, np.array([1.0, 0.0])])
     with pytest.raises(DataError, match="log scale"):
         sc.transform(0, [1.0, -1.0])
-    huge = W.SeriesScaler.fit([np.array([1e300, 2e300])], log=True)
+    huge = W.SeriesScaler.fit([np.array([1e300, 2e300])], lam=0.0)
     # beyond float64 the inverse is inf, never the largest float passed off as a forecast
     assert np.isposinf(huge.inverse(0, [1e6])).all()
     assert np.isfinite(huge.inverse(0, [0.0])).all()
+
+
+def test_box_cox_scaler_round_trip_floor_and_refusal():
+    from forecaster.errors import DataError
+
+    v = np.array([1.0, 10.0, 100.0, 1000.0])
+    sc = W.SeriesScaler.fit([v, v, v], lam=[0.0, 0.3, 1.0])
+    for i, lam in enumerate([0.0, 0.3, 1.0]):
+        np.testing.assert_allclose(sc.inverse(i, sc.transform(i, v)), v, rtol=1e-12)
+    # the power's statistics: those of v ** 0.3 (Box-Cox's affine part makes no difference)
+    np.testing.assert_allclose(sc.mean[1], np.mean(v ** 0.3))
+    np.testing.assert_allclose(
+        W.SeriesScaler.fit([v], lam=0.3).transform(0, v),
+        W.SeriesScaler.fit([(v ** 0.3 - 1) / 0.3], lam=1.0).transform(0, (v ** 0.3 - 1) / 0.3))
+    assert sc.positive_only.tolist() == [True, True, False]
+    # a forecast below the power's floor (the transform of 0) is 0, not a NaN
+    assert sc.inverse(1, [-1e3])[0] == 0.0
+    with pytest.raises(DataError, match="a Box-Cox power of 0.3 .* zero or negative"):
+        sc.transform(1, [1.0, 0.0])
+    sc.transform(2, [1.0, -5.0])  # the standard scale takes any value
+    huge = W.SeriesScaler.fit([np.array([1e300, 3e300, 2e300])], lam=0.5)
+    assert np.all(np.isfinite(huge.transform(0, [1e300, 3e300])))
+    np.testing.assert_allclose(huge.inverse(0, huge.transform(0, [1e300])), [1e300],
+                               rtol=1e-12)
+    assert np.isposinf(huge.inverse(0, [1e160])).all()
+
+
+def test_box_cox_lambda_follows_the_spread():
+    t = np.arange(96)
+    swing = np.sin(2 * np.pi * t / 12)
+    level = 100 * 1.5 ** (t // 12)  # one level a season: each block's spread is the swing's
+    assert W.box_cox_lambda(level * (1 + 0.2 * swing), 12) == 0.0  # proportional: log
+    assert W.box_cox_lambda(level + 20 * swing, 12) == 1.0          # constant: standard
+    assert W.box_cox_lambda(np.sqrt(level) * 2 * swing + level, 12) == 0.5  # square root
+    assert W.box_cox_lambda(level[:24] * (1 + 0.2 * swing[:24]), 12) == 0.0  # 2 blocks: log
+    lam = W.box_cox_lambda(level ** 0.7 * swing + level, 12)
+    assert lam == 0.3 and lam == round(lam, 2)
 
 
 def test_split_points_never_negative():

@@ -41,7 +41,7 @@ def test_one_short_series_no_longer_shrinks_or_refuses(panel):
     f = rnn(scaling="log").fit(panel)
     fc = f.predict(4)
     assert len(fc) == 3 * 4 and np.all(np.isfinite(fc.forecast))
-    assert f.scaler_.log.all()
+    assert (f.scaler_.lam == 0).all()
     # each series scaled by the geometric mean of its std and mean |4-step change| (logs);
     # the short one repeats its season exactly, so it keeps its std
     long, other, short = (np.log(panel.values[panel.ids.index(s)])
@@ -53,31 +53,37 @@ def test_one_short_series_no_longer_shrinks_or_refuses(panel):
 def test_scaling_auto_chooses_per_series_and_log_is_checked():
     pos = [np.array([1.0, 2.0]), np.array([3.0, 4.0])]
     with_zero = [np.array([1.0, 0.0]), np.array([3.0, 4.0])]
-    # too short to measure the spread: a positive series keeps the log scale
-    assert neural.resolve_scaling("auto", pos).tolist() == [True, True]
-    assert neural.resolve_scaling("auto", with_zero).tolist() == [False, True]
-    assert neural.resolve_scaling("standard", pos).tolist() == [False, False]
-    assert neural.resolve_scaling("log", pos).tolist() == [True, True]
+    # too short to measure the spread: a positive series keeps the log scale (λ 0)
+    assert neural.resolve_scaling("auto", pos).tolist() == [0.0, 0.0]
+    assert neural.resolve_scaling("auto", with_zero).tolist() == [1.0, 0.0]
+    assert neural.resolve_scaling("standard", pos).tolist() == [1.0, 1.0]
+    assert neural.resolve_scaling("log", pos).tolist() == [0.0, 0.0]
     with pytest.raises(DataError, match="strictly positive"):
         neural.resolve_scaling("log", with_zero)
     with pytest.raises(ConfigError):
         neural.resolve_scaling("cube", pos)
 
 
-def test_scaling_auto_takes_log_where_the_spread_grows_with_the_level():
+def test_scaling_auto_takes_the_box_cox_power_of_how_the_spread_grows_with_the_level():
     t = np.arange(96)
     season = np.sin(2 * np.pi * t / 12)
     multiplicative = 100 * 1.02 ** t * (1 + 0.2 * season)  # the swing grows with the level
     additive = 100 + 3 * t + 20 * season                     # the same swing at every level
+    steps = 100 * 1.5 ** (t // 12)                           # one level a season
+    half = steps + 2 * np.sqrt(steps) * season               # the swing grows as sqrt(level)
     short = additive[:30]                                    # 2 seasons: not measurable
-    got = neural.resolve_scaling("auto", [multiplicative, additive, short], season=12)
-    assert got.tolist() == [True, False, True]  # short: a positive series keeps log
+    got = neural.resolve_scaling("auto", [multiplicative, additive, half, short], season=12)
     assert W.spread_slope(multiplicative, 12) == pytest.approx(1.0, abs=0.05)
     assert abs(W.spread_slope(additive, 12)) < 0.05
+    assert W.spread_slope(half, 12) == pytest.approx(0.5, abs=0.05)
+    # log (λ 0), standard (λ 1), the square root between; short: a positive series keeps log
+    assert got[0] <= 0.05 and got[1] >= 0.95 and got[3] == 0.0
+    assert got[2] == pytest.approx(1 - W.spread_slope(half, 12), abs=0.005)
+    assert got.tolist() == [round(x, 2) for x in got.tolist()]  # two decimals, as recorded
     # decided on the training part only: a tail that changes everything changes nothing
     tail = np.concatenate([additive[:72], additive[72:] * (1 + season[72:])])
-    assert neural.resolve_scaling("auto", [tail], [additive[:72]], season=12).tolist() == [
-        False]
+    assert neural.resolve_scaling("auto", [tail], [additive[:72]], season=12).tolist() == (
+        neural.resolve_scaling("auto", [additive[:72]], season=12).tolist())
 
 
 def test_level_span_defaults_to_one_season():
@@ -235,7 +241,7 @@ def test_a_subnormal_series_trains_beside_a_normal_one():
     panel = Panel.from_arrays({"normal": 100 + t + 5 * np.sin(2 * np.pi * t / 4),
                                "tiny": np.tile([5e-324, 0.0], 30)}, TimeAxis("datetime", "QS"))
     f = rnn().fit(panel)
-    assert f.scaler_.scale[1] == 1.0 and not f.scaler_.log.any()
+    assert f.scaler_.scale[1] == 1.0 and (f.scaler_.lam == 1).all()
     fc = f.predict(4)
     assert np.all(np.isfinite(fc.forecast))
     assert np.all(np.abs(fc.loc[fc.series_id == "tiny", "forecast"]) < 1.0)

@@ -82,7 +82,7 @@ def make_run(root: Path, *, panel: bool = False, hostile: bool = False, model: s
             id=sid, mean=float(values.mean()), scale=float(values.std()), length=len(s),
             context_start=s.index[-ctx],
             context=np.array([round(float(v), 3) for v in values[-ctx:]]),
-            log=len(pre_series) % 2 == 0))
+            lam=[0.0, 1.0, 0.25][len(pre_series) % 3]))
         future = pd.date_range(s.index[-1] + pd.offsets.MonthBegin(1), periods=horizon, freq="MS")
         point = values[-season:] * 1.06
         for step, (ts, f) in enumerate(zip(future, point), start=1):
@@ -294,10 +294,11 @@ def test_forecast_table_and_csv_copy(single):
 
 
 def test_the_scale_of_each_series_is_shown(single, panel):
-    assert ("<td>auto: log for passengers (log where the spread grows with the level)</td>"
-            in single[1].read_text(encoding="utf-8"))
-    assert ("<td>auto: log for 11 series; standard for 11 series (log where the spread grows "
-            "with the level)</td>" in panel[1].read_text(encoding="utf-8"))
+    assert ("<td>auto: log for passengers (λ = 1 − how fast the spread grows with the "
+            "level)</td>" in single[1].read_text(encoding="utf-8"))
+    assert ("<td>auto: log for 8 series; Box-Cox (λ 0.25) for 7 series; standard for 7 "
+            "series (λ = 1 − how fast the spread grows with the level)</td>"
+            in panel[1].read_text(encoding="utf-8"))
 
 
 def test_panel_figures_and_grid_note(panel):
