@@ -49,6 +49,12 @@ class RunInfo:
     versions: tuple = ()  # ((label, version), …) of the libraries that trained it
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
+    @property
+    def network_deployed(self) -> bool:
+        """Whether the run forecasts with its network (not a baseline ``--select best``
+        deployed); runs written before ``deployed`` was recorded always did."""
+        return self.deployed in (None, "rnn")
+
     @classmethod
     def from_json(cls, data: dict, where: str = "run.json") -> "RunInfo":
         def bad(key, expected):

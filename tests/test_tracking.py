@@ -194,16 +194,23 @@ def test_a_config_uri_with_spaces_is_a_config_error(tmp_path):
     assert "`tracking.mlflow_uri` must be an MLflow tracking URI" in result.stderr
 
 
-def test_a_logging_failure_after_the_work_warns_and_keeps_the_result(tmp_path, monkeypatch):
-    """The store answers, but its experiment's artifact folder cannot be written (a file
-    stands where a folder should be): the evaluation is kept, exit 0, a warning, and the
-    MLflow run is marked FAILED."""
-    monkeypatch.chdir(tmp_path)
+def _blocked_store(tmp_path):
+    """A store that answers but whose experiment's artifact folder cannot be written (a
+    file stands where the folder should be): ``(uri, client)``."""
     uri = f"sqlite:///{tmp_path / 'ml.db'}"
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
     client = mlflow.tracking.MlflowClient(tracking_uri=uri)
     client.create_experiment("air_passengers", artifact_location=str(blocker / "artifacts"))
+    return uri, client
+
+
+def test_a_logging_failure_after_the_work_warns_and_keeps_the_result(tmp_path, monkeypatch):
+    """The store answers, but its experiment's artifact folder cannot be written (a file
+    stands where a folder should be): the evaluation is kept, exit 0, a warning, and the
+    MLflow run is marked FAILED."""
+    monkeypatch.chdir(tmp_path)
+    uri, client = _blocked_store(tmp_path)
     out = tmp_path / "evaluation"
     result = _invoke(["evaluate", AIR, "--models", "naive", "--out", out, "--quiet",
                       "--mlflow", uri])
@@ -349,11 +356,7 @@ def test_api_logging_failure_warns_and_returns_the_result(tmp_path, monkeypatch)
     from forecaster.tracking import TrackingWarning
 
     monkeypatch.chdir(tmp_path)
-    uri = f"sqlite:///{tmp_path / 'ml.db'}"
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("")
-    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
-    client.create_experiment("air_passengers", artifact_location=str(blocker / "artifacts"))
+    uri, client = _blocked_store(tmp_path)
     with pytest.warns(TrackingWarning, match=r"^MLflow logging failed: MLflow \(.*; the "
                       r"evaluation is returned all the same\.$"):
         result = evaluate(AIR, models=["naive"], mlflow_uri=uri)

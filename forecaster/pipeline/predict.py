@@ -69,7 +69,7 @@ def predict(run, horizon: int, new_data=None, future=None) -> Prediction:
     data = load_config(config).data if config.is_file() else None
     if new_data is not None:
         state, notes = moved_state(state, new_data, data,
-                                   network=record.info.deployed in (None, "rnn"))
+                                   network=record.info.network_deployed)
     _check_dates(state, horizon)  # before the model is loaded
     ahead, more = read_future(future, state, horizon, data)  # (None, []) without any
     notes += more
@@ -128,7 +128,7 @@ def load_run_model(record: RunRecord):
     """The model the run deploys, loaded safely: its network (``model.keras``, checked
     against preprocessing.json), or the baseline that ``forecast train --select best``
     deployed (:func:`load_baseline`)."""
-    if record.info.deployed not in (None, "rnn"):
+    if not record.info.network_deployed:
         return load_baseline(record)
     model = artifacts.load_model(record.path / "model.keras")
     _check_model(model, record.state, record.path)

@@ -257,7 +257,7 @@ def _draw(inputs: _Inputs, key: str, path: Path) -> Path:
     if key == "forecast":
         frame = i.forecast.copy()
         frame["timestamp"] = _parse_times(frame["timestamp"], i.pre.get("axis") or {})
-        deployed = i.run.deployed if i.run.deployed not in (None, "rnn") else model
+        deployed = model if i.run.network_deployed else i.run.deployed
         return F.forecast_figure(i.pre, frame, path, model=deployed, target=i.target,
                                  time_col=i.pre.get("time_col") or (i.data or {}).get(
                                      "time_col"))

@@ -302,9 +302,9 @@ def _deployed_text(run: RunInfo) -> str | None:
 
     selection = run.raw.get("selection")
     reason = selection.get("reason") if isinstance(selection, dict) else None
-    if run.deployed in (None, "rnn") and not reason:
+    if run.network_deployed and not reason:
         return None
-    name = "the RNN" if run.deployed in (None, "rnn") else model_label(run.deployed)
+    name = "the RNN" if run.network_deployed else model_label(run.deployed)
     return f"{name} (--select best: {reason})" if reason else name
 
 
