@@ -186,7 +186,7 @@ def box_cox_lambda(values, block: int) -> float:
     that compresses a growing spread only as much as it grows.  Where the slope cannot be
     measured the log (M1's panels as a whole measured better on it than on the standard
     scale).  Chosen over a yes/no threshold on the same slope: M1 holdout MASE quarterly
-    1.616 -> 1.606 (three seeds), monthly 1.046 -> 1.035 (seed 42; benchmarks/README.md)."""
+    1.616 -> 1.606, monthly 1.050 -> 1.038 (means of three seeds; benchmarks/README.md)."""
     slope = spread_slope(values, block)
     if slope is None:
         return 0.0
