@@ -66,7 +66,7 @@ def test_unknown_keys_and_bad_files(tmp_path):
 def test_profiles_sit_between_the_defaults_and_the_user_file(tmp_path):
     quick = load_config(profile="quick")
     assert (quick.model.ensemble, quick.training.epochs, quick.training.patience,
-            quick.evaluation.origins) == (3, 60, 5, 6)
+            quick.training.max_windows, quick.evaluation.origins) == (3, 60, 5, 4096, 6)
     assert quick.model.units == load_config().model.units  # the rest: the defaults
     path = tmp_path / "c.toml"
     path.write_text("[model]\nensemble = 5\n")
