@@ -60,3 +60,23 @@ def test_the_spread_slope_does_not_depend_on_the_unit(values, block, power):
         assert np.isfinite(slope) and abs(scaled - slope) <= 1e-6 * max(1.0, abs(slope))
     if block < 2 or len(values) // max(block, 1) < 3:
         assert slope is None
+
+
+wide_positive = st.floats(min_value=1e-300, max_value=1e300, allow_nan=False,
+                          allow_infinity=False)
+
+
+@given(values=arrays(np.float64, st.integers(1, 50), elements=wide_positive),
+       lam=st.integers(0, 100).map(lambda k: k / 100), season=st.integers(0, 4))
+@example(values=np.array([1e-300, 1e300, 5.0]), lam=0.01, season=1)
+@example(values=np.array([1e300, 1e300]), lam=0.5, season=0)
+def test_box_cox_scaling_round_trips(values, lam, season):
+    """Any positive series on any power the auto rule can choose (two decimals, log to
+    standard) transforms to finite numbers and back to itself."""
+    scaler = W.SeriesScaler.fit([values], lam=lam, season=season)
+    assert np.isfinite(scaler.mean[0]) and np.isfinite(scaler.scale[0]) and scaler.scale[0] > 0
+    z = scaler.transform(0, values)
+    assert np.all(np.isfinite(z))
+    back = scaler.inverse(0, z)
+    tol = 1e-9 * float(np.max(values))
+    assert np.allclose(back, values, rtol=1e-9, atol=tol)
