@@ -113,6 +113,7 @@ from forecaster.data.timestamps import (
     _parse_freq,
     _suggest_freq,
     _to_datetime,
+    time_hints_on_error,
 )
 from forecaster.errors import DataError
 
@@ -199,10 +200,10 @@ def _read_panel(source, *, target, time_col, id_col, freq, dayfirst, fill, max_g
 
 def _stages(src, cols, opts: _Options) -> Panel:
     entries = _entries(src, cols, opts)
-    _sort(entries)
-    _combine_duplicates(entries, src, cols, opts)
-    layout = _place_on_grid(entries, src, cols, opts)
-    return _assemble(entries, layout, cols, opts)
+    with time_hints_on_error(entries.notes):  # Unix times read as steps: likely the cause
+        _sort(entries)
+        _combine_duplicates(entries, src, cols, opts)
+        return _assemble(entries, _place_on_grid(entries, src, cols, opts), cols, opts)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections import Counter
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -80,6 +81,26 @@ def _integer_steps(s: pd.Series, name, src, notes) -> np.ndarray:
     return t
 
 
+class TimeHint(str):
+    """A note that the time column may be misread (Unix times or Excel serial dates read
+    as integer steps).  A later error of the same read repeats it
+    (:func:`time_hints_on_error`): it is likely the cause (e.g. "mostly missing" between
+    irregular Unix seconds)."""
+
+
+@contextmanager
+def time_hints_on_error(notes):
+    """Re-raise a :class:`DataError` of the block with the :class:`TimeHint` notes among
+    ``notes`` appended to its one line."""
+    try:
+        yield
+    except DataError as exc:
+        hints = [n for n in notes if isinstance(n, TimeHint)]
+        if not hints:
+            raise
+        raise DataError(" ".join([str(exc), *hints])) from exc
+
+
 def _epoch_note(t: np.ndarray, name) -> str | None:
     """The note for integer steps ``t`` that look like dates in disguise, else None."""
     if not len(t):
@@ -92,16 +113,18 @@ def _epoch_note(t: np.ndarray, name) -> str | None:
     for unit, what, first, last in _EPOCHS:
         if first <= lo and hi <= last:
             day = pd.Timestamp(lo, unit=unit).strftime("%Y-%m-%d")
-            return (f"The integers in time column {name!r} look like Unix times in {what} "
-                    f"({lo} is {day}) and were read as integer steps{steps}; to forecast "
-                    f"dates, convert the column first, e.g. pd.to_datetime(df[{name!r}], "
-                    f"unit={unit!r}).")
+            return TimeHint(
+                f"The integers in time column {name!r} look like Unix times in {what} "
+                f"({lo} is {day}) and were read as integer steps{steps}; to forecast "
+                f"dates, convert the column first, e.g. pd.to_datetime(df[{name!r}], "
+                f"unit={unit!r}).")
     if _EXCEL[0] <= lo and hi <= _EXCEL[1] and step in _EXCEL_STEPS:
         day = (pd.Timestamp("1899-12-30") + pd.Timedelta(days=lo)).strftime("%Y-%m-%d")
-        return (f"The integers in time column {name!r} look like Excel serial dates ({lo} is "
-                f"{day}) and were read as integer steps{steps}; to forecast dates, convert "
-                f"the column first, e.g. pd.to_datetime(df[{name!r}], unit='D', "
-                f"origin='1899-12-30').")
+        return TimeHint(
+            f"The integers in time column {name!r} look like Excel serial dates ({lo} is "
+            f"{day}) and were read as integer steps{steps}; to forecast dates, convert "
+            f"the column first, e.g. pd.to_datetime(df[{name!r}], unit='D', "
+            f"origin='1899-12-30').")
     return None
 
 

@@ -56,3 +56,24 @@ def test_ordinary_integer_steps_get_no_note(tmp_path, times):
     panel = read_panel(_csv(tmp_path / "s.csv", "t", times))
     assert panel.axis.kind == "integer"
     assert not [n for n in panel.notes if "Unix" in n or "Excel" in n]
+
+
+def test_a_later_error_repeats_the_hint_that_likely_explains_it(tmp_path):
+    """Irregular Unix seconds read as steps of 1 second are 'mostly missing': the error
+    says why (the note alone was lost with the failed read)."""
+    from forecaster.errors import DataError
+
+    times = [JAN_1_2020 + 3600 * i + (37 if i % 5 == 2 else 0) for i in range(40)]
+    with pytest.raises(DataError) as info:
+        read_panel(_csv(tmp_path / "u.csv", "ts", times))
+    message = str(info.value)
+    assert message.startswith("series 'value' is mostly missing: ")
+    assert message.endswith(
+        f"more than 50% missing cannot be filled reliably. The integers in time column 'ts' "
+        f"look like Unix times in seconds ({times[0]} is 2020-01-01) and were read as "
+        f"integer steps (steps of 3,600); to forecast dates, convert the column first, "
+        f"e.g. pd.to_datetime(df['ts'], unit='s').")
+    assert "\n" not in message
+    # and an error that no hint explains is left as it was
+    with pytest.raises(DataError, match=r"mostly missing.*reliably\.$"):
+        read_panel(_csv(tmp_path / "s.csv", "t", [1, 2, 3, 50, 60, 100]))
