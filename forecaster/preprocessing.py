@@ -16,7 +16,7 @@ import pandas as pd
 
 from forecaster.choices import SCALINGS
 from forecaster.data.panel import Panel, TimeAxis
-from forecaster.data.windowing import SeriesScaler, scale_name
+from forecaster.data.windowing import SeriesScaler, scale_kind, scale_name
 from forecaster.errors import ArtifactError, DataError
 
 FORMAT = 1
@@ -397,9 +397,8 @@ def _check_conformal(conformal, levels, horizon: int, bad) -> None:
 def _scaling_json(lam: float) -> dict:
     """A series' scale in preprocessing.json: ``{"scaling": "log"}``, ``"standard"``, or
     ``{"scaling": "box-cox", "lambda": 0.35}``."""
-    if 0 < lam < 1:
-        return {"scaling": "box-cox", "lambda": float(lam)}
-    return {"scaling": "log" if lam <= 0 else "standard"}
+    kind = scale_kind(lam)
+    return {"scaling": kind, **({"lambda": float(lam)} if kind == "box-cox" else {})}
 
 
 def _lambda_from_json(s, scaling: str, bad) -> float:

@@ -63,11 +63,6 @@ class SeriesScaler:
         lams = np.broadcast_to(np.asarray(self.lam, dtype=np.float64), np.shape(self.mean))
         object.__setattr__(self, "lam", lams.copy())
 
-    @property
-    def positive_only(self) -> np.ndarray:
-        """Per series, whether its transform needs strictly positive values (λ < 1)."""
-        return self.lam < 1
-
     @classmethod
     def fit(cls, series: list[np.ndarray], lam=1.0, season: int = 0) -> "SeriesScaler":
         """Fit on ``series`` (the training parts).  ``season`` 0: the std; ``m`` >= 1: the
@@ -131,11 +126,16 @@ def inverse_box_cox(values: np.ndarray, lam: float) -> np.ndarray:
         return np.exp(values) if lam <= 0 else np.power(np.maximum(values, 0.0), 1.0 / lam)
 
 
+def scale_kind(lam: float) -> str:
+    """``"log"`` (λ 0), ``"standard"`` (λ 1) or ``"box-cox"`` (a power between): how a
+    run records and describes a series' scale."""
+    return "log" if lam <= 0 else "standard" if lam >= 1 else "box-cox"
+
+
 def scale_name(lam: float) -> str:
     """``the log scale``, ``the standard scale`` or ``a Box-Cox power of 0.35``."""
-    if lam <= 0:
-        return "the log scale"
-    return "the standard scale" if lam >= 1 else f"a Box-Cox power of {lam:g}"
+    kind = scale_kind(lam)
+    return f"a Box-Cox power of {lam:g}" if kind == "box-cox" else f"the {kind} scale"
 
 
 TINY = float(np.finfo(np.float64).tiny)  # the smallest normal float64

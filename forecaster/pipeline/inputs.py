@@ -78,15 +78,15 @@ def describe_scaling(mode: str, ids, lams, named: int = 5) -> str:
     and reports (series named when at most ``named`` share a kind of scale)."""
     if mode != "auto":
         return f"{mode} (every series)"
+    from forecaster.data.windowing import scale_kind
+
     lams = [float(x) for x in lams]
-    kinds = (("log", lambda x: x <= 0), ("Box-Cox", lambda x: 0 < x < 1),
-             ("standard", lambda x: x >= 1))
     parts = []
-    for label, member in kinds:
-        chosen = [(str(i), x) for i, x in zip(ids, lams) if member(x)]
+    for kind, label in (("log", "log"), ("box-cox", "Box-Cox"), ("standard", "standard")):
+        chosen = [(str(i), x) for i, x in zip(ids, lams) if scale_kind(x) == kind]
         if not chosen:
             continue
-        power = label == "Box-Cox"
+        power = kind == "box-cox"
         if len(chosen) > named:
             low, high = min(x for _, x in chosen), max(x for _, x in chosen)
             span = f" (λ {low:g})" if low == high else f" (λ {low:g}–{high:g})"

@@ -38,6 +38,7 @@ from forecaster.cluster import check as check_cluster
 from forecaster.config import Config, dump_toml
 from forecaster.data.ingest import fingerprint
 from forecaster.data.panel import Panel
+from forecaster.data.windowing import scale_kind
 from forecaster.errors import ConfigError, DataError
 from forecaster.evaluation.backtest import BacktestSpec
 from forecaster.pipeline.evaluate import WITHOUT
@@ -396,8 +397,8 @@ def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
             "window": shape.window, "lookbacks": list(model.lookbacks_),
             "horizon": shape.horizon, "season": run.season,
             "season_origin": run.season_origin, "scaling": cfg.model.scaling,
-            "log_scale_series": int((model.scaler_.lam <= 0).sum()),
-            "box_cox_series": int(((model.scaler_.lam > 0) & (model.scaler_.lam < 1)).sum()),
+            "log_scale_series": sum(scale_kind(x) == "log" for x in model.scaler_.lam),
+            "box_cox_series": sum(scale_kind(x) == "box-cox" for x in model.scaler_.lam),
             "batch_size": model.batch_size_,
             "epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch,
             "val_loss": fit.best_val_loss, "final_epochs": model.fit_.epochs_run,
