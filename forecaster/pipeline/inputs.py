@@ -8,6 +8,7 @@ from forecaster.config import Config, DataConfig
 from forecaster.data.covariates import CovariateSpec
 from forecaster.data.ingest import read_panel
 from forecaster.data.panel import Panel
+from forecaster.data.windowing import scale_kind
 
 
 def load_panel(path, cfg: Config, *, covariates: bool = True) -> Panel:
@@ -78,8 +79,6 @@ def describe_scaling(mode: str, ids, lams, named: int = 5) -> str:
     and reports (series named when at most ``named`` share a kind of scale)."""
     if mode != "auto":
         return f"{mode} (every series)"
-    from forecaster.data.windowing import scale_kind
-
     lams = [float(x) for x in lams]
     parts = []
     for kind, label in (("log", "log"), ("box-cox", "Box-Cox"), ("standard", "standard")):
