@@ -60,11 +60,13 @@ def frames(draw):
     frame = pd.DataFrame(data, columns=cols)
     if draw(st.booleans()) and n:
         # a recognisable time column and/or a series column, sometimes with duplicates
+        # (a drawn name may already be taken: a duplicated header is hostile input too)
         frame.insert(0, draw(st.sampled_from(["ds", "date", "t", "timestamp"])),
-                     draw(columns(n)))
+                     draw(columns(n)), allow_duplicates=True)
     if draw(st.booleans()) and n:
         frame.insert(0, "unique_id", draw(st.lists(st.sampled_from(["a", "b", "<c&d>"]),
-                                                   min_size=n, max_size=n)))
+                                                   min_size=n, max_size=n)),
+                     allow_duplicates=True)
     if draw(st.booleans()) and n > 1:
         frame = pd.concat([frame, frame.iloc[: draw(st.integers(1, n))]], ignore_index=True)
     if draw(st.booleans()):
