@@ -23,5 +23,5 @@ TUNE_METRICS = ("mase", "smape", "mae", "rmse", "mape")  # `forecast tune --metr
 #: backtest's winner among the RNN and the baselines.
 SELECTS = ("rnn", "best")
 #: The baselines' public names (``forecaster.models.baselines.BASELINES`` keys, in order).
-BASELINES = ("naive", "seasonal_naive", "drift", "mean", "ridge", "random_forest",
+BASELINES = ("naive", "seasonal_naive", "drift", "mean", "theta", "ridge", "random_forest",
              "hist_gradient_boosting", "knn")

@@ -312,8 +312,8 @@ def _fold_bar(ctx, total: int):
 @data_options
 @model_options
 @click.option("--models", help="Comma-separated models (default: rnn and every baseline: "
-                               "naive, seasonal_naive, drift, mean, ridge, random_forest, "
-                               "hist_gradient_boosting, knn).")
+                               "naive, seasonal_naive, drift, mean, theta, ridge, "
+                               "random_forest, hist_gradient_boosting, knn).")
 @click.option("--horizon", type=int, help="Forecast steps per fold (default: one season).")
 @click.option("--folds", type=int, help="Rolling-origin folds (default: 3).")
 @click.option("--step", type=int, help="Points between fold origins (default: horizon).")

@@ -61,7 +61,7 @@ def test_fit_trains_what_forecast_train_trains(fitted, cli_run):
         np.testing.assert_allclose(frame[col], saved[col], rtol=1e-9, err_msg=col)
     board = fitted.leaderboard_
     assert set(board["model"]) == {"rnn", "naive", "seasonal_naive", "drift", "mean",
-                                   "ridge", "hist_gradient_boosting"}
+                                   "theta", "ridge", "hist_gradient_boosting"}
 
 
 def test_a_frame_fits_as_its_file_does(fitted):

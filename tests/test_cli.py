@@ -241,7 +241,7 @@ def test_quick_profile_sits_under_the_flags(runner, tmp_path):
                                       str(runs), "--quick", "--epochs", "2", "--units", "4"])
     assert result.exit_code == 0, result.output + result.stderr
     assert "backtest: 6 origins × horizon 12 (RNN: 3 network(s), early stopping within 2 " \
-           "epochs; 6 baselines)" in result.stderr
+           "epochs; 7 baselines)" in result.stderr
     run = runs / (runs / "latest").read_text().strip()
     config = (run / "config.toml").read_text()
     for line in ("ensemble = 3", "patience = 5", "origins = 6", "epochs = 2", "units = 4"):

@@ -152,7 +152,7 @@ def test_select_best_deploys_the_backtest_winner(selected):
     winner = next(m for m in board if m != "rnn_without_covariates")
     info = selected.info
     assert info["deployed"] == winner == info["selection"]["model"] != "rnn"
-    assert f"deployed          {winner} — lowest backtest MASE of 7 models" in selected.stdout
+    assert f"deployed          {winner} — lowest backtest MASE of 8 models" in selected.stdout
     stored = json.loads((selected.run / "baseline.json").read_text())
     assert stored["model"]["name"] == winner and set(stored["conformal"]) == {"80", "95"}
     assert "baseline.json" in info["sha256"]
@@ -260,7 +260,7 @@ def test_tampered_baseline_files_are_refused(selected, runner, tmp_path):
     _refused(runner, runs, "baseline.json is missing")
 
 
-@pytest.mark.parametrize("name", ["naive", "seasonal_naive", "drift", "mean",
+@pytest.mark.parametrize("name", ["naive", "seasonal_naive", "drift", "mean", "theta",
                                   "hist_gradient_boosting"])
 def test_every_deployable_baseline_saves_loads_and_forecasts(name, monkeypatch, tmp_path):
     """Whatever wins is deployed: each kind through the Python API, saved, loaded back and

@@ -3,7 +3,7 @@ baseline wins the backtest, and what ``forecast predict`` rebuilds it from.
 
 :func:`to_state` returns ``(state, blob)``: a JSON-able dict of the model's settings and of
 what it learned per series (the seasonal naive's season, the drift's slopes, the means,
-the lag regressors' lags, calendar columns, per-series scalers and covariate encoder), and
+Theta's smoothing, level, slope, seasonal indices and fitted end, the lag regressors' lags, calendar columns, per-series scalers and covariate encoder), and
 for the lag regressors the fitted scikit-learn pipeline as ``skops`` bytes (``None`` for
 the others).  Nothing is pickled: ``skops.io`` rebuilds only types it trusts, plus the two
 tree types our regressors are made of (:data:`TRUSTED_TYPES`); a file naming any other
@@ -24,6 +24,7 @@ from forecaster.models.base import Forecaster
 from forecaster.models.baselines import (BASELINES, DriftForecaster, MeanForecaster,
                                          NaiveForecaster, SeasonalNaiveForecaster)
 from forecaster.models.lag_regression import LagRegressionForecaster
+from forecaster.models.theta import ThetaFit, ThetaForecaster
 
 __all__ = ["DeployedBaseline", "to_state", "from_state", "TRUSTED_TYPES", "FORMAT"]
 
@@ -34,7 +35,7 @@ TRUSTED_TYPES = ("sklearn.tree._tree.Tree",
                  "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor")
 
 _KINDS = {NaiveForecaster: "naive", SeasonalNaiveForecaster: "seasonal_naive",
-          DriftForecaster: "drift", MeanForecaster: "mean",
+          DriftForecaster: "drift", MeanForecaster: "mean", ThetaForecaster: "theta",
           LagRegressionForecaster: "lag_regression"}
 
 
@@ -79,6 +80,13 @@ def to_state(model: Forecaster) -> tuple[dict, bytes | None]:
         state["slope"] = [float(x) for x in model.slope_]
     elif kind == "mean":
         state["mean"] = [float(x) for x in model.mean_]
+    elif kind == "theta":
+        fits = model.fits_
+        state.update(season=int(model.season_), ends=model.axis_.format_all(model.ends_),
+                     alpha=[f.alpha for f in fits], level=[f.level for f in fits],
+                     slope=[f.slope for f in fits], n=[f.n for f in fits],
+                     ahead=[list(f.ahead) for f in fits],
+                     multiplicative=[f.multiplicative for f in fits])
     elif kind == "lag_regression":
         import skops.io
 
@@ -123,6 +131,8 @@ def from_state(state, blob: bytes | None, axis) -> Forecaster:
     elif kind == "mean":
         model = MeanForecaster()
         model.mean_ = _floats(state.get("mean"), len(ids), "mean", bad)
+    elif kind == "theta":
+        model = _theta_model(state, axis, ids, bad)
     elif kind == "lag_regression":
         model = _lag_model(state, blob, axis, ids, bad)
     else:
@@ -139,6 +149,46 @@ def _floats(values, n: int, key: str, bad) -> np.ndarray:
             for v in values):
         bad(f"`{key}` must hold {n} finite numbers")
     return np.asarray(values, dtype=np.float64)
+
+
+def _theta_model(state: dict, axis, ids: list, bad) -> ThetaForecaster:
+    n = len(ids)
+    season = state.get("season")
+    if isinstance(season, bool) or not isinstance(season, int) or season < 1:
+        bad("`season` must be a positive integer")
+    alpha = _floats(state.get("alpha"), n, "alpha", bad)
+    level = _floats(state.get("level"), n, "level", bad)
+    slope = _floats(state.get("slope"), n, "slope", bad)
+    lengths, ahead, mult = state.get("n"), state.get("ahead"), state.get("multiplicative")
+    ends = state.get("ends")
+    if np.any(alpha <= 0) or np.any(alpha >= 1):
+        bad("`alpha` must lie between 0 and 1")
+    if not isinstance(lengths, list) or len(lengths) != n or not all(
+            isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in lengths):
+        bad(f"`n` must hold {n} positive integers")
+    if not isinstance(mult, list) or len(mult) != n or not all(isinstance(x, bool)
+                                                                for x in mult):
+        bad(f"`multiplicative` must hold {n} booleans")
+    if not isinstance(ahead, list) or len(ahead) != n or not all(
+            isinstance(a, list) and len(a) in (0, season) for a in ahead):
+        bad(f"`ahead` must hold {n} lists of 0 or {season} seasonal indices")
+    indices = [_floats(a, len(a), "ahead", bad) if a else np.zeros(0) for a in ahead]
+    if any(m and np.any(i <= 0) for m, i in zip(mult, indices)):
+        bad("multiplicative seasonal indices must be positive")
+    if not isinstance(ends, list) or len(ends) != n or not all(isinstance(e, str)
+                                                                for e in ends):
+        bad(f"`ends` must hold {n} timestamps")
+    try:
+        parsed = [axis.parse(e) for e in ends]
+    except (TypeError, ValueError):
+        bad("`ends` must hold timestamps of the run's time axis")
+    model = ThetaForecaster(season)
+    model.season_, model.ends_, model.axis_ = season, parsed, axis
+    model.fits_ = [ThetaFit(alpha=float(alpha[i]), level=float(level[i]),
+                            slope=float(slope[i]), n=lengths[i],
+                            ahead=tuple(float(x) for x in indices[i]),
+                            multiplicative=mult[i]) for i in range(n)]
+    return model
 
 
 def _lag_model(state: dict, blob, axis, ids: list, bad) -> LagRegressionForecaster:

@@ -5,9 +5,11 @@ Four classic local baselines (one model per series, no training to speak of):
 * :class:`NaiveForecaster` — the last observed value, repeated;
 * :class:`SeasonalNaiveForecaster` — the last observed season, repeated;
 * :class:`DriftForecaster` — the line from the first to the last observation, extended;
-* :class:`MeanForecaster` — the mean of the training values.
+* :class:`MeanForecaster` — the mean of the training values;
 
-and one global machine-learning baseline, :class:`LagRegressionForecaster`: any
+the M3/M4 competitions' statistical benchmark, :class:`~forecaster.models.theta.ThetaForecaster`
+(exponential smoothing with half the linear trend, on the seasonally adjusted series), and
+one global machine-learning baseline, :class:`LagRegressionForecaster`: any
 scikit-learn regressor on lag (and calendar) features, one model for all series of a
 panel, forecasting several steps ahead recursively.
 
@@ -33,10 +35,11 @@ from forecaster.data.panel import Panel
 from forecaster.errors import ConfigError
 from forecaster.models.base import Forecaster, fitted_rows
 from forecaster.models.lag_regression import LagRegressionForecaster, calendar_features
+from forecaster.models.theta import ThetaForecaster
 
 __all__ = [
     "NaiveForecaster", "SeasonalNaiveForecaster", "DriftForecaster", "MeanForecaster",
-    "LagRegressionForecaster", "BASELINES", "make_baseline", "calendar_features",
+    "ThetaForecaster", "LagRegressionForecaster", "BASELINES", "make_baseline", "calendar_features",
 ]
 
 
@@ -180,6 +183,10 @@ def _mean(season=None, seed=0):
     return MeanForecaster()
 
 
+def _theta(season=None, seed=0):
+    return ThetaForecaster(season)
+
+
 def _ridge(season=None, seed=0):
     return _lag_model("ridge", Ridge(alpha=1.0), season)
 
@@ -205,6 +212,7 @@ BASELINES = {
     "seasonal_naive": _seasonal_naive,
     "drift": _drift,
     "mean": _mean,
+    "theta": _theta,
     "ridge": _ridge,
     "random_forest": _random_forest,
     "hist_gradient_boosting": _hist_gradient_boosting,

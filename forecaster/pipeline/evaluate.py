@@ -37,7 +37,7 @@ WITHOUT = "rnn_without_covariates"
 
 #: What ``forecast evaluate`` compares when no model list is given (and, with
 #: covariates, ``rnn_without_covariates`` after ``rnn``).
-DEFAULT_MODELS = ["rnn", "naive", "seasonal_naive", "drift", "mean", "ridge",
+DEFAULT_MODELS = ["rnn", "naive", "seasonal_naive", "drift", "mean", "theta", "ridge",
                   "random_forest", "hist_gradient_boosting", "knn"]
 
 

@@ -48,7 +48,7 @@ from forecaster.pipeline.predict import drop_unbounded
 from forecaster.preprocessing import Preprocessing
 from forecaster.runtime import backend_version, check_interrupt, import_backend, select_device
 
-TRAIN_BASELINES = ["naive", "seasonal_naive", "drift", "mean", "ridge",
+TRAIN_BASELINES = ["naive", "seasonal_naive", "drift", "mean", "theta", "ridge",
                    "hist_gradient_boosting"]
 
 

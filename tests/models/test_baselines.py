@@ -91,7 +91,7 @@ def test_predict_before_fit_raises(name):
 
 
 def test_registry_names_and_unknown_name():
-    assert set(BASELINES) == {"naive", "seasonal_naive", "drift", "mean", "ridge",
+    assert set(BASELINES) == {"naive", "seasonal_naive", "drift", "mean", "theta", "ridge",
                               "random_forest", "hist_gradient_boosting", "knn"}
     with pytest.raises(ConfigError, match=r"`model` must be one of .*Got 'arima'\."):
         make_baseline("arima")
