@@ -137,13 +137,14 @@ class Forecaster:
         --future``)."""
         from forecaster.pipeline.future import read_future
         from forecaster.pipeline.predict import forecast_from, moved_state
+        from forecaster.run_record import deploys_network
 
         self._check_fitted()
         state, notes = self.state_, []
         data = self.config_.data if self.config_ else None
         if new_data is not None:
             state, notes = moved_state(state, new_data, data,
-                                       network=self.deployed_ in (None, "rnn"))
+                                       network=deploys_network(self.deployed_))
         horizon = self.horizon_ if horizon is None else horizon
         ahead, more = read_future(future, state, horizon, data)  # (None, []) without any
         notes = notes + more

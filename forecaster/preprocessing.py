@@ -16,7 +16,7 @@ import pandas as pd
 
 from forecaster.choices import SCALINGS
 from forecaster.data.panel import Panel, TimeAxis
-from forecaster.data.windowing import SeriesScaler, scale_kind, scale_name
+from forecaster.data.windowing import SeriesScaler, lambda_of, scale_kind, scale_name
 from forecaster.errors import ArtifactError, DataError
 
 FORMAT = 1
@@ -410,13 +410,11 @@ def _lambda_from_json(s, scaling: str, bad) -> float:
         bad(f"series {s['id']!r} needs a `scaling` of "
             + ("'log', 'standard' or 'box-cox'" if scaling == "auto" else repr(scaling))
             + f", got {own!r}")
-    if own != "box-cox":
-        return 0.0 if own == "log" else 1.0
-    lam = s.get("lambda")
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not 0 < lam < 1:
+    lam = lambda_of(s, default=own)
+    if lam is None:  # a known kind, so only a Box-Cox λ can be wrong
         bad(f"series {s['id']!r} needs a `lambda` strictly between 0 and 1 for its "
-            f"Box-Cox scale, got {lam!r}")
-    return float(lam)
+            f"Box-Cox scale, got {s.get('lambda')!r}")
+    return lam
 
 
 def _series_from_json(s, k: int, axis: TimeAxis, *, window: int, scaling: str,

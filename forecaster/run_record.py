@@ -27,6 +27,14 @@ VERSIONS = (("forecaster", "forecaster_version"), ("TensorFlow", "tensorflow_ver
             ("Keras backend", "keras_backend"))
 
 
+def deploys_network(deployed: str | None) -> bool:
+    """Whether a run's ``deployed`` model (run.json's field, or a fitted
+    :class:`~forecaster.Forecaster`'s ``deployed_``) is its network rather than a baseline
+    that ``--select best`` deployed; runs written before ``deployed`` was recorded (None)
+    always forecast with the network."""
+    return deployed in (None, "rnn")
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """The fields of ``run.json`` that forecaster reads (``None`` where a run written by an
@@ -53,7 +61,7 @@ class RunInfo:
     def network_deployed(self) -> bool:
         """Whether the run forecasts with its network (not a baseline ``--select best``
         deployed); runs written before ``deployed`` was recorded always did."""
-        return self.deployed in (None, "rnn")
+        return deploys_network(self.deployed)
 
     @classmethod
     def from_json(cls, data: dict, where: str = "run.json") -> "RunInfo":

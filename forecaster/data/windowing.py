@@ -132,6 +132,26 @@ def scale_kind(lam: float) -> str:
     return "log" if lam <= 0 else "standard" if lam >= 1 else "box-cox"
 
 
+def lambda_of(entry, default: str | None = None) -> float | None:
+    """The Box-Cox λ a series' entry in preprocessing.json describes, the inverse of how a
+    run records it: ``{"scaling": "log"}`` 0, ``"standard"`` 1, ``{"scaling": "box-cox",
+    "lambda": λ}`` λ strictly between 0 and 1.  ``default`` is the kind of an entry without
+    ``scaling`` (runs written before per-series scales have the run's one).  None for a
+    malformed entry (not a dict, an unknown kind, a missing, boolean or out-of-range λ), so
+    that one reader serves both the loader, which refuses it, and the report, which only
+    has nothing to show."""
+    if not isinstance(entry, dict):
+        return None
+    kind = entry.get("scaling", default)
+    if kind in ("log", "standard"):
+        return 0.0 if kind == "log" else 1.0
+    lam = entry.get("lambda")
+    if kind != "box-cox" or isinstance(lam, bool) or not isinstance(lam, (int, float)) \
+            or not 0 < lam < 1:
+        return None
+    return float(lam)
+
+
 def scale_name(lam: float) -> str:
     """``the log scale``, ``the standard scale`` or ``a Box-Cox power of 0.35``."""
     kind = scale_kind(lam)

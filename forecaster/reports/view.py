@@ -318,17 +318,18 @@ def _season_text(season, origin) -> str:
 
 def _scaling_text(pre: dict) -> str | None:
     """Each series' scale from preprocessing.json (runs before per-series scales: the
-    run's one)."""
+    run's one); None (shown as n/a) when a series' scale is malformed, which the report
+    only describes, never refuses."""
     from forecaster.choices import SCALINGS
+    from forecaster.data.windowing import lambda_of
     from forecaster.pipeline.inputs import describe_scaling
 
     mode = pre.get("scaling")
     series = [s for s in pre.get("series") or [] if isinstance(s, dict)]
     if mode not in SCALINGS:
         return None
-    lams = [{"log": 0.0, "box-cox": s.get("lambda")}.get(s.get("scaling", mode), 1.0)
-             for s in series]
-    if not all(isinstance(x, (int, float)) for x in lams):
+    lams = [lambda_of(s, default=mode) for s in series]
+    if None in lams:
         return None
     return describe_scaling(mode, [s.get("id") for s in series], lams)
 

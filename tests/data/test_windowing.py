@@ -261,6 +261,29 @@ def test_box_cox_scaler_round_trip_floor_and_refusal():
     assert np.isposinf(huge.inverse(0, [1e160])).all()
 
 
+def test_lambda_of_reads_a_series_scale_back_and_none_for_a_malformed_one():
+    assert W.lambda_of({"scaling": "log"}) == 0.0
+    assert W.lambda_of({"scaling": "standard"}) == 1.0
+    assert W.lambda_of({"scaling": "box-cox", "lambda": 0.35}) == 0.35
+    assert W.lambda_of({"scaling": "box-cox", "lambda": 1}) is None  # ints: only in (0, 1)
+    # round trip with scale_kind over the three kinds
+    for lam in (0.0, 0.35, 1.0):
+        kind = W.scale_kind(lam)
+        assert W.lambda_of({"scaling": kind, **({"lambda": lam} if kind == "box-cox"
+                                                else {})}) == lam
+    # no `scaling`: the default kind (runs before per-series scales have the run's one)
+    assert W.lambda_of({"id": "a"}, default="log") == 0.0
+    assert W.lambda_of({"id": "a"}, default="standard") == 1.0
+    assert W.lambda_of({"id": "a", "scaling": "log"}, default="standard") == 0.0
+    for entry in ({}, {"scaling": "cube"}, {"scaling": None}, {"scaling": "auto"},
+                  {"scaling": "box-cox"}, {"scaling": "box-cox", "lambda": None},
+                  {"scaling": "box-cox", "lambda": 0}, {"scaling": "box-cox", "lambda": 1.5},
+                  {"scaling": "box-cox", "lambda": True}, {"scaling": "box-cox", "lambda": "0.3"},
+                  {"scaling": "box-cox", "lambda": float("nan")}, None, "log", ["log"]):
+        assert W.lambda_of(entry) is None, entry
+    assert W.lambda_of({"id": "a"}, default="auto") is None  # auto names no one scale
+
+
 def test_box_cox_lambda_follows_the_spread():
     t = np.arange(96)
     swing = np.sin(2 * np.pi * t / 12)
