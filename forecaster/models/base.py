@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.data.panel import Panel
-from forecaster.errors import DataError
+from forecaster.errors import ConfigError, DataError
 
 FORECAST_COLUMNS = ["series_id", "timestamp", "step", "forecast"]
 
@@ -66,6 +66,19 @@ class Forecaster:
 
     def _predict(self, panel: Panel, horizon: int) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
+
+
+class SeasonalForecaster(Forecaster):
+    """A forecaster with a seasonal period ``season``: the one given, else the natural
+    season of the panel's frequency (``panel.axis.season()``; None when unknown)."""
+
+    def __init__(self, season: int | None = None):
+        if season is not None and int(season) < 1:
+            raise ConfigError(f"`season` must be >= 1. Got {season}.")
+        self.season = None if season is None else int(season)
+
+    def _season_of(self, panel: Panel) -> int | None:
+        return self.season if self.season is not None else panel.axis.season()
 
 
 class WithoutCovariates(Forecaster):

@@ -33,7 +33,7 @@ from sklearn.neighbors import KNeighborsRegressor
 from forecaster import choices
 from forecaster.data.panel import Panel
 from forecaster.errors import ConfigError
-from forecaster.models.base import Forecaster, fitted_rows
+from forecaster.models.base import Forecaster, SeasonalForecaster, fitted_rows
 from forecaster.models.lag_regression import LagRegressionForecaster, calendar_features
 from forecaster.models.theta import ThetaForecaster
 
@@ -59,7 +59,7 @@ class NaiveForecaster(Forecaster):
         return np.array([np.full(horizon, v[-1]) for v in panel.values])
 
 
-class SeasonalNaiveForecaster(Forecaster):
+class SeasonalNaiveForecaster(SeasonalForecaster):
     """Repeat the last observed season: ``ŷ_{T+h} = y_{T-m+1+((h-1) mod m)}``.
 
     ``season`` (``m``) defaults to the natural season of the panel's frequency
@@ -71,13 +71,8 @@ class SeasonalNaiveForecaster(Forecaster):
 
     name = "seasonal_naive"
 
-    def __init__(self, season: int | None = None):
-        if season is not None and int(season) < 1:
-            raise ConfigError(f"`season` must be >= 1. Got {season}.")
-        self.season = None if season is None else int(season)
-
     def _fit(self, panel: Panel) -> None:
-        season = self.season if self.season is not None else panel.axis.season()
+        season = self._season_of(panel)
         self.notes_ = []
         if season is None or season < 2:
             self.notes_.append(

@@ -35,8 +35,7 @@ from scipy.optimize import minimize_scalar
 from scipy.signal import lfilter
 
 from forecaster.data.panel import Panel
-from forecaster.errors import ConfigError
-from forecaster.models.base import Forecaster, fitted_rows
+from forecaster.models.base import SeasonalForecaster, fitted_rows
 
 __all__ = ["ThetaForecaster", "ThetaFit", "fit_theta", "theta_forecast", "seasonal_indices",
            "fit_ses"]
@@ -78,7 +77,7 @@ class ThetaFit:
         return out
 
 
-class ThetaForecaster(Forecaster):
+class ThetaForecaster(SeasonalForecaster):
     """The standard Theta method (θ = 2), one model per series (see the module docstring).
 
     ``season`` defaults to the panel's natural season (``panel.axis.season()``); without
@@ -86,13 +85,8 @@ class ThetaForecaster(Forecaster):
 
     name = "theta"
 
-    def __init__(self, season: int | None = None):
-        if season is not None and int(season) < 1:
-            raise ConfigError(f"`season` must be >= 1. Got {season}.")
-        self.season = None if season is None else int(season)
-
     def _fit(self, panel: Panel) -> None:
-        season = self.season if self.season is not None else panel.axis.season()
+        season = self._season_of(panel)
         self.season_ = int(season) if season and season > 1 else 1
         self.fits_ = [fit_theta(v, self.season_) for v in panel.values]
         self.ends_ = [panel.end(i) for i in range(len(panel))]
