@@ -428,6 +428,26 @@ def test_a_constant_series_at_the_largest_floats_evaluates_to_json(tmp_path, run
     assert all(row["mae"] == 0.0 for row in metrics["leaderboard"])
 
 
+def test_a_ramp_across_the_float_range_ranks_the_models_it_should(tmp_path, runner):
+    """MASE and sMAPE overflowed to 0 for every model there, and naive came out best."""
+    import pandas as pd
+
+    path = tmp_path / "ramp.csv"
+    pd.DataFrame({"t": np.arange(60), "y": np.linspace(-1, 1, 60) * 1.7e308}).to_csv(
+        path, index=False)
+    result = runner.invoke(forecast, ["evaluate", str(path), "--folds", "2", "--models",
+                                      "naive,drift", "--season", "4", "--format", "json",
+                                      "--out", str(tmp_path / "ev")])
+    assert result.exit_code == 0, result.stderr
+    board = json.loads((tmp_path / "ev" / "metrics.json").read_text())["leaderboard"]
+    assert [row["model"] for row in board] == ["drift", "naive"]
+    naive = board[1]
+    # the naive's error is 2.5 steps of the ramp on average over the 4-step horizon; the
+    # in-sample seasonal naive errs by 4 steps
+    assert naive["mase"] == pytest.approx(2.5 / 4, rel=1e-6)
+    assert naive["smape"] > 0.05
+
+
 def test_predict_output_format_follows_the_extension(trained, tmp_path, runner):
     import pandas as pd
 

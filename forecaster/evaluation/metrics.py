@@ -30,10 +30,30 @@ def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     return y_true, y_pred
 
 
+def _rescaled(*arrays) -> tuple[float, list[np.ndarray]]:
+    """``(b, [a / b …])`` with ``b`` the largest finite magnitude in ``arrays`` (1 when there
+    is none): values near ±1.8e308 whose sums, differences or means overflow stay finite
+    divided by ``b``, and a result is multiplied back.  Used only where the plain formula
+    overflowed, so ordinary series keep their exact figures."""
+    finite = [np.abs(a[np.isfinite(a)]) for a in arrays]
+    b = max((float(f.max()) for f in finite if f.size), default=1.0)
+    b = b if b > 0 else 1.0
+    return b, [a / b for a in arrays]
+
+
+def _mean_abs_difference(a: np.ndarray, b: np.ndarray) -> float:
+    """``(1/n) Σ |a_t − b_t|``, computed on rescaled values when the plain sum overflows."""
+    plain = float(np.mean(np.abs(a - b)))
+    if np.isfinite(plain):
+        return plain
+    big, (a, b) = _rescaled(a, b)
+    return float(big * np.mean(np.abs(a - b)))
+
+
 def mae(y_true, y_pred) -> float:
     """Mean absolute error: ``MAE = (1/n) Σ |y_t − ŷ_t|``."""
     y_true, y_pred = _pair(y_true, y_pred)
-    return float(np.mean(np.abs(y_true - y_pred)))
+    return _mean_abs_difference(y_true, y_pred)
 
 
 def rmse(y_true, y_pred) -> float:
@@ -66,6 +86,9 @@ def smape(y_true, y_pred) -> float:
     """
     y_true, y_pred = _pair(y_true, y_pred)
     denom = np.abs(y_true) + np.abs(y_pred)
+    if not np.all(np.isfinite(denom)):  # |y| + |ŷ| overflowed: the ratio is scale-free
+        _, (y_true, y_pred) = _rescaled(y_true, y_pred)
+        denom = np.abs(y_true) + np.abs(y_pred)
     num = 2.0 * np.abs(y_true - y_pred)
     terms = np.divide(num, denom, out=np.zeros_like(num), where=denom > 0)
     return float(np.mean(terms))
@@ -84,7 +107,7 @@ def mase_scale(y_train, season: int = 1) -> float | None:
         m = 1
     if y_train.size <= m:
         return None
-    return float(np.mean(np.abs(y_train[m:] - y_train[:-m])))
+    return _mean_abs_difference(y_train[m:], y_train[:-m])
 
 
 def mase(y_true, y_pred, *, y_train, season: int = 1) -> float | None:
@@ -112,7 +135,11 @@ def coverage(y_true, lower, upper) -> float:
 def mean_width(lower, upper) -> float:
     """Mean interval width: ``(1/n) Σ (upper_t − lower_t)``, in the units of the series."""
     lower, upper = _pair(lower, upper)
-    return float(np.mean(upper - lower))
+    plain = float(np.mean(upper - lower))
+    if np.isfinite(plain) or not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))):
+        return plain
+    big, (lower, upper) = _rescaled(lower, upper)
+    return float(big * np.mean(upper - lower))
 
 
 def undefined_reason(metric: str) -> str:

@@ -80,3 +80,25 @@ def test_rmse_does_not_overflow_on_huge_errors():
     expected = 1e300 * np.sqrt(np.mean((y / 1e300) ** 2))
     assert _rmse(y, p) == pytest.approx(expected, rel=1e-12)
     assert np.isfinite(_rmse(y, p))
+
+
+def test_values_near_the_largest_float_keep_their_metrics():
+    """A ramp from -1.7e308 to 1.7e308 scored MASE 0 and sMAPE 0 for every model (the
+    naive's in-sample scale and |y| + |ŷ| overflowed to inf), and the leaderboard crowned
+    the worst model; each is now what the same ramp gives at a sane magnitude."""
+    ramp = np.linspace(-1, 1, 60)
+    big = 1.7e308
+    train, actual = ramp[:-4] * big, ramp[-4:] * big
+    naive = np.full(4, train[-1])
+    assert mase_scale(train, 4) == pytest.approx(mase_scale(ramp[:-4], 4) * big, rel=1e-12)
+    assert mase(actual, naive, y_train=train, season=4) == pytest.approx(
+        mase(ramp[-4:], naive / big, y_train=ramp[:-4], season=4), rel=1e-12)
+    assert smape(actual, naive) == pytest.approx(smape(ramp[-4:], naive / big), rel=1e-12)
+    assert smape(actual, naive) > 0.05
+    assert mae(actual, naive) == pytest.approx(mae(ramp[-4:], naive / big) * big, rel=1e-12)
+    assert mean_width(-actual, actual) == pytest.approx(
+        mean_width(-ramp[-4:], ramp[-4:]) * big, rel=1e-12)
+    # ordinary magnitudes keep the plain formula's exact figures
+    y, f = np.array([3.0, 5.0, 7.5]), np.array([2.5, 5.5, 7.0])
+    assert mae(y, f) == float(np.mean(np.abs(y - f)))
+    assert mase_scale(y, 1) == float(np.mean(np.abs(np.diff(y))))
