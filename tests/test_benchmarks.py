@@ -83,3 +83,25 @@ def test_speed_benchmark_holds_out_the_last_points_of_every_series(tmp_path):
                   mase=0.5, load=(1.0, 2.0))
     assert "new: forecast train" in format_rows("air", [row])
     assert "   12.5    20.0     900    10.00  0.500  1.0->2.0" in format_rows("air", [row])
+
+
+def test_combination_scores_the_weighted_forecast_of_two_models():
+    import numpy as np
+    import pandas as pd
+    import pytest
+
+    from benchmarks.combination import combination_table
+
+    data = pd.DataFrame({"unique_id": ["a"] * 6, "ds": range(6),
+                         "y": [1.0, 2.0, 3.0, 4.0, 6.0, 8.0]})  # naive scale 1 on 1…4
+    rows = [("rnn", [7.0, 9.0]), ("theta", [5.0, 7.0])]
+    backtest = pd.DataFrame([{"model": m, "fold": 1, "series_id": "a", "timestamp": t,
+                              "actual": [6.0, 8.0][t - 4], "forecast": f[t - 4]}
+                             for m, f in rows for t in (4, 5)])
+    table = combination_table(data, backtest, 1, weights=(0, 0.5, 1))
+    assert [w for w, _, _ in table] == [0, 0.5, 1]
+    assert [mase for _, _, mase in table] == pytest.approx([1.0, 0.0, 1.0])
+    assert table[1][1] == 0.0 and table[0][1] == pytest.approx(
+        np.mean([200 / 13, 200 / 17]))
+    with pytest.raises(ValueError, match="both 'rnn' and 'ridge'"):
+        combination_table(data, backtest, 1, models=("rnn", "ridge"))
