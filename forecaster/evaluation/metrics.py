@@ -43,7 +43,8 @@ def _rescaled(*arrays) -> tuple[float, list[np.ndarray]]:
 
 def _mean_abs_difference(a: np.ndarray, b: np.ndarray) -> float:
     """``(1/n) Σ |a_t − b_t|``, computed on rescaled values when the plain sum overflows."""
-    plain = float(np.mean(np.abs(a - b)))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is handled below
+        plain = float(np.mean(np.abs(a - b)))
     if np.isfinite(plain):
         return plain
     big, (a, b) = _rescaled(a, b)
@@ -85,7 +86,8 @@ def smape(y_true, y_pred) -> float:
     A term with ``y_t = ŷ_t = 0`` counts as 0 (a perfect forecast), so sMAPE is always defined.
     """
     y_true, y_pred = _pair(y_true, y_pred)
-    denom = np.abs(y_true) + np.abs(y_pred)
+    with np.errstate(over="ignore"):  # an overflow is handled below
+        denom = np.abs(y_true) + np.abs(y_pred)
     if not np.all(np.isfinite(denom)):  # |y| + |ŷ| overflowed: the ratio is scale-free
         _, (y_true, y_pred) = _rescaled(y_true, y_pred)
         denom = np.abs(y_true) + np.abs(y_pred)
@@ -135,7 +137,8 @@ def coverage(y_true, lower, upper) -> float:
 def mean_width(lower, upper) -> float:
     """Mean interval width: ``(1/n) Σ (upper_t − lower_t)``, in the units of the series."""
     lower, upper = _pair(lower, upper)
-    plain = float(np.mean(upper - lower))
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is handled below
+        plain = float(np.mean(upper - lower))
     if np.isfinite(plain) or not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))):
         return plain
     big, (lower, upper) = _rescaled(lower, upper)
