@@ -41,20 +41,26 @@ def _rescaled(*arrays) -> tuple[float, list[np.ndarray]]:
     return b, [a / b for a in arrays]
 
 
-def _mean_abs_difference(a: np.ndarray, b: np.ndarray) -> float:
-    """``(1/n) Σ |a_t − b_t|``, computed on rescaled values when the plain sum overflows."""
-    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is handled below
-        plain = float(np.mean(np.abs(a - b)))
-    if np.isfinite(plain):
-        return plain
-    big, (a, b) = _rescaled(a, b)
-    return float(big * np.mean(np.abs(a - b)))
+def _mean_of(terms, a: np.ndarray, b: np.ndarray) -> float:
+    """``(1/n) Σ terms(a, b)`` (a difference of two series, so scale-equivariant), computed
+    on values rescaled by :func:`_rescaled` when the plain sum overflows."""
+    # an overflow is handled below; inf - inf is NaN on either path, without a warning
+    with np.errstate(over="ignore", invalid="ignore"):
+        plain = float(np.mean(terms(a, b)))
+        if np.isfinite(plain):
+            return plain
+        big, (a, b) = _rescaled(a, b)
+        return float(big * np.mean(terms(a, b)))
+
+
+def _abs_difference(a, b):
+    return np.abs(a - b)
 
 
 def mae(y_true, y_pred) -> float:
     """Mean absolute error: ``MAE = (1/n) Σ |y_t − ŷ_t|``."""
     y_true, y_pred = _pair(y_true, y_pred)
-    return _mean_abs_difference(y_true, y_pred)
+    return _mean_of(_abs_difference, y_true, y_pred)
 
 
 def rmse(y_true, y_pred) -> float:
@@ -109,7 +115,7 @@ def mase_scale(y_train, season: int = 1) -> float | None:
         m = 1
     if y_train.size <= m:
         return None
-    return _mean_abs_difference(y_train[m:], y_train[:-m])
+    return _mean_of(_abs_difference, y_train[m:], y_train[:-m])
 
 
 def mase(y_true, y_pred, *, y_train, season: int = 1) -> float | None:
@@ -137,12 +143,7 @@ def coverage(y_true, lower, upper) -> float:
 def mean_width(lower, upper) -> float:
     """Mean interval width: ``(1/n) Σ (upper_t − lower_t)``, in the units of the series."""
     lower, upper = _pair(lower, upper)
-    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is handled below
-        plain = float(np.mean(upper - lower))
-    if np.isfinite(plain) or not (np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))):
-        return plain
-    big, (lower, upper) = _rescaled(lower, upper)
-    return float(big * np.mean(upper - lower))
+    return _mean_of(lambda lo, up: up - lo, lower, upper)
 
 
 def undefined_reason(metric: str) -> str:

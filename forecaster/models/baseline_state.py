@@ -3,7 +3,8 @@ baseline wins the backtest, and what ``forecast predict`` rebuilds it from.
 
 :func:`to_state` returns ``(state, blob)``: a JSON-able dict of the model's settings and of
 what it learned per series (the seasonal naive's season, the drift's slopes, the means,
-Theta's smoothing, level, slope, seasonal indices and fitted end, the lag regressors' lags, calendar columns, per-series scalers and covariate encoder), and
+Theta's smoothing, level, slope, seasonal indices and fitted end, the lag regressors' lags,
+calendar columns, per-series scalers and covariate encoder), and
 for the lag regressors the fitted scikit-learn pipeline as ``skops`` bytes (``None`` for
 the others).  Nothing is pickled: ``skops.io`` rebuilds only types it trusts, plus the two
 tree types our regressors are made of (:data:`TRUSTED_TYPES`); a file naming any other
@@ -120,9 +121,7 @@ def from_state(state, blob: bytes | None, axis) -> Forecaster:
     if kind == "naive":
         model = NaiveForecaster()
     elif kind == "seasonal_naive":
-        season = state.get("season")
-        if isinstance(season, bool) or not isinstance(season, int) or season < 1:
-            bad("`season` must be a positive integer")
+        season = _season(state, bad)
         model = SeasonalNaiveForecaster(season)
         model.season_, model.notes_ = season, []
     elif kind == "drift":
@@ -143,6 +142,14 @@ def from_state(state, blob: bytes | None, axis) -> Forecaster:
     return model
 
 
+def _season(state: dict, bad) -> int:
+    """The state's ``season``, a positive integer (seasonal naive and Theta keep one)."""
+    season = state.get("season")
+    if isinstance(season, bool) or not isinstance(season, int) or season < 1:
+        bad("`season` must be a positive integer")
+    return season
+
+
 def _floats(values, n: int, key: str, bad) -> np.ndarray:
     if not isinstance(values, list) or len(values) != n or not all(
             isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
@@ -153,9 +160,7 @@ def _floats(values, n: int, key: str, bad) -> np.ndarray:
 
 def _theta_model(state: dict, axis, ids: list, bad) -> ThetaForecaster:
     n = len(ids)
-    season = state.get("season")
-    if isinstance(season, bool) or not isinstance(season, int) or season < 1:
-        bad("`season` must be a positive integer")
+    season = _season(state, bad)
     alpha = _floats(state.get("alpha"), n, "alpha", bad)
     level = _floats(state.get("level"), n, "level", bad)
     slope = _floats(state.get("slope"), n, "slope", bad)
