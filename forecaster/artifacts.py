@@ -403,27 +403,80 @@ def check_integrity(run_dir: Path, info: dict) -> None:
                 "from the one run.json records); restore it or train again.")
 
 
-def resolve_run(runs_dir: Path, run: str | None = "latest") -> Path:
-    """The directory of run ``run`` (an id, ``latest``, or a path to a run directory)."""
+#: A run id: a run directory's name, one path component, not hidden.
+RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}")
+
+
+class BadRunId(RunNotFoundError):
+    """A run id that is not a run directory's name (a path, ``..``, odd characters)."""
+
+
+class OutsideRunsDir(ArtifactError):
+    """A run whose real path leaves the runs directory (a symbolic link out)."""
+
+
+def is_inside(root: Path, path: Path) -> bool:
+    """Whether ``path``'s real location is inside ``root``'s (symbolic links followed)."""
+    real, base = Path(path).resolve(), Path(root).resolve()
+    return real != base and real.is_relative_to(base)
+
+
+def is_run_dir(root: Path, entry: Path) -> bool:
+    """Whether ``entry`` of the runs directory ``root`` is a run an id may name: a run
+    id's name, a directory whose real path is inside ``root``, holding a run.json."""
+    return bool(RUN_ID.fullmatch(entry.name)) and entry.is_dir() \
+        and is_inside(root, entry) and (entry / "run.json").is_file()
+
+
+def run_ids(runs_dir: Path) -> list[str]:
+    """The ids of the runs in ``runs_dir`` (:func:`is_run_dir`), sorted: what ``GET /runs``
+    lists and what the hint of an unknown id names."""
+    root = Path(runs_dir)
+    return sorted(p.name for p in root.iterdir() if is_run_dir(root, p)) \
+        if root.is_dir() else []
+
+
+def resolve_run(runs_dir: Path, run: str | None = "latest", *, paths: bool = True) -> Path:
+    """The directory of run ``run``: an id of ``runs_dir``, ``latest`` (None too), or, with
+    ``paths``, a path to a run directory (the user's own choice, taken as it is).
+
+    The one resolver of the command line, the Python API and the server (``paths=False``:
+    a request names ids only). An id, or the id ``latest`` holds, must name a directory
+    whose real path (symbolic links followed) lies inside ``runs_dir``:
+    :class:`OutsideRunsDir` otherwise, :class:`BadRunId` for an id that is not a single
+    name, :class:`RunNotFoundError` for a missing or incomplete run."""
     runs_dir = Path(runs_dir)
-    if run and run != LATEST and Path(run).is_dir() and (Path(run) / "run.json").exists():
+    if run == "":
+        raise BadRunId("run id must not be empty; give a run's id or `latest`.")
+    if paths and run and run != LATEST and Path(run).is_dir() \
+            and (Path(run) / "run.json").exists():
         path = Path(run)
     else:
-        if not run or run == LATEST:
+        if run is None or run == LATEST:
             run = _read_latest(runs_dir)
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", run or "") or run.startswith("."):
-            shown = run if len(run) <= 60 else run[:57] + "..."
-            raise RunNotFoundError(f"run id must be a run directory name. Got {shown!r}.")
-        path = runs_dir / run
-        if not path.is_dir():
-            known = sorted(p.name for p in runs_dir.iterdir()  # runs only: not evaluations/
-                           if not p.name.startswith(".") and (p / "run.json").is_file()
-                           ) if runs_dir.is_dir() else []
-            hint = f" Known runs: {', '.join(known[-5:])}." if known else ""
-            raise RunNotFoundError(f"run {run!r} does not exist in {str(runs_dir)!r}.{hint}")
+        path = _by_id(runs_dir, run, shown=paths)
     missing = [f for f in REQUIRED if not (path / f).exists()]
     if missing:
         raise RunNotFoundError(f"run {path.name!r} is incomplete: missing {', '.join(missing)}.")
+    return path
+
+
+def _by_id(runs_dir: Path, run: str, shown: bool) -> Path:
+    """``runs_dir / run``, checked: a single name, an existing directory, inside (the
+    runs directory named in a message only when ``shown``: not to a server's clients)."""
+    if not RUN_ID.fullmatch(run):
+        text = repr(run if len(run) <= 60 else run[:57] + "...")
+        raise BadRunId(f"run id must be a run directory name (letters, digits, '_', '.', "
+                       f"'-'; not starting with '.') or 'latest'. Got {text}.")
+    path = runs_dir / run
+    if not path.is_dir():
+        known = run_ids(runs_dir)
+        hint = f" Known runs: {', '.join(known[-5:])}." if known else ""
+        where = f" in {str(runs_dir)!r}" if shown else ""
+        raise RunNotFoundError(f"run {run!r} does not exist{where}.{hint}")
+    if not is_inside(runs_dir, path):
+        raise OutsideRunsDir(f"run {run!r} leaves the runs directory (a symbolic link to "
+                             "a folder outside it); refused.")
     return path
 
 

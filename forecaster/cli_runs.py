@@ -32,6 +32,9 @@ def runs(runs_dir, compare, fmt):
     from forecaster.pipeline.runs import compare_runs, format_runs, list_runs
 
     if compare:
+        if "" in compare:
+            raise click.UsageError("--compare needs two run ids, `latest` or paths; "
+                                   "got an empty one.")
         found = compare_runs(runs_dir, *compare)
         click.echo(json.dumps(found.to_json(), indent=2) if fmt == "json" else found.format())
         return

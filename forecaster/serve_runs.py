@@ -9,7 +9,8 @@ loads a network itself: a run is loaded with :func:`forecaster.load` and forecas
 Safety: a run id from a request is a single file-name component (no ``/``, no leading
 dot) or ``latest``, re-read on every request so that a new run is served without a
 restart; the run's real path (symbolic links followed) must lie inside the runs
-directory. A cached model is keyed by its run's real path *and* the size, mtime and sha256
+directory. Ids are resolved and runs listed by :mod:`forecaster.artifacts`, as on the
+command line (one resolver, one listing for both). A cached model is keyed by its run's real path *and* the size, mtime and sha256
 of its ``run.json``, so a run replaced under the same name is loaded again.
 """
 
@@ -17,30 +18,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from forecaster import artifacts
-from forecaster.errors import ForecastError, RunNotFoundError
+from forecaster.artifacts import BadRunId, OutsideRunsDir  # noqa: F401 (serve's statuses)
+from forecaster.errors import ForecastError
 from forecaster.pipeline.runs import deployed_mase, model_name
 
 #: Loaded runs kept in memory by default (least recently used dropped first).
 CACHE_SIZE = 4
-#: A run id: a run directory's name, one path component, not hidden.
-RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}")
 #: At most this many series ids in ``GET /runs/{id}`` (the count is always given).
 MAX_LISTED_SERIES = 1000
-
-
-class BadRunId(ForecastError):
-    """A run id that is not a run directory's name (a path, ``..``, odd characters)."""
-
-
-class OutsideRunsDir(ForecastError):
-    """A run whose real path leaves the runs directory (a symbolic link out)."""
 
 
 def one_line(exc: BaseException) -> str:
@@ -49,33 +40,13 @@ def one_line(exc: BaseException) -> str:
 
 
 def locate(runs_dir, run_id: str) -> Path:
-    """The directory of run ``run_id`` (a run's name or ``latest``) in ``runs_dir``;
-    :class:`BadRunId`, :class:`RunNotFoundError` or :class:`OutsideRunsDir` otherwise."""
-    root = Path(runs_dir)
-    if run_id == artifacts.LATEST:
-        path = artifacts.resolve_run(root, artifacts.LATEST)  # the pointer's id is checked
-    else:
-        if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
-            shown = repr(run_id if len(str(run_id)) <= 60 else str(run_id)[:57] + "...")
-            raise BadRunId(f"run id must be a run directory's name (letters, digits, '_', "
-                           f"'.', '-'; not starting with '.') or 'latest'. Got {shown}.")
-        path = root / run_id
-        if not path.is_dir():
-            raise RunNotFoundError(f"run {run_id!r} does not exist; GET /runs lists the "
-                                   "runs.")
-        if not (path / "run.json").is_file():
-            raise RunNotFoundError(f"run {run_id!r} is incomplete: it has no run.json.")
-        path = artifacts.resolve_run(root, str(path))  # the other required files
-    if not inside(root, path):
-        raise OutsideRunsDir(f"run {path.name!r} leaves the runs directory (a symbolic "
-                             "link); refused.")
-    return path
-
-
-def inside(root: Path, path: Path) -> bool:
-    """Whether ``path``'s real location is inside ``root``'s (symbolic links followed)."""
-    real, base = Path(path).resolve(), Path(root).resolve()
-    return real != base and real.is_relative_to(base)
+    """The directory of run ``run_id`` (a run's name or ``latest``, never a path) in
+    ``runs_dir``, by :func:`forecaster.artifacts.resolve_run`, the command line's own
+    resolver: :class:`BadRunId`, :class:`RunNotFoundError` or :class:`OutsideRunsDir`
+    otherwise."""
+    if not isinstance(run_id, str):
+        raise BadRunId(f"run id must be text. Got {type(run_id).__name__}.")
+    return artifacts.resolve_run(Path(runs_dir), run_id, paths=False)
 
 
 # -- descriptions (TensorFlow-free) -------------------------------------------------------
@@ -122,12 +93,8 @@ def list_runs(runs_dir) -> dict:
     except ForecastError:
         latest = None
     runs = []
-    entries = sorted(root.iterdir(), key=lambda p: p.name, reverse=True) \
-        if root.is_dir() else []
-    for entry in entries:
-        if not RUN_ID.fullmatch(entry.name) or not entry.is_dir() \
-                or not inside(root, entry) or not (entry / "run.json").is_file():
-            continue
+    for run_id in reversed(artifacts.run_ids(root)):  # the ids an unknown id's hint names
+        entry = root / run_id
         try:
             runs.append(summary(entry))
         except ForecastError as exc:

@@ -119,7 +119,7 @@ def test_compare_shows_configs_and_leaderboards_side_by_side(runs):
 
 
 @pytest.mark.parametrize("other, message", [
-    ("../../etc", "Error: run id must be a run directory name. Got '../../etc'."),
+    ("../../etc", "Error: run id must be a run directory name (letters, digits, "),
     ("20990101-000000-none", "Error: run '20990101-000000-none' does not exist in"),
     ("20190101-000000-broken",
      "Error: run '20190101-000000-broken' is incomplete: missing model.keras."),
