@@ -106,6 +106,10 @@ def connect(uri: str):
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     scheme = urlsplit(uri).scheme.split("+")[0].lower() if "://" in uri else ""
+    if uri == "databricks" or scheme == "databricks":
+        # the workspace of the default or a named profile: checked by MLflow on first use
+        # (it needs the user's credentials), not by a connection made up front
+        return client_class(tracking_uri=uri)
     if scheme not in SCHEMES:
         raise ConfigError(f"MLflow tracking URI {shown(uri)!r} must be a tracking store URI: "
                           "sqlite:///mlflow.db, http(s)://host:port, postgresql://… "

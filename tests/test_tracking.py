@@ -387,3 +387,20 @@ def test_api_tune_logs_the_study_with_best_toml_and_its_trials(tmp_path, monkeyp
 
 def _sha(path) -> str:
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+@pytest.mark.parametrize("uri", ["databricks", "databricks://my-profile"])
+def test_databricks_is_accepted_without_a_live_connection(uri, monkeypatch):
+    """Databricks' tracking URI (the workspace of the default or a named profile) is
+    accepted as the docs and the error message say; no connection is tried up front (it
+    needs the user's credentials, which a test has none of)."""
+    from forecaster import tracking
+
+    def no_call(*args, **kwargs):
+        raise AssertionError("connected to Databricks up front")
+
+    monkeypatch.setattr(mlflow.tracking.MlflowClient, "search_experiments", no_call)
+    client = tracking.connect(uri)
+    assert client is not None and client.tracking_uri == uri
+    with pytest.raises(tracking.ConfigError, match="must be a tracking store URI"):
+        tracking.connect("databricksx")
