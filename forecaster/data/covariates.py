@@ -275,15 +275,23 @@ def generated_names(spec: CovariateSpec, axis) -> tuple[str, ...]:
     return tuple(names)
 
 
+def wall_clock(axis, timestamps) -> pd.DatetimeIndex:
+    """``timestamps`` as naive wall times of the data's local zone (``axis.wall_tz``): the
+    clock calendar features and holidays read, also when the grid itself is UTC."""
+    index = pd.DatetimeIndex(timestamps)
+    if index.tz is None:
+        return index
+    return index.tz_convert(axis.wall_tz or index.tz).tz_localize(None)
+
+
 def generated_features(spec: CovariateSpec, axis, timestamps) -> np.ndarray:
-    """The calendar and holiday features of ``timestamps``, ``(n, k)`` float64.  A holiday
-    marks a step of a day or shorter falling on one; a longer step counts its holidays."""
+    """The calendar and holiday features of ``timestamps``, ``(n, k)`` float64, on the
+    data's local wall clock (:func:`wall_clock`).  A holiday marks a step of a day or
+    shorter falling on one; a longer step counts its holidays."""
     n = len(timestamps)
     cols = []
     if axis.is_datetime and (spec.calendar == "auto" or spec.holidays):
-        index = pd.DatetimeIndex(timestamps)
-        if index.tz is not None:
-            index = index.tz_localize(None)
+        index = wall_clock(axis, timestamps)
     if spec.calendar == "auto":
         for cycle in calendar_cycles(axis):
             angle = 2 * math.pi * _cycle_position(index, cycle) / _CYCLES[cycle]
@@ -293,9 +301,7 @@ def generated_features(spec: CovariateSpec, axis, timestamps) -> np.ndarray:
             cols.append(np.zeros(n))
         else:
             days = index.normalize()
-            step_end = pd.DatetimeIndex(axis.range(timestamps[-1], 2))[1] if n else None
-            if step_end is not None and step_end.tzinfo is not None:
-                step_end = step_end.tz_localize(None)
+            step_end = wall_clock(axis, axis.range(timestamps[-1], 2))[1] if n else None
             years = range(days.min().year, step_end.year + 1) if n else [2000]
             cal = holiday_calendar(spec.holidays, years)
             marked = pd.DatetimeIndex(sorted(pd.Timestamp(d) for d in cal))

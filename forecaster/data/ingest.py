@@ -46,7 +46,10 @@ Repair policies
       never guessed; month-first dates are read only when some day > 12 proves the order
       (with a note) or ``monthfirst=True``; ambiguous ones are an error.
     * Time zones: one zone (or one fixed offset) is kept as ``axis.tz``; several offsets
-      (a DST change) are converted to UTC with a note; naive mixed with aware is an error.
+      (a DST change) are converted to UTC with a note, and the zone whose rules give those
+      offsets is kept as ``axis.local_tz``: calendar and holiday features use that wall
+      clock (:mod:`forecaster.data.zones`); naive mixed with aware is an error.  Data read
+      for a run (``run_axis``) take its zone: naive against aware is an error.
     * Values: text in the target column is an error naming the first bad line;
       ``inf``/``-inf`` are treated as missing (note) and then filled like any gap.
     * Unsorted rows are sorted by time within each series (note).
@@ -115,6 +118,7 @@ from forecaster.data.timestamps import (
     _to_datetime,
     time_hints_on_error,
 )
+from forecaster.data.zones import align_zone
 from forecaster.errors import DataError
 
 __all__ = ["read_panel", "fingerprint", "FILLS", "AGGREGATES"]
@@ -140,7 +144,7 @@ def read_panel(source, *, target=None, time_col=None, id_col=None, freq=None,
                dayfirst=False, fill="interpolate", max_gap=None, aggregate=None, min_length=3,
                monthfirst=False, covariates=None, past_covariates=None,
                future_covariates=None, static_covariates=None, calendar="none",
-               holidays=None) -> Panel:
+               holidays=None, run_axis=None) -> Panel:
     """Read a CSV/Parquet file, or a pandas DataFrame, into a validated :class:`Panel` (see
     the module docstring): the same column detection, checks and messages for both.
 
@@ -150,8 +154,9 @@ def read_panel(source, *, target=None, time_col=None, id_col=None, freq=None,
     :class:`~forecaster.data.covariates.CovariateSpec`) names the other columns' roles;
     they are read onto the panel (:mod:`forecaster.data.covariate_reader`); or name them
     with ``past_covariates``, ``future_covariates``, ``static_covariates`` (lists or
-    comma-separated names), ``calendar="auto"`` and ``holidays="US"``.  Every problem
-    raises :class:`DataError`.
+    comma-separated names), ``calendar="auto"`` and ``holidays="US"``.  ``run_axis`` (a
+    run's :class:`TimeAxis`) reads data for that run: their timestamps take its time zone
+    (:func:`~forecaster.data.zones.align_zone`).  Every problem raises :class:`DataError`.
     """
     if covariates is None:
         covariates = CovariateSpec.of(past_covariates, future_covariates, static_covariates,
@@ -160,16 +165,17 @@ def read_panel(source, *, target=None, time_col=None, id_col=None, freq=None,
         return _read_panel(source, target=target, time_col=time_col, id_col=id_col, freq=freq,
                            dayfirst=dayfirst, fill=fill, max_gap=max_gap, aggregate=aggregate,
                            min_length=min_length, monthfirst=monthfirst,
-                           covariates=covariates or CovariateSpec())
+                           covariates=covariates or CovariateSpec(), run_axis=run_axis)
     finally:
         _release_reader_memory()
 
 
 def _read_panel(source, *, target, time_col, id_col, freq, dayfirst, fill, max_gap,
-                aggregate, min_length, monthfirst, covariates) -> Panel:
+                aggregate, min_length, monthfirst, covariates, run_axis) -> Panel:
     """The stages of :func:`read_panel`, each checking what it establishes."""
     opts = _Options.check(freq=freq, dayfirst=dayfirst, monthfirst=monthfirst, fill=fill,
                           max_gap=max_gap, aggregate=aggregate, min_length=min_length)
+    opts.run_axis = run_axis if run_axis is not None and run_axis.is_datetime else None
     if isinstance(source, pd.DataFrame):
         src = _frame_source(source, FRAME_NAME, copy=True)
     else:
@@ -218,6 +224,7 @@ class _Options:
     max_gap: int | None
     aggregate: str | None
     min_length: int
+    run_axis: object = None  # the TimeAxis of the run the data are read for, or None
 
     @classmethod
     def check(cls, *, freq, dayfirst, monthfirst, fill, max_gap, aggregate,
@@ -251,6 +258,7 @@ class _Entries:
     integer_time: bool
     unit: str | None
     tz: str | None
+    local_tz: str | None  # the wall clock's zone when ``tz`` is UTC for changing offsets
     all_finite: bool  # no NaN or inf among ``values`` (kept current until resampling)
     notes: list
     rows: np.ndarray | None = None
@@ -284,7 +292,7 @@ def _entries(src, cols, opts: _Options) -> _Entries:
             values[inf] = np.nan
             notes.append(f"{int(inf.sum())} infinite value(s) in column {cols.target!r} were "
                          f"treated as missing.")
-    tcol, unit, tz = df[cols.time], None, None
+    tcol, unit, tz, local = df[cols.time], None, None, None
     if cols.time_kind is None:
         cols.time_kind = _time_kind(tcol)
     compact = _compact_dates(tcol, cols.time, notes) if cols.time_kind == "integer" else None
@@ -301,12 +309,17 @@ def _entries(src, cols, opts: _Options) -> _Entries:
     else:
         if src.reread_time is not None and isinstance(tcol.dtype, pd.DatetimeTZDtype):
             tcol = src.reread_time(cols.time)   # pyarrow folded offsets into UTC: re-parse
-        stamps, tz, tnotes = _to_datetime(tcol, cols.time, src, opts.dayfirst,
-                                          opts.monthfirst)
+        stamps, tz, local, tnotes = _to_datetime(tcol, cols.time, src, opts.dayfirst,
+                                                 opts.monthfirst)
         notes += tnotes
         t, unit = stamps.asi8, stamps.unit
+    if opts.run_axis is not None and unit is not None:
+        tz = align_zone(tz, opts.run_axis, series=ids[int(codes[0])] if len(codes) else "",
+                        example=f"{str(tcol.iloc[0])!r} at {src.where(0)}" if len(tcol)
+                        else "none", name=cols.time, notes=notes)
+        local = opts.run_axis.local_tz
     return _Entries(codes=codes, t=t, values=values, ids=ids,
-                    integer_time=unit is None, unit=unit, tz=tz,
+                    integer_time=unit is None, unit=unit, tz=tz, local_tz=local,
                     all_finite=all_finite, notes=notes, steps=_Steps.of(codes, t))
 
 
@@ -415,8 +428,8 @@ def _place_on_grid(e: _Entries, src, cols, opts: _Options) -> _Layout:
     if pos is None and not (grid.contiguous is not None
                             and (e.all_finite or np.all(~np.isnan(e.values)))):
         pos = grid.positions(e.codes)
-    return _Layout(TimeAxis("datetime", offset.freqstr, tz=e.tz), pos, grid.start_of,
-                   grid.contiguous)
+    return _Layout(TimeAxis("datetime", offset.freqstr, tz=e.tz, local_tz=e.local_tz), pos,
+                   grid.start_of, grid.contiguous)
 
 
 def _assemble(e: _Entries, layout: _Layout, cols, opts: _Options) -> Panel:

@@ -34,13 +34,16 @@ class TimeAxis:
 
     ``freq`` is a pandas offset alias (``"MS"``, ``"D"``, ``"W-SAT"``…) when ``kind`` is
     ``"datetime"``; ``step`` is the spacing of an integer axis.  ``tz`` is the time zone of a
-    zone-aware calendar axis, else ``None``.
+    zone-aware calendar axis, else ``None``.  ``local_tz`` is the zone of the data's wall
+    clock when it differs from ``tz`` (offsets that change at DST were converted to UTC, and
+    this zone's rules match them): calendar and holiday features use :attr:`wall_tz`.
     """
 
     kind: Literal["datetime", "integer"]
     freq: str | None = None
     step: int = 1
     tz: str | None = None
+    local_tz: str | None = None
 
     def __post_init__(self):
         if self.kind not in ("datetime", "integer"):
@@ -49,10 +52,19 @@ class TimeAxis:
             raise ValueError("a datetime axis needs a frequency")
         if self.kind == "integer" and int(self.step) < 1:
             raise ValueError(f"step must be >= 1. Got {self.step}.")
+        if self.local_tz is not None:
+            from forecaster.data.zones import check_zone_name
+
+            check_zone_name(self.local_tz)
 
     @property
     def offset(self) -> pd.DateOffset:
         return pd.tseries.frequencies.to_offset(self.freq)
+
+    @property
+    def wall_tz(self) -> str | None:
+        """The zone whose wall clock calendar features read (None: naive timestamps)."""
+        return self.local_tz or self.tz
 
     @property
     def is_datetime(self) -> bool:
@@ -103,12 +115,13 @@ class TimeAxis:
         return f"integer steps of {self.step}"
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "freq": self.freq, "step": int(self.step), "tz": self.tz}
+        out = {"kind": self.kind, "freq": self.freq, "step": int(self.step), "tz": self.tz}
+        return {**out, "local_tz": self.local_tz} if self.local_tz else out
 
     @classmethod
     def from_json(cls, data: dict) -> "TimeAxis":
         return cls(kind=data["kind"], freq=data.get("freq"), step=int(data.get("step", 1)),
-                   tz=data.get("tz"))
+                   tz=data.get("tz"), local_tz=data.get("local_tz"))
 
     def format(self, timestamp) -> str:
         """A timestamp as an ISO string (dates without a time part when it is midnight)."""

@@ -17,6 +17,7 @@ import pandas as pd
 from forecaster.data.columns import _DATEISH, _counts
 from forecaster.data.frequencies import LEGACY_ALIASES, SUGGESTED
 from forecaster.data.readers import _first_line
+from forecaster.data.zones import describe_zones, recover_zone
 from forecaster.errors import DataError
 
 _DMY = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?!\d)(.*)$")
@@ -152,7 +153,9 @@ def _compact_dates(s: pd.Series, name, notes):
 
 
 def _to_datetime(s: pd.Series, name, src, dayfirst, monthfirst):
-    """Parse the time column; returns (DatetimeIndex, tz name or None, notes)."""
+    """Parse the time column; returns (DatetimeIndex, tz name or None, local zone or None,
+    notes): the local zone is the one whose wall clock offsets that changed (and became
+    UTC) were read in (:func:`~forecaster.data.zones.recover_zone`)."""
     notes = []
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         idx = pd.DatetimeIndex(s)
@@ -160,13 +163,14 @@ def _to_datetime(s: pd.Series, name, src, dayfirst, monthfirst):
             i = int(np.argmax(idx.isna()))
             raise DataError(f"time column {name!r} has no timestamp at {src.where(i)}.")
         tz = None if idx.tz is None else str(idx.tz)
-        return idx, tz, notes
+        return idx, tz, None, notes
     text = s.astype("str").str.strip()
     empty = (s.isna() | (text == "")).to_numpy()
     if empty.any():
         i = int(np.argmax(empty))
         raise DataError(f"time column {name!r} has no timestamp at {src.where(i)}.")
     looks_dmy = text.iloc[:2000].str.match(_DMY).mean() > 0.5     # decide on a sample
+    local = []  # the zone _parse_iso recovers behind changing offsets
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -175,7 +179,7 @@ def _to_datetime(s: pd.Series, name, src, dayfirst, monthfirst):
                 dmy = ex[0].notna().to_numpy()
                 parsed = _parse_dmy(text, ex, dmy, name, src, dayfirst, monthfirst, notes)
             else:
-                parsed = _parse_iso(text, name, src, notes)
+                parsed = _parse_iso(text, name, src, notes, local)
     except (ValueError, OverflowError, TypeError) as exc:
         raise DataError(f"cannot parse the dates in column {name!r}: {_first_line(exc)}.") \
             from None
@@ -185,7 +189,7 @@ def _to_datetime(s: pd.Series, name, src, dayfirst, monthfirst):
         raise DataError(f"cannot parse {str(s.iloc[i])!r} at {src.where(i)} as a date (time "
                         f"column {name!r}).")
     idx = pd.DatetimeIndex(parsed)
-    return idx, (None if idx.tz is None else str(idx.tz)), notes
+    return idx, (None if idx.tz is None else str(idx.tz)), (local or [None])[0], notes
 
 
 def _parse_dmy(text, ex, dmy, name, src, dayfirst, monthfirst, notes):
@@ -261,7 +265,9 @@ def _parse_periods(text, name, notes):
     return None
 
 
-def _parse_iso(text, name, src, notes):
+def _parse_iso(text, name, src, notes, local):
+    """ISO-like dates (and ISO weeks, quarters); timestamps with several UTC offsets become
+    UTC, and the zone whose rules give them those offsets is appended to ``local``."""
     periods = _parse_periods(text, name, notes)
     if periods is not None:
         return periods
@@ -279,13 +285,29 @@ def _parse_iso(text, name, src, notes):
                 from None
         parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
         offsets = sorted(set(text.str.extract(f"({_TZ_SUFFIX[:-4]})\\s*$")[0].dropna()))
+        zones = _local_zones(text, parsed)
+        local.extend(zones[:1])
+        clock = (f"; calendar and holiday features use their local time, whose offsets are "
+                 f"those of {describe_zones(zones)}" if zones else
+                 "; no time zone has these offsets, so calendar and holiday features use UTC")
         notes.append(f"Timestamps in column {name!r} had several UTC offsets "
-                     f"({', '.join(offsets[:4])}); converted them to UTC.")
+                     f"({', '.join(offsets[:4])}); converted them to UTC{clock}.")
         return parsed
     bad = parsed.isna().to_numpy()
     if bad.all() and text.str.match(_DATEISH).mean() >= 0.9:
         parsed = pd.to_datetime(text, format="mixed", errors="coerce")
     return parsed
+
+
+def _local_zones(text, instants) -> list[str]:
+    """The zones whose rules give the parsed ``instants`` (UTC) the wall times ``text``
+    shows (:func:`~forecaster.data.zones.recover_zone`); empty if some row did not parse."""
+    wall = pd.to_datetime(text.str.replace(_TZ_SUFFIX, "", regex=True), format="ISO8601",
+                          errors="coerce")
+    if instants.isna().any() or wall.isna().any():
+        return []
+    instants = pd.DatetimeIndex(instants)
+    return recover_zone(instants, pd.DatetimeIndex(wall).as_unit(instants.unit))
 
 
 def _index(t, unit, tz) -> pd.DatetimeIndex:
