@@ -124,6 +124,20 @@ def _fixed_step(offset, tz):
     return None
 
 
+def _off_grid_row(t, delta, offset, unit) -> int:
+    """The first entry off the grid of spacing ``delta`` that most timestamps share (their
+    most common phase modulo ``delta``), not one measured from an arbitrary first row: a
+    single shifted first row is the one named, not its on-grid neighbour.  When the shared
+    phase itself is off ``offset`` (every Sunday for ``W-SAT``), its first entry."""
+    phase = np.mod(t, delta)
+    values, counts = np.unique(phase, return_counts=True)
+    common = values[int(np.argmax(counts))]
+    first = int(np.argmax(phase == common))
+    if not offset.is_on_offset(pd.Timestamp(int(t[first]), unit=unit)):
+        return first
+    return int(np.argmax(phase != common))
+
+
 def _datetime_grid(codes, t, unit, tz, offset, counts=None, steps=None) -> _Grid:
     step = _fixed_step(offset, tz)
     if step is not None:
@@ -133,7 +147,7 @@ def _datetime_grid(codes, t, unit, tz, offset, counts=None, steps=None) -> _Grid
         k0 = int(np.searchsorted(codes, codes.dtype.type(np.argmax(counts)))) if len(t) else 0
         anchor = int(t[k0]) if len(t) else 0
         if not offset.is_on_offset(pd.Timestamp(anchor, unit=unit)):
-            return _Grid(None, None, k0)
+            return _Grid(None, None, _off_grid_row(t, delta, offset, unit))
         def start_of(k, anchor=anchor, delta=delta):
             ts = pd.Timestamp(anchor + int(k) * delta, unit=unit)
             return ts.tz_localize("UTC").tz_convert(tz) if tz else ts
@@ -147,13 +161,13 @@ def _datetime_grid(codes, t, unit, tz, offset, counts=None, steps=None) -> _Grid
             first = rel // delta
             off_grid = first * delta != rel
             if off_grid.any():
-                return _Grid(None, None, int(lo[np.argmax(off_grid)]))
+                return _Grid(None, None, _off_grid_row(t, delta, offset, unit))
             return _Grid(None, start_of, contiguous=first)
         rel = t - anchor
         pos = rel // delta                       # (np.divmod is ~10x slower)
         off_grid = pos * delta != rel
         if off_grid.any():
-            return _Grid(None, None, int(np.argmax(off_grid)))
+            return _Grid(None, None, _off_grid_row(t, delta, offset, unit))
         return _Grid(pos, start_of)
     if len(t) > 1 and codes[-1] == codes[0]:      # one series, sorted and unique
         uniq, inverse = t, np.arange(len(t))
