@@ -84,7 +84,7 @@ def read_new_data(source, state: Preprocessing, data: DataConfig | None = None) 
     :class:`DataError` saying so."""
     axis = state.axis
     options = {"target": state.target, "time_col": state.time_col, "id_col": state.id_col,
-               "min_length": 1}
+               "min_length": 1, "run_axis": axis}  # timestamps in the run's zone
     if data is not None:
         options.update(repair_options(data))
     if state.encoder is not None:  # the run's covariate columns come with the new data
