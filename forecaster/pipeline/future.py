@@ -5,8 +5,11 @@ the horizon.  The file is long (or wide for a single series) like the training d
 run's time column (and series column), and one column per future covariate.  It may hold
 more than the horizon, and rows before the forecast origin (they are skipped), but every
 series of the forecast needs a value at every step from the one after its end: a missing
-series, a missing step, a timestamp off the run's grid or an empty or non-finite value is a
-one-line :class:`~forecaster.errors.DataError` naming the series and the first bad timestamp.
+series, a missing step, a timestamp off the run's grid, timestamps with a time zone for a
+naive run (or none for a zone-aware one), or an empty or non-finite value is a one-line
+:class:`~forecaster.errors.DataError` naming the series and the first bad timestamp; the
+timestamps are read in the run's zone (``read_panel(run_axis=…)``), and its messages suggest
+no flag ``predict`` lacks (``--aggregate``).
 Calendar and holiday features are generated, never read.
 """
 
@@ -93,7 +96,7 @@ def _read(source, state, future, data):
         return read_panel(source, target=future[0], time_col=state.time_col,
                           id_col=state.id_col, freq=axis.freq if axis.is_datetime else None,
                           min_length=1, covariates=CovariateSpec.of(future=future[1:]),
-                          **options)
+                          run_axis=axis, **options)
     except DataError as exc:
         text = str(exc)
         if "must name a column of" in text:
@@ -102,4 +105,6 @@ def _read(source, state, future, data):
                             + without_flag_hint(text)) from None
         text = re.sub(r"; pass --fill .*$", "; every step of the horizon needs a value.", text)
         text = re.sub(r"; pass --aggregate .*$", "; give every step one row.", text)
+        text = re.sub(r"; (add|pass) --freq .*--aggregate .*$|; add --aggregate .*$",
+                      f"; give one row per step of the run's grid ({axis.describe()}).", text)
         raise DataError(f"the future covariates: {text}") from None
