@@ -161,7 +161,10 @@ def test_the_search_never_sees_the_holdout_and_a_changed_protocol_is_refused(tmp
     assert first.exit_code == 0, first.output
     other = _tune(tmp_path, "--holdout", "24", trials=2)
     assert other.exit_code != 0
-    assert "was searched with other settings (holdout, horizon, points differ)" in other.output
+    assert ("the study 'air_passengers' was scored with data = sha256:" in other.output
+            and ", holdout = 12, horizon = 12, points = 132; this call asks for data = "
+            "sha256:" in other.output and ", holdout = 24, horizon = 24, points = 120: use a "
+            "new --study name or the same settings." in other.output)
 
 
 def test_a_series_too_short_for_the_earlier_folds_is_scored_in_the_later_ones(tmp_path):

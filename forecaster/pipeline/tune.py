@@ -6,12 +6,12 @@ backtest and scores it there (mean MASE by default); after each fold it reports 
 running mean so that a median pruner can stop a weak trial early.  The held-out tail
 (``holdout``) is cut off before anything is seen, the season included.
 
-The study lives in a real database (``sqlite:///runs/tune.db`` by default).  Killing the
-process at any moment and running the same command again resumes it: completed and
-pruned trials are kept and count towards ``trials``, and a trial left running by a killed
-process is marked failed (one tuner per study at a time).  A file that is not an SQLite
-database, or an SQLite database without Optuna's tables, is refused before Optuna can
-touch it.
+The study lives in a real database (``sqlite:///runs/tune.db`` by default; its storage,
+lock and record: :mod:`forecaster.pipeline.tune_study`).  Killing the process at any
+moment and running the same command again resumes it: completed and pruned trials are
+kept and count towards ``trials``, and a trial left running by a killed process is marked
+failed.  It resumes only with the data and settings its scores were obtained with, and
+one tuner holds it at a time.
 """
 
 from __future__ import annotations
@@ -27,12 +27,11 @@ import numpy as np
 from forecaster.choices import TUNE_METRICS as METRICS
 from forecaster.config import Config, dump_toml, settings_overrides, load_config
 from forecaster.data.panel import Panel
-from forecaster.sqlite_files import check_sqlite_file
 from forecaster.errors import ConfigError, DataError, ForecastError, TrainingError
 from forecaster.pipeline.search_space import SearchSpace
+from forecaster.pipeline.tune_study import (  # noqa: F401  (default_storage: the API's)
+    default_storage, open_study, panel_digest, study_lock, study_record)
 
-#: Optuna's own tables: a database holding other tables but not these is someone else's
-OPTUNA_TABLES = {"studies", "trials", "version_info"}
 HEADER = b"# forecast tune:"  # the first bytes of every best.toml this module writes
 
 
@@ -72,55 +71,6 @@ class TuneResult:
 
 def _show(value) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
-# -- storage ---------------------------------------------------------------------------------
-def default_storage(runs_dir) -> str:
-    return f"sqlite:///{Path(runs_dir) / 'tune.db'}"
-
-
-def check_storage(url: str) -> str:
-    """``url`` when Optuna may open it.  An SQLite file must be absent (created), empty, or
-    an Optuna database; anything else is a :class:`ConfigError` and is left untouched."""
-    if not isinstance(url, str) or "://" not in url:
-        raise ConfigError(f"--storage must be a database URL such as sqlite:///runs/tune.db. "
-                          f"Got {url!r}.")
-    if not url.startswith("sqlite:///"):
-        return url  # another database server: Optuna checks its own schema
-    path = Path(url[len("sqlite:///"):])
-    check_sqlite_file(path, OPTUNA_TABLES, f"--storage {str(path)!r}")
-    return url
-
-
-def open_study(storage: str, name: str, seed: int):
-    """Create or resume study ``name``; trials a killed process left running are marked
-    failed.  The sampler's seed moves on with the number of trials already run, so a
-    resumed study does not draw its first settings again."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures: our own progress line
-    url = check_storage(storage)
-    try:
-        store = optuna.storages.RDBStorage(url)
-        study = optuna.load_study(study_name=name, storage=store) if name in {
-            s.study_name for s in optuna.get_all_study_summaries(store)} else None
-    except Exception as exc:  # sqlalchemy / optuna schema errors
-        raise ConfigError(f"--storage {url}: cannot open the study database "
-                          f"({str(exc).splitlines()[0]}).") from None
-    created = study is None
-    if created:
-        study = optuna.create_study(study_name=name, storage=store, direction="minimize")
-    stale = [t for t in study.get_trials(deepcopy=False)
-             if t.state == optuna.trial.TrialState.RUNNING]
-    for t in stale:
-        store.set_trial_system_attr(t._trial_id, "fail_reason",
-                                    "the tuning process stopped during this trial")
-        store.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
-    startup = 5
-    study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials),
-                                               n_startup_trials=startup)
-    study.pruner = optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=0)
-    return study, created
 
 
 # -- the objective ---------------------------------------------------------------------------
@@ -221,58 +171,36 @@ class _TrialFailed(Exception):
 def tune(plan: "TunePlan", *, trials: int, storage: str, study_name: str,
          timeout: float | None = None, progress: Callable | None = None) -> TuneResult:
     """Run the study until it holds ``trials`` finished (completed or pruned) trials or
-    ``timeout`` seconds pass; ``progress(row, done, trials)`` after each trial.  A study
-    searched under another protocol (metric, horizon, folds, holdout, data size, space)
-    is refused: its scores would not compare."""
-    import optuna
-    from optuna.trial import TrialState
-
+    ``timeout`` seconds pass; ``progress(row, done, trials)`` after each trial.  The study
+    is held for the whole search (one tuner per study) and resumed only with the data and
+    settings it was scored with (:mod:`~forecaster.pipeline.tune_study`)."""
     if trials < 1:
         raise ConfigError(f"--trials must be >= 1. Got {trials}.")
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"--timeout must be > 0 seconds. Got {timeout}.")
     started = time.perf_counter()
-    study, created = open_study(storage, study_name, plan.cfg.training.seed)
-    if created:  # trial 0: the configuration the search starts from, as a reference
-        start = plan.space.start(plan.cfg, window=plan.window)
-        if start:
-            study.enqueue_trial(start)
-    known = study.user_attrs.get("protocol")
-    protocol = _jsonable(plan.protocol)
-    if known is not None and known != protocol:
-        changed = sorted(k for k in set(known) | set(protocol)
-                         if known.get(k) != protocol.get(k))
-        raise ConfigError(f"study {study_name!r} was searched with other settings "
-                          f"({', '.join(changed)} differ); its scores would not compare. "
-                          "Use another --study name.")
-    study.set_user_attr("protocol", protocol)
-    objective = objective_for(fold_panels(plan.panel, plan.horizon, plan.folds), plan.cfg,
-                              plan.space, season=plan.season, horizon=plan.horizon,
-                              metric=plan.protocol["metric"])
-    finished = (TrialState.COMPLETE, TrialState.PRUNED)
+    with study_lock(storage, study_name):
+        study, created = open_study(storage, study_name, plan.cfg.training.seed,
+                                    study_record(plan))
+        if created:  # trial 0: the configuration the search starts from, as a reference
+            start = plan.space.start(plan.cfg, window=plan.window)
+            if start:
+                study.enqueue_trial(start)
+        objective = objective_for(fold_panels(plan.panel, plan.horizon, plan.folds),
+                                  plan.cfg, plan.space, season=plan.season,
+                                  horizon=plan.horizon, metric=plan.protocol["metric"])
+        failed = []
 
-    def count():
-        return sum(t.state in finished for t in study.get_trials(deepcopy=False))
+        def on_trial(frozen) -> bool:
+            if progress is not None:
+                progress(_row(frozen), _finished(study), trials)
+            failed.extend([frozen.number] if frozen.state.name == "FAIL" else [])
+            return len(failed) < max(3, trials)  # else the data take none of the settings
 
-    before = count()
-
-    failed = []
-
-    def callback(study, frozen):
-        if progress is not None:
-            progress(_row(frozen), count(), trials)
-        if frozen.state == TrialState.FAIL:
-            failed.append(frozen.number)
-            if len(failed) >= max(3, trials):  # the data take none of the settings drawn
-                study.stop()
-
-    if trials > before:
-        study.optimize(objective, n_trials=None, timeout=timeout, catch=(_TrialFailed,),
-                       callbacks=[optuna.study.MaxTrialsCallback(trials, states=finished),
-                                  callback], gc_after_trial=True)
-    rows = sorted((_row(t) for t in study.get_trials(deepcopy=False)),
-                  key=lambda r: (r["state"] != "COMPLETE", r["value"] if r["value"]
-                                 is not None else math.inf, r["number"]))
+        _search(study, objective, trials=trials, timeout=timeout, on_trial=on_trial)
+        rows = sorted((_row(t) for t in study.get_trials(deepcopy=False)),
+                      key=lambda r: (r["state"] != "COMPLETE", r["value"] if r["value"]
+                                     is not None else math.inf, r["number"]))
     result = TuneResult(study=study_name, storage=storage, metric=plan.protocol["metric"],
                         rows=rows, fixed=dict(plan.space.fixed),
                         seconds=time.perf_counter() - started)
@@ -281,10 +209,39 @@ def tune(plan: "TunePlan", *, trials: int, storage: str, study_name: str,
     return result
 
 
-def _jsonable(value):
-    import json
+def _finished(study) -> int:
+    """Trials that count towards ``trials``: completed or pruned."""
+    return sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.get_trials(deepcopy=False))
 
-    return json.loads(json.dumps(value))
+
+def _search(study, objective, *, trials: int, timeout: float | None, on_trial) -> None:
+    """Ask, run and tell trials until the study holds ``trials`` finished ones, ``timeout``
+    seconds pass or ``on_trial(frozen)`` says stop.  A trial that another process finished
+    meanwhile is not told again (Optuna's own loop dies on it: "Cannot tell a FAIL
+    trial"); an interrupted trial is told failed and the interrupt goes on."""
+    import gc
+
+    import optuna
+    from optuna.trial import TrialState
+
+    started = time.monotonic()
+    while _finished(study) < trials and (timeout is None
+                                         or time.monotonic() - started < timeout):
+        trial = study.ask()
+        try:
+            state, value = TrialState.COMPLETE, objective(trial)
+        except optuna.TrialPruned:
+            state, value = TrialState.PRUNED, None
+        except (_TrialFailed, optuna.exceptions.UpdateFinishedTrialError):
+            state, value = TrialState.FAIL, None  # the latter: finished elsewhere already
+        except BaseException:
+            study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+            raise
+        finally:
+            gc.collect()
+        frozen = study.tell(trial, value, state=state, skip_if_finished=True)
+        if not on_trial(frozen):
+            break
 
 
 def _row(trial) -> dict:
@@ -379,9 +336,9 @@ def plan_tune(data, cfg: Config, *, space_path=None, holdout: int | None = None,
     if space_path is not None:
         space = read_space(space_path, space)
     partial = len(panel) - len(members[0])  # series scored in the later folds only
-    protocol = {"metric": metric, "horizon": horizon, "folds": folds, "holdout": holdout,
-                "season": season, "series": len(panel), "points": int(panel.lengths.sum()),
-                "space": space.describe()}
+    protocol = {"data": panel_digest(panel), "metric": metric, "horizon": horizon,
+                "folds": folds, "holdout": holdout, "season": season, "series": len(panel),
+                "points": int(panel.lengths.sum()), "space": space.describe()}
     if partial:  # only then: studies of panels whose series all fit keep their protocol
         protocol["partial"] = partial
     return TunePlan(panel=panel, cfg=cfg, space=space, season=season, horizon=horizon,
