@@ -5,7 +5,8 @@ FastAPI and uvicorn are the optional ``serve`` extra, imported inside the comman
 rest of the command line works without them. The server listens on loopback unless
 ``--host`` says otherwise; it has no authentication of its own, which a warning repeats
 whenever it binds elsewhere. The socket is bound here (not by uvicorn) so that a port in
-use is a one-line error and ``--port 0`` picks a free port, printed on start.
+use is a one-line error and ``--port 0`` picks a free port, printed on start. The
+deadline and connection-limit flags configure :mod:`forecaster.serve_connections`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from forecaster.serve_runs import CACHE_SIZE
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 MISSING_EXTRA = "forecast serve needs the serve extra: pip install 'forecaster[serve]'"
-#: Connections served at once; more are answered 503 (uvicorn's limit_concurrency).
-MAX_CONNECTIONS = 256
+SECONDS = click.FloatRange(min=0, min_open=True, max=3600)
+#: The defaults of the deadline and limit flags (the fields of
+#: forecaster.serve_connections.Limits).
+DEFAULTS = {"header_timeout": 10.0, "body_timeout": 30.0, "keep_alive_timeout": 5.0,
+            "max_connections": 256, "max_client_connections": 32}
 
 
 def is_loopback(host: str) -> bool:
@@ -68,9 +72,23 @@ def bind(host: str, port: int) -> socket.socket:
               show_default=True, help="Loaded runs kept in memory.")
 @click.option("--device", type=click.Choice(choices.DEVICES), default="cpu",
               show_default=True, help="Where the models run.")
+@click.option("--header-timeout", type=SECONDS, default=DEFAULTS["header_timeout"],
+              show_default=True, help="Seconds a client has to send a request's line and "
+                                      "headers; then 408 and the connection is closed.")
+@click.option("--body-timeout", type=SECONDS, default=DEFAULTS["body_timeout"],
+              show_default=True, help="Seconds a client has to send a request's body after "
+                                      "its headers; then 408 and the connection is closed.")
+@click.option("--keep-alive-timeout", type=SECONDS, default=DEFAULTS["keep_alive_timeout"],
+              show_default=True, help="Seconds an idle connection is kept between requests.")
+@click.option("--max-connections", type=click.IntRange(min=1),
+              default=DEFAULTS["max_connections"], show_default=True,
+              help="Connections served at once; a request beyond is answered 503.")
+@click.option("--max-client-connections", type=click.IntRange(min=1),
+              default=DEFAULTS["max_client_connections"], show_default=True,
+              help="Connections one client address may hold at once; beyond: 503.")
 @common_options
 @click.pass_context
-def serve(ctx, runs_dir, host, port, cache_size, device):
+def serve(ctx, runs_dir, host, port, cache_size, device, **limits):
     """Serve forecasts from saved runs over HTTP (FastAPI; OpenAPI docs at /docs).
 
     \b
@@ -94,13 +112,12 @@ def serve(ctx, runs_dir, host, port, cache_size, device):
                    "authentication; put it behind a proxy that authenticates.", err=True)
     _start_runtime(ctx, device)
     from forecaster.serve import create_app
+    from forecaster.serve_connections import Limits
 
     sock = bind(host, port)
     app = create_app(Path(runs_dir), cache_size=cache_size)
     quiet = state(ctx)["quiet"]
-    config = uvicorn.Config(app, log_level="warning" if quiet else "info",
-                            access_log=not quiet, server_header=False,
-                            limit_concurrency=MAX_CONNECTIONS, timeout_graceful_shutdown=10)
+    config = uvicorn_config(app, Limits(**limits), quiet=quiet)
     bound_host, bound_port = sock.getsockname()[:2]
     shown = f"[{bound_host}]" if ":" in bound_host else bound_host
     url = f"http://{shown}:{bound_port}"
@@ -118,6 +135,20 @@ def serve(ctx, runs_dir, host, port, cache_size, device):
         pass
     finally:
         sock.close()
+
+
+def uvicorn_config(app, limits, quiet: bool = False):
+    """uvicorn's configuration for ``app``: its HTTP/1.1 protocol guarded by ``limits``
+    (:mod:`forecaster.serve_connections`: deadlines, connection limits, JSON errors)."""
+    import uvicorn
+
+    from forecaster.serve_connections import MAX_HEADER_BYTES, guarded_protocol
+
+    return uvicorn.Config(app, http=guarded_protocol(limits),
+                          log_level="warning" if quiet else "info", access_log=not quiet,
+                          server_header=False, timeout_keep_alive=limits.keep_alive_timeout,
+                          h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+                          timeout_graceful_shutdown=10)
 
 
 def _start_runtime(ctx, device: str) -> None:

@@ -12,10 +12,12 @@ JSON records with ISO timestamps: the run is loaded with :func:`forecaster.load`
 forecast with :meth:`Forecaster.predict` (see :mod:`forecaster.serve_runs` for the
 cache and the path checks).
 
-Every error is ``{"detail": "<one line>"}`` with a 4xx status: 400 malformed body or run
-id, 403 a run leaving the runs folder, 404 unknown run, 409 a run that fails its checks,
+Every error is ``{"detail": "<one line>"}`` with a 4xx status: 400 malformed body (not
+JSON, nested too deeply, not UTF-8) or run id, 403 a run leaving the runs folder, 404 unknown run, 409 a run that fails its checks,
 413 a body over :data:`MAX_BODY_BYTES`, 415 a body not sent as JSON, 422 a request the
-run cannot answer (horizon, levels, new data). A 500 means a bug: its answer names the
+run cannot answer (horizon, levels, new data); the connection-level answers of
+:mod:`forecaster.serve_connections` (a bad ``Content-Length``, a request too slow, too
+many connections: 400, 408, 431, 503) have the same shape. A 500 means a bug: its answer names the
 exception, never a traceback (that goes to the server's log). The server has no
 authentication of its own.
 """
@@ -29,6 +31,7 @@ from typing import Optional, Union
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from forecaster import __version__
@@ -263,6 +266,23 @@ def _short(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    """FastAPI's own errors (404 no such route, 405, a body it could not parse) in the
+    same shape; a body FastAPI failed to parse says why instead of "There was an error
+    parsing the body" (its cause: invalid UTF-8, JSON nested too deeply)."""
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return _answer(400, f"the body is not valid UTF-8 (byte {cause.object[cause.start]:#04x}"
+                            f" at offset {cause.start}); send JSON encoded as UTF-8.")
+    if isinstance(cause, RecursionError):
+        return _answer(400, "the body is not valid JSON: nested too deeply for this server "
+                            "(arrays or objects within each other some thousands deep).")
+    if isinstance(cause, (ValueError, TypeError)):
+        return _answer(400, f"the body is not valid JSON: {one_line(cause)[:200]}.")
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                        headers=getattr(exc, "headers", None))
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     """A bug: a 500 naming the exception; its traceback goes to the server's log only."""
     return _answer(500, f"internal error ({type(exc).__name__}); see the server's log.")
@@ -339,6 +359,7 @@ def create_app(runs_dir, cache_size: int = CACHE_SIZE) -> FastAPI:
     app.include_router(router)
     app.add_exception_handler(ForecastError, _forecast_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     return app
