@@ -103,8 +103,10 @@ def _read(source, state, future, data):
             raise DataError(f"the future covariates need the columns "
                             f"{_columns(state, future)}: "
                             + without_flag_hint(text)) from None
+        if state.id_col is None and len(state.series) == 1:  # a wide file: the run's series
+            text = text.replace(f"series {future[0]!r}", f"series {state.series[0].id!r}")
         text = re.sub(r"; pass --fill .*$", "; every step of the horizon needs a value.", text)
         text = re.sub(r"; pass --aggregate .*$", "; give every step one row.", text)
         text = re.sub(r"; (add|pass) --freq .*--aggregate .*$|; add --aggregate .*$",
-                      f"; give one row per step of the run's grid ({axis.describe()}).", text)
+                      f"; give one row per step of the run's {axis.freq!r} grid.", text)
         raise DataError(f"the future covariates: {text}") from None
