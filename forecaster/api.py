@@ -297,6 +297,7 @@ def load(path: str | Path) -> Forecaster:
     and the run's integrity checked, as ``forecast predict`` does."""
     from forecaster import artifacts
     from forecaster.pipeline.predict import load_run_model
+    from forecaster.run_ids import resolve_run
     from forecaster.run_record import RunRecord
     from forecaster.runtime import import_backend
 
@@ -304,9 +305,9 @@ def load(path: str | Path) -> Forecaster:
     if not path.is_dir():
         raise RunNotFoundError(f"run directory must exist. Got {path} (no such directory).")
     if (path / "run.json").exists():
-        path = artifacts.resolve_run(path.parent, str(path))
+        path = resolve_run(path.parent, str(path))
     else:  # a runs directory: its latest run
-        path = artifacts.resolve_run(path, artifacts.LATEST)
+        path = resolve_run(path, artifacts.LATEST)
     record = RunRecord.load(path)
     import_backend()
     network = load_run_model(record)

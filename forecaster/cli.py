@@ -240,11 +240,12 @@ def predict(ctx, horizon, data, new_data, run_id, runs_dir, output, fmt, overwri
     from forecaster import artifacts
     from forecaster.pipeline.predict import (format_frame, output_format,
                                              predict as run_predict, write_forecast)
+    from forecaster.run_ids import resolve_run
     from forecaster.run_record import RunRecord
     from forecaster.runtime import select_device
 
     select_device(device)  # --device gpu without a GPU: a clear error
-    run_dir = artifacts.resolve_run(Path(runs_dir), run_id)
+    run_dir = resolve_run(Path(runs_dir), run_id)
     record = RunRecord.load(run_dir)
     if horizon is None:
         horizon = record.state.horizon
@@ -389,9 +390,9 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
 @click.pass_context
 def report(ctx, run_id, runs_dir, out_dir):
     """Write PNG figures and one self-contained report.html for a run."""
-    from forecaster import artifacts
+    from forecaster.run_ids import resolve_run
 
-    run_dir = artifacts.resolve_run(Path(runs_dir), run_id)
+    run_dir = resolve_run(Path(runs_dir), run_id)
     _write_report(ctx, run_dir, Path(out_dir) if out_dir else Path("reports") / run_dir.name)
 
 

@@ -9,7 +9,7 @@ loads a network itself: a run is loaded with :func:`forecaster.load` and forecas
 Safety: a run id from a request is a single file-name component (no ``/``, no leading
 dot) or ``latest``, re-read on every request so that a new run is served without a
 restart; the run's real path (symbolic links followed) must lie inside the runs
-directory. Ids are resolved and runs listed by :mod:`forecaster.artifacts`, as on the
+directory. Ids are resolved and runs listed by :mod:`forecaster.run_ids`, as on the
 command line (one resolver, one listing for both). A cached model is keyed by its run's real path *and* the size, mtime and sha256
 of its ``run.json``, so a run replaced under the same name is loaded again.
 """
@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from forecaster import artifacts
-from forecaster.artifacts import BadRunId, OutsideRunsDir  # noqa: F401 (serve's statuses)
+from forecaster.run_ids import (BadRunId, OutsideRunsDir,  # noqa: F401 (serve.py's statuses)
+                                 resolve_run, run_ids)
 from forecaster.errors import ForecastError
 from forecaster.pipeline.runs import deployed_mase, model_name
 
@@ -41,12 +42,12 @@ def one_line(exc: BaseException) -> str:
 
 def locate(runs_dir, run_id: str) -> Path:
     """The directory of run ``run_id`` (a run's name or ``latest``, never a path) in
-    ``runs_dir``, by :func:`forecaster.artifacts.resolve_run`, the command line's own
+    ``runs_dir``, by :func:`forecaster.run_ids.resolve_run`, the command line's own
     resolver: :class:`BadRunId`, :class:`RunNotFoundError` or :class:`OutsideRunsDir`
     otherwise."""
     if not isinstance(run_id, str):
         raise BadRunId(f"run id must be text. Got {type(run_id).__name__}.")
-    return artifacts.resolve_run(Path(runs_dir), run_id, paths=False)
+    return resolve_run(Path(runs_dir), run_id, paths=False)
 
 
 # -- descriptions (TensorFlow-free) -------------------------------------------------------
@@ -93,7 +94,7 @@ def list_runs(runs_dir) -> dict:
     except ForecastError:
         latest = None
     runs = []
-    for run_id in reversed(artifacts.run_ids(root)):  # the ids an unknown id's hint names
+    for run_id in reversed(run_ids(root)):  # the ids an unknown id's hint names
         entry = root / run_id
         try:
             runs.append(summary(entry))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from forecaster import artifacts
+from forecaster import artifacts, run_ids
 from forecaster.errors import ArtifactError, RunNotFoundError
 
 
@@ -23,7 +23,7 @@ def test_staging_publishes_and_moves_latest(tmp_path):
         assert not (tmp_path / "latest").exists()
     assert stage.final == tmp_path / "run-a"
     assert (tmp_path / "latest").read_text().strip() == "run-a"
-    assert artifacts.resolve_run(tmp_path) == tmp_path / "run-a"
+    assert run_ids.resolve_run(tmp_path) == tmp_path / "run-a"
 
 
 def test_failure_leaves_no_run_and_latest_unchanged(tmp_path):
@@ -185,14 +185,14 @@ def test_spreadsheet_formulas_in_ids_are_quoted_and_read_back():
 
 def test_resolve_run_errors(tmp_path):
     with pytest.raises(RunNotFoundError, match="no runs found"):
-        artifacts.resolve_run(tmp_path)
+        run_ids.resolve_run(tmp_path)
     (tmp_path / "r1").mkdir()
     with pytest.raises(RunNotFoundError, match="incomplete: missing model.keras"):
-        artifacts.resolve_run(tmp_path, "r1")
+        run_ids.resolve_run(tmp_path, "r1")
     with pytest.raises(RunNotFoundError, match="does not exist"):
-        artifacts.resolve_run(tmp_path, "nope")
+        run_ids.resolve_run(tmp_path, "nope")
     with pytest.raises(RunNotFoundError, match="must be a run directory name"):
-        artifacts.resolve_run(tmp_path, "../../etc")
+        run_ids.resolve_run(tmp_path, "../../etc")
 
 
 def test_read_json_errors_are_artifact_errors(tmp_path):

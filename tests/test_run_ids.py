@@ -11,7 +11,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from forecaster import artifacts
+from forecaster import artifacts, run_ids
 from forecaster.cli import forecast
 from forecaster.errors import ForecastError, RunNotFoundError
 
@@ -42,12 +42,12 @@ def _invoke(*args):
 
 
 def test_an_id_that_links_out_of_the_runs_folder_is_refused(linked):
-    with pytest.raises(artifacts.OutsideRunsDir, match="leaves the runs directory"):
-        artifacts.resolve_run(linked, "evil")
+    with pytest.raises(run_ids.OutsideRunsDir, match="leaves the runs directory"):
+        run_ids.resolve_run(linked, "evil")
     artifacts.set_latest(linked, "evil")
-    with pytest.raises(artifacts.OutsideRunsDir, match="leaves the runs directory"):
-        artifacts.resolve_run(linked, artifacts.LATEST)
-    assert artifacts.resolve_run(linked, RUN) == linked / RUN
+    with pytest.raises(run_ids.OutsideRunsDir, match="leaves the runs directory"):
+        run_ids.resolve_run(linked, artifacts.LATEST)
+    assert run_ids.resolve_run(linked, RUN) == linked / RUN
 
 
 def test_predict_by_id_writes_nothing_outside_the_runs_folder(linked, tmp_path):
@@ -62,14 +62,14 @@ def test_predict_by_id_writes_nothing_outside_the_runs_folder(linked, tmp_path):
 
 def test_a_link_inside_the_runs_folder_and_an_explicit_path_are_allowed(linked, tmp_path):
     (linked / "alias").symlink_to(linked / RUN, target_is_directory=True)
-    assert artifacts.resolve_run(linked, "alias").resolve() == (linked / RUN).resolve()
+    assert run_ids.resolve_run(linked, "alias").resolve() == (linked / RUN).resolve()
     outside = tmp_path / "outside" / "evilrun"  # the user's own path: their choice
-    assert artifacts.resolve_run(linked, str(outside)) == outside
+    assert run_ids.resolve_run(linked, str(outside)) == outside
 
 
 def test_an_empty_run_id_is_refused(linked):
     with pytest.raises(RunNotFoundError, match="empty"):
-        artifacts.resolve_run(linked, "")
+        run_ids.resolve_run(linked, "")
     result = _invoke("runs", "--runs-dir", linked, "--compare", "latest", "")
     assert result.exit_code == 2, result.output
     assert "empty" in result.output and "Traceback" not in result.output
@@ -88,17 +88,17 @@ def test_the_known_runs_hint_lists_what_get_runs_lists(linked):
     (linked / "odd name" / "run.json").write_text("{}")
     artifacts.set_latest(linked, "gone")
     with pytest.raises(RunNotFoundError) as caught:
-        artifacts.resolve_run(linked, artifacts.LATEST)
+        run_ids.resolve_run(linked, artifacts.LATEST)
     hint = str(caught.value).split("Known runs: ")[1].rstrip(".").split(", ")
     assert hint == [r["id"] for r in list_runs(linked)["runs"]] == [RUN]
-    assert artifacts.run_ids(linked) == [RUN]
+    assert run_ids.run_ids(linked) == [RUN]
 
 
 def test_the_server_and_the_command_line_share_the_resolver(linked):
     pytest.importorskip("fastapi")
     from forecaster.serve_runs import BadRunId, OutsideRunsDir, locate
 
-    assert OutsideRunsDir is artifacts.OutsideRunsDir
+    assert OutsideRunsDir is run_ids.OutsideRunsDir
     with pytest.raises(OutsideRunsDir):
         locate(linked, "evil")
     with pytest.raises(BadRunId):

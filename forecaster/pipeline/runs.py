@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from forecaster import artifacts
+from forecaster.run_ids import resolve_run
 from forecaster.errors import ForecastError
 
 RUN_NAME = re.compile(r"\d{8}-\d{6}(-|$)")
@@ -62,7 +63,7 @@ def list_runs(runs_dir) -> list[RunRow]:
         raise ForecastError(f"no runs directory {str(runs_dir)!r}. Train a run first: "
                             "forecast train DATA.csv")
     try:
-        latest = artifacts.resolve_run(runs_dir, artifacts.LATEST).name
+        latest = resolve_run(runs_dir, artifacts.LATEST).name
     except ForecastError:  # no pointer yet, or it names a missing or broken run
         latest = None
     rows = []
@@ -262,9 +263,9 @@ def _side_by_side(section: str, a: dict, b: dict) -> list:
 
 def compare_runs(runs_dir, a: str, b: str) -> Comparison:
     """Runs ``a`` and ``b`` (ids, ``latest`` or paths; resolved by
-    :func:`forecaster.artifacts.resolve_run`) side by side: a few run.json fields, the
+    :func:`forecaster.run_ids.resolve_run`) side by side: a few run.json fields, the
     whole config, and every number of the backtest leaderboard."""
-    dirs = [artifacts.resolve_run(Path(runs_dir), run) for run in (a, b)]
+    dirs = [resolve_run(Path(runs_dir), run) for run in (a, b)]
     infos = [artifacts.read_json(d / "run.json") for d in dirs]
     run_rows = []
     for d, info in zip(dirs, infos):
