@@ -377,21 +377,14 @@ def _covariates_from_json(state: SeriesState, item, encoder, bad) -> None:
 
 
 def _check_conformal(conformal, levels, horizon: int, bad) -> None:
-    """``conformal`` must hold, for exactly the run's interval ``levels``, ``horizon``
-    half-widths per step that are finite and non-negative (``null``: too few residuals)."""
-    if not isinstance(conformal, dict):
-        bad("`conformal` must be an object or null")
-    from forecaster.evaluation.intervals import level_name
+    """preprocessing.json's ``conformal``, by the check baseline.json's also passes
+    (:func:`~forecaster.evaluation.intervals.check_conformal`)."""
+    from forecaster.evaluation.intervals import check_conformal
 
-    names = {level_name(x) for x in levels}
-    if set(conformal) != names:
-        bad(f"`conformal` must hold the levels {sorted(names)}, got {sorted(conformal)}")
-    for name, widths in conformal.items():
-        if not isinstance(widths, list) or len(widths) != horizon:
-            bad(f"`conformal` level {name} must list {horizon} widths, one per step")
-        if not all(w is None or (isinstance(w, (int, float)) and not isinstance(w, bool)
-                                 and math.isfinite(w) and w >= 0) for w in widths):
-            bad(f"`conformal` level {name} must hold finite, non-negative widths or null")
+    try:
+        check_conformal(conformal, levels, horizon)
+    except DataError as exc:
+        bad(str(exc))
 
 
 def _scaling_json(lam: float) -> dict:

@@ -126,6 +126,14 @@ class RunRecord:
         raw = _required(run_dir, "run.json")
         artifacts.check_integrity(run_dir, raw)
         info = RunInfo.from_json(raw, f"run.json in run {run_dir.name!r}")
+        if not info.network_deployed:  # the baseline it forecasts with must be there
+            _required(run_dir, "baseline.json")
+            from forecaster.models.sklearn_checks import ESTIMATORS
+
+            if info.deployed in ESTIMATORS and not os.path.lexists(
+                    run_dir / "baseline.skops"):
+                raise ArtifactError(f"run {run_dir.name!r} deploys {info.deployed} but has "
+                                    "no baseline.skops (its fitted scikit-learn model).")
         state = Preprocessing.from_json(_required(run_dir, "preprocessing.json"))
         for key in ("window", "horizon"):
             if getattr(info, key) is not None and getattr(info, key) != getattr(state, key):

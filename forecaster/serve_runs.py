@@ -10,8 +10,9 @@ Safety: a run id from a request is a single file-name component (no ``/``, no le
 dot) or ``latest``, re-read on every request so that a new run is served without a
 restart; the run's real path (symbolic links followed) must lie inside the runs
 directory. Ids are resolved and runs listed by :mod:`forecaster.run_ids`, as on the
-command line (one resolver, one listing for both). A cached model is keyed by its run's real path *and* the size, mtime and sha256
-of its ``run.json``, so a run replaced under the same name is loaded again.
+command line (one resolver, one listing for both). A cached model is keyed by its run's real path *and* the size, times and inode
+of every file a forecast reads (:func:`fingerprint`), so a run replaced or edited under
+the same name is checked and loaded again; both routes check a run by :func:`verify`.
 """
 
 from __future__ import annotations
@@ -106,9 +107,7 @@ def list_runs(runs_dir) -> dict:
 def details(run_dir: Path) -> dict:
     """``GET /runs/{id}``: the summary, the checked records (columns a request's new data
     must have, frequency, levels, series) and the backtest leaderboard."""
-    from forecaster.run_record import RunRecord
-
-    record = RunRecord.load(run_dir)  # the integrity of model and preprocessing checked
+    record = verify(run_dir)  # what a forecast from the run would check, too
     state = record.state
     spec = state.encoder.spec if state.encoder is not None else None
     ids = [s.id for s in state.series]
@@ -145,20 +144,51 @@ class _Slot:
     loaded: LoadedRun | None = None
 
 
+#: The files a forecast from a run reads: a change to any of them (its size, times or
+#: inode) gives the run a new cache key, so the run is checked and loaded again.
+RUN_FILES = ("run.json", "preprocessing.json", "model.keras", "config.toml",
+             *artifacts.DEPLOYED)
+
+
+def verify(run_dir: Path):
+    """The one check of a run that both ``GET /runs/{id}`` and ``POST
+    /runs/{id}/forecast`` pass, so the two agree: its records
+    (:meth:`~forecaster.run_record.RunRecord.load`: every hashed file unchanged, the
+    deployed model's files present) and a deployed baseline's content
+    (:func:`~forecaster.pipeline.predict.load_baseline`, which checks every array before
+    anything runs); returns the :class:`~forecaster.run_record.RunRecord`."""
+    from forecaster.run_record import RunRecord
+
+    record = RunRecord.load(run_dir)
+    if not record.info.network_deployed:
+        from forecaster.pipeline.predict import load_baseline
+
+        load_baseline(record)
+    return record
+
+
 def fingerprint(run_dir: Path) -> tuple:
-    """The cache key of a run: its real path and its run.json's size, mtime and sha256."""
-    path = Path(run_dir) / "run.json"
-    artifacts.check_regular(path)
-    info = os.stat(path)
-    return (str(Path(run_dir).resolve()), info.st_size, info.st_mtime_ns,
-            artifacts.file_sha256(path))
+    """The cache key of a run: its real path, the size, mtime, ctime and inode of each of
+    :data:`RUN_FILES` (None when absent) and its run.json's sha256.  The ctime changes on
+    every write, even one that puts the mtime back."""
+    run_dir = Path(run_dir)
+    artifacts.check_regular(run_dir / "run.json")
+    stamps = []
+    for name in RUN_FILES:
+        try:
+            info = os.lstat(run_dir / name)
+        except FileNotFoundError:
+            stamps.append((name, None))
+            continue
+        stamps.append((name, info.st_size, info.st_mtime_ns, info.st_ctime_ns,
+                       info.st_ino))
+    return (str(run_dir.resolve()), tuple(stamps), artifacts.file_sha256(run_dir / "run.json"))
 
 
 def _load(run_dir: Path) -> LoadedRun:
     from forecaster.api import load
-    from forecaster.run_record import RunRecord
 
-    record = RunRecord.load(run_dir)
+    record = verify(run_dir)
     return LoadedRun(run_dir=Path(run_dir), record=record, model=load(run_dir))
 
 

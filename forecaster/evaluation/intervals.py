@@ -29,7 +29,8 @@ import pandas as pd
 
 from forecaster.errors import ConfigError, DataError
 
-__all__ = ["ConformalIntervals", "conformal_quantile", "interval_columns"]
+__all__ = ["ConformalIntervals", "check_conformal", "conformal_quantile",
+           "interval_columns"]
 
 
 def interval_columns(level: int) -> tuple[str, str]:
@@ -50,6 +51,28 @@ def _validate_levels(levels) -> tuple:
         if not 0 < float(level) < 100:
             raise ConfigError(f"`levels` must be percentages between 0 and 100. Got {level}.")
     return tuple(int(v) if float(v).is_integer() else float(v) for v in levels)
+
+
+def check_conformal(conformal, levels, horizon: int) -> None:
+    """The one check of a stored ``conformal`` object (``preprocessing.json``'s and a
+    deployed baseline's ``baseline.json``'s): for exactly the run's interval ``levels``,
+    ``horizon`` half-widths per step that are finite and non-negative (``null``: too few
+    residuals).  A negative width would put a lower bound above its upper one.  Raises
+    :class:`DataError` saying what is wrong (the caller names the file)."""
+    if not isinstance(conformal, dict):
+        raise DataError("`conformal` must be an object or null")
+    names = {level_name(x) for x in levels}
+    if set(conformal) != names:
+        raise DataError(f"`conformal` must hold the levels {sorted(names)}, got "
+                        f"{sorted(map(str, conformal))[:5]}")
+    for name, widths in conformal.items():
+        if not isinstance(widths, list) or len(widths) != horizon:
+            raise DataError(f"`conformal` level {name} must list {horizon} widths, one per "
+                            "step")
+        if not all(w is None or (isinstance(w, (int, float)) and not isinstance(w, bool)
+                                 and math.isfinite(w) and w >= 0) for w in widths):
+            raise DataError(f"`conformal` level {name} must hold finite, non-negative "
+                            "widths or null")
 
 
 def conformal_quantile(scores, level: float) -> float:

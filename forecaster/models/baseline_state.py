@@ -25,7 +25,8 @@ from forecaster.models.base import Forecaster
 from forecaster.models.baselines import (BASELINES, DriftForecaster, MeanForecaster,
                                          NaiveForecaster, SeasonalNaiveForecaster)
 from forecaster.models.lag_regression import LagRegressionForecaster
-from forecaster.models.theta import ThetaFit, ThetaForecaster
+from forecaster.models.sklearn_checks import check_pipeline
+from forecaster.models.theta import ALPHA_BOUNDS, ThetaFit, ThetaForecaster
 
 __all__ = ["DeployedBaseline", "to_state", "from_state", "TRUSTED_TYPES", "FORMAT"]
 
@@ -136,6 +137,8 @@ def from_state(state, blob: bytes | None, axis) -> Forecaster:
         model = _lag_model(state, blob, axis, ids, bad)
     else:
         bad(f"`kind` must be one of {', '.join(_KINDS.values())}, not {kind!r:.40}")
+    if kind != "lag_regression" and name != kind:  # a lag regressor's name: its estimator
+        bad(f"a {kind} baseline cannot be named {name!r}")
     if kind != "lag_regression" and blob is not None:
         bad(f"a {kind} baseline has no fitted scikit-learn model")
     model.name, model.fitted_ids_, model.panel_ = name, tuple(ids), None
@@ -151,10 +154,17 @@ def _season(state: dict, bad) -> int:
 
 
 def _floats(values, n: int, key: str, bad) -> np.ndarray:
-    if not isinstance(values, list) or len(values) != n or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-            for v in values):
-        bad(f"`{key}` must hold {n} finite numbers")
+    """``values``: a list of ``n`` finite numbers (one per series); the message says which
+    of the three is wrong."""
+    if not isinstance(values, list):
+        bad(f"`{key}` must be a list of {n} finite numbers (one per series), not "
+            f"{type(values).__name__}")
+    if len(values) != n:
+        bad(f"`{key}` must hold {n} numbers (one per series), not {len(values)}")
+    wrong = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, float))
+             or not math.isfinite(v)]
+    if wrong:
+        bad(f"`{key}` must hold finite numbers; got {wrong[0]!r:.40}")
     return np.asarray(values, dtype=np.float64)
 
 
@@ -166,8 +176,11 @@ def _theta_model(state: dict, axis, ids: list, bad) -> ThetaForecaster:
     slope = _floats(state.get("slope"), n, "slope", bad)
     lengths, ahead, mult = state.get("n"), state.get("ahead"), state.get("multiplicative")
     ends = state.get("ends")
-    if np.any(alpha <= 0) or np.any(alpha >= 1):
-        bad("`alpha` must lie between 0 and 1")
+    low, high = ALPHA_BOUNDS
+    outside = alpha[(alpha < low) | (alpha > high)]
+    if outside.size:
+        bad(f"`alpha` must lie in [{low}, {high}] (the smoothing Theta fits); got "
+            f"{outside[0]:g}")
     if not isinstance(lengths, list) or len(lengths) != n or not all(
             isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in lengths):
         bad(f"`n` must hold {n} positive integers")
@@ -225,11 +238,10 @@ def _lag_model(state: dict, blob, axis, ids: list, bad) -> LagRegressionForecast
     model.encoder_ = _encoder(state.get("encoder"), axis, bad)
     model.scalers_ = {sid: SeriesScaler(mean[i:i + 1], scale[i:i + 1], 0.0 if logs[i] else 1.0)
                       for i, sid in enumerate(ids)}
-    model.pipeline_ = _pipeline(blob, bad)
-    expected = (model._lag_columns + model._categorical + model._cyclical
-                + model._cov_columns)
-    if sorted(getattr(model.pipeline_, "feature_names_in_", [])) != sorted(expected):
-        bad("the scikit-learn model's features do not match the saved lags and columns")
+    model.pipeline_ = check_pipeline(
+        _pipeline(blob, bad), state.get("name"),
+        {"lags": model._lag_columns, "cyclical": model._cyclical,
+         "covariates": model._cov_columns, "categorical": model._categorical}, bad)
     return model
 
 
@@ -266,4 +278,4 @@ def _pipeline(blob, bad):
         bad(f"its scikit-learn model cannot be loaded ({type(exc).__name__}: {exc!s:.80})")
     if not isinstance(pipeline, Pipeline):
         bad(f"the scikit-learn model must be a Pipeline, not {type(pipeline).__name__}")
-    return pipeline
+    return pipeline  # its content is checked by check_pipeline

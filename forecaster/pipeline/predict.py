@@ -142,31 +142,30 @@ def load_baseline(record: RunRecord):
     is an :class:`~forecaster.errors.ArtifactError`."""
     import os
 
-    from forecaster.evaluation.intervals import ConformalIntervals
+    from forecaster.evaluation.intervals import check_conformal
     from forecaster.models.baseline_state import DeployedBaseline, from_state
 
     data = artifacts.read_json(record.path / "baseline.json")
+    where = f"baseline.json in run {record.path.name!r}"
+    named = (data.get("model") or {}).get("name") if isinstance(data.get("model"), dict) \
+        else None
+    if named != record.info.deployed:  # before its content: the model run.json names
+        raise artifacts.ArtifactError(f"{where} holds {named!r:.40}; run.json deploys "
+                                      f"{record.info.deployed!r}.")
+    conformal = data.get("conformal")
+    if conformal is not None:
+        try:
+            check_conformal(conformal, record.state.levels, record.state.horizon)
+        except DataError as exc:
+            raise artifacts.ArtifactError(f"{where}: {exc}.") from None
     blob_path = record.path / "baseline.skops"
     blob = None
     if os.path.lexists(blob_path):
         artifacts.check_regular(blob_path)  # a regular file within its size limit
         blob = blob_path.read_bytes()
     model = from_state(data.get("model"), blob, record.state.axis)
-    where = f"baseline.json in run {record.path.name!r}"
-    if model.name != record.info.deployed:
-        raise artifacts.ArtifactError(f"{where} holds {model.name!r}; run.json deploys "
-                                      f"{record.info.deployed!r}.")
     if list(model.fitted_ids_) != [s.id for s in record.state.series]:
         raise artifacts.ArtifactError(f"{where} was fitted on other series than the run's.")
-    conformal = data.get("conformal")
-    if conformal is not None:
-        try:
-            bands = ConformalIntervals.from_json(conformal)
-        except DataError as exc:
-            raise artifacts.ArtifactError(f"{where}: {exc}") from None
-        if sorted(bands.levels) != sorted(float(v) for v in record.state.levels):
-            raise artifacts.ArtifactError(f"{where} calibrates other interval levels than "
-                                          "the run's.")
     return DeployedBaseline(model, conformal)
 
 
@@ -184,12 +183,45 @@ def forecast_from(model, state: Preprocessing, horizon: int,
     ``series_id, timestamp, forecast, lower_80, upper_80, …``, timestamps typed."""
     check_horizon(horizon)
     _check_dates(state, horizon)
-    if levels is not None:
-        unknown = [lv for lv in levels if lv not in state.levels]
-        if unknown:
-            raise ConfigError(f"`levels` must be among the calibrated ones "
-                              f"({', '.join(map(str, state.levels))}). Got {unknown[0]!r}.")
+    levels = wanted_levels(levels, state, _conformal(model, state))
     return _forecast(model, state, horizon, levels, ahead)
+
+
+def wanted_levels(levels, state: Preprocessing, conformal) -> list | None:
+    """``levels`` as a list of the run's calibrated levels (one number is taken as a list
+    of it; None: all of them); a :class:`ConfigError` for anything else, saying when the
+    run has no intervals at all (``conformal`` is None) rather than listing levels it
+    does not have."""
+    if levels is None:
+        return None
+    if isinstance(levels, (int, float, np.integer, np.floating)) and \
+            not isinstance(levels, bool):
+        levels = [levels]
+    if isinstance(levels, (str, bytes)) or not hasattr(levels, "__iter__"):
+        raise ConfigError(f"`levels` must be a number or a list of numbers (e.g. [80, 95]). "
+                          f"Got {levels!r:.60}.")
+    levels = list(levels)
+    wrong = [lv for lv in levels if isinstance(lv, bool)
+             or not isinstance(lv, (int, float, np.integer, np.floating))]
+    if wrong:
+        raise ConfigError(f"`levels` must be numbers (percentages). Got {wrong[0]!r:.60}.")
+    if levels and not conformal:
+        raise ConfigError("this run has no intervals: it was trained without a backtest "
+                          "(origins 0), so no levels were calibrated; train with a backtest "
+                          f"(--origins) to get them. Got levels {levels}.")
+    unknown = [lv for lv in levels if lv not in state.levels]
+    if unknown:
+        raise ConfigError(f"`levels` must be among the calibrated ones "
+                          f"({', '.join(map(str, state.levels))}). Got {unknown[0]!r}.")
+    return levels
+
+
+def _conformal(model, state: Preprocessing):
+    """The interval widths that forecast with ``model``: a deployed baseline's own, else
+    the run's (the network's)."""
+    from forecaster.models.baseline_state import DeployedBaseline
+
+    return model.conformal if isinstance(model, DeployedBaseline) else state.conformal
 
 
 def _forecast(model, state: Preprocessing, horizon: int, levels,
@@ -200,10 +232,9 @@ def _forecast(model, state: Preprocessing, horizon: int, levels,
 
     if isinstance(model, DeployedBaseline):
         values, notes = model.forecast(state.context_panel(ahead), horizon)
-        conformal = model.conformal
     else:
         values, notes = _network_forecast(model, state, horizon, ahead)
-        conformal = state.conformal
+    conformal = _conformal(model, state)
     frame = forecast_to_frame(state.context_panel(), values)
     if conformal:
         from forecaster.evaluation.intervals import ConformalIntervals, level_name
