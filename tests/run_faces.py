@@ -65,7 +65,7 @@ if face == "cli":
         runner = CliRunner()
     for runs_dir in runs:
         say(start=runs_dir)
-        out = os.path.join(runs_dir, "..", "forecast.json")
+        out = os.path.join(runs_dir, "forecast.json")
         res = runner.invoke(forecast, ["predict", "--runs-dir", runs_dir, "--horizon",
                                        str(horizon), "--output", out, "--format", "json"])
         values = json.load(open(out)) if res.exit_code == 0 else None
