@@ -16,7 +16,8 @@ import pandas as pd
 
 from forecaster.choices import SCALINGS
 from forecaster.data.panel import Panel, TimeAxis
-from forecaster.data.windowing import SeriesScaler, lambda_of, scale_kind, scale_name
+from forecaster.data.windowing import (SeriesScaler, lambda_of, log_applicable, scale_kind,
+                                       scale_name, scale_step)
 from forecaster.errors import ArtifactError, DataError
 
 FORMAT = 1
@@ -139,9 +140,12 @@ class Preprocessing:
         series of ``panel`` are in the new state.  Every refusal is a
         :class:`~forecaster.errors.DataError` naming the series.
 
-        ``network=False`` (a run that deploys a baseline): the RNN's scale does not
-        forecast, so zeros and negatives are not refused where it would use the log
-        scale, and an unseen series is described on the standard scale."""
+        Zeros or negatives are never refused: a known series whose new context leaves its
+        log or Box-Cox scale is forecast on the standard scale fitted on that context
+        (:func:`~forecaster.models.neural.forecast_values` notes it), and an unseen one
+        with zeros on a run forced to the log scale is put on the standard scale (noted
+        here).  ``network=False`` (a run that deploys a baseline): the RNN's scale does
+        not forecast, and an unseen series is described on the standard scale."""
         known = {s.id: s for s in self.series}
         keep = max(self.window, 3 * (self.season or 0), 48)
         series, unseen, revised = [], [], 0
@@ -162,16 +166,18 @@ class Preprocessing:
                 context_start=self.axis.shift(context_start, len(context) - min(
                     keep, len(context))), context=context[-keep:],
                 **self._new_covariates(old, panel, i, len(context), keep)))
-        for s in series if network else ():
-            if s.lam < 1 and not np.all(s.context > 0):
-                raise DataError(f"series {s.id!r} has zeros or negative values in its new "
-                                f"data; the run forecasts it on {scale_name(s.lam)}, which "
-                                "needs strictly positive values.")
         notes = []
         if unseen:
             listed = ", ".join(repr(x) for x in unseen[:5]) + (" …" if len(unseen) > 5 else "")
             notes.append(f"{len(unseen)} series the run has not seen ({listed}) are forecast "
                          "from their own history, with a scaler fitted on it.")
+        off = [s.id for s in series if s.id in unseen and s.lam >= 1] if (
+            network and self.scaling == "log") else []
+        if off:
+            listed = ", ".join(repr(x) for x in off[:5]) + (" …" if len(off) > 5 else "")
+            notes.append(f"{len(off)} unseen series ({listed}) have zeros or negative values "
+                         "outside the run's log scale: forecast on the standard scale "
+                         "fitted on their history.")
         if revised:
             notes.append(f"{revised} value(s) of the new data differ from the run's at the "
                          "same timestamps; the new values are used.")
@@ -239,12 +245,11 @@ class Preprocessing:
                 f"series {sid!r} is not in the run and has {len(values)} point(s); the model "
                 f"needs at least a window of {self.window} to forecast a new series.")
         scaling = self.scaling if network else "standard"
-        if scaling == "log" and not np.all(values > 0):
-            raise DataError(f"series {sid!r} has zeros or negative values; the run forecasts "
-                            "on the log scale, which needs strictly positive values.")
-        from forecaster.models.neural import resolve_scaling
+        if scaling == "log" and not log_applicable([values]):
+            scaling = "standard"  # outside the log scale's domain (with_history notes it)
+        from forecaster.models.scales import resolve_scaling
 
-        step = self.season if self.season and self.season > 1 else 1
+        step = scale_step(self.season)
         lam = resolve_scaling(scaling, [values], season=step)
         scaler = SeriesScaler.fit([values], lam=lam, season=step)
         context = np.asarray(values[-keep:], dtype=np.float64)

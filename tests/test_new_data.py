@@ -1,7 +1,8 @@
 """Forecasts from new data without retraining: `forecast predict --data NEW.csv` and
 `Forecaster.predict(new_data=…)` — rows after the run's end, a whole newer history,
 unseen series, and each refusal (gap, frequency change, data ending too early, too short
-a new series, non-positive values on the log scale); the run is never modified."""
+a new series); non-positive values on the log scale fall back to the standard scale with a
+note; the run is never modified."""
 
 from __future__ import annotations
 
@@ -164,13 +165,14 @@ def test_an_unseen_series_needs_a_window_of_points(model):
         model.predict(6, new_data=short)
 
 
-def test_non_positive_new_values_on_the_log_scale_are_refused(model):
+def test_non_positive_new_values_on_the_log_scale_fall_back_with_a_note(model):
     assert all(s.lam < 1 for s in model.state_.series)  # air's spread grows with its level
-    bad = AIR.iloc[CUT:].copy()
-    bad.loc[CUT + 2, "passengers"] = 0.0
-    with pytest.raises(DataError, match="series 'passengers' has zeros or negative values "
-                                        "in its new data"):
-        model.predict(6, new_data=bad)
+    bad = AIR.copy()
+    bad.loc[len(AIR) - 2, "passengers"] = 0.0  # in the last window: outside its scale
+    frame = model.predict(6, new_data=bad)  # issue 31: a forecast, not an error
+    assert np.isfinite(frame["forecast"]).all()
+    assert any("1 series ('passengers') have zeros or negative values" in n
+               and "standard scale" in n for n in model.predict_notes_)
 
 
 def test_cli_predict_data_matches_the_api_and_leaves_the_run_unmodified(run_dir, model):

@@ -89,9 +89,35 @@ class SeriesScaler:
         return cls(np.array(means, dtype=np.float64), np.array(scales, dtype=np.float64),
                    lams)
 
+    def in_domain(self, i: int, values) -> bool:
+        """Whether series ``i``'s scale can transform ``values``: always on the standard
+        scale; on the log or a Box-Cox power below 1 only when every value is strictly
+        positive."""
+        return bool(self.lam[i] >= 1 or log_applicable([values]))
+
+    def for_contexts(self, rows, contexts, window: int, season: int = 0
+                     ) -> tuple["SeriesScaler", list[int]]:
+        """``(scaler, fallen)``: a scaler with one row per context — row ``rows[i]`` of
+        this one, or, where the last ``window`` points of ``contexts[i]`` (what a forecast
+        transforms) leave that row's domain (:meth:`in_domain`: a zero on the log scale),
+        the standard scale fitted on that whole context (``season`` as in :meth:`fit`) —
+        and the positions ``i`` that fell back.  A series that touches zero after training
+        is still forecast, by the same network, from its own context; deterministic, and
+        no value after the context is used."""
+        rows = [int(r) for r in rows]
+        mean, scale, lam = self.mean[rows], self.scale[rows], self.lam[rows]
+        fallen = []
+        for i, (r, c) in enumerate(zip(rows, contexts)):
+            c = np.asarray(c, dtype=np.float64)
+            if not self.in_domain(r, c[-window:]):
+                own = SeriesScaler.fit([c], lam=1.0, season=season)
+                mean[i], scale[i], lam[i] = own.mean[0], own.scale[0], 1.0
+                fallen.append(i)
+        return SeriesScaler(mean, scale, lam), fallen
+
     def transform(self, i: int, values) -> np.ndarray:
         v = np.asarray(values, dtype=np.float64)
-        if self.lam[i] < 1 and len(v) and not np.all(v > 0):
+        if len(v) and not self.in_domain(i, v):
             from forecaster.errors import DataError
 
             raise DataError(
@@ -165,6 +191,21 @@ def log_applicable(series: list[np.ndarray]) -> bool:
     """Whether the log scale (or a Box-Cox power below 1) can serve every series: all
     values finite and strictly positive."""
     return all(len(v) and np.all(np.asarray(v, dtype=np.float64) > 0) for v in series)
+
+
+def scale_step(season: int | None) -> int:
+    """The ``season`` a run's scalers are fitted with (:meth:`SeriesScaler.fit`): the
+    season's change, the one-step change without a season."""
+    return int(season) if season and season > 1 else 1
+
+
+def positive_domain(series) -> dict:
+    """``{series id: whether the log scale (or a Box-Cox power) can serve it}`` for the
+    ``(id, values)`` pairs of ``series`` (a panel): every value strictly positive.  A fact
+    of the data's domain, decided from every value a run sees — a series that touches zero
+    anywhere is not put on the log scale because its first part is positive — whereas the
+    scale's learned parameters (λ, mean, spread) stay fitted on the training part."""
+    return {sid: bool(log_applicable([v])) for sid, v in series}
 
 
 def spread_slope(values, block: int) -> float | None:

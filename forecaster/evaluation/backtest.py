@@ -15,6 +15,13 @@ the fold's actuals.
 ``refit`` says when a model is (re)fitted: every fold (``True``), only on the first fold
 (``False``: later folds call ``predict(horizon, panel=train)`` to use the new history as
 context), or every ``k`` folds (an integer).
+
+Whether a series can be logged is a fact of its domain, decided from every value the run
+sees: a model that decides it per series (the RNN's ``domain``) is told the whole panel's
+(:func:`~forecaster.data.windowing.positive_domain`), so a fold model puts a series that
+touches zero only after the fold's cutoff on the standard scale, as the final fit will,
+and a later fold's context never leaves its scale.  The scale's learned parameters (λ,
+mean, spread) are still fitted inside the fold.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.data.panel import Panel
+from forecaster.data.windowing import positive_domain
 from forecaster.errors import ConfigError, DataError, ForecastError
 
 __all__ = ["BacktestSpec", "BacktestResult", "run_backtest", "BACKTEST_COLUMNS"]
@@ -196,6 +204,17 @@ class BacktestResult:
         spreadsheet_safe(frame).to_csv(path, index=False)
 
 
+def _fresh(factory: Callable, panel: Panel):
+    """A new model from ``factory``; one with a ``domain`` not yet set (the RNN, or the
+    RNN that :class:`~forecaster.models.base.WithoutCovariates` wraps as ``model``) is
+    told which series of the whole ``panel`` can be logged (module docstring)."""
+    model = factory()
+    for inner in (model, getattr(model, "model", None)):
+        if inner is not None and getattr(inner, "domain", False) is None:
+            inner.domain = positive_domain(panel)
+    return model
+
+
 def run_backtest(panel: Panel, factories: dict[str, Callable], spec: BacktestSpec,
                  levels=(80, 95), progress: Callable | None = None) -> BacktestResult:
     """Backtest every model of ``factories`` (name → zero-argument callable returning an
@@ -235,7 +254,7 @@ def run_backtest(panel: Panel, factories: dict[str, Callable], spec: BacktestSpe
             started = time.perf_counter()
             try:
                 if spec.refits_at(fold):
-                    model = factory()
+                    model = _fresh(factory, panel)
                     model.fit(train)
                     fits += 1
                     fit_s += time.perf_counter() - started

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecaster.choices import SCALINGS
 from forecaster.config import shipped
 from forecaster.data import windowing as W
 from forecaster.data.panel import Panel
-from forecaster.errors import ConfigError, DataError, ForecastError
+from forecaster.errors import DataError, ForecastError
 from forecaster.models.base import Forecaster
+from forecaster.models.scales import (domain_note, fallback_note, listed_series,
+                                      resolve_scaling)
 
 MIN_TRAIN_WINDOWS = 4  # fewer training windows per series than this is no model at all
 VALIDATION_CAP = 4096  # validation windows kept (evenly spaced) so memory stays bounded
@@ -120,56 +121,38 @@ def forecast_recursive(model, contexts: np.ndarray, *, window: int, model_horizo
 
 def forecast_values(model, scaler: W.SeriesScaler, rows, contexts, *, window: int,
                     model_horizon: int, steps: int, level: int, ids=None,
-                    covariates=None) -> np.ndarray:
+                    covariates=None, season: int = 0, notes: list | None = None
+                    ) -> np.ndarray:
     """Forecasts in original units: scale each raw context with its series' scaler row
     (``rows[i]``), forecast :func:`forecast_recursive`, scale back.  Shared by the fitted
     forecaster and ``forecast predict`` (which rebuilds the scaler from the run).
 
+    A context whose last window leaves its scale's domain (a zero on the log scale: a
+    backtest fold, new data) is forecast on the standard scale fitted on that context
+    (:meth:`~forecaster.data.windowing.SeriesScaler.for_contexts`, ``season`` the step of
+    its seasonal change), said in ``notes``; the other series are untouched.
+
     A forecast that is not a finite float64 (growth past 1.8e308 on the log scale, a
     corrupt network) is a :class:`~forecaster.errors.ForecastError` naming the series
     (``ids``), never a number clipped to the largest float."""
-    scaled = np.stack([W.pad_left(scaler.transform(r, np.asarray(c)[-window:]), window)
-                       for r, c in zip(rows, contexts)])
+    names = [str(ids[i]) if ids is not None else f"#{i + 1}" for i in range(len(contexts))]
+    own, fallen = scaler.for_contexts(rows, contexts, window, season)
+    if fallen and notes is not None:
+        notes.append(fallback_note([names[i] for i in fallen],
+                                   [scaler.lam[rows[i]] for i in fallen]))
+    scaled = np.stack([W.pad_left(own.transform(i, np.asarray(c)[-window:]), window)
+                       for i, c in enumerate(contexts)])
     y = forecast_recursive(model, scaled, window=window, model_horizon=model_horizon,
                            steps=steps, level=level, covariates=covariates)
-    values = np.stack([scaler.inverse(r, row) for r, row in zip(rows, y)])
+    values = np.stack([own.inverse(i, row) for i, row in enumerate(y)])
     bad = ~np.all(np.isfinite(values), axis=1)
     if bad.any():
-        names = [str(ids[i]) if ids is not None else f"#{i + 1}" for i in np.flatnonzero(bad)]
-        listed = ", ".join(repr(n) for n in names[:5]) + (" …" if len(names) > 5 else "")
+        which = listed_series([names[i] for i in np.flatnonzero(bad)])
         raise ForecastError(
-            f"the forecast of {len(names)} series ({listed}) is not a finite number: it "
-            "would exceed the float64 range (about 1.8e308) or the model is corrupt. "
-            "Rescale the data (e.g. divide by 1e100), use --scaling standard, or retrain.")
+            f"the forecast of {which} is not a finite number: it would exceed the float64 "
+            "range (about 1.8e308) or the model is corrupt. Rescale the data (e.g. divide "
+            "by 1e100), use --scaling standard, or retrain.")
     return values
-
-
-def resolve_scaling(scaling: str, values, fit_parts=None, season: int | None = None
-                    ) -> np.ndarray:
-    """Per series, the Box-Cox λ it is forecast on (1: the standard scale, 0: the log).
-
-    ``log``: 0 for every series (an error when any value is zero or negative);
-    ``standard``: 1 for every series; ``auto``: for each series whose values are all
-    strictly positive, :func:`~forecaster.data.windowing.box_cox_lambda` of its training
-    part ``fit_parts`` (default: ``values``), measured over blocks of a season — the log
-    where the spread grows in proportion to the level, the standard scale where it does
-    not grow, a power in between; a series with a zero or a negative value keeps the
-    standard scale."""
-    if scaling not in SCALINGS:
-        raise ConfigError(f"`scaling` must be one of {', '.join(SCALINGS)}. Got {scaling!r}.")
-    values = list(values)
-    if scaling == "standard":
-        return np.ones(len(values))
-    positive = np.array([W.log_applicable([v]) for v in values], dtype=bool)
-    if scaling == "log":
-        if not positive.all():
-            raise DataError("--scaling log needs strictly positive values; the data have "
-                            "zeros or negatives (use --scaling standard or auto).")
-        return np.zeros(len(values))
-    parts = values if fit_parts is None else list(fit_parts)
-    block = W.spread_block(season)
-    return np.array([W.box_cox_lambda(parts[i], block) if on else 1.0
-                     for i, on in enumerate(positive)])
 
 
 def level_span(relative, season: int | None, window: int) -> int:
@@ -246,9 +229,12 @@ class RNNForecaster(Forecaster):
                  epochs=_T.epochs, batch_size=_T.batch_size, learning_rate=_T.learning_rate,
                  clipnorm=_T.clipnorm, patience=_T.patience, validation=_T.validation,
                  max_windows=_T.max_windows, seed=_T.seed, season=None, device=_T.device,
-                 progress=None, distribute=_T.distribute):
+                 progress=None, distribute=_T.distribute, domain=None):
         """Defaults are the shipped ones (``default.toml``): ``RNNForecaster()`` is the
-        network ``forecast train`` trains."""
+        network ``forecast train`` trains.  ``domain``: ``{series id: whether it can be
+        logged}`` from more values than the fitted panel holds (a backtest gives every
+        fold model its whole panel's, :func:`~forecaster.data.windowing.positive_domain`);
+        None: the fitted panel's own."""
         self.kind, self.units, self.layers = kind, units, layers
         self.window, self.horizon, self.relative = window, horizon, relative
         self.scaling, self.loss, self.ensemble = scaling, loss, ensemble
@@ -267,6 +253,7 @@ class RNNForecaster(Forecaster):
         self.max_windows, self.seed, self.season = max_windows, seed, season
         self.device, self.progress = device, progress
         self.distribute = distribute  # none | mirrored | multi-worker (forecaster.distributed)
+        self.domain = domain
         self.name = kind
 
     @classmethod
@@ -346,8 +333,8 @@ class RNNForecaster(Forecaster):
         # the scaler sees the training part only (a series too short to have one: its
         # first point)
         fit_parts = [v[:max(int(k), 1)] for v, k in zip(panel.values, n_train)]
-        step = self.season if self.season and self.season > 1 else 1
-        lam = resolve_scaling(self.scaling, panel.values, fit_parts, step)
+        step = W.scale_step(self.season)
+        lam, notes = self._scaling(panel, fit_parts)
         scaler = W.SeriesScaler.fit(fit_parts, lam=lam, season=step)
         scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
         features, layout, encoder = self._features(panel, n_train)
@@ -412,7 +399,20 @@ class RNNForecaster(Forecaster):
         self.member_ = diagnostic_network(model, members) if layout is None else None
         self.encoder_ = encoder
         self.ids_ = {sid: i for i, sid in enumerate(panel.ids)}
-        self.notes_ = []
+        self.notes_ = notes
+
+    def _scaling(self, panel: Panel, fit_parts) -> tuple[np.ndarray, list]:
+        """``(λ per series, notes)``: :func:`resolve_scaling` with every value the fit can
+        see deciding which series can be logged (the panel's, and ``domain``'s verdict
+        where given); a note names the series put on the standard scale although the part
+        their scale is fitted on is positive (zeros only later)."""
+        known = self.domain or {}
+        positive = [known.get(sid, True) and W.log_applicable([v]) for sid, v in panel]
+        lam = resolve_scaling(self.scaling, panel.values, fit_parts,
+                              W.scale_step(self.season), positive=positive)
+        later = [sid for sid, can, part in zip(panel.ids, positive, fit_parts)
+                 if not can and W.log_applicable([part])]
+        return lam, [domain_note(later)] if later and self.scaling == "auto" else []
 
     # -- predict ------------------------------------------------------------------------
     def _predict(self, panel: Panel, horizon: int, covariates=None) -> np.ndarray:
@@ -435,7 +435,8 @@ class RNNForecaster(Forecaster):
         return forecast_values(self.model_, self.scaler_, rows, panel.values, ids=panel.ids,
                                window=T,
                                model_horizon=self.shape_.horizon, steps=horizon,
-                               level=self.level_, covariates=covariates)
+                               level=self.level_, covariates=covariates,
+                               season=W.scale_step(self.season), notes=self.notes_)
 
     def _features(self, panel: Panel, n_train):
         """``(features, layout, encoder)`` of the panel's covariates, the encoder fitted on

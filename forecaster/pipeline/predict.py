@@ -18,6 +18,7 @@ from forecaster.choices import FORECAST_FORMATS
 from forecaster.config import DataConfig, load_config
 from forecaster.data.ingest import read_panel
 from forecaster.data.panel import Panel
+from forecaster.data.windowing import scale_step
 from forecaster.errors import ConfigError, DataError, ForecastError
 from forecaster.models.base import forecast_to_frame
 from forecaster.models.neural import forecast_values
@@ -258,7 +259,8 @@ def _forecast(model, state: Preprocessing, horizon: int, levels,
 def _network_forecast(model, state: Preprocessing, horizon: int,
                       ahead) -> tuple[np.ndarray, list]:
     """The RNN's ``(values, notes)`` from the stored contexts: directly up to the trained
-    horizon, recursively beyond it."""
+    horizon, recursively beyond it; a context that left its series' scale (new data with
+    a zero on the log scale) on the standard scale fitted on it, with a note."""
     notes, covariates = [], None
     if state.encoder is not None:
         from forecaster.data.features import CovariateContext
@@ -270,7 +272,9 @@ def _network_forecast(model, state: Preprocessing, horizon: int,
                              [s.context for s in state.series], window=state.window,
                              model_horizon=state.horizon, steps=horizon,
                              level=state.level, ids=[s.id for s in state.series],
-                             covariates=covariates)
+                             covariates=covariates,
+                             season=scale_step(state.season),
+                             notes=notes)
     if horizon > state.horizon:
         notes.append(f"horizon {horizon} exceeds the trained horizon {state.horizon}: steps "
                      f"{state.horizon + 1}–{horizon} are forecast recursively from the "
