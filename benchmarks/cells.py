@@ -1,8 +1,8 @@
 """Section ``cells``: training and inference samples/s of the recurrent layers.
 
 Model: ``Input(T, 1) → recurrent layer(H) → Dense(24)``, Adam, MSE, float32, compiled
-as ``forecaster.training`` compiles (under TensorFlow no XLA, under JAX ``jax.jit``;
-``steps_per_execution`` = ``forecaster.training.STEPS_PER_EXECUTION`` capped at the batches
+as ``forecaster.training.loops`` compiles (under TensorFlow no XLA, under JAX ``jax.jit``;
+``steps_per_execution`` = ``forecaster.training.loops.STEPS_PER_EXECUTION`` capped at the batches
 per epoch). Training = ``model.fit`` for one epoch over ``n_batches`` batches of ``B``
 windows, under TensorFlow from a cached, pre-batched ``tf.data.Dataset`` (so the numbers
 measure the network rather than numpy slicing), under JAX from NumPy arrays; inference =
@@ -44,7 +44,7 @@ def _model(layer, T, n_batches):
     import keras
 
     model = keras.Sequential([keras.Input((T, 1)), layer, keras.layers.Dense(HORIZON)])
-    from forecaster.training import STEPS_PER_EXECUTION
+    from forecaster.training.loops import STEPS_PER_EXECUTION
 
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse",
                   jit_compile=keras.config.backend() == "jax",

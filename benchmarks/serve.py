@@ -206,7 +206,7 @@ def main(argv=None) -> int:
                        check=True, capture_output=True)
         import forecaster
         from forecaster.pipeline.predict import format_frame
-        from forecaster.serve import records
+        from forecaster.serve.app import records
 
         model = forecaster.load(runs)
         levels = [80, 95]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+from forecaster._version import __version__
 
 #: public name -> module that defines it
 _EXPORTS = {
@@ -27,11 +27,11 @@ _EXPORTS = {
     "load": "forecaster.api",
     "evaluate": "forecaster.api",
     "tune": "forecaster.api",
-    "plot_forecast": "forecaster.plots",
-    "plot_leaderboard": "forecaster.plots",
-    "plot_horizon_error": "forecaster.plots",
-    "plot_residuals": "forecaster.plots",
-    "plot_training": "forecaster.plots",
+    "plot_forecast": "forecaster.reports.plots",
+    "plot_leaderboard": "forecaster.reports.plots",
+    "plot_horizon_error": "forecaster.reports.plots",
+    "plot_residuals": "forecaster.reports.plots",
+    "plot_training": "forecaster.reports.plots",
     "read_panel": "forecaster.data.ingest",
     "Panel": "forecaster.data.panel",
     "TimeAxis": "forecaster.data.panel",

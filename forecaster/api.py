@@ -13,10 +13,10 @@ units=32)``). A fitted forecaster saves a run in the command line's format, and
     load(run_dir).predict(12)
 
 ``mlflow_uri=URI`` (a setting like the others) logs to MLflow as ``--mlflow URI`` does
-(:mod:`forecaster.tracking`): the store is checked when the work starts (``fit``,
+(:mod:`forecaster.runs.tracking`): the store is checked when the work starts (``fit``,
 ``backtest``/``evaluate``, ``tune``: a bad URI or a missing extra is a ``ConfigError``
 before any training), and the work is logged once done — a fitted model when it is
-saved.  A logging failure then is a :class:`~forecaster.tracking.TrackingWarning`, and
+saved.  A logging failure then is a :class:`~forecaster.runs.tracking.TrackingWarning`, and
 the result is returned all the same.
 """
 
@@ -77,11 +77,11 @@ class Forecaster:
         With ``mlflow_uri`` set, the tracking store is opened first (a bad URI or a
         missing extra: a ``ConfigError`` before any training); nothing is logged until
         :meth:`save`."""
-        from forecaster.runtime import quiet_tensorflow
-        from forecaster.tracking import open_tracking
+        from forecaster.training.runtime import quiet_tensorflow
+        from forecaster.runs.tracking import open_tracking
 
         quiet_tensorflow()  # before anything imports TensorFlow: no C++ logging on stderr
-        from forecaster.data.ingest import fingerprint
+        from forecaster.data.readers import fingerprint
         from forecaster.pipeline.inputs import load_panel
         from forecaster.pipeline.train import fit_run
 
@@ -137,7 +137,7 @@ class Forecaster:
         --future``)."""
         from forecaster.pipeline.future import read_future
         from forecaster.pipeline.predict import forecast_from, moved_state
-        from forecaster.run_record import deploys_network
+        from forecaster.runs.record import deploys_network
 
         self._check_fitted()
         state, notes = self.state_, []
@@ -169,8 +169,8 @@ class Forecaster:
         evaluate --mlflow`` logs it (its files from a temporary folder), the store
         checked before the backtest."""
         from forecaster.pipeline.evaluate import plan_evaluation
-        from forecaster.runtime import quiet_tensorflow
-        from forecaster.tracking import log_or_warn, open_tracking
+        from forecaster.training.runtime import quiet_tensorflow
+        from forecaster.runs.tracking import log_or_warn, open_tracking
 
         quiet_tensorflow()
         _check_data_settings(data_settings)
@@ -192,10 +192,10 @@ class Forecaster:
 
         With ``mlflow_uri`` set, the saved run is then logged as ``forecast train
         --mlflow`` logs it (its id in ``mlflow_run_id_``); a logging failure is a
-        :class:`~forecaster.tracking.TrackingWarning` and the run is kept."""
-        from forecaster import artifacts
+        :class:`~forecaster.runs.tracking.TrackingWarning` and the run is kept."""
+        from forecaster.runs import artifacts
         from forecaster.pipeline.train import save_run
-        from forecaster.tracking import log_or_warn, log_train
+        from forecaster.runs.tracking import log_or_warn, log_train
 
         self._check_fitted()
         if getattr(self, "run_", None) is None:
@@ -220,8 +220,8 @@ def _log_evaluation(client, data, cfg, result) -> str:
     folder named as the command's default ``--out`` would be."""
     import tempfile
 
-    from forecaster import artifacts
-    from forecaster.tracking import experiment_name, log_evaluate
+    from forecaster.runs import artifacts
+    from forecaster.runs.tracking import experiment_name, log_evaluate
 
     with tempfile.TemporaryDirectory(prefix="forecast-evaluate-") as tmp:
         out = Path(tmp) / artifacts.run_name(experiment_name(data))
@@ -270,7 +270,8 @@ def tune(data, *, trials: int = 20, timeout: float | None = None, metric: str = 
     the first trial); a logging failure is a warning, the result returned all the same."""
     from forecaster.pipeline.search_space import parse_space
     from forecaster.pipeline.tune import default_storage, plan_tune, tune as run_tune
-    from forecaster.tracking import log_or_warn, log_study, open_tracking
+    from forecaster.pipeline.tune import log_study
+    from forecaster.runs.tracking import log_or_warn, open_tracking
 
     data_settings = {k: settings.pop(k) for k in list(settings) if k in DATA_SETTINGS}
     model = Forecaster(profile=profile, config=config, horizon=horizon, **settings)
@@ -295,11 +296,11 @@ def load(path: str | Path) -> Forecaster:
     """A :class:`Forecaster` from a run directory (or a runs directory: its ``latest``),
     written by ``forecast train`` or :meth:`Forecaster.save`; the model is loaded safely
     and the run's integrity checked, as ``forecast predict`` does."""
-    from forecaster import artifacts
+    from forecaster.runs import artifacts
     from forecaster.pipeline.predict import load_run_model
-    from forecaster.run_ids import resolve_run
-    from forecaster.run_record import RunRecord
-    from forecaster.runtime import import_backend
+    from forecaster.runs.ids import resolve_run
+    from forecaster.runs.record import RunRecord
+    from forecaster.training.runtime import import_backend
 
     path = Path(path)
     if not path.is_dir():

@@ -26,6 +26,7 @@ PROFILES_DIR = Path(__file__).with_name("profiles")
 #: Named overlays of the defaults (``--profile NAME``; ``default`` changes nothing).
 PROFILES = ("default", "quick")
 AGGREGATES = ("",) + AGGREGATE_CHOICES  # "" refuses duplicated timestamps
+CALENDARS = ("none", "auto")  # generated calendar features: none, or by the frequency
 
 
 @dataclass
@@ -92,7 +93,7 @@ class OutputConfig:
 
 @dataclass
 class TrackingConfig:
-    mlflow_uri: str  # "" = no tracking (forecaster.tracking)
+    mlflow_uri: str  # "" = no tracking (forecaster.runs.tracking)
 
 
 @dataclass
@@ -240,10 +241,8 @@ def _validate(cfg: Config) -> None:
            "evaluation.levels", "a list of percentages between 0 and 100", e.levels)
     e.levels = sorted({int(x) if float(x).is_integer() else float(x) for x in e.levels})
     _check(d.fill in FILLS, "data.fill", "one of " + ", ".join(FILLS), d.fill)
-    from forecaster.data.covariates import CovariateSpec
-
-    CovariateSpec.of(d.past_covariates, d.future_covariates, d.static_covariates,
-                     d.calendar, d.holidays)  # raises a ConfigError naming the problem
+    covariate_roles(d.past_covariates, d.future_covariates, d.static_covariates,
+                    d.calendar, d.holidays)  # raises a ConfigError naming the problem
     _check(d.aggregate in AGGREGATES, "data.aggregate",
            "one of " + ", ".join(a or '""' for a in AGGREGATES), d.aggregate)
     _check(d.max_gap >= 0, "data.max_gap", ">= 0", d.max_gap)
@@ -322,3 +321,69 @@ def dump_toml(cfg: Config) -> str:
         lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
         lines.append("")
     return "\n".join(lines)
+
+
+# -- covariate settings: checked here, before any data is read --------------------
+
+def covariate_roles(past=None, future=None, static=None, calendar="none", holidays=None):
+    """The covariate settings validated: ``(past, future, static, calendar, holidays)`` with
+    names from lists or comma-separated strings, no column in two roles, a known calendar
+    mode and a holiday country the ``holidays`` package knows (a :class:`ConfigError`
+    otherwise).  :class:`~forecaster.data.covariates.CovariateSpec` is built from them."""
+    past = _names(past, "past_covariates")
+    future = _names(future, "future_covariates")
+    static = _names(static, "static_covariates")
+    seen: dict[str, str] = {}
+    for role, names in (("past", past), ("future", future), ("static", static)):
+        for name in names:
+            if name in seen:
+                raise ConfigError(f"column {name!r} is given two roles ({seen[name]} and "
+                                  f"{role} covariate); give it one.")
+            seen[name] = role
+    cal = str(calendar or "none").strip().lower()
+    if cal not in CALENDARS:
+        raise ConfigError(f"`calendar` must be one of {', '.join(CALENDARS)}. "
+                          f"Got {calendar!r}.")
+    country = str(holidays).strip() if holidays else None
+    if country:
+        holiday_calendar(country, [2000])  # raises a ConfigError for an unknown country
+    return past, future, static, cal, country or None
+
+
+def _names(value, what: str) -> tuple[str, ...]:
+    """Column names from a list or a comma-separated string (empty entries dropped)."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        raise ConfigError(f"`{what}` must be a list of column names or a comma-separated "
+                          f"string. Got {value!r}.")
+    out = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ConfigError(f"`{what}` must hold column names. Got {item!r}.")
+        name = item.strip()
+        if name and name not in out:
+            out.append(name)
+    return tuple(out)
+
+
+def holiday_calendar(country: str, years):
+    """The ``holidays`` package's calendar of ``country`` (``"US"``, or ``"US-DC"`` for a
+    subdivision) over ``years``; an unknown country is a :class:`ConfigError`."""
+    try:
+        import holidays
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise ConfigError("--holidays needs the `holidays` package (pip install holidays).")
+    code, _, subdiv = str(country).partition("-")
+    try:
+        return holidays.country_holidays(code.upper(), subdiv=subdiv.upper() or None,
+                                          years=sorted({int(y) for y in years}))
+    except (NotImplementedError, KeyError, ValueError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ConfigError(f"--holidays: {country!r} is not a country (or subdivision) the "
+                          f"`holidays` package knows ({detail}); use an ISO code such as US, "
+                          "DE, FR or US-DC.") from None

@@ -40,8 +40,7 @@ def copy_run(run: Path, runs_dir: Path) -> Path:
 
 def rehash(run: Path) -> None:
     """Record the current sha256 of the run's files in run.json, as a forger would."""
-    from forecaster import artifacts
-
+    from forecaster.runs import artifacts
     info = json.loads((run / "run.json").read_text())
     info["sha256"] = artifacts.integrity(run)
     (run / "run.json").write_text(json.dumps(info))
@@ -84,7 +83,7 @@ elif face == "api":
             say(run=runs_dir, code=1, stderr="Error: " + str(exc), values=None)
 elif face == "serve":
     from fastapi.testclient import TestClient
-    from forecaster.serve import create_app
+    from forecaster.serve.app import create_app
     for runs_dir in runs:
         say(start=runs_dir)
         client = TestClient(create_app(runs_dir), raise_server_exceptions=False)

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from forecaster import artifacts, run_ids
+from forecaster.runs import artifacts
+
+from forecaster.runs import ids as run_ids
 from forecaster.errors import ArtifactError, RunNotFoundError
 
 
@@ -208,7 +210,7 @@ def test_run_name_is_safe():
 
 def test_a_model_that_fails_to_load_names_the_backend_it_was_trained_under(tmp_path):
     pytest.importorskip("keras")
-    from forecaster.artifacts import load_model
+    from forecaster.runs.artifacts import load_model
 
     (tmp_path / "model.keras").write_bytes(b"not a zip file")
     (tmp_path / "run.json").write_text(json.dumps({"keras_backend": "some_other_backend"}))

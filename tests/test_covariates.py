@@ -21,7 +21,7 @@ from forecaster.data.ingest import read_panel
 from forecaster.data.panel import TimeAxis
 from forecaster.data import windowing as W
 from forecaster.models.neural import RNNForecaster
-from forecaster.preprocessing import Preprocessing
+from forecaster.runs.forecast_state import Preprocessing
 from tests.conftest import DATA
 
 N_DAYS, HORIZON = 150, 7

@@ -13,7 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster import cluster as C, distributed as D
+from forecaster.training import cluster as C
+
+from forecaster.training import distributed as D
 from forecaster.cli import forecast
 from forecaster.errors import ConfigError
 from tests.conftest import DATA, FAST, ROOT, forecast_exe, random_walk_windows
@@ -165,8 +167,8 @@ def test_one_replica_reproduces_fit_model(clipnorm, max_windows):
     same batches, same loss, same clipping, same early stopping."""
     from forecaster.data import windowing as W
     from forecaster.models.rnn import build_model
-    from forecaster.runtime import configure_runtime
-    from forecaster.training import fit_model
+    from forecaster.training.runtime import configure_runtime
+    from forecaster.training.loops import fit_model
 
     train, val = _windows()
     runs = {}
@@ -191,8 +193,8 @@ def test_one_replica_reproduces_the_averaged_fixed_epoch_fit():
     both loops, and that average is not the last iterate."""
     from forecaster.data import windowing as W
     from forecaster.models.rnn import build_model
-    from forecaster.runtime import configure_runtime
-    from forecaster.training import fit_model
+    from forecaster.training.runtime import configure_runtime
+    from forecaster.training.loops import fit_model
 
     train, _ = _windows()
     runs = {}
@@ -217,8 +219,8 @@ def test_divergence_is_the_same_training_error():
     from forecaster.data import windowing as W
     from forecaster.errors import TrainingError
     from forecaster.models.rnn import build_model
-    from forecaster.runtime import configure_runtime
-    from forecaster.training import fit_model
+    from forecaster.training.runtime import configure_runtime
+    from forecaster.training.loops import fit_model
 
     train, val = _windows()
     train.flat[:] = np.random.default_rng(0).normal(size=train.flat.shape) * 1e30
@@ -243,14 +245,14 @@ TWO_REPLICAS = textwrap.dedent("""
     # the global batch, the global gradient clipped.
     import os, sys
     sys.path.insert(0, {root!r})
-    from forecaster.runtime import import_tensorflow
-    from forecaster.training import fit_model
+    from forecaster.training.runtime import import_tensorflow
+    from forecaster.training.loops import fit_model
     tf = import_tensorflow()
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras, numpy as np
-    from forecaster import distributed as D
+    from forecaster.training import distributed as D
     from forecaster.data import windowing as W
     from forecaster.models.rnn import build_model
     from tests.test_distributed import _windows
@@ -421,7 +423,7 @@ def test_two_workers_on_loopback(tmp_path):
     history = pd.read_csv(run / "history.csv")
     np.testing.assert_allclose(history["loss"], w0["loss"])
 
-    from forecaster.artifacts import load_model
+    from forecaster.runs.artifacts import load_model
 
     assert D.weights_digest(load_model(run / "model.keras").get_weights()) == w0["digest"]
 

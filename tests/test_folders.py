@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from forecaster import artifacts
+from forecaster.runs import artifacts
 from forecaster.cli import forecast
 from forecaster.errors import ArtifactError
-from forecaster.folders import check_writable, make_dirs, remove_made
+from forecaster.storage.folders import check_writable, make_dirs, remove_made
 
 
 def _tree(root: Path) -> list[str]:

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from forecaster import DataError, Forecaster, load
 from forecaster.cli import forecast
-from forecaster.preprocessing import Preprocessing
+from forecaster.runs.forecast_state import Preprocessing
 from forecaster.data.panel import Panel, TimeAxis
 from tests.conftest import DATA, FAST
 
@@ -224,7 +224,7 @@ def test_a_fitted_forecaster_predicts_from_new_data_too():
 
 
 def _state(values: dict, axis: TimeAxis, window=3, lam=1.0) -> Preprocessing:
-    from forecaster.preprocessing import SeriesState
+    from forecaster.runs.forecast_state import SeriesState
 
     series = [SeriesState(id=k, mean=0.0, scale=1.0, length=len(v), context_start=0,
                           context=np.asarray(v, float), lam=lam) for k, v in values.items()]

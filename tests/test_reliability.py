@@ -98,7 +98,7 @@ def test_an_interrupt_turned_into_another_error_is_reported_as_the_interrupt(
         monkeypatch, tmp_path, runner, kind, code, word):
     """The signal handler's raise can land inside library code that wraps it in an error of
     its own (seen once in CI as exit 1); the pending interrupt is what gets reported."""
-    from forecaster.runtime import interrupt, pending_interrupt
+    from forecaster.training.runtime import interrupt, pending_interrupt
 
     def body():
         interrupt(kind())
@@ -127,7 +127,7 @@ def test_a_swallowed_interrupt_still_stops_before_the_run_is_saved(monkeypatch, 
     from forecaster.config import load_config
     from forecaster.evaluation import gradients
     from forecaster.pipeline import train as pipeline
-    from forecaster.runtime import clear_interrupts, interrupt
+    from forecaster.training.runtime import clear_interrupts, interrupt
 
     real = gradients.gradient_norms
 
@@ -213,8 +213,7 @@ keras.Model(inputs, keras.layers.Dense({state['horizon']})(x)).save(r"{run / 'mo
 def _rehash(run: Path) -> None:
     """Record the current files' sha256 in run.json, as a careful tamperer would: the
     validation of each field must hold on its own."""
-    from forecaster import artifacts
-
+    from forecaster.runs import artifacts
     info = json.loads((run / "run.json").read_text())
     info["sha256"] = artifacts.integrity(run)
     (run / "run.json").write_text(json.dumps(info))
@@ -326,8 +325,8 @@ def test_nan_loss_is_a_training_error_not_a_saved_model():
     from forecaster.data import windowing as W
     from forecaster.errors import TrainingError
     from forecaster.models.rnn import build_model
-    from forecaster.runtime import configure_runtime
-    from forecaster.training import fit_model
+    from forecaster.training.runtime import configure_runtime
+    from forecaster.training.loops import fit_model
 
     configure_runtime(0, "cpu")
     values = np.arange(60, dtype=float)
@@ -577,8 +576,8 @@ def test_an_interrupt_landing_in_a_finalizer_is_quiet_and_still_stops():
     unraisable errors still reach the hook that was there before."""
     import sys
 
-    from forecaster.cli_options import _interruptible
-    from forecaster.runtime import interrupt
+    from forecaster.cli.signals import interruptible as _interruptible
+    from forecaster.training.runtime import interrupt
 
     class Dying:
         def __del__(self):

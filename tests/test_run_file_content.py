@@ -77,7 +77,7 @@ def test_a_tree_with_out_of_range_indices_is_refused_not_run(made, tmp_path):
 
 def test_an_estimator_of_another_kind_than_run_json_names_is_refused(made, tmp_path):
     from forecaster.pipeline.predict import load_baseline
-    from forecaster.run_record import RunRecord
+    from forecaster.runs.record import RunRecord
 
     runs = _forged(made, tmp_path, "ridge", lambda run: (run / "baseline.skops").write_bytes(
         _tree_pipeline(run, corrupt=False)))
@@ -115,7 +115,7 @@ def test_a_theta_alpha_out_of_range_says_so(made, tmp_path):
 def test_a_run_deploying_a_baseline_it_does_not_have_is_refused_by_every_route(
         made, tmp_path):
     pytest.importorskip("fastapi")
-    from forecaster.serve_runs import details
+    from forecaster.serve.run_cache import details
 
     runs = tmp_path / "nobaseline"
     run = copy_run(made["theta"], runs)
@@ -132,7 +132,7 @@ def test_the_server_cache_notices_a_changed_file(made, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
-    from forecaster.serve import create_app
+    from forecaster.serve.app import create_app
 
     runs = tmp_path / "edited"
     run = copy_run(made["theta"], runs)

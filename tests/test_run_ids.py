@@ -11,7 +11,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from forecaster import artifacts, run_ids
+from forecaster.runs import artifacts
+
+from forecaster.runs import ids as run_ids
 from forecaster.cli import forecast
 from forecaster.errors import ForecastError, RunNotFoundError
 
@@ -82,7 +84,7 @@ def test_compare_by_an_id_that_links_out_is_refused(linked):
 
 def test_the_known_runs_hint_lists_what_get_runs_lists(linked):
     pytest.importorskip("fastapi")
-    from forecaster.serve_runs import list_runs
+    from forecaster.serve.run_cache import list_runs
 
     (linked / "odd name").mkdir()  # not a run id: neither listed nor hinted
     (linked / "odd name" / "run.json").write_text("{}")
@@ -96,7 +98,7 @@ def test_the_known_runs_hint_lists_what_get_runs_lists(linked):
 
 def test_the_server_and_the_command_line_share_the_resolver(linked):
     pytest.importorskip("fastapi")
-    from forecaster.serve_runs import BadRunId, OutsideRunsDir, locate
+    from forecaster.serve.run_cache import BadRunId, OutsideRunsDir, locate
 
     assert OutsideRunsDir is run_ids.OutsideRunsDir
     with pytest.raises(OutsideRunsDir):

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster import artifacts
+from forecaster.runs import artifacts
 from forecaster.cli import forecast
 from forecaster.data.ingest import read_panel
 from forecaster.errors import ArtifactError, ConfigError

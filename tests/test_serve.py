@@ -30,11 +30,11 @@ with warnings.catch_warnings():  # starlette prefers httpx2; httpx still works
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from forecaster import artifacts  # noqa: E402
+from forecaster.runs import artifacts  # noqa: E402
 from forecaster.cli import forecast  # noqa: E402
 from forecaster.errors import RunNotFoundError  # noqa: E402
-from forecaster.serve import MAX_BODY_BYTES, MAX_HORIZON, create_app  # noqa: E402
-from forecaster.serve_runs import BadRunId, RunCache, locate  # noqa: E402
+from forecaster.serve.app import MAX_BODY_BYTES, MAX_HORIZON, create_app  # noqa: E402
+from forecaster.serve.run_cache import BadRunId, RunCache, locate  # noqa: E402
 from benchmarks.serve import serving  # noqa: E402
 from tests.conftest import DATA, FAST, forecast_exe  # noqa: E402
 
@@ -386,8 +386,7 @@ def test_a_bug_is_a_500_without_traceback(runs):
 
 # -- the command -----------------------------------------------------------------------------
 def test_serve_needs_the_extra_and_warns_off_loopback(runner, monkeypatch, tmp_path):
-    from forecaster import cli_serve
-
+    from forecaster.cli import serve as cli_serve
     assert cli_serve.is_loopback("127.0.0.1") and cli_serve.is_loopback("localhost")
     assert cli_serve.is_loopback("::1") and not cli_serve.is_loopback("0.0.0.0")
     assert not cli_serve.is_loopback("example.org")

@@ -20,9 +20,9 @@ uvicorn = pytest.importorskip("uvicorn")
 from click.testing import CliRunner  # noqa: E402
 
 from forecaster.cli import forecast  # noqa: E402
-from forecaster.cli_serve import bind, uvicorn_config  # noqa: E402
-from forecaster.serve import create_app  # noqa: E402
-from forecaster.serve_connections import Limits  # noqa: E402
+from forecaster.cli.serve import bind, uvicorn_config  # noqa: E402
+from forecaster.serve.app import create_app  # noqa: E402
+from forecaster.serve.connections import Limits  # noqa: E402
 
 WAIT = 30.0  # seconds a socket waits for the server: generous, never reached when it works
 TINY = 0.5  # the timeouts under test
@@ -183,7 +183,7 @@ def test_the_flags_reach_the_server(monkeypatch, tmp_path):
             sock.close()
 
     monkeypatch.setattr(uvicorn.Server, "run", fake_run)
-    monkeypatch.setattr("forecaster.cli_serve._start_runtime", lambda ctx, device: None)
+    monkeypatch.setattr("forecaster.cli.serve._start_runtime", lambda ctx, device: None)
     result = CliRunner().invoke(forecast, [
         "serve", "--runs-dir", str(tmp_path), "--port", "0", "--header-timeout", "3",
         "--body-timeout", "7", "--keep-alive-timeout", "2", "--max-connections", "50",

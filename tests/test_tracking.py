@@ -224,12 +224,12 @@ def test_a_logging_failure_after_the_work_warns_and_keeps_the_result(tmp_path, m
 
 
 def test_an_interrupt_while_logging_says_the_work_is_saved(tmp_path, monkeypatch):
-    import forecaster.tracking
+    import forecaster.runs.tracking
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(forecaster.tracking, "log_evaluate", interrupted)
+    monkeypatch.setattr(forecaster.runs.tracking, "log_evaluate", interrupted)
     out = tmp_path / "evaluation"
     result = _invoke(["evaluate", AIR, "--models", "naive", "--out", out, "--quiet",
                       "--mlflow", f"sqlite:///{tmp_path / 'ml.db'}"])
@@ -243,7 +243,7 @@ def test_commands_starting_at_once_on_a_new_store_all_log(store, tmp_path):
     """MLflow creates its tables on first use; three processes doing that at once must
     not trip over each other's migrations.  (They log the saved run from Python, its
     config read from config.toml: how a run whose logging failed is logged later.)"""
-    code = ("import sys; from forecaster import tracking; run, uri = sys.argv[1:]; "
+    code = ("import sys; from forecaster.runs import tracking; run, uri = sys.argv[1:]; "
             "print(tracking.log_train(uri, run, client=tracking.connect(uri)))")
     uri = f"sqlite:///{tmp_path / 'new.db'}"
     procs = [subprocess.Popen([sys.executable, "-c", code, str(store["run_dir"]), uri],
@@ -353,7 +353,7 @@ def test_api_evaluate_logs_what_forecast_evaluate_logs(tmp_path, monkeypatch):
 def test_api_logging_failure_warns_and_returns_the_result(tmp_path, monkeypatch):
     """As the command's warning and exit 0: the work is returned, the MLflow run FAILED."""
     from forecaster import evaluate
-    from forecaster.tracking import TrackingWarning
+    from forecaster.runs.tracking import TrackingWarning
 
     monkeypatch.chdir(tmp_path)
     uri, client = _blocked_store(tmp_path)
@@ -394,8 +394,7 @@ def test_databricks_is_accepted_without_a_live_connection(uri, monkeypatch):
     """Databricks' tracking URI (the workspace of the default or a named profile) is
     accepted as the docs and the error message say; no connection is tried up front (it
     needs the user's credentials, which a test has none of)."""
-    from forecaster import tracking
-
+    from forecaster.runs import tracking
     def no_call(*args, **kwargs):
         raise AssertionError("connected to Databricks up front")
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from forecaster.fit_loop import ema_momentum
-from forecaster.training import fit_model
+from forecaster.training.fit_common import ema_momentum
+from forecaster.training.loops import fit_model
 from tests.conftest import random_walk_windows
 
 
@@ -21,7 +21,7 @@ def test_average_is_refused_with_early_stopping():
 
 
 def test_patience_grows_with_the_best_epoch():
-    from forecaster.fit_loop import MIN_PATIENCE, patience_after
+    from forecaster.training.fit_common import MIN_PATIENCE, patience_after
 
     assert MIN_PATIENCE == 10
     assert [patience_after(b, 25) for b in (1, 9, 10, 17, 25, 80)] == [10, 10, 10, 17, 25, 25]
@@ -35,7 +35,7 @@ def test_early_stopping_waits_as_long_as_the_best_took(curve_best, stops_at):
     import keras
     import numpy as np
 
-    from forecaster.fit_loop import start_early_stopping
+    from forecaster.training.fit_common import start_early_stopping
 
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     stopper = start_early_stopping(model, 25)
@@ -65,7 +65,9 @@ def test_the_compiled_loop_takes_keras_fits_steps(loss, average, monkeypatch):
     with a short last batch (237 windows, batch 32: 8 batches)."""
     import numpy as np
 
-    from forecaster import runtime, training
+    from forecaster.training import runtime
+
+    from forecaster.training import loops as training
     from forecaster.data import windowing as W
     from forecaster.models.neural import _Tiled
     from forecaster.models.rnn import build_ensemble
@@ -98,7 +100,7 @@ def test_forward_calls_are_sized_to_the_activations():
     import numpy as np
 
     from forecaster.models.rnn import build_ensemble
-    from forecaster.training import predict_rows, rows_per_call
+    from forecaster.training.loops import predict_rows, rows_per_call
 
     def wide(T):
         return build_ensemble("tanh_cell", window=T, horizon=4, units=64, ensemble=10,

@@ -30,30 +30,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forecaster.errors import ConfigError
+from forecaster.config import CALENDARS, covariate_roles, holiday_calendar  # noqa: F401 (re-exported)
 
-CALENDARS = ("none", "auto")
-
-
-def _names(value, what: str) -> tuple[str, ...]:
-    """Column names from a list or a comma-separated string (empty entries dropped)."""
-    if value is None or value == "":
-        return ()
-    if isinstance(value, str):
-        items = value.split(",")
-    elif isinstance(value, (list, tuple)):
-        items = list(value)
-    else:
-        raise ConfigError(f"`{what}` must be a list of column names or a comma-separated "
-                          f"string. Got {value!r}.")
-    out = []
-    for item in items:
-        if not isinstance(item, str):
-            raise ConfigError(f"`{what}` must hold column names. Got {item!r}.")
-        name = item.strip()
-        if name and name not in out:
-            out.append(name)
-    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -72,24 +50,7 @@ class CovariateSpec:
            holidays=None) -> "CovariateSpec":
         """Validated: names as lists or comma-separated strings, no column in two roles, a
         known calendar mode and holiday country."""
-        past = _names(past, "past_covariates")
-        future = _names(future, "future_covariates")
-        static = _names(static, "static_covariates")
-        seen: dict[str, str] = {}
-        for role, names in (("past", past), ("future", future), ("static", static)):
-            for name in names:
-                if name in seen:
-                    raise ConfigError(f"column {name!r} is given two roles ({seen[name]} and "
-                                      f"{role} covariate); give it one.")
-                seen[name] = role
-        cal = str(calendar or "none").strip().lower()
-        if cal not in CALENDARS:
-            raise ConfigError(f"`calendar` must be one of {', '.join(CALENDARS)}. "
-                              f"Got {calendar!r}.")
-        country = str(holidays).strip() if holidays else None
-        if country:
-            holiday_calendar(country, [2000])  # raises a ConfigError for an unknown country
-        return cls(past, future, static, cal, country or None)
+        return cls(*covariate_roles(past, future, static, calendar, holidays))
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -244,24 +205,6 @@ def _cycle_position(index: pd.DatetimeIndex, cycle: str) -> np.ndarray:
     if cycle == "month_of_year":
         return (index.month - 1).to_numpy(np.float64)
     raise ValueError(f"unknown calendar cycle {cycle!r}")
-
-
-def holiday_calendar(country: str, years):
-    """The ``holidays`` package's calendar of ``country`` (``"US"``, or ``"US-DC"`` for a
-    subdivision) over ``years``; an unknown country is a :class:`ConfigError`."""
-    try:
-        import holidays
-    except ImportError:  # pragma: no cover - a declared dependency
-        raise ConfigError("--holidays needs the `holidays` package (pip install holidays).")
-    code, _, subdiv = str(country).partition("-")
-    try:
-        return holidays.country_holidays(code.upper(), subdiv=subdiv.upper() or None,
-                                          years=sorted({int(y) for y in years}))
-    except (NotImplementedError, KeyError, ValueError) as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise ConfigError(f"--holidays: {country!r} is not a country (or subdivision) the "
-                          f"`holidays` package knows ({detail}); use an ISO code such as US, "
-                          "DE, FR or US-DC.") from None
 
 
 def generated_names(spec: CovariateSpec, axis) -> tuple[str, ...]:

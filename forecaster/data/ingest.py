@@ -71,7 +71,6 @@ Repair policies
 
 from __future__ import annotations
 
-import hashlib
 
 from dataclasses import dataclass, replace
 
@@ -121,23 +120,9 @@ from forecaster.data.timestamps import (
 from forecaster.data.zones import align_zone
 from forecaster.errors import DataError
 
-__all__ = ["read_panel", "fingerprint", "FILLS", "AGGREGATES"]
+__all__ = ["read_panel", "FILLS", "AGGREGATES"]
 
 FILLS = READER_FILLS
-
-
-def fingerprint(path) -> dict:
-    """``{"path", "name", "sha256", "bytes"}`` of a file, hashed in 1 MiB chunks; of a
-    DataFrame: no path, and the sha256 of its values and index (pandas' row hashes)."""
-    if isinstance(path, pd.DataFrame):
-        rows = pd.util.hash_pandas_object(path, index=True).to_numpy()
-        return {"path": None, "name": FRAME_NAME, "sha256": hashlib.sha256(
-            rows.tobytes()).hexdigest(), "bytes": int(path.memory_usage(deep=True).sum())}
-    from forecaster.artifacts import file_sha256
-
-    p = _check_path(path)
-    return {"path": str(p.resolve()), "name": p.name, "sha256": file_sha256(p),
-            "bytes": p.stat().st_size}
 
 
 def read_panel(source, *, target=None, time_col=None, id_col=None, freq=None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bz2
 import csv
 import gzip
+import hashlib
 import io
 import lzma
 import re
@@ -409,3 +410,17 @@ def _frame_source(frame: pd.DataFrame, name: str, copy: bool) -> _Source:
 def _first_line(exc) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:200]
+
+
+def fingerprint(path) -> dict:
+    """``{"path", "name", "sha256", "bytes"}`` of a file, hashed in 1 MiB chunks; of a
+    DataFrame: no path, and the sha256 of its values and index (pandas' row hashes)."""
+    if isinstance(path, pd.DataFrame):
+        rows = pd.util.hash_pandas_object(path, index=True).to_numpy()
+        return {"path": None, "name": FRAME_NAME, "sha256": hashlib.sha256(
+            rows.tobytes()).hexdigest(), "bytes": int(path.memory_usage(deep=True).sum())}
+    from forecaster.storage.files import file_sha256
+
+    p = _check_path(path)
+    return {"path": str(p.resolve()), "name": p.name, "sha256": file_sha256(p),
+            "bytes": p.stat().st_size}

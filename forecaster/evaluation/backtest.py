@@ -195,7 +195,7 @@ class BacktestResult:
 
     def to_csv(self, path, axis=None) -> None:
         """Write ``backtest.csv`` (timestamps as ISO strings when ``axis`` is given)."""
-        from forecaster.artifacts import spreadsheet_safe
+        from forecaster.storage.files import spreadsheet_safe
 
         frame = self.frame.copy()
         if axis is not None:

@@ -103,7 +103,7 @@ def forecast_recursive(model, contexts: np.ndarray, *, window: int, model_horizo
     context and the model is applied again.  ``covariates`` (a
     :class:`~forecaster.data.features.CovariateContext`) adds the covariate channels.
     """
-    from forecaster.training import predict_rows
+    from forecaster.training.loops import predict_rows
 
     history = np.asarray(contexts, dtype=np.float64)
     out = []
@@ -252,7 +252,7 @@ class RNNForecaster(Forecaster):
         self.clipnorm, self.patience, self.validation = clipnorm, patience, validation
         self.max_windows, self.seed, self.season = max_windows, seed, season
         self.device, self.progress = device, progress
-        self.distribute = distribute  # none | mirrored | multi-worker (forecaster.distributed)
+        self.distribute = distribute  # none | mirrored | multi-worker (forecaster.training.distributed)
         self.domain = domain
         self.name = kind
 
@@ -303,10 +303,10 @@ class RNNForecaster(Forecaster):
         ``validation`` ``(x, y)``, or exactly ``epochs`` epochs when it is None, ending on
         the moving average of the weights (the final model should not hang on its last
         few batches).  Returns ``(model, members, fit_result)``."""
-        from forecaster.distributed import scope
+        from forecaster.training.distributed import scope
         from forecaster.models.rnn import build_ensemble
-        from forecaster.runtime import configure_runtime
-        from forecaster.training import fit_model
+        from forecaster.training.runtime import configure_runtime
+        from forecaster.training.loops import fit_model
 
         self.device_ = configure_runtime(self.seed, self.device)
         k = int(self.ensemble)

@@ -91,8 +91,7 @@ class EvaluationResult:
     def write(self, directory) -> dict[str, Path]:
         """Write ``metrics.json``, ``backtest.csv`` and ``folds.csv`` into ``directory``
         (created if needed), all three staged and moved in only once complete."""
-        from forecaster import artifacts
-
+        from forecaster.runs import artifacts
         directory = Path(directory)
         names = ("metrics.json", "backtest.csv", "folds.csv")
         with artifacts.staged_files(directory, owned=names) as stage:
@@ -222,7 +221,7 @@ def plan_evaluation(data, cfg, *, models=None, holdout: int | None = None,
     if cfg.training.distribute != "none":
         cfg = cfg.replace("training", distribute="none")  # evaluate trains in one process
     if "rnn" in names:
-        from forecaster.runtime import select_device
+        from forecaster.training.runtime import select_device
 
         select_device(cfg.training.device)  # `--device gpu` without one: fail before work
     panel = data if isinstance(data, Panel) else load_panel(data, cfg)

@@ -8,7 +8,6 @@ from forecaster.config import Config, DataConfig
 from forecaster.data.covariates import CovariateSpec
 from forecaster.data.ingest import read_panel
 from forecaster.data.panel import Panel
-from forecaster.data.windowing import scale_kind
 
 
 def load_panel(path, cfg: Config, *, covariates: bool = True) -> Panel:
@@ -70,29 +69,3 @@ def describe_season(season: int | None, origin: str) -> str:
     if not season or season == 1:
         return "none" + (" (given)" if origin == "given" else "")
     return f"{season} ({origin})"
-
-
-def describe_scaling(mode: str, ids, lams, named: int = 5) -> str:
-    """``auto: log for 90 series; Box-Cox (λ 0.05–0.95) for 80 series; standard for 33
-    series``, ``auto: Box-Cox λ 0.35 for passengers``, ``standard (every series)`` — the
-    scale of each series (its Box-Cox λ: 0 the log, 1 the standard scale), for summaries
-    and reports (series named when at most ``named`` share a kind of scale)."""
-    if mode != "auto":
-        return f"{mode} (every series)"
-    lams = [float(x) for x in lams]
-    parts = []
-    for kind, label in (("log", "log"), ("box-cox", "Box-Cox"), ("standard", "standard")):
-        chosen = [(str(i), x) for i, x in zip(ids, lams) if scale_kind(x) == kind]
-        if not chosen:
-            continue
-        power = kind == "box-cox"
-        if len(chosen) > named:
-            low, high = min(x for _, x in chosen), max(x for _, x in chosen)
-            span = f" (λ {low:g})" if low == high else f" (λ {low:g}–{high:g})"
-            parts.append(f"{label}{span if power else ''} for {len(chosen):,} series")
-        elif power:
-            parts.append("; ".join(f"Box-Cox λ {x:g} for {i}" for i, x in chosen))
-        else:
-            parts.append(f"{label} for " + ", ".join(i for i, _ in chosen))
-    return ("auto: " + "; ".join(parts)
-            + " (λ = 1 − how fast the spread grows with the level)")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from forecaster import artifacts
+from forecaster.runs import artifacts
 from forecaster.choices import FORECAST_FORMATS
 from forecaster.config import DataConfig, load_config
 from forecaster.data.ingest import read_panel
@@ -23,8 +23,8 @@ from forecaster.errors import ConfigError, DataError, ForecastError
 from forecaster.models.base import forecast_to_frame
 from forecaster.models.neural import forecast_values
 from forecaster.pipeline.inputs import repair_options, without_flag_hint
-from forecaster.preprocessing import Preprocessing
-from forecaster.run_record import RunRecord
+from forecaster.runs.forecast_state import Preprocessing
+from forecaster.runs.record import RunRecord
 
 FORMATS = FORECAST_FORMATS
 EXTENSIONS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
@@ -56,7 +56,7 @@ class Prediction:
 
 def predict(run, horizon: int, new_data=None, future=None) -> Prediction:
     """Forecast ``horizon`` steps from ``run`` (a run directory, or its
-    :class:`~forecaster.run_record.RunRecord`; checked before the model is loaded): from
+    :class:`~forecaster.runs.record.RunRecord`; checked before the model is loaded): from
     the end of its training data, or from the end of ``new_data`` (a path or a DataFrame,
     see :func:`read_new_data`) without retraining; the run is only read.  ``future`` (a
     path or a DataFrame) holds the future covariates over the horizon

@@ -21,12 +21,12 @@ from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from forecaster import artifacts
+from forecaster.runs import artifacts
 from forecaster.errors import ArtifactError, RunNotFoundError
 from forecaster.reports.view import (CAPTIONS, FIGURE_FILES, FORECAST_ROWS, covariates_view,
                                      evaluation_summary,
                                      forecast_table, leaderboard, rnn_model_name, summary)
-from forecaster.run_record import RunInfo, RunRecord
+from forecaster.runs.record import RunInfo, RunRecord
 
 __all__ = ["write_report", "FIGURE_FILES", "FORECAST_ROWS", "rnn_model_name"]
 
@@ -324,7 +324,7 @@ def _figures(inputs: _Inputs, out_dir: Path) -> list[dict]:
 
 def _render_into(inputs: _Inputs, out_dir: Path) -> Path:
     """Write the figures, the forecast.csv copy and ``report.html`` into ``out_dir``."""
-    from forecaster import __version__
+    from forecaster._version import __version__
     from forecaster.reports.figures import model_label
     from forecaster.reports.html import render_report
 

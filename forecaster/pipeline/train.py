@@ -15,7 +15,7 @@ Order of work (each step uses only what the step before produced):
 5. intervals, a forecast of the trained horizon, the gradient diagnostic;
 6. everything written to a temporary run directory that is renamed into place at the end.
 
-With ``[training] distribute`` (:mod:`forecaster.distributed`) every RNN fit — the
+With ``[training] distribute`` (:mod:`forecaster.training.distributed`) every RNN fit — the
 backtest's and the final one — is data-parallel.  Under ``multi-worker`` every worker runs
 this same pipeline on the same file in lockstep; only the chief runs the baselines and
 steps 5–6, the other workers stop after the final fit (``TrainResult.run_dir`` is None).
@@ -32,21 +32,23 @@ from pathlib import Path
 
 import pandas as pd
 
-import forecaster
-from forecaster import artifacts, distributed
-from forecaster.cluster import check as check_cluster
+from forecaster._version import __version__
+from forecaster.runs import artifacts
+from forecaster.training import distributed
+from forecaster.training.cluster import check as check_cluster
 from forecaster.config import Config, dump_toml
-from forecaster.data.ingest import fingerprint
+from forecaster.data.readers import fingerprint
 from forecaster.data.panel import Panel
 from forecaster.data.windowing import scale_kind
 from forecaster.errors import ConfigError, DataError
 from forecaster.evaluation.backtest import BacktestSpec
 from forecaster.pipeline.evaluate import WITHOUT
-from forecaster.pipeline.inputs import describe_scaling, load_panel, season_and_origin
+from forecaster.models.scales import describe_scaling
+from forecaster.pipeline.inputs import load_panel, season_and_origin
 from forecaster.models.neural import RNNForecaster, resolve_shape
 from forecaster.pipeline.predict import drop_unbounded
-from forecaster.preprocessing import Preprocessing
-from forecaster.runtime import backend_version, check_interrupt, import_backend, select_device
+from forecaster.runs.forecast_state import Preprocessing
+from forecaster.training.runtime import backend_version, check_interrupt, import_backend, select_device
 
 TRAIN_BASELINES = ["naive", "seasonal_naive", "drift", "mean", "theta", "ridge",
                    "hist_gradient_boosting"]
@@ -295,7 +297,7 @@ def _start_runtime(cfg: Config, cluster, log) -> int:
     mode = cfg.training.distribute
     if mode == "none":
         return 1
-    from forecaster.runtime import configure_runtime
+    from forecaster.training.runtime import configure_runtime
 
     configure_runtime(cfg.training.seed, cfg.training.device)
     if cluster is not None:
@@ -355,8 +357,8 @@ def _finish(run: FittedRun, levels) -> None:
 
 def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
     """Write ``run`` as the run directory ``runs_dir/run_id`` (staged, then renamed into
-    place and pointed at by ``latest``; see :func:`forecaster.artifacts.staging`).
-    ``source`` describes the data (:func:`~forecaster.data.ingest.fingerprint`)."""
+    place and pointed at by ``latest``; see :func:`forecaster.runs.artifacts.staging`).
+    ``source`` describes the data (:func:`~forecaster.data.readers.fingerprint`)."""
     cfg, panel, model, fit = run.cfg, run.panel, run.model, run.fit
     shape = model.shape_
     backend = _backend()
@@ -390,7 +392,7 @@ def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
         artifacts.write_json(out / "run.json", {
             "id": run_id,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "forecaster_version": forecaster.__version__,
+            "forecaster_version": __version__,
             "model": cfg.model.kind, "deployed": run.deployed_name,
             "selection": None if run.selection is None else run.selection.to_json(),
             "device": model.device_, "seed": cfg.training.seed,

@@ -254,8 +254,7 @@ def _row(trial) -> dict:
 def write_best(result: TuneResult, path: Path) -> Path:
     """``best.toml``: the whole resolved config of the best trial, which ``forecast train
     --config best.toml`` trains; written whole or not at all."""
-    from forecaster import artifacts
-
+    from forecaster.runs import artifacts
     path = Path(path)
     if path.exists() and (not path.is_file() or not path.read_bytes().startswith(HEADER)):
         raise ConfigError(f"{str(path)!r} exists and was not written by forecast tune; "
@@ -351,11 +350,26 @@ def write_trials(result: TuneResult, path: Path) -> Path:
     settings, error)."""
     import pandas as pd
 
-    from forecaster import artifacts
-
+    from forecaster.runs import artifacts
     frame = pd.DataFrame([{"trial": r["number"], "state": r["state"], result.metric: r["value"],
                            "folds": " ".join(f"{v:.6g}" for v in r["folds"]),
                            **{f"param_{k}": v for k, v in sorted(r["params"].items())},
                            "error": r["error"] or ""} for r in result.rows])
     artifacts.write_text_atomic(Path(path), frame.to_csv(index=False))
     return Path(path)
+
+
+def log_study(uri: str, data, result, *, best=None, client=None) -> str:
+    """:func:`~forecaster.runs.tracking.log_tune` with the study's files: ``best`` (the best.toml written, or None:
+    one is written for the log when the study has a best trial) and a trials.csv of this
+    study, both in a temporary folder; the parent's MLflow run id."""
+    import tempfile
+
+    from forecaster.runs.tracking import log_tune
+
+    with tempfile.TemporaryDirectory(prefix="forecast-tune-") as tmp:
+        if best is None and result.best is not None:
+            best = write_best(result, Path(tmp) / "best.toml")
+        trials = write_trials(result, Path(tmp) / "trials.csv")
+        files = (trials,) if best is None else (best, trials)
+        return log_tune(uri, data, result, files=files, client=client)

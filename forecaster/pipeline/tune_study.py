@@ -28,7 +28,7 @@ import numpy as np
 
 from forecaster.config import SETTINGS
 from forecaster.errors import ConfigError
-from forecaster.sqlite_files import check_sqlite_file, exclusive, lock_path
+from forecaster.storage.sqlite import check_sqlite_file, exclusive, lock_path
 
 #: Optuna's own tables: a database holding other tables but not these is someone else's
 OPTUNA_TABLES = {"studies", "trials", "version_info"}

@@ -2,7 +2,7 @@
 
 Every function takes plain data (dicts from the run's JSON files, frames from its CSVs)
 and returns the :class:`~matplotlib.figure.Figure`, or, given a ``path``, writes one PNG and
-returns its path (the report); :mod:`forecaster.plots` draws them from Python objects. Figures are drawn on a :class:`matplotlib.figure.Figure`
+returns its path (the report); :mod:`forecaster.reports.plots` draws them from Python objects. Figures are drawn on a :class:`matplotlib.figure.Figure`
 with the Agg canvas — pyplot is never imported, so no window can open and no global state is
 touched. Sizes are fixed (:data:`FIGSIZE`, :data:`PANEL_FIGSIZE` at :data:`DPI`) so the PNGs
 have predictable pixel sizes.

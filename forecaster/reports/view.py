@@ -1,6 +1,6 @@
 """What the report page shows, as plain data for its template: the summary tables, the
 leaderboard table, the forecast table, the figures' titles and captions.  Typed run
-records in (:mod:`forecaster.run_record`), dicts of strings out; the HTML is
+records in (:mod:`forecaster.runs.record`), dicts of strings out; the HTML is
 :mod:`forecaster.reports.html`'s, the drawing :mod:`forecaster.reports.figures`'.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from forecaster.choices import MODEL_KINDS
-from forecaster.run_record import RunInfo
+from forecaster.runs.record import RunInfo
 
 FORECAST_ROWS = 20
 
@@ -322,7 +322,7 @@ def _scaling_text(pre: dict) -> str | None:
     only describes, never refuses."""
     from forecaster.choices import SCALINGS
     from forecaster.data.windowing import lambda_of
-    from forecaster.pipeline.inputs import describe_scaling
+    from forecaster.models.scales import describe_scaling
 
     mode = pre.get("scaling")
     series = [s for s in pre.get("series") or [] if isinstance(s, dict)]

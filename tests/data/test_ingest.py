@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.data.ingest import fingerprint, read_panel
+from forecaster.data.ingest import read_panel
+from forecaster.data.readers import fingerprint
 from forecaster.data.panel import TimeAxis
 from forecaster.errors import DataError
 from panel_checks import check_guarantees

@@ -11,10 +11,8 @@ import holidays
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
 from forecaster import DataError
-from forecaster.cli import forecast
 from forecaster.data.covariates import CovariateSpec, generated_features, generated_names
 from forecaster.data.ingest import read_panel
 from forecaster.data.panel import TimeAxis

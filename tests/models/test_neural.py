@@ -114,8 +114,7 @@ def test_refit_trains_on_every_window_for_the_chosen_epochs(panel):
 
 
 def test_only_the_refit_averages_its_weights(panel, monkeypatch):
-    from forecaster import training
-
+    from forecaster.training import loops as training
     calls = []
     real = training.fit_model
     monkeypatch.setattr(training, "fit_model",

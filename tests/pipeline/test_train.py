@@ -93,7 +93,7 @@ def test_interval_bands_scale_with_their_series(tmp_path):
     # saved with the run, and a run written before (no interval_scale) keeps its meaning
     data = run.state.to_json()
     assert [s["interval_scale"] for s in data["series"]] == [bands["large"], bands["small"]]
-    from forecaster.preprocessing import Preprocessing
+    from forecaster.runs.forecast_state import Preprocessing
 
     old = Preprocessing.from_json({**data, "series": [
         {k: v for k, v in s.items() if k != "interval_scale"} for s in data["series"]]})

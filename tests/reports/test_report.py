@@ -20,7 +20,7 @@ import pytest
 from forecaster.data.panel import TimeAxis
 from forecaster.errors import ArtifactError, RunNotFoundError
 from forecaster.pipeline.report import FIGURE_FILES, rnn_model_name, write_report
-from forecaster.preprocessing import Preprocessing, SeriesState
+from forecaster.runs.forecast_state import Preprocessing, SeriesState
 from forecaster.reports import diagnostics as D, figures as F
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""``forecast serve``: the HTTP API of :mod:`forecaster.serve` on uvicorn (registered on
+"""``forecast serve``: the HTTP API of :mod:`forecaster.serve.app` on uvicorn (registered on
 the ``forecast`` group by :mod:`forecaster.cli`).
 
 FastAPI and uvicorn are the optional ``serve`` extra, imported inside the command, so the
@@ -6,7 +6,7 @@ rest of the command line works without them. The server listens on loopback unle
 ``--host`` says otherwise; it has no authentication of its own, which a warning repeats
 whenever it binds elsewhere. The socket is bound here (not by uvicorn) so that a port in
 use is a one-line error and ``--port 0`` picks a free port, printed on start. The
-deadline and connection-limit flags configure :mod:`forecaster.serve_connections`.
+deadline and connection-limit flags configure :mod:`forecaster.serve.connections`.
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ from pathlib import Path
 import click
 
 from forecaster import choices
-from forecaster.cli_options import _log, _prepare_runtime, common_options, state
-from forecaster.serve_runs import CACHE_SIZE
+from forecaster.cli.context import log, prepare_runtime, state
+from forecaster.cli.options import common_options
+from forecaster.serve.run_cache import CACHE_SIZE
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 MISSING_EXTRA = "forecast serve needs the serve extra: pip install 'forecaster[serve]'"
 SECONDS = click.FloatRange(min=0, min_open=True, max=3600)
 #: The defaults of the deadline and limit flags (the fields of
-#: forecaster.serve_connections.Limits).
+#: forecaster.serve.connections.Limits).
 DEFAULTS = {"header_timeout": 10.0, "body_timeout": 30.0, "keep_alive_timeout": 5.0,
             "max_connections": 256, "max_client_connections": 32}
 
@@ -111,8 +112,8 @@ def serve(ctx, runs_dir, host, port, cache_size, device, **limits):
         click.echo(f"warning: listening on {host}, beyond this machine: the API has no "
                    "authentication; put it behind a proxy that authenticates.", err=True)
     _start_runtime(ctx, device)
-    from forecaster.serve import create_app
-    from forecaster.serve_connections import Limits
+    from forecaster.serve.app import create_app
+    from forecaster.serve.connections import Limits
 
     sock = bind(host, port)
     app = create_app(Path(runs_dir), cache_size=cache_size)
@@ -124,10 +125,10 @@ def serve(ctx, runs_dir, host, port, cache_size, device, **limits):
     if quiet:
         click.echo(url)  # for scripts: the address, also with --port 0
     else:
-        _log(ctx, f"serving the runs in {runs_dir} at {url} (API docs: {url}/docs); "
+        log(ctx, f"serving the runs in {runs_dir} at {url} (API docs: {url}/docs); "
                   "Ctrl-C stops")
         if not Path(runs_dir).is_dir():
-            _log(ctx, f"note: {runs_dir} does not exist yet; the runs trained into it will "
+            log(ctx, f"note: {runs_dir} does not exist yet; the runs trained into it will "
                       "be served as they appear.")
     try:
         uvicorn.Server(config).run(sockets=[sock])
@@ -139,10 +140,10 @@ def serve(ctx, runs_dir, host, port, cache_size, device, **limits):
 
 def uvicorn_config(app, limits, quiet: bool = False):
     """uvicorn's configuration for ``app``: its HTTP/1.1 protocol guarded by ``limits``
-    (:mod:`forecaster.serve_connections`: deadlines, connection limits, JSON errors)."""
+    (:mod:`forecaster.serve.connections`: deadlines, connection limits, JSON errors)."""
     import uvicorn
 
-    from forecaster.serve_connections import MAX_HEADER_BYTES, guarded_protocol
+    from forecaster.serve.connections import MAX_HEADER_BYTES, guarded_protocol
 
     return uvicorn.Config(app, http=guarded_protocol(limits),
                           log_level="warning" if quiet else "info", access_log=not quiet,
@@ -158,7 +159,7 @@ def _start_runtime(ctx, device: str) -> None:
 
     if device == "cpu" and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
-    _prepare_runtime(ctx)
-    from forecaster.runtime import select_device
+    prepare_runtime(ctx)
+    from forecaster.training.runtime import select_device
 
     select_device(device)

@@ -32,7 +32,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from forecaster.errors import ConfigError, ForecastError
-from forecaster.sqlite_files import check_sqlite_file
+from forecaster.storage.sqlite import check_sqlite_file
 
 INSTALL_HINT = "--mlflow needs the mlflow extra: pip install 'forecaster[mlflow]'"
 #: MLflow's limits (mlflow.utils.validation): longer values are cut, longer keys hashed away
@@ -243,8 +243,7 @@ def _leaderboard(folder: Path) -> list:
     path = Path(folder) / "metrics.json"
     if not path.is_file():
         return []
-    from forecaster import artifacts
-
+    from forecaster.runs import artifacts
     rows = artifacts.read_json(path).get("leaderboard")
     return rows if isinstance(rows, list) else []
 
@@ -318,8 +317,7 @@ def log_train(uri: str, run_dir, cfg=None, *, data=None, report_dir=None,
     """Log a saved run of ``forecast train`` on ``data`` (default: the file data.json
     names) with its config ``cfg`` (default: the run's config.toml as written, so that a
     run whose logging failed, or an older one, can be logged later); the MLflow run id."""
-    from forecaster import artifacts
-
+    from forecaster.runs import artifacts
     run_dir = Path(run_dir)
     info = artifacts.read_json(run_dir / "run.json")
     if cfg is None:
@@ -351,7 +349,7 @@ def log_train(uri: str, run_dir, cfg=None, *, data=None, report_dir=None,
 def _run_config(run_dir: Path) -> dict:
     import tomllib
 
-    from forecaster import artifacts
+    from forecaster.runs import artifacts
     from forecaster.errors import ArtifactError
 
     path = run_dir / "config.toml"
@@ -368,8 +366,7 @@ def log_evaluate(uri: str, data, cfg, out_dir, *, report_dir=None, client=None,
     """Log a ``forecast evaluate`` written to ``out_dir`` (metrics.json, folds.csv,
     backtest.csv); the MLflow run id.  ``kept=False``: ``out_dir`` is a temporary folder
     (the Python API's), so no ``forecaster.evaluation`` path is recorded."""
-    from forecaster import artifacts
-
+    from forecaster.runs import artifacts
     out_dir = Path(out_dir)
     params = config_params(cfg)
     metrics_json = artifacts.read_json(out_dir / "metrics.json")
@@ -413,22 +410,6 @@ def log_tune(uri: str, data, result, *, files=(), client=None) -> str:
         return parent
 
     return _guard(uri, log)
-
-
-def log_study(uri: str, data, result, *, best=None, client=None) -> str:
-    """:func:`log_tune` with the study's files: ``best`` (the best.toml written, or None:
-    one is written for the log when the study has a best trial) and a trials.csv of this
-    study, both in a temporary folder; the parent's MLflow run id."""
-    import tempfile
-
-    from forecaster.pipeline.tune import write_best, write_trials
-
-    with tempfile.TemporaryDirectory(prefix="forecast-tune-") as tmp:
-        if best is None and result.best is not None:
-            best = write_best(result, Path(tmp) / "best.toml")
-        trials = write_trials(result, Path(tmp) / "trials.csv")
-        files = (trials,) if best is None else (best, trials)
-        return log_tune(uri, data, result, files=files, client=client)
 
 
 def _log_trial(client, experiment: str, result, row: dict, parent: str) -> None:

@@ -33,7 +33,7 @@ MAX_HEADER_BYTES = 64 * 1024
 @dataclass(frozen=True)
 class Limits:
     """The deadlines (seconds) and connection limits of ``forecast serve`` (its flags;
-    their defaults are :data:`forecaster.cli_serve.DEFAULTS`)."""
+    their defaults are :data:`forecaster.cli.serve.DEFAULTS`)."""
 
     header_timeout: float
     body_timeout: float

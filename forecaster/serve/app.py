@@ -9,14 +9,14 @@
 ``{id}`` is a run's name or ``latest`` (re-read on every request, so a run trained while
 the server runs is served at once). A forecast is what ``forecast predict`` writes, as
 JSON records with ISO timestamps: the run is loaded with :func:`forecaster.load` and
-forecast with :meth:`Forecaster.predict` (see :mod:`forecaster.serve_runs` for the
+forecast with :meth:`Forecaster.predict` (see :mod:`forecaster.serve.run_cache` for the
 cache and the path checks).
 
 Every error is ``{"detail": "<one line>"}`` with a 4xx status: 400 malformed body (not
 JSON, nested too deeply, not UTF-8) or run id, 403 a run leaving the runs folder, 404 unknown run, 409 a run that fails its checks,
 413 a body over :data:`MAX_BODY_BYTES`, 415 a body not sent as JSON, 422 a request the
 run cannot answer (horizon, levels, new data); the connection-level answers of
-:mod:`forecaster.serve_connections` (a bad ``Content-Length``, a request too slow, too
+:mod:`forecaster.serve.connections` (a bad ``Content-Length``, a request too slow, too
 many connections: 400, 408, 431, 503) have the same shape. A 500 means a bug: its answer names the
 exception, never a traceback (that goes to the server's log). The server has no
 authentication of its own.
@@ -34,10 +34,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
-from forecaster import __version__
+from forecaster._version import __version__
 from forecaster.errors import ArtifactError, DataError, ForecastError, RunNotFoundError
-from forecaster.pipeline.runs import model_name
-from forecaster.serve_runs import (CACHE_SIZE, BadRunId, OutsideRunsDir, RunCache, details,
+from forecaster.runs.listing import model_name
+from forecaster.serve.run_cache import (CACHE_SIZE, BadRunId, OutsideRunsDir, RunCache, details,
                                    list_runs, locate, one_line)
 
 #: The most steps one request may forecast (``forecast predict`` allows 10,000: a long

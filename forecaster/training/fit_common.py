@@ -1,5 +1,5 @@
-"""What every fit loop shares — :mod:`forecaster.training`'s single-process loops and
-:mod:`forecaster.distributed`'s data-parallel one: the point-wise loss, early stopping with
+"""What every fit loop shares — :mod:`forecaster.training.loops`'s single-process loops and
+:mod:`forecaster.training.distributed`'s data-parallel one: the point-wise loss, early stopping with
 its patience rule, the weight-average momentum, and the :class:`FitResult` they return
 (checked for divergence by :func:`fit_result`).
 """
@@ -102,7 +102,7 @@ def start_early_stopping(model, patience: int):
 def fit_result(loss, val_loss, *, seconds: float, learning_rate: float) -> FitResult:
     """The :class:`FitResult` of per-epoch losses, or the divergence error when a loss is
     NaN/infinite (or no epoch ran).  Shared by :func:`fit_model` and
-    :func:`forecaster.distributed.fit_distributed` so both fail the same way."""
+    :func:`forecaster.training.distributed.fit_distributed` so both fail the same way."""
     loss = [float(v) for v in loss]
     val = [float(v) for v in val_loss]
     bad = [i for i, v in enumerate(loss + val) if not math.isfinite(v)]

@@ -1,5 +1,5 @@
 """A saved run as typed objects, TensorFlow-free: ``run.json`` (:class:`RunInfo`),
-``preprocessing.json`` (:class:`~forecaster.preprocessing.Preprocessing`) and the optional
+``preprocessing.json`` (:class:`~forecaster.runs.forecast_state.Preprocessing`) and the optional
 ``metrics.json``, read and checked once in :meth:`RunRecord.load` — by ``forecast
 predict``, ``forecast report`` and :func:`forecaster.load` alike.
 
@@ -17,9 +17,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from forecaster import artifacts
+from forecaster.runs import artifacts
 from forecaster.errors import ArtifactError
-from forecaster.preprocessing import Preprocessing
+from forecaster.runs.forecast_state import Preprocessing
 
 #: version fields of run.json and how a report names them
 VERSIONS = (("forecaster", "forecaster_version"), ("TensorFlow", "tensorflow_version"),

@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from forecaster import artifacts
-from forecaster.run_ids import resolve_run
+from forecaster.runs import artifacts
+from forecaster.runs.ids import resolve_run
 from forecaster.errors import ForecastError
 
 RUN_NAME = re.compile(r"\d{8}-\d{6}(-|$)")
@@ -263,7 +263,7 @@ def _side_by_side(section: str, a: dict, b: dict) -> list:
 
 def compare_runs(runs_dir, a: str, b: str) -> Comparison:
     """Runs ``a`` and ``b`` (ids, ``latest`` or paths; resolved by
-    :func:`forecaster.run_ids.resolve_run`) side by side: a few run.json fields, the
+    :func:`forecaster.runs.ids.resolve_run`) side by side: a few run.json fields, the
     whole config, and every number of the backtest leaderboard."""
     dirs = [resolve_run(Path(runs_dir), run) for run in (a, b)]
     infos = [artifacts.read_json(d / "run.json") for d in dirs]

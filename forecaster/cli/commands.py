@@ -15,11 +15,13 @@ from pathlib import Path
 
 import click
 
-from forecaster import __version__, choices
-from forecaster.cli_options import (Terminated, _end_progress_line, _interruptible, _log,
-                                    _prepare_runtime, common_options, data_options,
-                                    log_tracking, model_options, open_tracking,
-                                    resolve_config, run_options, state, tracking_options)
+from forecaster import choices
+from forecaster._version import __version__
+from forecaster.cli.context import end_progress_line, log, prepare_runtime, state
+from forecaster.cli.mlflow import log_tracking, open_tracking, tracking_options
+from forecaster.cli.options import (common_options, data_options, model_options,
+                                    resolve_config, run_options)
+from forecaster.cli.signals import Terminated, interruptible
 from forecaster.errors import ForecastError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -92,7 +94,7 @@ def _epoch_progress(ctx, label):
 
     def progress(stage, epoch, epochs, loss, val_loss):
         if shared.get("progress_line") not in (None, stage):
-            _end_progress_line(ctx)  # keep the finished stage's last line
+            end_progress_line(ctx)  # keep the finished stage's last line
         shared["progress_line"] = stage
         val = "" if val_loss is None else f"  val {val_loss:.4g}"
         click.echo(f"\r{label} ({stage}): epoch {epoch}/{epochs}  loss {loss:.4g}{val}   ",
@@ -137,39 +139,38 @@ def train(ctx, data, horizon, origins, no_backtest, name, select, tune_trials, m
     seasonality, backtests the RNN against seasonal naive and other baselines, trains the
     final model on all the data and saves everything under runs/<id>/.
     """
-    _prepare_runtime(ctx, import_tf=False)
+    prepare_runtime(ctx, import_tf=False)
     extra = {"origins": origins, "select": select}
     if no_backtest:
         extra["backtest"] = False
     cfg = resolve_config(ctx, kw, horizon=horizon, extra_eval=extra)
     tracker = open_tracking(cfg)  # a bad --mlflow fails now, not after the training
     if make_report:  # fail before the training, not after it
-        from forecaster import artifacts
-
+        from forecaster.runs import artifacts
         artifacts.check_writable(Path(reports_dir), "the report")
     from forecaster.pipeline.train import train as run_train
 
     if tune_trials is not None:
         cfg = _tuned(ctx, data, cfg, tune_trials)
     progress = _epoch_progress(ctx, cfg.model.kind)
-    with _interruptible():
+    with interruptible():
         result = run_train(data, cfg, name=name, progress=progress,
-                           log=lambda m: _log(ctx, m))
-    _end_progress_line(ctx)
+                           log=lambda m: log(ctx, m))
+    end_progress_line(ctx)
     if result.run_dir is None:  # a non-chief multi-worker task: the chief saves the run
         click.echo(f"{result.worker}: trained in sync ({result.epochs_run} epochs, best "
                    f"{result.best_epoch}); the chief writes the run.")
         return
     for note in result.panel.notes:
-        _log(ctx, f"warning: {note}")
+        log(ctx, f"warning: {note}")
     for note in result.notes[len(result.panel.notes):]:
         if state(ctx)["verbose"] or note.startswith("no forecast was made"):
-            _log(ctx, f"note: {note}")
+            log(ctx, f"note: {note}")
     _print_train_summary(ctx, result)
     report_dir = Path(reports_dir) / result.run_dir.name if make_report else None
     if make_report:
         _write_report(ctx, result.run_dir, report_dir)
-    from forecaster.tracking import log_train
+    from forecaster.runs.tracking import log_train
 
     log_tracking(ctx, tracker, lambda client: log_train(
         cfg.tracking.mlflow_uri, result.run_dir, cfg, data=data, report_dir=report_dir,
@@ -178,14 +179,14 @@ def train(ctx, data, horizon, origins, no_backtest, name, select, tune_trials, m
 
 def _tuned(ctx, data, cfg, trials: int):
     """``cfg`` with the settings of the best trial of a search of ``trials`` trials."""
-    from forecaster.cli_tune import run_search
+    from forecaster.cli.tune import run_search
 
-    _prepare_runtime(ctx)
-    with _interruptible():
+    prepare_runtime(ctx)
+    with interruptible():
         found, best = run_search(ctx, data, cfg, trials=trials)
     if best is None:
         raise click.ClickException("--tune: no trial completed; nothing was trained.")
-    _log(ctx, f"tune: best trial {found.best['number']} ({found.metric} "
+    log(ctx, f"tune: best trial {found.best['number']} ({found.metric} "
               f"{found.best['value']:.4f}), saved as {best}; training it")
     return found.best_config
 
@@ -194,7 +195,7 @@ def _print_train_summary(ctx, r) -> None:
     if state(ctx)["quiet"]:
         click.echo(str(r.run_dir))
         return
-    from forecaster.cli_summary import train_summary
+    from forecaster.cli.summary import train_summary
 
     lines = train_summary(r)
     width = max(len(k) for k, _ in lines)
@@ -236,13 +237,12 @@ def predict(ctx, horizon, data, new_data, run_id, runs_dir, output, fmt, overwri
     if device == "cpu" and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
         # before TensorFlow starts: it then never initialises CUDA (JAX: see select_device)
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
-    _prepare_runtime(ctx)
-    from forecaster import artifacts
+    prepare_runtime(ctx)
     from forecaster.pipeline.predict import (format_frame, output_format,
                                              predict as run_predict, write_forecast)
-    from forecaster.run_ids import resolve_run
-    from forecaster.run_record import RunRecord
-    from forecaster.runtime import select_device
+    from forecaster.runs.ids import resolve_run
+    from forecaster.runs.record import RunRecord
+    from forecaster.training.runtime import select_device
 
     select_device(device)  # --device gpu without a GPU: a clear error
     run_dir = resolve_run(Path(runs_dir), run_id)
@@ -265,7 +265,7 @@ def predict(ctx, horizon, data, new_data, run_id, runs_dir, output, fmt, overwri
                                    "replace it or choose another --output.")
     pred = run_predict(record, int(horizon), new_data=new_data, future=future)
     for note in pred.notes:
-        _log(ctx, f"note: {note}")
+        log(ctx, f"note: {note}")
     written = write_forecast(pred, path, fmt)
     if not state(ctx)["quiet"]:
         import pandas as pd
@@ -276,7 +276,7 @@ def predict(ctx, horizon, data, new_data, run_id, runs_dir, output, fmt, overwri
         with pd.option_context("display.max_rows", 200, "display.width", 120,
                                "display.float_format", format_number):
             click.echo(table.to_string(index=False))
-        _log(ctx, f"{len(table)} forecasts from run {run_dir.name} written to {written}")
+        log(ctx, f"{len(table)} forecasts from run {run_dir.name} written to {written}")
     else:
         click.echo(str(written))
 
@@ -334,14 +334,14 @@ def _fold_bar(ctx, total: int):
 def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, make_report,
              reports_dir, **kw):
     """Compare the RNN with baselines on the same rolling-origin folds of DATA."""
-    _prepare_runtime(ctx)
+    prepare_runtime(ctx)
     cfg = resolve_config(ctx, kw, horizon=horizon, extra_eval={"folds": folds})
     if cfg.training.distribute != "none":
-        _log(ctx, f"note: `training.distribute = \"{cfg.training.distribute}\"` applies to "
+        log(ctx, f"note: `training.distribute = \"{cfg.training.distribute}\"` applies to "
                   "`forecast train` only; evaluate trains in one process.")
     import json
 
-    from forecaster import artifacts
+    from forecaster.runs import artifacts
     from forecaster.pipeline.evaluate import plan_evaluation
 
     tracker = open_tracking(cfg)  # a bad --mlflow fails before the backtest
@@ -357,24 +357,24 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
     plan = plan_evaluation(data, cfg, models=names, holdout=holdout, step=step)
     panel, spec = plan.panel, plan.spec
     for note in panel.notes:
-        _log(ctx, f"warning: {note}")
-    _log(ctx, f"evaluate: {plan.describe()}")
+        log(ctx, f"warning: {note}")
+    log(ctx, f"evaluate: {plan.describe()}")
     with _fold_bar(ctx, len(plan.models) * spec.folds) as (progress, epoch_progress):
         result = plan.run(progress=progress, epoch_progress=epoch_progress)
     for note in result.notes:
         if note not in panel.notes:
-            _log(ctx, f"note: {note}")
+            log(ctx, f"note: {note}")
     result.write(out)
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
         click.echo(result.format())
-        _log(ctx, f"{spec.folds} fold(s) × horizon {spec.horizon}, {len(panel)} series, "
+        log(ctx, f"{spec.folds} fold(s) × horizon {spec.horizon}, {len(panel)} series, "
                   f"{result.seconds:.1f} s; metrics.json, folds.csv and backtest.csv in {out}")
     report_dir = Path(reports_dir) / out.name if make_report else None
     if make_report:
         _write_report(ctx, out, report_dir)
-    from forecaster.tracking import log_evaluate
+    from forecaster.runs.tracking import log_evaluate
 
     log_tracking(ctx, tracker, lambda client: log_evaluate(
         cfg.tracking.mlflow_uri, data, cfg, out, report_dir=report_dir, client=client),
@@ -390,7 +390,7 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
 @click.pass_context
 def report(ctx, run_id, runs_dir, out_dir):
     """Write PNG figures and one self-contained report.html for a run."""
-    from forecaster.run_ids import resolve_run
+    from forecaster.runs.ids import resolve_run
 
     run_dir = resolve_run(Path(runs_dir), run_id)
     _write_report(ctx, run_dir, Path(out_dir) if out_dir else Path("reports") / run_dir.name)
@@ -418,12 +418,12 @@ def _write_report(ctx, run_dir: Path, out_dir: Path) -> None:
         click.echo(f"report: {path}")
 
 
-from forecaster.cli_tune import tune as _tune  # noqa: E402  (a command in its own module)
+from forecaster.cli.tune import tune as _tune  # noqa: E402  (a command in its own module)
 
 forecast.add_command(_tune)
-from forecaster.cli_serve import serve as _serve  # noqa: E402  (FastAPI: the serve extra)
+from forecaster.cli.serve import serve as _serve  # noqa: E402  (FastAPI: the serve extra)
 forecast.add_command(_serve)
-from forecaster.cli_runs import runs as _runs  # noqa: E402  (TensorFlow-free)
+from forecaster.cli.runs import runs as _runs  # noqa: E402  (TensorFlow-free)
 forecast.add_command(_runs)
 
 

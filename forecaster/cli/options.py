@@ -4,23 +4,11 @@ like config keys set those keys, over ``--profile``/``--quick`` and ``--config``
 
 from __future__ import annotations
 
-import signal
-import sys
-from contextlib import contextmanager
-
 import click
 
 from forecaster import choices
+from forecaster.cli.context import state
 from forecaster.config import PROFILES
-
-
-def state(ctx: click.Context) -> dict:
-    root = ctx.find_root()
-    root.ensure_object(dict)
-    root.obj.setdefault("quiet", False)
-    root.obj.setdefault("verbose", False)
-    root.obj.setdefault("debug", False)
-    return root.obj
 
 
 def _flag(name):
@@ -147,49 +135,6 @@ def run_options(f):
                         help="Run id under the runs directory, or a path to a run.")(f)
 
 
-def tracking_options(f):
-    """--mlflow URI: log the command to an MLflow tracking store (forecaster.tracking)."""
-    return click.option(
-        "--mlflow", "mlflow_uri", metavar="URI",
-        help="Log the parameters, the backtest leaderboard and the files to this MLflow "
-             "tracking store, e.g. sqlite:///mlflow.db (default: [tracking] mlflow_uri; "
-             "needs pip install 'forecaster[mlflow]').")(f)
-
-
-def open_tracking(cfg):
-    """:func:`forecaster.tracking.open_tracking` (shared with the Python API), imported
-    only when a command runs, so that ``forecast --help`` stays instant."""
-    from forecaster.tracking import open_tracking as opened
-
-    return opened(cfg)
-
-
-def log_tracking(ctx, client, log, kept: str) -> None:
-    """``log(client)`` (a :mod:`forecaster.tracking` function) after the work is saved. A
-    failure is a warning on stderr (even with --quiet) and the command still succeeds:
-    ``kept`` (the run, the evaluation) is written, and failing would only invite a rerun."""
-    if client is None:
-        return
-    try:
-        run_id = log(client)
-    except KeyboardInterrupt:  # not "nothing was saved": the work is
-        _end_progress_line(ctx)
-        click.echo(f"Error: interrupted while logging to MLflow; {kept} is saved all the "
-                   "same.", err=True)
-        ctx.exit(130)
-    except Exception as exc:
-        if state(ctx)["debug"]:
-            raise
-        _end_progress_line(ctx)
-        from forecaster.tracking import failure_message
-
-        click.echo(f"warning: {failure_message(exc, kept)}", err=True)
-        return
-    from forecaster.tracking import shown
-
-    _log(ctx, f"mlflow: logged run {run_id} to {shown(str(client.tracking_uri))}")
-
-
 def parse_levels(text):
     if text is None:
         return None
@@ -220,87 +165,3 @@ def resolve_config(ctx, kw: dict, horizon=None, extra_eval=None):
 
         click.echo("resolved config:\n" + dump_toml(cfg), err=True)
     return cfg
-
-
-# -- helpers every command shares ---------------------------------------------------------
-def _log(ctx, message: str) -> None:
-    if not state(ctx)["quiet"]:
-        _end_progress_line(ctx)
-        click.echo(message, err=True)
-
-
-def _end_progress_line(ctx) -> None:
-    """Finish a progress line rewritten in place (``\r``) before other output."""
-    if state(ctx).pop("progress_line", False):
-        click.echo("", err=True)
-
-
-def _prepare_runtime(ctx, import_tf: bool = True) -> None:
-    """Silence TensorFlow (and, unless ``import_tf`` is false, import it now; ``train``
-    imports it itself after reading the data, so the reader's peak memory and
-    TensorFlow's resident half-gigabyte do not add up)."""
-    from forecaster.runtime import check_backend, import_backend, quiet_tensorflow
-
-    quiet_tensorflow(debug=state(ctx)["debug"])
-    check_backend()  # KERAS_BACKEND: tensorflow (default) or jax
-    if import_tf:
-        import_backend()
-    if not state(ctx)["debug"]:
-        import warnings
-
-        warnings.filterwarnings("ignore")
-
-
-class Terminated(BaseException):
-    """Raised from the SIGTERM handler so that staged runs are cleaned up."""
-
-
-def _on_signal(signum, frame):
-    """SIGTERM → Terminated, SIGINT → KeyboardInterrupt, raised here and also handed to the
-    training loop (:func:`forecaster.runtime.interrupt`) in case this raise is swallowed."""
-    from forecaster.runtime import interrupt
-
-    exc = Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
-    interrupt(exc)
-    if frame is not None and frame.f_code.co_name.endswith("gc_callback"):
-        return  # Python would print this raise as "Exception ignored" and drop it
-    raise exc
-
-
-@contextmanager
-def _interruptible():
-    """SIGTERM and Ctrl-C stop the block with :class:`Terminated` / ``KeyboardInterrupt``.
-
-    The handler's raise can land anywhere, including inside library code that turns it
-    into an error of its own (TensorFlow tracing a function, a context manager's exit). An
-    exception that leaves the block while an interrupt is pending is therefore reported as
-    that interrupt, so the user sees "terminated" and exit 143 (or 130), not an unexpected
-    error.  Where Python cannot propagate the raise at all — a weakref callback or a
-    ``__del__`` (SQLAlchemy's registry during a search) — it would print "Exception ignored
-    in …" with a traceback: such interrupts are kept quiet and raised when the block ends
-    instead."""
-    from forecaster.runtime import clear_interrupts, pending_interrupt
-
-    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    previous_hook = sys.unraisablehook
-
-    def unraisable(info):
-        if not isinstance(info.exc_value, (Terminated, KeyboardInterrupt)):
-            previous_hook(info)
-
-    sys.unraisablehook = unraisable
-    try:
-        yield
-        pending = pending_interrupt()
-        if pending is not None:  # swallowed where it landed: it still stops the command
-            raise pending
-    except Exception as exc:
-        pending = pending_interrupt()
-        if pending is not None:
-            raise pending from exc
-        raise
-    finally:
-        sys.unraisablehook = previous_hook
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        clear_interrupts()

@@ -3,8 +3,8 @@
 GPU is asked for and missing), seeds and determinism, and the interrupts that signal
 handlers hand to the training loops (Ctrl-C and SIGTERM between steps).
 
-Nothing here trains: :mod:`forecaster.training` (one process) and
-:mod:`forecaster.distributed` (data-parallel) both depend on this module, never the other
+Nothing here trains: :mod:`forecaster.training.loops` (one process) and
+:mod:`forecaster.training.distributed` (data-parallel) both depend on this module, never the other
 way round.
 """
 

@@ -1,7 +1,7 @@
 """The runs behind ``forecast serve``: finding one safely, describing it, and keeping the
 loaded ones in a bounded cache.
 
-Nothing here knows HTTP (:mod:`forecaster.serve` maps the errors to status codes) or
+Nothing here knows HTTP (:mod:`forecaster.serve.app` maps the errors to status codes) or
 loads a network itself: a run is loaded with :func:`forecaster.load` and forecast with
 :meth:`Forecaster.predict`, exactly as a notebook would, so the server answers what
 ``forecast predict`` writes whatever model a run deploys.
@@ -9,7 +9,7 @@ loads a network itself: a run is loaded with :func:`forecaster.load` and forecas
 Safety: a run id from a request is a single file-name component (no ``/``, no leading
 dot) or ``latest``, re-read on every request so that a new run is served without a
 restart; the run's real path (symbolic links followed) must lie inside the runs
-directory. Ids are resolved and runs listed by :mod:`forecaster.run_ids`, as on the
+directory. Ids are resolved and runs listed by :mod:`forecaster.runs.ids`, as on the
 command line (one resolver, one listing for both). A cached model is keyed by its run's real path *and* the size, times and inode
 of every file a forecast reads (:func:`fingerprint`), so a run replaced or edited under
 the same name is checked and loaded again; both routes check a run by :func:`verify`.
@@ -24,11 +24,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from forecaster import artifacts
-from forecaster.run_ids import (BadRunId, OutsideRunsDir,  # noqa: F401 (serve.py's statuses)
+from forecaster.runs import artifacts
+from forecaster.runs.ids import (BadRunId, OutsideRunsDir,  # noqa: F401 (serve.py's statuses)
                                  resolve_run, run_ids)
 from forecaster.errors import ForecastError
-from forecaster.pipeline.runs import deployed_mase, model_name
+from forecaster.runs.listing import deployed_mase, model_name
 
 #: Loaded runs kept in memory by default (least recently used dropped first).
 CACHE_SIZE = 4
@@ -43,7 +43,7 @@ def one_line(exc: BaseException) -> str:
 
 def locate(runs_dir, run_id: str) -> Path:
     """The directory of run ``run_id`` (a run's name or ``latest``, never a path) in
-    ``runs_dir``, by :func:`forecaster.run_ids.resolve_run`, the command line's own
+    ``runs_dir``, by :func:`forecaster.runs.ids.resolve_run`, the command line's own
     resolver: :class:`BadRunId`, :class:`RunNotFoundError` or :class:`OutsideRunsDir`
     otherwise."""
     if not isinstance(run_id, str):
@@ -74,7 +74,7 @@ def _backtest(raw: dict, metrics: dict | None) -> dict | None:
 def summary(run_dir: Path) -> dict:
     """One run as ``GET /runs`` lists it: id, created, data, the model it forecasts with
     (the deployed baseline, else the RNN's kind), backtest MASE."""
-    from forecaster.run_record import RunInfo  # numpy and pandas: not for `forecast --help`
+    from forecaster.runs.record import RunInfo  # numpy and pandas: not for `forecast --help`
 
     run_dir = Path(run_dir)
     info = RunInfo.from_json(artifacts.read_json(run_dir / "run.json"),
@@ -134,7 +134,7 @@ class LoadedRun:
     """A run loaded for forecasting: its checked records and its :class:`Forecaster`."""
 
     run_dir: Path
-    record: object  # forecaster.run_record.RunRecord
+    record: object  # forecaster.runs.record.RunRecord
     model: object  # forecaster.api.Forecaster
 
 
@@ -153,11 +153,11 @@ RUN_FILES = ("run.json", "preprocessing.json", "model.keras", "config.toml",
 def verify(run_dir: Path):
     """The one check of a run that both ``GET /runs/{id}`` and ``POST
     /runs/{id}/forecast`` pass, so the two agree: its records
-    (:meth:`~forecaster.run_record.RunRecord.load`: every hashed file unchanged, the
+    (:meth:`~forecaster.runs.record.RunRecord.load`: every hashed file unchanged, the
     deployed model's files present) and a deployed baseline's content
     (:func:`~forecaster.pipeline.predict.load_baseline`, which checks every array before
-    anything runs); returns the :class:`~forecaster.run_record.RunRecord`."""
-    from forecaster.run_record import RunRecord
+    anything runs); returns the :class:`~forecaster.runs.record.RunRecord`."""
+    from forecaster.runs.record import RunRecord
 
     record = RunRecord.load(run_dir)
     if not record.info.network_deployed:

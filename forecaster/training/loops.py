@@ -1,6 +1,6 @@
-"""The single-process fit loops (the runtime they need is :mod:`forecaster.runtime`, what
-they share with the data-parallel loop of :mod:`forecaster.distributed` is
-:mod:`forecaster.fit_loop`).
+"""The single-process fit loops (the runtime they need is :mod:`forecaster.training.runtime`, what
+they share with the data-parallel loop of :mod:`forecaster.training.distributed` is
+:mod:`forecaster.training.fit_common`).
 
 Adam with gradient clipping (Keras ``clipnorm``: each gradient to norm <= 1), early
 stopping on the time-ordered validation tail (:func:`early_stopping`, best weights
@@ -17,9 +17,9 @@ import time
 
 import numpy as np
 
-from forecaster.fit_loop import (FitResult, early_stopping, ema_momentum, fit_result,
+from forecaster.training.fit_common import (FitResult, early_stopping, ema_momentum, fit_result,
                                  pointwise_loss, start_early_stopping)
-from forecaster.runtime import check_interrupt
+from forecaster.training.runtime import check_interrupt
 
 STEPS_PER_EXECUTION = 16
 
@@ -64,7 +64,7 @@ def fit_model(model, sampler, validation, *, epochs: int, learning_rate: float,
     ``progress(epoch, epochs, loss, val_loss)`` is called after each epoch when given.
     Under TensorFlow :func:`_fit_tensorflow` runs its own compiled loop; under JAX Keras's
     jitted ``model.fit`` trains.  With a ``tf.distribute`` ``strategy`` (the model built
-    in its scope) :func:`forecaster.distributed.fit_distributed` trains instead, with the
+    in its scope) :func:`forecaster.training.distributed.fit_distributed` trains instead, with the
     same rules.
     """
     if average and validation is not None:  # early stopping would restore raw weights
@@ -72,7 +72,7 @@ def fit_model(model, sampler, validation, *, epochs: int, learning_rate: float,
     kw = dict(epochs=epochs, learning_rate=learning_rate, clipnorm=clipnorm,
               patience=patience, progress=progress, loss=loss, average=average)
     if strategy is not None:
-        from forecaster.distributed import fit_distributed
+        from forecaster.training.distributed import fit_distributed
 
         return fit_distributed(strategy, model, sampler, validation, **kw)
     import keras

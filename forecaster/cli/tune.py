@@ -10,9 +10,10 @@ from pathlib import Path
 import click
 
 from forecaster import choices
-from forecaster.cli_options import (_interruptible, _log, _prepare_runtime, common_options,
-                                    data_options, log_tracking, model_options, open_tracking,
-                                    resolve_config, state, tracking_options)
+from forecaster.cli.context import log, prepare_runtime, state
+from forecaster.cli.mlflow import log_tracking, open_tracking, tracking_options
+from forecaster.cli.options import common_options, data_options, model_options, resolve_config
+from forecaster.cli.signals import interruptible
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -63,10 +64,10 @@ def tune(ctx, data, trials, timeout, metric, storage, study_name, space_path, ho
       forecast tune data.csv --trials 40              search, then
       forecast train data.csv --config runs/tune/data/best.toml
     """
-    _prepare_runtime(ctx)
+    prepare_runtime(ctx)
     cfg = resolve_config(ctx, kw, horizon=horizon)
     tracker = open_tracking(cfg)  # a bad --mlflow fails before the first trial
-    with _interruptible():
+    with interruptible():
         result, best = run_search(ctx, data, cfg, trials=trials, timeout=timeout,
                                   metric=metric, storage=storage, study_name=study_name,
                                   space_path=space_path, holdout=holdout, folds=folds,
@@ -83,7 +84,7 @@ def tune(ctx, data, trials, timeout, metric, storage, study_name, space_path, ho
 def _log_tune(client, uri, data, result, best):
     """The study to MLflow with best.toml and a trials.csv of its own (the one beside
     best.toml may not be this study's when --out points elsewhere)."""
-    from forecaster.tracking import log_study
+    from forecaster.pipeline.tune import log_study
 
     return log_study(uri, data, result, best=best, client=client)
 
@@ -92,8 +93,8 @@ def run_search(ctx, data, cfg, *, trials, timeout=None, metric="mase", storage=N
                study_name=None, space_path=None, holdout=None, folds=None, out_path=None):
     """Plan, search and write best.toml (and trials.csv); ``(result, best.toml path or
     None)``.  Shared by ``forecast tune`` and ``forecast train --tune N``."""
-    from forecaster import artifacts
-    from forecaster.folders import writing_into
+    from forecaster.runs import artifacts
+    from forecaster.storage.folders import writing_into
     from forecaster.pipeline.tune import (default_storage, plan_tune, tune as run_tune,
                                           write_best, write_trials)
 
@@ -108,8 +109,8 @@ def run_search(ctx, data, cfg, *, trials, timeout=None, metric="mase", storage=N
     plan = plan_tune(data, cfg, space_path=space_path, holdout=holdout, folds=folds,
                      metric=metric)
     for note in plan.panel.notes:
-        _log(ctx, f"warning: {note}")
-    _log(ctx, f"tune: {plan.describe()}")
+        log(ctx, f"warning: {note}")
+    log(ctx, f"tune: {plan.describe()}")
     started = time.perf_counter()
 
     def progress(row, done, total):
@@ -123,7 +124,7 @@ def run_search(ctx, data, cfg, *, trials, timeout=None, metric="mase", storage=N
             what = f"failed: {row.get('error') or 'see --debug'}"
         params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                            for k, v in sorted(row["params"].items()))
-        _log(ctx, f"trial {row['number']} ({done}/{total} finished, {took:.0f} s): {what}"
+        log(ctx, f"trial {row['number']} ({done}/{total} finished, {took:.0f} s): {what}"
                   + (f" — {params}" if params else ""))
 
     result = run_tune(plan, trials=trials, timeout=timeout,

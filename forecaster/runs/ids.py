@@ -15,7 +15,7 @@ import re
 import stat
 from pathlib import Path
 
-from forecaster.artifacts import LATEST, LIMITS, REQUIRED
+from forecaster.runs.artifacts import LATEST, LIMITS, REQUIRED
 from forecaster.errors import ArtifactError, RunNotFoundError
 
 #: A run id: a run directory's name, one path component, not hidden.

@@ -2,17 +2,17 @@
 
 Three modes, named by ``[training] distribute``:
 
-* ``none`` — the single-process Keras ``fit`` of :mod:`forecaster.training`;
+* ``none`` — the single-process Keras ``fit`` of :mod:`forecaster.training.loops`;
 * ``mirrored`` — :class:`tf.distribute.MirroredStrategy` over this machine's GPUs (one
   replica on the CPU when there is no GPU, or with ``--device cpu``);
 * ``multi-worker`` — :class:`tf.distribute.MultiWorkerMirroredStrategy` across processes
   and machines, configured by the standard ``TF_CONFIG`` environment variable
-  (:func:`forecaster.cluster.parse_tf_config`; as Kubernetes TFJob and Vertex AI set it).
+  (:func:`forecaster.training.cluster.parse_tf_config`; as Kubernetes TFJob and Vertex AI set it).
 
 What is shared with the single-process path: the model builder, the window sets (scaled on
 the training part only), the :class:`~forecaster.data.windowing.WindowSampler`, Adam with
-the same clipping, the same early stopping (:func:`forecaster.fit_loop.early_stopping`:
-patience on the validation loss, best weights restored) and the same divergence error (:func:`forecaster.fit_loop.fit_result`).
+the same clipping, the same early stopping (:func:`forecaster.training.fit_common.early_stopping`:
+patience on the validation loss, best weights restored) and the same divergence error (:func:`forecaster.training.fit_common.fit_result`).
 
 What differs: Keras 3's ``model.fit`` fails under ``MultiWorkerMirroredStrategy``
 ("unsupported type PerReplica", keras-team/keras#20585), so :func:`fit_distributed` runs a
@@ -40,7 +40,7 @@ import time
 
 import numpy as np
 
-from forecaster.cluster import check, cluster_from_env
+from forecaster.training.cluster import check, cluster_from_env
 from forecaster.errors import ConfigError
 
 VALIDATION_BATCH = 512  # validation windows per replica and step
@@ -74,7 +74,7 @@ def get_strategy(mode: str, device: str = "auto"):
         return None
     if mode in _STRATEGIES:
         return _STRATEGIES[mode]
-    from forecaster.runtime import import_tensorflow
+    from forecaster.training.runtime import import_tensorflow
 
     tf = import_tensorflow()
     if mode == "mirrored":
@@ -146,10 +146,10 @@ def series_of(windows) -> np.ndarray:
 
 
 def subset(windows, keep: np.ndarray):
-    """The windows of ``windows`` where ``keep`` is true (shares the scaled data)."""
-    from forecaster.data.windowing import WindowSet
-
-    return WindowSet(windows.flat, windows.offsets, windows.positions[keep], windows.window,
+    """The windows of ``windows`` (a :class:`~forecaster.data.windowing.WindowSet`) where
+    ``keep`` is true, sharing the scaled data; built by the set's own class, as the runtime
+    layer knows windows only by what they hold."""
+    return type(windows)(windows.flat, windows.offsets, windows.positions[keep], windows.window,
                      windows.horizon, windows.level, windows.features, windows.layout)
 
 
@@ -179,7 +179,7 @@ def _padded(batch, size: int, shape: tuple, horizon: int):
 def fit_distributed(strategy, model, sampler, validation, *, epochs: int,
                     learning_rate: float, clipnorm: float, patience: int, progress=None,
                     loss: str = "mse", average: bool = False):
-    """:func:`~forecaster.training.fit_model` for a model built in ``strategy.scope()``.
+    """:func:`~forecaster.training.loops.fit_model` for a model built in ``strategy.scope()``.
 
     ``sampler`` is the single-process :class:`~forecaster.data.windowing.WindowSampler`;
     its windows are sharded by series (:func:`shard_series`) and each replica samples its
@@ -188,11 +188,11 @@ def fit_distributed(strategy, model, sampler, validation, *, epochs: int,
     row blocks, one per replica, and its loss all-reduced (None: exactly ``epochs`` epochs,
     no early stopping).  ``loss`` is ``mse``, ``mae`` or ``huber`` (delta 1, as Keras's);
     ``average`` ends on the weights' moving average, as in ``fit_model``.  Returns the same
-    :class:`~forecaster.training.FitResult` and raises the same divergence error.
+    :class:`~forecaster.training.loops.FitResult` and raises the same divergence error.
     """
     import keras
 
-    from forecaster.fit_loop import ema_momentum, fit_result
+    from forecaster.training.fit_common import ema_momentum, fit_result
 
     R = strategy.num_replicas_in_sync
     feed = _Feed(strategy, sampler, validation)
@@ -218,8 +218,6 @@ class _Feed:
     the validation rows in contiguous blocks, as per-replica values of ``strategy``."""
 
     def __init__(self, strategy, sampler, validation):
-        from forecaster.data.windowing import WindowSampler
-
         self.strategy, R = strategy, strategy.num_replicas_in_sync
         self.tile = getattr(sampler, "k", 1)  # ensemble members: targets once per member
         sampler = getattr(sampler, "sampler", sampler)
@@ -245,7 +243,7 @@ class _Feed:
         self.samplers: dict = {}
 
         def make(r):
-            return sampler if R == 1 else WindowSampler(
+            return sampler if R == 1 else type(sampler)(
                 shards[r], self.B, shuffle=sampler.shuffle, seed=sampler.seed + r,
                 max_windows=cap)
         self._make = make
@@ -285,7 +283,7 @@ def _distributed_steps(strategy, model, optimizer, loss: str, clipnorm: float, R
     the summed loss and window count of all replicas."""
     import tensorflow as tf
 
-    from forecaster.fit_loop import pointwise_loss
+    from forecaster.training.fit_common import pointwise_loss
 
     SUM = tf.distribute.ReduceOp.SUM
     variables = model.trainable_variables
@@ -330,8 +328,8 @@ def _run_epochs(model, feed: _Feed, train_step, val_step, *, epochs: int, patien
     every worker); ``(losses, val_losses)``."""
     import tensorflow as tf
 
-    from forecaster.fit_loop import start_early_stopping
-    from forecaster.runtime import check_interrupt
+    from forecaster.training.fit_common import start_early_stopping
+    from forecaster.training.runtime import check_interrupt
 
     stopper = start_early_stopping(model, patience)
     losses, val_loss = [], []
@@ -413,7 +411,7 @@ def _write_digest(model, result, history: bool = True) -> None:
     if not history and os.path.exists(path):
         with open(path, encoding="utf-8") as fh:
             entry = {k: v for k, v in json.load(fh).items() if k != "digest"}
-    from forecaster.artifacts import write_text_atomic
+    from forecaster.storage.files import write_text_atomic
 
     write_text_atomic(path, json.dumps({"digest": weights_digest(model.get_weights()),
                                         **entry}))

@@ -1,4 +1,4 @@
-"""``forecast runs``: the command line of :mod:`forecaster.pipeline.runs` (registered on
+"""``forecast runs``: the command line of :mod:`forecaster.runs.listing` (registered on
 the ``forecast`` group by :mod:`forecaster.cli`).  Reads JSON and TOML only: no
 TensorFlow, so it answers at once."""
 
@@ -8,7 +8,7 @@ import json
 
 import click
 
-from forecaster.cli_options import common_options
+from forecaster.cli.options import common_options
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -29,7 +29,7 @@ def runs(runs_dir, compare, fmt):
       forecast runs                               every run in runs/
       forecast runs --compare latest 20260101-120000-sales-tanh_cell
     """
-    from forecaster.pipeline.runs import compare_runs, format_runs, list_runs
+    from forecaster.runs.listing import compare_runs, format_runs, list_runs
 
     if compare:
         if "" in compare:

@@ -1,0 +1,44 @@
+"""The command line's context object (``ctx.obj``: --quiet/--verbose/--debug and the
+progress line being rewritten), and what every command does with it: log a line, end a
+progress line, prepare the runtime."""
+
+from __future__ import annotations
+
+import click
+
+
+def state(ctx: click.Context) -> dict:
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    root.obj.setdefault("quiet", False)
+    root.obj.setdefault("verbose", False)
+    root.obj.setdefault("debug", False)
+    return root.obj
+
+
+def log(ctx, message: str) -> None:
+    if not state(ctx)["quiet"]:
+        end_progress_line(ctx)
+        click.echo(message, err=True)
+
+
+def end_progress_line(ctx) -> None:
+    """Finish a progress line rewritten in place (``\r``) before other output."""
+    if state(ctx).pop("progress_line", False):
+        click.echo("", err=True)
+
+
+def prepare_runtime(ctx, import_tf: bool = True) -> None:
+    """Silence TensorFlow (and, unless ``import_tf`` is false, import it now; ``train``
+    imports it itself after reading the data, so the reader's peak memory and
+    TensorFlow's resident half-gigabyte do not add up)."""
+    from forecaster.training.runtime import check_backend, import_backend, quiet_tensorflow
+
+    quiet_tensorflow(debug=state(ctx)["debug"])
+    check_backend()  # KERAS_BACKEND: tensorflow (default) or jax
+    if import_tf:
+        import_backend()
+    if not state(ctx)["debug"]:
+        import warnings
+
+        warnings.filterwarnings("ignore")

@@ -1,0 +1,1 @@
+"""`forecast serve`: the HTTP app over saved runs and the cache of loaded runs."""

@@ -1,0 +1,1 @@
+"""How a network is fitted: the fit loops, data-parallel training, the cluster and the runtime."""
