@@ -22,10 +22,10 @@ HINT = "{hint}"
 class Hint:
     """The fix of a message, said by each face: ``flag`` on the command line (e.g.
     ``"; pass --target NAME."``), ``kwarg`` in the Python API (``"; pass target='NAME'."``).
-    ``option`` names the option it suggests, for a caller that knows a better fix (a
-    ``--future`` file cannot be repaired by ``--fill``)."""
+    ``kind`` says what the fix does (``"fill"``, ``"resample"``, ``"target"``, …), for a
+    caller that knows a better one (a ``--future`` file cannot be repaired by ``--fill``)."""
 
-    option: str
+    kind: str
     flag: str
     kwarg: str
 
