@@ -28,7 +28,8 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    """``exc`` on one line, its hint naming command-line flags."""
+    text = " ".join((exc.render("cli") if isinstance(exc, ForecastError) else str(exc)).split())
     return text or type(exc).__name__
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.data.conventions import _NULL_TOKENS, ID_NAMES, TIME_NAMES
-from forecaster.errors import DataError
+from forecaster.errors import HINT, DataError, Hint
 
 _BLOCK = 1 << 16     # rows per block of a scan: its temporaries stay in cache
 
@@ -72,15 +72,24 @@ class _Columns:
     roles: dict = field(default_factory=dict)  # covariate column -> past | future | static
 
 
-def _resolve(df, name, what, flag, src):
+class ColumnNotFound(DataError):
+    """An option names a column the data lack (a caller reading with a run's columns says
+    which it needs instead of the option's hint)."""
+
+
+def _resolve(df, name, what, src):
+    """The column of ``df`` that option ``what`` (``target``, ``id_col``, …) names:
+    exactly, else the one equal up to case and spaces."""
     cols = list(df.columns)
     if name in cols:
         return name
     folded = [c for c in cols if str(c).strip().lower() == str(name).strip().lower()]
     if len(folded) == 1:
         return folded[0]
-    raise DataError(f"`{what}` must name a column of '{src.name}'. Got {name!r}; the columns "
-                    f"are: {', '.join(repr(c) for c in cols)} (use {flag}).")
+    flag = "--" + what.replace("_", "-")
+    raise ColumnNotFound(f"`{what}` must name a column of '{src.name}'. Got {name!r}; the "
+                         f"columns are: {', '.join(repr(c) for c in cols)}{HINT}.",
+                         hint=Hint(what, f" (use {flag})", f" (use {what}=)"))
 
 
 def _pick_columns(df, src, *, target, time_col, id_col, covariates=None) -> _Columns:
@@ -90,7 +99,7 @@ def _pick_columns(df, src, *, target, time_col, id_col, covariates=None) -> _Col
         low.setdefault(str(c).strip().lower(), c)
 
     if id_col is not None:
-        idc = _resolve(df, id_col, "id_col", "--id-col", src)
+        idc = _resolve(df, id_col, "id_col", src)
     else:
         idc = next((low[k] for k in ID_NAMES if k in low), None)
         head = df[idc].iloc[:1000] if idc is not None else None
@@ -105,7 +114,7 @@ def _pick_columns(df, src, *, target, time_col, id_col, covariates=None) -> _Col
 
     kind = None
     if time_col is not None:
-        tc = _resolve(df, time_col, "time_col", "--time-col", src)
+        tc = _resolve(df, time_col, "time_col", src)
     else:
         tc = next((low[k] for k in TIME_NAMES if k in low and low[k] != idc), None)
         if tc is None:
@@ -117,7 +126,8 @@ def _pick_columns(df, src, *, target, time_col, id_col, covariates=None) -> _Col
                 tc, kind = first, "integer"
         if tc is None:
             raise DataError(f"no time column found in '{src.name}' (columns: "
-                            f"{', '.join(repr(c) for c in cols)}); pass --time-col NAME.")
+                            f"{', '.join(repr(c) for c in cols)}); pass {HINT}.",
+                            hint=Hint("time_col", "--time-col NAME", "time_col='NAME'"))
     if idc is not None and idc == tc:
         raise DataError(f"the series id column and the time column must differ. Got "
                         f"{idc!r} for both.")
@@ -128,7 +138,7 @@ def _pick_columns(df, src, *, target, time_col, id_col, covariates=None) -> _Col
     if named:
         rest = named            # an unnamed column is a saved index, not a value column
     if target is not None:
-        tg = _resolve(df, target, "target", "--target", src)
+        tg = _resolve(df, target, "target", src)
         if tg in (tc, idc):
             raise DataError(f"`target` must be a value column, not the "
                             f"{'time' if tg == tc else 'series id'} column. Got {tg!r}.")
@@ -144,11 +154,13 @@ def _pick_columns(df, src, *, target, time_col, id_col, covariates=None) -> _Col
         if len(numeric) == 1:
             tg = numeric[0]
         elif numeric:
-            raise DataError(f"'{src.name}' has {len(numeric)} numeric columns; pass --target "
-                            f"with one of: {', '.join(repr(c) for c in numeric)}.")
+            raise DataError(f"'{src.name}' has {len(numeric)} numeric columns; pass {HINT} "
+                            f"with one of: {', '.join(repr(c) for c in numeric)}.",
+                            hint=Hint("target", "--target", "target="))
         elif rest:
             raise DataError(f"'{src.name}' has no numeric value column (columns: "
-                            f"{', '.join(repr(c) for c in cols)}); pass --target NAME.")
+                            f"{', '.join(repr(c) for c in cols)}); pass {HINT}.",
+                            hint=Hint("target", "--target NAME", "target='NAME'"))
         else:
             raise DataError(f"'{src.name}' has no value column besides the time column "
                             f"{tc!r}.")
@@ -171,11 +183,10 @@ def _covariate_columns(df, src, covariates, reserved) -> dict:
     if not covariates:
         return {}
     out = {}
-    for role, names, flag in (("past", covariates.past, "--past-covariates"),
-                              ("future", covariates.future, "--future-covariates"),
-                              ("static", covariates.static, "--static-covariates")):
+    for role, names in (("past", covariates.past), ("future", covariates.future),
+                        ("static", covariates.static)):
         for name in names:
-            col = _resolve(df, name, f"{role}_covariates", flag, src)
+            col = _resolve(df, name, f"{role}_covariates", src)
             if col in reserved:
                 raise DataError(f"covariate {col!r} is the {'time' if col == reserved[0] else 'series id'} "
                                 "column; name a value column.")

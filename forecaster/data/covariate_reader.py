@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.data.covariates import Covariates, CovariateSpec, calendar_cycles
-from forecaster.errors import DataError
+from forecaster.errors import HINT, DataError, Hint
 
 
 def attach_covariates(panel, spec: CovariateSpec, frame: pd.DataFrame, id_col,
@@ -44,7 +44,8 @@ def attach_covariates(panel, spec: CovariateSpec, frame: pd.DataFrame, id_col,
             raise DataError(
                 f"covariate {name!r} is not numeric (e.g. {shown}); past and future "
                 "covariates must be numbers (encode categories as numbers, or pass a "
-                "per-series constant with --static-covariates).")
+                f"per-series constant with {HINT}).",
+                hint=Hint("static_covariates", "--static-covariates", "static_covariates="))
     columns = spec.past + spec.future
     values = [np.zeros((n, len(columns))) for n in panel.lengths]
     ahead = [np.zeros((0, len(spec.future))) for _ in panel.ids]
@@ -126,8 +127,9 @@ def _statics(panel, names, frame, id_col, looks_numeric):
                 raise DataError(
                     f"static covariate {name!r} changes within series {sid!r} ("
                     f"{_plain(found[0])!r}, {_plain(found[1])!r} …); a static covariate holds one value per "
-                    "series (pass a changing column with --past-covariates or "
-                    "--future-covariates).")
+                    f"series (pass a changing column with {HINT}).",
+                    hint=Hint("past_covariates", "--past-covariates or --future-covariates",
+                              "past_covariates= or future_covariates="))
             value = found[0]
             if numeric and not np.isfinite(float(value)):
                 raise DataError(f"static covariate {name!r} of series {sid!r} is not a finite "

@@ -21,7 +21,7 @@ import numpy as np
 
 from forecaster.data.covariates import (CovariateSpec, FeatureLayout, generated_features,
                                         generated_names)
-from forecaster.errors import DataError
+from forecaster.errors import HINT, DataError, Hint
 
 
 @dataclass
@@ -139,7 +139,7 @@ class CovariateEncoder:
                 f"series {panel.ids[i]!r} needs the future covariates "
                 f"({', '.join(self.spec.future)}) for {steps} step(s) after "
                 f"{panel.axis.format(panel.end(i))}; they are missing from {when} (pass "
-                "them with --future FILE).")
+                f"them with {HINT}).", hint=Hint("future", "--future FILE", "future="))
         files = ((have[:steps] - self.mean[kp:]) / self.scale[kp:] if kf
                  else np.zeros((steps, 0)))  # no known-future columns: nothing ahead
         gen = generated_features(self.spec, panel.axis, panel.future(i, steps))
@@ -210,7 +210,8 @@ class CovariateContext:
             raise DataError(
                 f"the model uses past covariates ({', '.join(layout.past)}), which are "
                 f"unknown after the forecast origin, so it forecasts at most its trained "
-                f"horizon of {horizon} step(s), not {steps}; retrain with --horizon {steps}.")
+                f"horizon of {horizon} step(s), not {steps}; retrain with {HINT}.",
+                hint=Hint("horizon", f"--horizon {steps}", f"horizon={steps}"))
         reach = -(-steps // horizon) * horizon
         out = []
         for i in range(len(panel)):

@@ -13,7 +13,7 @@ import pandas as pd
 from forecaster.data.columns import _BLOCK, _counts, _nondecreasing
 from forecaster.data.panel import TimeAxis
 from forecaster.data.timestamps import _average_freq, _index
-from forecaster.errors import DataError
+from forecaster.errors import HINT, DataError, Hint
 
 
 @dataclass
@@ -218,8 +218,9 @@ def _fill(out, gaps, offs, ids, fill, limit, stamp_at):
     s0 = int(series[k0])
     if fill in ("none", "error"):
         raise DataError(f"series {ids[s0]!r} has {n_missing} missing point(s) (first at "
-                        f"{stamp_at(s0, starts[0] - offs[s0])}); pass --fill interpolate, "
-                        f"ffill or zero to fill them.")
+                        f"{stamp_at(s0, starts[0] - offs[s0])}){HINT}.",
+                        hint=Hint("fill", "; pass --fill interpolate, ffill or zero to fill them",
+                                  "; pass fill='interpolate', 'ffill' or 'zero' to fill them"))
     if fill in ("interpolate", "ffill") and runs[k0] > limit:
         raise DataError(f"series {ids[s0]!r} has a gap of {int(runs[k0])} consecutive missing "
                         f"points from {stamp_at(s0, starts[k0] - offs[s0])}; gaps longer than "
@@ -251,17 +252,19 @@ def _check_extents(e, layout, opts, first, last, length,
     frac = missing / length
     if (frac > 0.5).any():
         s = int(np.argmax(frac))
-        hint = ""
+        hint = None
         if opts.freq is None and not e.integer_time:
             alias = _average_freq(e.codes, e.t, e.unit)
             if alias != axis.freq:
-                hint = (f"; if the timestamps belong to {alias!r} periods (month starts and "
-                        f"ends mixed, say), pass --freq {alias} --aggregate mean")
+                periods = (f"; if the timestamps belong to {alias!r} periods (month starts "
+                           f"and ends mixed, say), pass ")
+                hint = Hint("resample", f"{periods}--freq {alias} --aggregate mean",
+                            f"{periods}freq={alias!r}, aggregate='mean'")
         raise DataError(
             f"series {e.ids[s]!r} is mostly missing: {int(missing[s])} of {int(length[s])} "
             f"points between {axis.format(layout.start_of(first[s]))} and "
             f"{axis.format(layout.start_of(last[s]))} have no value ({frac[s]:.0%}); more "
-            f"than 50% missing cannot be filled reliably{hint}.")
+            f"than 50% missing cannot be filled reliably{HINT if hint else ''}.", hint=hint)
     if (length < opts.min_length).any():
         s = int(np.argmin(length))
         raise DataError(f"series {e.ids[s]!r} has {int(length[s])} point(s); at least "

@@ -18,7 +18,7 @@ from forecaster.data.columns import _DATEISH, _counts
 from forecaster.data.frequencies import LEGACY_ALIASES, SUGGESTED
 from forecaster.data.readers import _first_line
 from forecaster.data.zones import describe_zones, recover_zone
-from forecaster.errors import DataError
+from forecaster.errors import HINT, DataError, Hint
 
 _DMY = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?!\d)(.*)$")
 _TZ_SUFFIX = r"(?:Z|[+-]\d{2}(?::?\d{2})?)\s*$"
@@ -215,7 +215,8 @@ def _parse_dmy(text, ex, dmy, name, src, dayfirst, monthfirst, notes):
     elif (a > 12).any():
         i = int(np.argmax(a > 12))
         raise DataError(f"dates in column {name!r} are day-first (e.g. {text.iloc[i]!r} at "
-                        f"{src.where(i)}); pass --dayfirst to read them as day/month/year.")
+                        f"{src.where(i)}); pass {HINT} to read them as day/month/year.",
+                        hint=Hint("dayfirst", "--dayfirst", "dayfirst=True"))
     elif (b > 12).any():
         i = int(np.argmax(b > 12))
         first = "month"
@@ -223,9 +224,11 @@ def _parse_dmy(text, ex, dmy, name, src, dayfirst, monthfirst, notes):
                      f"{text.iloc[i]!r}).")
     else:
         raise DataError(f"dates in column {name!r} are ambiguous: {text.iloc[0]!r} at "
-                        f"{src.where(0)} could be day/month or month/day; pass --dayfirst if "
-                        f"the day comes first, --monthfirst if the month does, or write "
-                        f"dates as YYYY-MM-DD.")
+                        f"{src.where(0)} could be day/month or month/day; pass {HINT}, or "
+                        f"write dates as YYYY-MM-DD.",
+                        hint=Hint("dayfirst", "--dayfirst if the day comes first, --monthfirst "
+                                  "if the month does", "dayfirst=True if the day comes first, "
+                                  "monthfirst=True if the month does"))
     sep = ex[1].iloc[0]
     year = "%Y" if len(ex[3].iloc[0]) == 4 else "%y"
     fmt = (f"%d{sep}%m{sep}{year}" if first == "day" else f"%m{sep}%d{sep}{year}")
@@ -320,8 +323,8 @@ def _infer_offset(codes, t, unit, tz, src, name, rows, counts):
     lo, hi = np.searchsorted(codes, np.array([rep, rep + 1], dtype=codes.dtype))
     ts = t[lo:hi]
     if len(ts) < 3:
-        raise DataError(f"cannot infer the frequency from {len(ts)} timestamp(s); pass --freq "
-                        f"(e.g. --freq D).")
+        raise DataError(f"cannot infer the frequency from {len(ts)} timestamp(s); pass {HINT}.",
+                        hint=Hint("freq", "--freq (e.g. --freq D)", "freq= (e.g. freq='D')"))
     found = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -15,15 +15,14 @@ Calendar and holiday features are generated, never read.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from forecaster.config import DataConfig
+from forecaster.data.columns import ColumnNotFound
 from forecaster.data.covariates import CovariateSpec
 from forecaster.data.ingest import read_panel
-from forecaster.errors import DataError
-from forecaster.pipeline.inputs import repair_options, without_flag_hint
+from forecaster.errors import HINT, DataError, Hint
+from forecaster.pipeline.inputs import repair_options
 
 
 def read_future(source, state, horizon: int, data: DataConfig | None = None):
@@ -42,8 +41,8 @@ def read_future(source, state, horizon: int, data: DataConfig | None = None):
     if source is None:
         raise DataError(
             f"the run uses future covariates ({', '.join(future)}): pass their values for "
-            f"the {horizon} step(s) after each series' end with --future FILE (columns: "
-            f"{_columns(state, future)}).")
+            f"the {horizon} step(s) after each series' end with {HINT} (columns: "
+            f"{_columns(state, future)}).", hint=Hint("future", "--future FILE", "future="))
     panel = _read(source, state, future, data)
     index = {sid: i for i, sid in enumerate(panel.ids)}
     if state.id_col is None and len(panel) == 1 and len(state.series) == 1:
@@ -97,16 +96,16 @@ def _read(source, state, future, data):
                           id_col=state.id_col, freq=axis.freq if axis.is_datetime else None,
                           min_length=1, covariates=CovariateSpec.of(future=future[1:]),
                           run_axis=axis, **options)
+    except ColumnNotFound as exc:
+        raise DataError(f"the future covariates need the columns {_columns(state, future)}: "
+                        + exc.said("")) from None
     except DataError as exc:
-        text = str(exc)
-        if "must name a column of" in text:
-            raise DataError(f"the future covariates need the columns "
-                            f"{_columns(state, future)}: "
-                            + without_flag_hint(text)) from None
+        # a future value cannot be filled or resampled into being: say what the file needs
+        fixes = {"fill": "; every step of the horizon needs a value",
+                 "aggregate": "; give every step one row",
+                 "resample": f"; give one row per step of the run's {axis.freq!r} grid"}
+        fix = fixes.get(exc.hint.kind) if exc.hint is not None else None
+        text, hint = (exc.said(fix), None) if fix is not None else (exc.template, exc.hint)
         if state.id_col is None and len(state.series) == 1:  # a wide file: the run's series
             text = text.replace(f"series {future[0]!r}", f"series {state.series[0].id!r}")
-        text = re.sub(r"; pass --fill .*$", "; every step of the horizon needs a value.", text)
-        text = re.sub(r"; pass --aggregate .*$", "; give every step one row.", text)
-        text = re.sub(r"; (add|pass) --freq .*--aggregate .*$|; add --aggregate .*$",
-                      f"; give one row per step of the run's {axis.freq!r} grid.", text)
-        raise DataError(f"the future covariates: {text}") from None
+        raise DataError(f"the future covariates: {text}", hint=hint) from None

@@ -36,14 +36,6 @@ def repair_options(d: DataConfig) -> dict:
 SEASON_ORIGINS = ("given", "frequency", "detected", "none")
 
 
-def without_flag_hint(message: str) -> str:
-    """``message`` without its closing ``(use --flag).`` hint: for commands (predict) that
-    read data with a run's columns and have no such flag."""
-    import re
-
-    return re.sub(r" \(use --[a-z-]+\)\.$", ".", message)
-
-
 def season_of(panel: Panel, cfg: Config) -> int | None:
     """The seasonal period: :func:`season_and_origin`'s season."""
     return season_and_origin(panel, cfg)[0]

@@ -16,13 +16,14 @@ import pandas as pd
 from forecaster.runs import artifacts
 from forecaster.choices import FORECAST_FORMATS
 from forecaster.config import DataConfig, load_config
+from forecaster.data.columns import ColumnNotFound
 from forecaster.data.ingest import read_panel
 from forecaster.data.panel import Panel
 from forecaster.data.windowing import scale_step
 from forecaster.errors import ConfigError, DataError, ForecastError
 from forecaster.models.base import forecast_to_frame
 from forecaster.models.neural import forecast_values
-from forecaster.pipeline.inputs import repair_options, without_flag_hint
+from forecaster.pipeline.inputs import repair_options
 from forecaster.runs.forecast_state import Preprocessing
 from forecaster.runs.record import RunRecord
 
@@ -93,12 +94,12 @@ def read_new_data(source, state: Preprocessing, data: DataConfig | None = None) 
         options["covariates"] = replace(spec, calendar="none", holidays=None)
     try:
         panel = read_panel(source, freq=axis.freq, **options)
+    except ColumnNotFound as exc:  # predict has no column options to suggest
+        columns = f"time {state.time_col!r}, target {state.target!r}" + (
+            f", series {state.id_col!r}" if state.id_col else "")
+        raise DataError(f"the new data need the run's columns ({columns}): "
+                        + exc.said("")) from None
     except DataError as exc:
-        if "must name a column of" in str(exc):  # predict has no column flags to suggest
-            columns = f"time {state.time_col!r}, target {state.target!r}" + (
-                f", series {state.id_col!r}" if state.id_col else "")
-            raise DataError(f"the new data need the run's columns ({columns}): "
-                            + without_flag_hint(str(exc))) from None
         if not axis.is_datetime:
             raise
         try:  # explain a frequency change instead of its symptom (off-grid timestamps)

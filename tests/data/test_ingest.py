@@ -66,12 +66,12 @@ def test_us_employment_panel():
 
 def test_us_employment_without_id_col_suggests_it():
     message = error_of(DATA / "us_employment.csv")
-    assert "duplicated timestamps" in message and "--id-col" in message and "'sector'" in message
+    assert "duplicated timestamps" in message and "id_col=" in message and "'sector'" in message
 
 
 def test_seattle_weather_needs_target():
     message = error_of(DATA / "seattle_weather.csv")
-    assert message == ("'seattle_weather.csv' has 4 numeric columns; pass --target with one of: "
+    assert message == ("'seattle_weather.csv' has 4 numeric columns; pass target= with one of: "
                        "'temp_max', 'temp_min', 'precipitation', 'wind'.")
     panel = read_panel(DATA / "seattle_weather.csv", target="temp_max")
     check_guarantees(panel)
@@ -472,7 +472,7 @@ def test_month_first_dates_read_when_proved(tmp_path):
 
 def test_dayfirst_dates(tmp_path):
     path = write(tmp_path / "eu.csv", "date,y\n30/01/2020,1\n31/01/2020,2\n01/02/2020,3\n")
-    assert "pass --dayfirst" in error_of(path)
+    assert "pass dayfirst=True" in error_of(path)
     panel = read_panel(path, dayfirst=True)
     assert panel.starts[0] == pd.Timestamp("2020-01-30") and panel.axis.freq == "D"
 

@@ -7,7 +7,8 @@ Each catalogue entry says what ``read_panel(file, **options)`` must do:
 ``"expect": "ok"`` (with ``"note"``: a substring of one of ``Panel.notes``, or null) or
 ``"expect": "error"`` (with ``"message"``: a substring of the ``DataError`` message).
 ``"cli"`` (optional) overrides the expectation for ``forecast train`` when it differs from
-the ingest-level one (e.g. a 5-row series ingests but is too short to train on).
+the ingest-level one (e.g. a 5-row series ingests but is too short to train on) or says
+it in other words (a hint names ``--target`` where ``read_panel`` names ``target=``).
 """
 
 from __future__ import annotations
@@ -231,7 +232,9 @@ def build() -> list[dict]:
     write_text("dayfirst_dates.csv", csv_text(["date", "value"],
                                               zip(dd.strftime("%d/%m/%Y"), v)))
     add("dayfirst_dates.csv", "error", "are day-first (e.g. '13/01/2020' at line 14); pass "
-        "--dayfirst", what="day-first dates (`31/01/2020`)")
+        "dayfirst=True", what="day-first dates (`31/01/2020`)",
+        cli={"expect": "error", "message": "are day-first (e.g. '13/01/2020' at line 14); "
+             "pass --dayfirst"})
     add("dayfirst_dates.csv", "ok", None, options={"dayfirst": True},
         what="day-first dates with `--dayfirst`")
     mm = pd.date_range("2020-01-01", periods=120, freq="MS")
@@ -245,8 +248,10 @@ def build() -> list[dict]:
     # 21. column selection
     write_text("two_values.csv", csv_text(["date", "sales", "price"],
                                           [(a, b, 3) for a, b in base_rows]))
-    add("two_values.csv", "error", "has 2 numeric columns; pass --target with one of: 'sales', "
-        "'price'", what="several numeric columns, no `--target`")
+    add("two_values.csv", "error", "has 2 numeric columns; pass target= with one of: 'sales', "
+        "'price'", what="several numeric columns, no `--target`",
+        cli={"expect": "error", "message": "has 2 numeric columns; pass --target with one of: "
+             "'sales', 'price'"})
     add("two_values.csv", "error", "Got 'nope'; the columns are: 'date', 'sales', 'price'",
         options={"target": "nope"}, what="`--target` naming a missing column")
     add("two_values.csv", "ok", "1 numeric column(s) have no role and are not used ('price'); pass them with --past-covariates", options={"target": "sales"},
@@ -287,8 +292,9 @@ def build() -> list[dict]:
     mixed = [m if i % 2 == 0 else m + pd.offsets.MonthEnd(0) for i, m in enumerate(months)]
     write_text("month_start_end_mixed.csv", csv_text(
         ["date", "value"], zip(pd.DatetimeIndex(mixed).strftime("%Y-%m-%d"), wave(60))))
-    add("month_start_end_mixed.csv", "error", "pass --freq MS --aggregate mean",
-        what="month starts and month ends mixed")
+    add("month_start_end_mixed.csv", "error", "pass freq='MS', aggregate='mean'",
+        what="month starts and month ends mixed",
+        cli={"expect": "error", "message": "pass --freq MS --aggregate mean"})
     add("month_start_end_mixed.csv", "ok", "Resampled timestamps onto the regular 'MS' grid",
         options={"freq": "MS", "aggregate": "mean"},
         what="month starts and ends mixed, with `--freq MS --aggregate mean`")
