@@ -300,7 +300,6 @@ def load(path: str | Path) -> Forecaster:
     from forecaster.pipeline.predict import load_run_model
     from forecaster.runs.ids import resolve_run
     from forecaster.runs.record import RunRecord
-    from forecaster.training.runtime import import_backend
 
     path = Path(path)
     if not path.is_dir():
@@ -310,8 +309,7 @@ def load(path: str | Path) -> Forecaster:
     else:  # a runs directory: its latest run
         path = resolve_run(path, artifacts.LATEST)
     record = RunRecord.load(path)
-    import_backend()
-    network = load_run_model(record)
+    network = load_run_model(record)  # a network imports the backend as it loads
     config = path / "config.toml"
     out = Forecaster.__new__(Forecaster)
     out.profile, out.config, out.settings = "default", None, {}

@@ -238,14 +238,14 @@ def predict(ctx, horizon, data, new_data, run_id, runs_dir, output, fmt, overwri
     if device == "cpu" and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
         # before TensorFlow starts: it then never initialises CUDA (JAX: see select_device)
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
-    prepare_runtime(ctx)
+    prepare_runtime(ctx, import_tf=False)  # a network's loading imports it
     from forecaster.pipeline.predict import (format_frame, output_format,
                                              predict as run_predict, write_forecast)
     from forecaster.runs.ids import resolve_run
     from forecaster.runs.record import RunRecord
-    from forecaster.training.runtime import select_device
+    from forecaster.training.runtime import choose_device
 
-    select_device(device)  # --device gpu without a GPU: a clear error
+    choose_device(device)  # --device gpu without a GPU: a clear error
     run_dir = resolve_run(Path(runs_dir), run_id)
     record = RunRecord.load(run_dir)
     if horizon is None:
@@ -335,7 +335,7 @@ def _fold_bar(ctx, total: int):
 def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, make_report,
              reports_dir, **kw):
     """Compare the RNN with baselines on the same rolling-origin folds of DATA."""
-    prepare_runtime(ctx)
+    prepare_runtime(ctx, import_tf=False)  # the RNN's set-up imports it, after the read
     cfg = resolve_config(ctx, kw, horizon=horizon, extra_eval={"folds": folds})
     if cfg.training.distribute != "none":
         log(ctx, f"note: `training.distribute = \"{cfg.training.distribute}\"` applies to "

@@ -29,9 +29,12 @@ def end_progress_line(ctx) -> None:
 
 
 def prepare_runtime(ctx, import_tf: bool = True) -> None:
-    """Silence TensorFlow (and, unless ``import_tf`` is false, import it now; ``train``
-    imports it itself after reading the data, so the reader's peak memory and
-    TensorFlow's resident half-gigabyte do not add up)."""
+    """Silence TensorFlow before anything imports it, and check ``KERAS_BACKEND``; import
+    it now with ``import_tf`` (``tune``: every trial builds a network). Otherwise it is
+    imported where a network is built or loaded (``train`` after reading the data, so
+    the reader's peak memory and TensorFlow's resident half-gigabyte do not add up;
+    ``predict`` and ``serve`` when a network is loaded), so baselines and refused files
+    never wait for it."""
     from forecaster.training.runtime import check_backend, import_backend, quiet_tensorflow
 
     quiet_tensorflow(debug=state(ctx)["debug"])

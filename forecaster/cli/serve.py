@@ -153,13 +153,15 @@ def uvicorn_config(app, limits, quiet: bool = False):
 
 
 def _start_runtime(ctx, device: str) -> None:
-    """Quiet TensorFlow, hide the GPUs for ``--device cpu`` (before TensorFlow starts) and
-    import it now, so that the first request does not wait for it."""
+    """Quiet TensorFlow and hide the GPUs for ``--device cpu`` (before TensorFlow starts);
+    TensorFlow itself is imported when the first network is loaded, so the server answers
+    at once (``/health``, baseline runs) and only a network's first request waits for it.
+    ``--device gpu`` without a GPU is refused now."""
     import os
 
     if device == "cpu" and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
-    prepare_runtime(ctx)
-    from forecaster.training.runtime import select_device
+    prepare_runtime(ctx, import_tf=False)
+    from forecaster.training.runtime import choose_device
 
-    select_device(device)
+    choose_device(device)

@@ -220,11 +220,11 @@ def plan_evaluation(data, cfg, *, models=None, holdout: int | None = None,
         raise ConfigError("`holdout` H already sets the horizon to H; drop `horizon`.")
     if cfg.training.distribute != "none":
         cfg = cfg.replace("training", distribute="none")  # evaluate trains in one process
-    if "rnn" in names:
+    panel = data if isinstance(data, Panel) else load_panel(data, cfg)
+    if "rnn" in names:  # after the read: a refused file never waits for TensorFlow
         from forecaster.training.runtime import select_device
 
         select_device(cfg.training.device)  # `--device gpu` without one: fail before work
-    panel = data if isinstance(data, Panel) else load_panel(data, cfg)
     if models is None and panel.covariates is not None:  # what the covariates buy
         names.insert(names.index("rnn") + 1, WITHOUT)
     # a held-out tail is never looked at, not even to find the season

@@ -338,7 +338,11 @@ def check_integrity(run_dir: Path, info: dict) -> None:
 
 def load_model(path: Path):
     """Load ``model.keras`` with ``safe_mode=True``; refuse Lambda layers and unknown
-    custom objects with an :class:`ArtifactError`."""
+    custom objects with an :class:`ArtifactError`. The backend is imported (quietly, on
+    the chosen device) only now: nothing before a network's loading needs it."""
+    from forecaster.training.runtime import network_backend
+
+    network_backend()
     import keras
 
     # registers forecaster's layers: TanhCell and its RNN, the wide ensemble's layers

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 
 from forecaster.errors import ConfigError
 
@@ -41,7 +42,8 @@ def check_interrupt() -> None:
     pending = pending_interrupt()
     if pending is not None:
         raise pending
-_RUNTIME = {"device": None, "debug": False}
+_RUNTIME = {"device": None, "debug": False, "wanted": None}
+_NETWORK_LOCK = threading.Lock()  # serve loads models from several request threads
 
 #: Keras backends forecaster trains and predicts with (``KERAS_BACKEND``); TensorFlow is the
 #: default. ``--distribute`` is TensorFlow-only.
@@ -212,6 +214,27 @@ def select_device(device: str = "auto") -> str:
     visible = tf.config.get_visible_devices("GPU")
     _RUNTIME["device"] = "GPU" if visible and device != "cpu" else "CPU"
     return _RUNTIME["device"]
+
+
+def choose_device(device: str = "auto") -> None:
+    """Decide where networks run without importing the backend: :func:`network_backend`
+    applies the choice when the first network is loaded, so a command that never needs one
+    (a baseline's forecast, ``forecast serve`` until a model is used, a file refused for
+    its data) never pays for importing TensorFlow. ``gpu`` is checked at once: a GPU asked
+    for and missing is an error before any work, whatever the run deploys."""
+    _RUNTIME["wanted"] = device
+    if device == "gpu":
+        select_device(device)
+
+
+def network_backend() -> str:
+    """Import the backend quietly, with the device :func:`choose_device` chose applied
+    first (once per process: TensorFlow's device settings hold only before its first op);
+    called where a saved network is loaded. Returns the backend name."""
+    with _NETWORK_LOCK:
+        if _RUNTIME["wanted"] is not None and _RUNTIME["device"] is None:
+            select_device(_RUNTIME["wanted"])
+        return import_backend()
 
 
 def configure_runtime(seed: int, device: str = "auto") -> str:
