@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.data.conventions import _NULL_TOKENS, ID_NAMES, TIME_NAMES
+from forecaster.data.hints import name_a_column
 from forecaster.errors import HINT, DataError, Hint
 
 _BLOCK = 1 << 16     # rows per block of a scan: its temporaries stay in cache
@@ -92,6 +93,27 @@ def _resolve(df, name, what, src):
                          hint=Hint(what, f" (use {flag})", f" (use {what}=)"))
 
 
+def _guess_target(df, src, rest, cols, tc):
+    """The target when none is named: a column ``y``, else the only value column, else the
+    only numeric one; several numeric columns, or none, is an error asking for one."""
+    if "y" in rest:
+        return "y"
+    if len(rest) == 1:
+        return rest[0]
+    numeric = [c for c in rest if _looks_numeric(df[c])]
+    if len(numeric) == 1:
+        return numeric[0]
+    if numeric:
+        raise DataError(f"'{src.name}' has {len(numeric)} numeric columns; pass {HINT} "
+                        f"with one of: {', '.join(repr(c) for c in numeric)}.",
+                        hint=Hint("target", "--target", "target="))
+    if rest:
+        raise DataError(f"'{src.name}' has no numeric value column (columns: "
+                        f"{', '.join(repr(c) for c in cols)}); pass {HINT}.",
+                        hint=name_a_column("target"))
+    raise DataError(f"'{src.name}' has no value column besides the time column {tc!r}.")
+
+
 def _pick_columns(df, src, *, target, time_col, id_col, covariates=None) -> _Columns:
     cols = list(df.columns)
     low = {}
@@ -127,7 +149,7 @@ def _pick_columns(df, src, *, target, time_col, id_col, covariates=None) -> _Col
         if tc is None:
             raise DataError(f"no time column found in '{src.name}' (columns: "
                             f"{', '.join(repr(c) for c in cols)}); pass {HINT}.",
-                            hint=Hint("time_col", "--time-col NAME", "time_col='NAME'"))
+                            hint=name_a_column("time_col"))
     if idc is not None and idc == tc:
         raise DataError(f"the series id column and the time column must differ. Got "
                         f"{idc!r} for both.")
@@ -145,25 +167,8 @@ def _pick_columns(df, src, *, target, time_col, id_col, covariates=None) -> _Col
         if tg in roles:
             raise DataError(f"column {tg!r} cannot be both the target and a "
                             f"{roles[tg]} covariate.")
-    elif "y" in rest:
-        tg = "y"
-    elif len(rest) == 1:
-        tg = rest[0]
     else:
-        numeric = [c for c in rest if _looks_numeric(df[c])]
-        if len(numeric) == 1:
-            tg = numeric[0]
-        elif numeric:
-            raise DataError(f"'{src.name}' has {len(numeric)} numeric columns; pass {HINT} "
-                            f"with one of: {', '.join(repr(c) for c in numeric)}.",
-                            hint=Hint("target", "--target", "target="))
-        elif rest:
-            raise DataError(f"'{src.name}' has no numeric value column (columns: "
-                            f"{', '.join(repr(c) for c in cols)}); pass {HINT}.",
-                            hint=Hint("target", "--target NAME", "target='NAME'"))
-        else:
-            raise DataError(f"'{src.name}' has no value column besides the time column "
-                            f"{tc!r}.")
+        tg = _guess_target(df, src, rest, cols, tc)
     unused = [c for c in rest if c != tg and _looks_numeric(df[c])]
     if unused:  # never dropped without a word
         listed = ", ".join(repr(c) for c in unused[:5]) + (" …" if len(unused) > 5 else "")

@@ -118,6 +118,7 @@ from forecaster.data.timestamps import (
     time_hints_on_error,
 )
 from forecaster.data.zones import align_zone
+from forecaster.data import hints
 from forecaster.errors import HINT, DataError, Hint
 
 __all__ = ["read_panel", "FILLS", "AGGREGATES"]
@@ -335,22 +336,16 @@ def _combine_duplicates(e: _Entries, src, cols, opts: _Options) -> None:
         return
     k = int(np.argmax(same))
     if opts.aggregate is None:
-        flag, kwarg = ("; pass --aggregate mean|sum|last|first|max|min to combine them",
-                       "; pass aggregate='mean' (or 'sum', 'last', 'first', 'max', 'min') "
-                       "to combine them")
+        cand = []
         if cols.id is None:
             df = src.frame
             cand = [c for c in df.columns if c not in (cols.time, cols.target)
                     and not pd.api.types.is_numeric_dtype(df[c].dtype)]
-            if cand:
-                eg = "if the file holds several series (e.g. " + ", ".join(
-                    repr(c) for c in cand[:3]) + ")"
-                flag, kwarg = f"{flag} — or --id-col {eg}", f"{kwarg} — or id_col= {eg}"
         raise DataError(
             f"series {e.ids[e.codes[k]]!r} has duplicated timestamps: {e.stamp(e.t[k])} "
             f"appears at {src.where(_row(e.rows, k))} and {src.where(_row(e.rows, k + 1))} "
             f"({int(same.sum())} duplicate row(s)){HINT}.",
-            hint=Hint("aggregate", flag, kwarg))
+            hint=hints.combine_duplicates(cand))
     first_row = np.r_[True, ~same]
     gid = np.cumsum(first_row) - 1
     e.values = _aggregate(pd.Series(e.values).groupby(gid, sort=False), opts.aggregate)
@@ -395,18 +390,11 @@ def _place_on_grid(e: _Entries, src, cols, opts: _Options) -> _Layout:
             alias = _suggest_freq(e.codes, e.t, e.unit)
             raise DataError(
                 f"timestamps in column {cols.time!r} are irregular: {where} is not on a "
-                f"regular grid{HINT}.",
-                hint=Hint("resample", f"; pass --freq {alias} --aggregate mean (or another "
-                          "frequency) to resample onto one",
-                          f"; pass freq={alias!r}, aggregate='mean' (or another frequency) "
-                          "to resample onto one"))
+                f"regular grid{HINT}.", hint=hints.resample(alias))
         if opts.aggregate is None:
             raise DataError(
                 f"timestamps in column {cols.time!r} are not on the regular "
-                f"{offset.freqstr!r} grid: {where}{HINT}.",
-                hint=Hint("resample", "; add --aggregate mean (or sum, last, …) to resample "
-                          "them onto it", "; add aggregate='mean' (or 'sum', 'last', …) to "
-                          "resample them onto it"))
+                f"{offset.freqstr!r} grid: {where}{HINT}.", hint=hints.resample_onto_grid())
         e.codes, e.t, e.values = _resample(e.codes, e.t, e.values, e.unit, e.tz, offset,
                                            opts.aggregate)
         e.all_finite = False
