@@ -87,7 +87,7 @@ def run(quick: bool, **_) -> Section:
         section.notes.append("evaluate: not available: no `forecast` executable")
         return section
     try:
-        from forecaster.models.baselines import BASELINES
+        from forecaster.models.registry import BASELINES
         names = list(BASELINES)
     except ImportError:
         names = ["naive", "seasonal_naive", "drift", "mean", "ridge", "random_forest",

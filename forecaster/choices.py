@@ -22,6 +22,4 @@ TUNE_METRICS = ("mase", "smape", "mae", "rmse", "mape")  # `forecast tune --metr
 #: What a run deploys (``evaluation.select``, `forecast train --select`): the RNN, or the
 #: backtest's winner among the RNN and the baselines.
 SELECTS = ("rnn", "best")
-#: The baselines' public names (``forecaster.models.baselines.BASELINES`` keys, in order).
-BASELINES = ("naive", "seasonal_naive", "drift", "mean", "theta", "ridge", "random_forest",
-             "hist_gradient_boosting", "knn")
+#: The models' public names are listed once, in ``forecaster.models.registry``.

@@ -383,7 +383,7 @@ def test_bike_sharing_is_bundled_and_reads_with_its_covariates():
 
 # -- baselines and evaluation --------------------------------------------------------------
 def test_lag_regressor_takes_the_covariates_without_leakage():
-    from forecaster.models.baselines import make_baseline
+    from forecaster.models.registry import make_baseline
 
     panel = _read(_panel_frame())
     context = panel.cut(HORIZON)

@@ -16,7 +16,7 @@ from forecaster.cli import forecast
 from forecaster.data.ingest import read_panel
 from forecaster.errors import ArtifactError, ConfigError
 from forecaster.models.baseline_state import DeployedBaseline, from_state, to_state
-from forecaster.models.baselines import BASELINES, make_baseline
+from forecaster.models.registry import BASELINES, make_baseline
 from forecaster.pipeline.select import choose
 from tests.conftest import DATA, FAST
 

@@ -23,6 +23,7 @@ from forecaster.cli.options import (common_options, data_options, model_options,
                                     resolve_config, run_options)
 from forecaster.cli.signals import Terminated, interruptible
 from forecaster.errors import ForecastError
+from forecaster.models.registry import NAMES as MODEL_NAMES
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -314,8 +315,7 @@ def _fold_bar(ctx, total: int):
 @data_options
 @model_options
 @click.option("--models", help="Comma-separated models (default: rnn and every baseline: "
-                               "naive, seasonal_naive, drift, mean, theta, ridge, "
-                               "random_forest, hist_gradient_boosting, knn).")
+                               + ", ".join(MODEL_NAMES) + ").")
 @click.option("--horizon", type=int, help="Forecast steps per fold (default: one season).")
 @click.option("--folds", type=int, help="Rolling-origin folds (default: 3).")
 @click.option("--step", type=int, help="Points between fold origins (default: horizon).")

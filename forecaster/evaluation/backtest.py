@@ -218,7 +218,7 @@ def _fresh(factory: Callable, panel: Panel):
 def run_backtest(panel: Panel, factories: dict[str, Callable], spec: BacktestSpec,
                  levels=(80, 95), progress: Callable | None = None) -> BacktestResult:
     """Backtest every model of ``factories`` (name → zero-argument callable returning an
-    unfitted :class:`~forecaster.models.base.Forecaster`) on the folds of ``spec``.
+    unfitted :class:`~forecaster.models.base.Model`) on the folds of ``spec``.
 
     Each model is built fresh from its factory and fitted on the fold's training panel
     only (per ``spec.refit``); its forecasts of the next ``spec.horizon`` points are joined

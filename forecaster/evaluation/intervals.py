@@ -154,7 +154,7 @@ class ConformalIntervals:
 
     def _check_fitted(self):
         if not hasattr(self, "quantiles_"):
-            from forecaster.models.base import NotFittedError
+            from forecaster.errors import NotFittedError
             raise NotFittedError("ConformalIntervals must be fitted before predict.")
 
     # -- persistence (preprocessing.json "conformal") -------------------------------------

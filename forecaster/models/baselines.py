@@ -13,44 +13,48 @@ one global machine-learning baseline, :class:`LagRegressionForecaster`: any
 scikit-learn regressor on lag (and calendar) features, one model for all series of a
 panel, forecasting several steps ahead recursively.
 
-All share the :class:`~forecaster.models.base.Forecaster` interface (``fit(panel) -> self``,
+All share the :class:`~forecaster.models.base.Model` interface (``fit(panel) -> self``,
 ``predict(horizon, panel=None) -> frame``).  When ``predict`` is given a new ``panel`` as
 context (a backtest with ``refit=False``), what was *learned* at fit time is kept (the mean,
 the drift slope, the regressor and the per-series scalers) and only the most recent values
 are taken from the context.
 
-:data:`BASELINES` maps the public model names to factories ``factory(season=None, seed=0)``
-that return an unfitted forecaster; the backtest wraps them into zero-argument callables.
+Each owns its saved state (``get_state``/``from_state``); the public names are listed once,
+in :mod:`forecaster.models.registry`.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
-from sklearn.linear_model import Ridge
-from sklearn.neighbors import KNeighborsRegressor
 
-from forecaster import choices
 from forecaster.data.panel import Panel
-from forecaster.errors import ConfigError
-from forecaster.models.base import Forecaster, SeasonalForecaster, fitted_rows
+from forecaster.models import state_checks as checks
+from forecaster.models.base import Capabilities, Model, SeasonalModel, fitted_rows
 from forecaster.models.lag_regression import LagRegressionForecaster, calendar_features
 from forecaster.models.theta import ThetaForecaster
 
 __all__ = [
     "NaiveForecaster", "SeasonalNaiveForecaster", "DriftForecaster", "MeanForecaster",
-    "ThetaForecaster", "LagRegressionForecaster", "BASELINES", "make_baseline", "calendar_features",
+    "ThetaForecaster", "LagRegressionForecaster", "calendar_features",
 ]
 
 
-class NaiveForecaster(Forecaster):
+class NaiveForecaster(Model):
     """Repeat the last observed value: ``ŷ_{T+h} = y_T``.
 
     The random-walk forecast; optimal for a random walk and the denominator of
     non-seasonal MASE, so any model that cannot beat it adds nothing.
     """
 
-    name = "naive"
+    name = kind = "naive"
+    capabilities = Capabilities(deployable=True, state="json")
+
+    def get_state(self) -> tuple[dict, None]:
+        return {}, None
+
+    @classmethod
+    def _restore(cls, state, blob, axis, ids) -> "NaiveForecaster":
+        return cls()
 
     def _fit(self, panel: Panel) -> None:
         self.last_ = np.array([v[-1] for v in panel.values])
@@ -59,7 +63,7 @@ class NaiveForecaster(Forecaster):
         return np.array([np.full(horizon, v[-1]) for v in panel.values])
 
 
-class SeasonalNaiveForecaster(SeasonalForecaster):
+class SeasonalNaiveForecaster(SeasonalModel):
     """Repeat the last observed season: ``ŷ_{T+h} = y_{T-m+1+((h-1) mod m)}``.
 
     ``season`` (``m``) defaults to the natural season of the panel's frequency
@@ -69,7 +73,18 @@ class SeasonalNaiveForecaster(SeasonalForecaster):
     naive forecast; ``notes_`` says so.
     """
 
-    name = "seasonal_naive"
+    name = kind = "seasonal_naive"
+    capabilities = Capabilities(deployable=True, state="json", seasonal=True)
+
+    def get_state(self) -> tuple[dict, None]:
+        return {"season": int(self.season_)}, None
+
+    @classmethod
+    def _restore(cls, state, blob, axis, ids) -> "SeasonalNaiveForecaster":
+        season = checks.season(state)
+        model = cls(season)
+        model.season_, model.notes_ = season, []
+        return model
 
     def _fit(self, panel: Panel) -> None:
         season = self._season_of(panel)
@@ -98,7 +113,7 @@ class SeasonalNaiveForecaster(SeasonalForecaster):
         return np.array(out)
 
 
-class DriftForecaster(Forecaster):
+class DriftForecaster(Model):
     """Extend the line through the first and last observation:
     ``ŷ_{T+h} = y_T + h · (y_T − y_1) / (T − 1)``.
 
@@ -106,7 +121,17 @@ class DriftForecaster(Forecaster):
     (slope 0).  The slope is learned at fit time; with a new context only ``y_T`` moves.
     """
 
-    name = "drift"
+    name = kind = "drift"
+    capabilities = Capabilities(deployable=True, state="json", adopts=True)
+
+    def get_state(self) -> tuple[dict, None]:
+        return {"slope": [float(x) for x in self.slope_]}, None
+
+    @classmethod
+    def _restore(cls, state, blob, axis, ids) -> "DriftForecaster":
+        model = cls()
+        model.slope_ = checks.floats(state.get("slope"), len(ids), "slope")
+        return model
 
     def _fit(self, panel: Panel) -> None:
         self.slope_ = _slopes(panel)
@@ -120,13 +145,23 @@ class DriftForecaster(Forecaster):
         return np.array([v[-1] + s * steps for v, s in zip(panel.values, slopes)])
 
 
-class MeanForecaster(Forecaster):
+class MeanForecaster(Model):
     """Forecast the training mean for every step: ``ŷ_{T+h} = (1/T) Σ y_t``.
 
     Optimal for white noise around a constant level; a floor any model must clear.
     """
 
-    name = "mean"
+    name = kind = "mean"
+    capabilities = Capabilities(deployable=True, state="json", adopts=True)
+
+    def get_state(self) -> tuple[dict, None]:
+        return {"mean": [float(x) for x in self.mean_]}, None
+
+    @classmethod
+    def _restore(cls, state, blob, axis, ids) -> "MeanForecaster":
+        model = cls()
+        model.mean_ = checks.floats(state.get("mean"), len(ids), "mean")
+        return model
 
     def _fit(self, panel: Panel) -> None:
         self.mean_ = np.array([_safe_mean(v) for v in panel.values])
@@ -151,75 +186,3 @@ def _safe_mean(v: np.ndarray) -> float:
     values divided by the largest is not."""
     big = float(np.max(np.abs(v)))
     return float(np.mean(v / big) * big) if big > 0 and np.isfinite(big) else float(np.mean(v))
-
-
-# -- registry ------------------------------------------------------------------------------
-
-
-def _lag_model(name: str, estimator, season):
-    model = LagRegressionForecaster(estimator, season=season)
-    model.name = name
-    return model
-
-
-def _naive(season=None, seed=0):
-    return NaiveForecaster()
-
-
-def _seasonal_naive(season=None, seed=0):
-    return SeasonalNaiveForecaster(season)
-
-
-def _drift(season=None, seed=0):
-    return DriftForecaster()
-
-
-def _mean(season=None, seed=0):
-    return MeanForecaster()
-
-
-def _theta(season=None, seed=0):
-    return ThetaForecaster(season)
-
-
-def _ridge(season=None, seed=0):
-    return _lag_model("ridge", Ridge(alpha=1.0), season)
-
-
-def _random_forest(season=None, seed=0):
-    return _lag_model("random_forest", RandomForestRegressor(
-        n_estimators=100, min_samples_leaf=2, max_features=0.5, random_state=seed, n_jobs=1),
-        season)
-
-
-def _hist_gradient_boosting(season=None, seed=0):
-    return _lag_model("hist_gradient_boosting", HistGradientBoostingRegressor(
-        max_iter=200, learning_rate=0.05, early_stopping=False, random_state=seed), season)
-
-
-def _knn(season=None, seed=0):
-    return _lag_model("knn", KNeighborsRegressor(n_neighbors=5, weights="distance"), season)
-
-
-#: Public baseline names → ``factory(season=None, seed=0)`` returning an unfitted forecaster.
-BASELINES = {
-    "naive": _naive,
-    "seasonal_naive": _seasonal_naive,
-    "drift": _drift,
-    "mean": _mean,
-    "theta": _theta,
-    "ridge": _ridge,
-    "random_forest": _random_forest,
-    "hist_gradient_boosting": _hist_gradient_boosting,
-    "knn": _knn,
-}
-
-
-assert tuple(BASELINES) == choices.BASELINES  # the names the run records check against
-
-
-def make_baseline(name: str, season: int | None = None, seed: int = 0) -> Forecaster:
-    """An unfitted baseline by registry name; unknown names raise :class:`ConfigError`."""
-    if name not in BASELINES:
-        raise ConfigError(f"`model` must be one of {', '.join(BASELINES)}. Got {name!r}.")
-    return BASELINES[name](season=season, seed=seed)

@@ -15,7 +15,8 @@ from threadpoolctl import threadpool_limits
 from forecaster.data.panel import Panel, TimeAxis
 from forecaster.data.windowing import SeriesScaler
 from forecaster.errors import ConfigError, DataError
-from forecaster.models.base import Forecaster, fitted_rows
+from forecaster.models import state_checks as checks
+from forecaster.models.base import Capabilities, Model, fitted_rows
 
 __all__ = ["LagRegressionForecaster", "calendar_features", "BOOTSTRAP_CAP"]
 
@@ -91,7 +92,7 @@ def calendar_features(timestamps, axis: TimeAxis) -> tuple[pd.DataFrame, list[st
 BOOTSTRAP_CAP = 50_000
 
 
-class LagRegressionForecaster(Forecaster):
+class LagRegressionForecaster(Model):
     """A scikit-learn regressor on lagged values, one global model for every series.
 
     **Features.** For a target time ``t`` the features are the series' scaled values at
@@ -124,7 +125,9 @@ class LagRegressionForecaster(Forecaster):
     than one; ``None`` leaves the libraries' defaults).
     """
 
-    name = "lag_regression"
+    name = kind = "lag_regression"
+    capabilities = Capabilities(deployable=True, state="json+skops", seasonal=True,
+                                covariates=True, adopts=True)
 
     def __init__(self, estimator, lags=None, calendar: bool = True, season: int | None = None,
                  difference: bool = True, n_threads: int | None = 1):
@@ -179,7 +182,63 @@ class LagRegressionForecaster(Forecaster):
         kp = len(self.encoder_.spec.past)
         return np.concatenate([m[p - 1:-1, :kp], m[p:, kp:]], axis=1)
 
-    # -- Forecaster ---------------------------------------------------------------------
+    # -- Model --------------------------------------------------------------------------
+    def get_state(self) -> tuple[dict, bytes]:
+        """Lags, calendar and covariate columns, the covariate encoder and per-series
+        scalers as JSON; the fitted pipeline as skops bytes."""
+        import skops.io
+
+        scalers = [self.scalers_[sid] for sid in self.fitted_ids_]
+        state = dict(
+            lags=[int(k) for k in self.lags_], difference=bool(self.difference),
+            categorical=list(self._categorical), cyclical=list(self._cyclical),
+            covariate_columns=list(self._cov_columns),
+            encoder=None if self.encoder_ is None else self.encoder_.to_json(),
+            scalers={"mean": [float(s.mean[0]) for s in scalers],
+                     "scale": [float(s.scale[0]) for s in scalers],
+                     "log": [bool(s.lam[0] <= 0) for s in scalers]})
+        return state, skops.io.dumps(self.pipeline_)
+
+    @classmethod
+    def _restore(cls, state, blob, axis, ids) -> "LagRegressionForecaster":
+        from forecaster.models.sklearn_checks import check_pipeline
+
+        n, bad = len(ids), checks.bad
+        lags = state.get("lags")
+        if not isinstance(lags, list) or not lags or not all(
+                isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in lags) \
+                or lags != sorted(set(lags)):
+            bad("`lags` must be increasing positive integers")
+        names = {}
+        for key in ("categorical", "cyclical", "covariate_columns"):
+            names[key] = state.get(key)
+            if not isinstance(names[key], list) or not all(isinstance(c, str)
+                                                           for c in names[key]):
+                bad(f"`{key}` must be a list of column names")
+        scalers = state.get("scalers")
+        if not isinstance(scalers, dict):
+            bad("`scalers` must be an object")
+        mean = checks.floats(scalers.get("mean"), n, "scalers.mean")
+        scale = checks.floats(scalers.get("scale"), n, "scalers.scale")
+        logs = scalers.get("log")
+        if np.any(scale <= 0) or not isinstance(logs, list) or len(logs) != n or not all(
+                isinstance(x, bool) for x in logs):
+            bad("`scalers` need positive scales and one log flag per series")
+        model = cls(None, lags=lags, difference=bool(state.get("difference")))
+        model.lags_, model.axis_ = list(lags), axis
+        model._lag_columns = [f"lag_{k}" for k in lags]
+        model._categorical, model._cyclical = names["categorical"], names["cyclical"]
+        model._cov_columns = names["covariate_columns"]
+        model.encoder_ = checks.encoder(state.get("encoder"), axis)
+        model.scalers_ = {sid: SeriesScaler(mean[i:i + 1], scale[i:i + 1],
+                                            0.0 if logs[i] else 1.0)
+                          for i, sid in enumerate(ids)}
+        model.pipeline_ = check_pipeline(
+            checks.pipeline(blob), state.get("name"),
+            {"lags": model._lag_columns, "cyclical": model._cyclical,
+             "covariates": model._cov_columns, "categorical": model._categorical}, bad)
+        return model
+
     def _fit(self, panel: Panel) -> None:
         with threadpool_limits(limits=self.n_threads):
             self._fit_unlimited(panel)

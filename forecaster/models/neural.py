@@ -20,7 +20,7 @@ from forecaster.config import shipped
 from forecaster.data import windowing as W
 from forecaster.data.panel import Panel
 from forecaster.errors import DataError, ForecastError
-from forecaster.models.base import Forecaster
+from forecaster.models.base import Model
 from forecaster.models.scales import (domain_note, fallback_note, listed_series,
                                       resolve_scaling)
 
@@ -211,7 +211,7 @@ class _Tiled:
         self.sampler.on_epoch_end()
 
 
-class RNNForecaster(Forecaster):
+class RNNForecaster(Model):
     """Global recurrent forecaster (SimpleRNN, TanhCell, LSTM or GRU)."""
 
     name = "rnn"

@@ -35,7 +35,8 @@ from scipy.optimize import minimize_scalar
 from scipy.signal import lfilter
 
 from forecaster.data.panel import Panel
-from forecaster.models.base import SeasonalForecaster, fitted_rows
+from forecaster.models import state_checks as checks
+from forecaster.models.base import Capabilities, SeasonalModel, fitted_rows
 
 __all__ = ["ThetaForecaster", "ThetaFit", "fit_theta", "theta_forecast", "seasonal_indices",
            "fit_ses"]
@@ -77,13 +78,14 @@ class ThetaFit:
         return out
 
 
-class ThetaForecaster(SeasonalForecaster):
+class ThetaForecaster(SeasonalModel):
     """The standard Theta method (θ = 2), one model per series (see the module docstring).
 
     ``season`` defaults to the panel's natural season (``panel.axis.season()``); without
     one the series is not deseasonalised."""
 
-    name = "theta"
+    name = kind = "theta"
+    capabilities = Capabilities(deployable=True, state="json", seasonal=True, adopts=True)
 
     def _fit(self, panel: Panel) -> None:
         season = self._season_of(panel)
@@ -105,6 +107,56 @@ class ThetaForecaster(SeasonalForecaster):
                 fit, k = fit_theta(v, self.season_), 0
             out.append(fit.forecast(horizon, v[len(v) - k:]))
         return np.array(out)
+
+    def get_state(self) -> tuple[dict, None]:
+        """The season, the fitted ends and each series' :class:`ThetaFit` as lists."""
+        fits = self.fits_
+        return {"season": int(self.season_), "ends": self.axis_.format_all(self.ends_),
+                "alpha": [f.alpha for f in fits], "level": [f.level for f in fits],
+                "slope": [f.slope for f in fits], "n": [f.n for f in fits],
+                "ahead": [list(f.ahead) for f in fits],
+                "multiplicative": [f.multiplicative for f in fits]}, None
+
+    @classmethod
+    def _restore(cls, state, blob, axis, ids) -> "ThetaForecaster":
+        n, bad = len(ids), checks.bad
+        season = checks.season(state)
+        alpha = checks.floats(state.get("alpha"), n, "alpha")
+        level = checks.floats(state.get("level"), n, "level")
+        slope = checks.floats(state.get("slope"), n, "slope")
+        lengths, ahead, mult = state.get("n"), state.get("ahead"), state.get("multiplicative")
+        ends = state.get("ends")
+        low, high = ALPHA_BOUNDS
+        outside = alpha[(alpha < low) | (alpha > high)]
+        if outside.size:
+            bad(f"`alpha` must lie in [{low}, {high}] (the smoothing Theta fits); got "
+                f"{outside[0]:g}")
+        if not isinstance(lengths, list) or len(lengths) != n or not all(
+                isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in lengths):
+            bad(f"`n` must hold {n} positive integers")
+        if not isinstance(mult, list) or len(mult) != n or not all(isinstance(x, bool)
+                                                                    for x in mult):
+            bad(f"`multiplicative` must hold {n} booleans")
+        if not isinstance(ahead, list) or len(ahead) != n or not all(
+                isinstance(a, list) and len(a) in (0, season) for a in ahead):
+            bad(f"`ahead` must hold {n} lists of 0 or {season} seasonal indices")
+        indices = [checks.floats(a, len(a), "ahead") if a else np.zeros(0) for a in ahead]
+        if any(m and np.any(i <= 0) for m, i in zip(mult, indices)):
+            bad("multiplicative seasonal indices must be positive")
+        if not isinstance(ends, list) or len(ends) != n or not all(isinstance(e, str)
+                                                                    for e in ends):
+            bad(f"`ends` must hold {n} timestamps")
+        try:
+            parsed = [axis.parse(e) for e in ends]
+        except (TypeError, ValueError):
+            bad("`ends` must hold timestamps of the run's time axis")
+        model = cls(season)
+        model.season_, model.ends_, model.axis_ = season, parsed, axis
+        model.fits_ = [ThetaFit(alpha=float(alpha[i]), level=float(level[i]),
+                                slope=float(slope[i]), n=lengths[i],
+                                ahead=tuple(float(x) for x in indices[i]),
+                                multiplicative=mult[i]) for i in range(n)]
+        return model
 
 
 def fit_theta(values, season: int = 1) -> ThetaFit:

@@ -27,7 +27,7 @@ from forecaster.evaluation.leaderboard import (add_backtest_intervals, finite_or
                                                fold_table, format_table, leaderboard,
                                                leaderboard_to_json, numeric_table)
 from forecaster.models.base import WithoutCovariates
-from forecaster.models.baselines import BASELINES
+from forecaster.models.registry import BASELINES, NAMES
 
 __all__ = ["evaluate", "plan_evaluation", "EvaluationPlan", "EvaluationResult",
            "DEFAULT_MODELS"]
@@ -37,8 +37,7 @@ WITHOUT = "rnn_without_covariates"
 
 #: What ``forecast evaluate`` compares when no model list is given (and, with
 #: covariates, ``rnn_without_covariates`` after ``rnn``).
-DEFAULT_MODELS = ["rnn", "naive", "seasonal_naive", "drift", "mean", "theta", "ridge",
-                  "random_forest", "hist_gradient_boosting", "knn"]
+DEFAULT_MODELS = ["rnn", *NAMES]
 
 
 @dataclass

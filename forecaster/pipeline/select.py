@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from forecaster.data.panel import Panel
 from forecaster.models.baseline_state import DeployedBaseline
-from forecaster.models.baselines import make_baseline
+from forecaster.models.registry import make_baseline
 
 __all__ = ["Selection", "choose", "deploy_baseline"]
 

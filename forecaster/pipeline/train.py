@@ -43,6 +43,7 @@ from forecaster.data.windowing import scale_kind
 from forecaster.errors import ConfigError, DataError
 from forecaster.evaluation.backtest import BacktestSpec
 from forecaster.pipeline.evaluate import WITHOUT
+from forecaster.models.registry import TRAIN_BACKTEST
 from forecaster.models.scales import describe_scaling
 from forecaster.pipeline.inputs import load_panel, season_and_origin
 from forecaster.models.neural import RNNForecaster, resolve_shape
@@ -50,8 +51,8 @@ from forecaster.pipeline.predict import drop_unbounded
 from forecaster.runs.forecast_state import Preprocessing
 from forecaster.training.runtime import backend_version, check_interrupt, import_backend, select_device
 
-TRAIN_BASELINES = ["naive", "seasonal_naive", "drift", "mean", "theta", "ridge",
-                   "hist_gradient_boosting"]
+#: The baselines train backtests beside the RNN (the registry's quick ones).
+TRAIN_BASELINES = list(TRAIN_BACKTEST)
 
 
 @dataclass

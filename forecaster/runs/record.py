@@ -95,10 +95,10 @@ class RunInfo:
             bad("lookbacks", "a list of positive integers")
         deployed = text("deployed")
         if deployed is not None and deployed != "rnn":
-            from forecaster.choices import BASELINES
+            from forecaster.models.registry import NAMES
 
-            if deployed not in BASELINES:
-                bad("deployed", "rnn or a baseline (" + ", ".join(BASELINES) + ")")
+            if deployed not in NAMES:
+                bad("deployed", "rnn or a baseline (" + ", ".join(NAMES) + ")")
         versions = tuple((label, str(data[key])) for label, key in VERSIONS if data.get(key))
         return cls(id=text("id"), created=text("created"), model=text("model"),
                    deployed=deployed,

@@ -10,8 +10,9 @@ from forecaster.data.panel import Panel, TimeAxis
 from forecaster.errors import ConfigError, DataError
 from forecaster.evaluation.backtest import BACKTEST_COLUMNS, BacktestSpec, run_backtest
 from forecaster.evaluation.leaderboard import leaderboard
-from forecaster.models.base import Forecaster
-from forecaster.models.baselines import BASELINES, NaiveForecaster, SeasonalNaiveForecaster
+from forecaster.models.base import Model
+from forecaster.models.baselines import NaiveForecaster, SeasonalNaiveForecaster
+from forecaster.models.registry import BASELINES
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 INT = TimeAxis("integer")
@@ -102,7 +103,7 @@ def test_short_series_errors_say_what_to_change():
 
 # -- no peeking ----------------------------------------------------------------------------
 
-class Spy(Forecaster):
+class Spy(Model):
     """Records everything it is shown; forecasts the last value."""
 
     log: list = []

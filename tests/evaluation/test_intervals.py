@@ -9,7 +9,7 @@ import pytest
 
 from forecaster.errors import ConfigError, DataError
 from forecaster.evaluation.intervals import ConformalIntervals, conformal_quantile
-from forecaster.models.base import NotFittedError
+from forecaster.errors import NotFittedError
 
 
 def residual_frame(residuals_by_step, series="s"):

@@ -9,7 +9,8 @@ from forecaster.data.panel import Panel, TimeAxis
 from forecaster.evaluation.backtest import BacktestSpec, run_backtest
 from forecaster.evaluation.leaderboard import (fold_table, format_number, format_table,
                                                leaderboard, leaderboard_to_json)
-from forecaster.models.baselines import BASELINES, MeanForecaster, NaiveForecaster
+from forecaster.models.baselines import MeanForecaster, NaiveForecaster
+from forecaster.models.registry import BASELINES
 
 INT = TimeAxis("integer")
 

@@ -9,11 +9,11 @@ from sklearn.preprocessing import OneHotEncoder
 
 from forecaster.data.panel import Panel, TimeAxis
 from forecaster.errors import ConfigError, DataError
-from forecaster.models.base import NotFittedError
-from forecaster.models.baselines import (BASELINES, DriftForecaster, LagRegressionForecaster,
+from forecaster.errors import NotFittedError
+from forecaster.models.baselines import (DriftForecaster, LagRegressionForecaster,
                                          MeanForecaster, NaiveForecaster,
-                                         SeasonalNaiveForecaster, calendar_features,
-                                         make_baseline)
+                                         SeasonalNaiveForecaster, calendar_features)
+from forecaster.models.registry import BASELINES, make_baseline
 
 INT = TimeAxis("integer")
 MONTHLY = TimeAxis("datetime", "MS")
@@ -179,7 +179,7 @@ def test_forest_bootstrap_is_capped_on_big_panels(monkeypatch):
     import numpy as np
 
     from forecaster.data.panel import Panel, TimeAxis
-    from forecaster.models import baselines as B, lag_regression
+    from forecaster.models import lag_regression, registry as B
 
     monkeypatch.setattr(lag_regression, "BOOTSTRAP_CAP", 50)
     rng = np.random.default_rng(0)

@@ -7,7 +7,7 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 from forecaster.data.panel import Panel, TimeAxis
-from forecaster.models.baselines import BASELINES, make_baseline
+from forecaster.models.registry import BASELINES, make_baseline
 from forecaster.models.theta import (ALPHA_BOUNDS, ThetaForecaster, fit_ses, seasonal_indices,
                                      theta_forecast)
 
