@@ -24,6 +24,7 @@ from forecaster.errors import ConfigError, DataError, ForecastError
 from forecaster.models.base import forecast_to_frame
 from forecaster.models.neural import forecast_values
 from forecaster.pipeline.inputs import repair_options
+from forecaster.pipeline.nixtla import read_with_run_columns
 from forecaster.runs.forecast_state import Preprocessing
 from forecaster.runs.record import RunRecord
 
@@ -82,28 +83,37 @@ def predict(run, horizon: int, new_data=None, future=None) -> Prediction:
 def read_new_data(source, state: Preprocessing, data: DataConfig | None = None) -> Panel:
     """Newer data for a run: ``source`` (a path or a DataFrame) read with the run's
     columns, frequency and ``[data]`` options (fill, aggregate, date order), one row per
-    series being enough.  Data on another frequency or time zone than the run's are a
-    :class:`DataError` saying so."""
+    series being enough; columns in Nixtla's names (``unique_id, ds, y``) stand for the
+    run's columns they lack (:func:`~forecaster.pipeline.nixtla.read_with_run_columns`).
+    Data on another frequency or time zone than the run's are a :class:`DataError` saying
+    so."""
     axis = state.axis
-    options = {"target": state.target, "time_col": state.time_col, "id_col": state.id_col,
-               "min_length": 1, "run_axis": axis}  # timestamps in the run's zone
+    columns = {"target": state.target, "time_col": state.time_col, "id_col": state.id_col}
+    options = {"min_length": 1, "run_axis": axis}  # timestamps in the run's zone
     if data is not None:
         options.update(repair_options(data))
+    taken = ()
     if state.encoder is not None:  # the run's covariate columns come with the new data
         spec = state.encoder.spec
         options["covariates"] = replace(spec, calendar="none", holidays=None)
+        taken = spec.columns
+
+    def read(**more):  # in the run's columns, else in Nixtla's (unique_id, ds, y)
+        return read_with_run_columns(lambda **cols: read_panel(source, **cols, **options,
+                                                               **more), columns, taken)
+
     try:
-        panel = read_panel(source, freq=axis.freq, **options)
+        panel = read(freq=axis.freq)
     except ColumnNotFound as exc:  # predict has no column options to suggest
-        columns = f"time {state.time_col!r}, target {state.target!r}" + (
+        need = f"time {state.time_col!r}, target {state.target!r}" + (
             f", series {state.id_col!r}" if state.id_col else "")
-        raise DataError(f"the new data need the run's columns ({columns}): "
+        raise DataError(f"the new data need the run's columns ({need}): "
                         + exc.said("")) from None
     except DataError as exc:
         if not axis.is_datetime:
             raise
         try:  # explain a frequency change instead of its symptom (off-grid timestamps)
-            found = read_panel(source, **options).axis
+            found = read().axis
         except DataError:
             raise exc from None
         if found.freq != axis.freq:
