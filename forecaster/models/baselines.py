@@ -7,11 +7,13 @@ Four classic local baselines (one model per series, no training to speak of):
 * :class:`DriftForecaster` — the line from the first to the last observation, extended;
 * :class:`MeanForecaster` — the mean of the training values;
 
-the M3/M4 competitions' statistical benchmark, :class:`~forecaster.models.theta.ThetaForecaster`
-(exponential smoothing with half the linear trend, on the seasonally adjusted series), and
-one global machine-learning baseline, :class:`LagRegressionForecaster`: any
-scikit-learn regressor on lag (and calendar) features, one model for all series of a
-panel, forecasting several steps ahead recursively.
+beside them, in their own modules, the M3/M4 competitions' statistical benchmark,
+:class:`~forecaster.models.theta.ThetaForecaster` (exponential smoothing with half the
+linear trend, on the seasonally adjusted series), and one global machine-learning baseline,
+:class:`~forecaster.models.lag_regression.LagRegressionForecaster`: any scikit-learn
+regressor on lag (and calendar) features, one model for all series of a panel, forecasting
+several steps ahead recursively (imported only when one is built: scikit-learn is slow to
+import and a baselines-only command need not pay for it).
 
 All share the :class:`~forecaster.models.base.Model` interface (``fit(panel) -> self``,
 ``predict(horizon, panel=None) -> frame``).  When ``predict`` is given a new ``panel`` as
@@ -30,12 +32,9 @@ import numpy as np
 from forecaster.data.panel import Panel
 from forecaster.models import state_checks as checks
 from forecaster.models.base import Capabilities, Model, SeasonalModel, fitted_rows
-from forecaster.models.lag_regression import LagRegressionForecaster, calendar_features
-from forecaster.models.theta import ThetaForecaster
 
 __all__ = [
     "NaiveForecaster", "SeasonalNaiveForecaster", "DriftForecaster", "MeanForecaster",
-    "ThetaForecaster", "LagRegressionForecaster", "calendar_features",
 ]
 
 

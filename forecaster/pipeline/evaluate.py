@@ -27,7 +27,7 @@ from forecaster.evaluation.leaderboard import (add_backtest_intervals, finite_or
                                                fold_table, format_table, leaderboard,
                                                leaderboard_to_json, numeric_table)
 from forecaster.models.base import WithoutCovariates
-from forecaster.models.registry import BASELINES, NAMES
+from forecaster.models.registry import NAMES, make_baseline
 
 __all__ = ["evaluate", "plan_evaluation", "EvaluationPlan", "EvaluationResult",
            "DEFAULT_MODELS"]
@@ -107,7 +107,7 @@ def model_factories(models: list[str], *, season=None, seed=0,
     ``rnn_factory``); unknown or duplicate names raise :class:`ConfigError`."""
     if not models:
         raise ConfigError("`models` must name at least one model. Got none.")
-    known = ["rnn", WITHOUT, *BASELINES]
+    known = ["rnn", WITHOUT, *NAMES]
     factories = {}
     for name in models:
         if name in factories:
@@ -117,8 +117,8 @@ def model_factories(models: list[str], *, season=None, seed=0,
                 raise ConfigError(f"`models` includes {name!r} but no RNN factory was given.")
             factories[name] = rnn_factory if name == "rnn" else (
                 lambda: WithoutCovariates(rnn_factory()))
-        elif name in BASELINES:
-            factories[name] = partial(BASELINES[name], season=season, seed=seed)
+        elif name in NAMES:  # checked by name: a model's module is imported when it is built
+            factories[name] = partial(make_baseline, name, season=season, seed=seed)
         else:
             raise ConfigError(f"`models` must be from {', '.join(known)}. Got {name!r}.")
     return factories

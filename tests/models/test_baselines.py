@@ -10,9 +10,9 @@ from sklearn.preprocessing import OneHotEncoder
 from forecaster.data.panel import Panel, TimeAxis
 from forecaster.errors import ConfigError, DataError
 from forecaster.errors import NotFittedError
-from forecaster.models.baselines import (DriftForecaster, LagRegressionForecaster,
-                                         MeanForecaster, NaiveForecaster,
-                                         SeasonalNaiveForecaster, calendar_features)
+from forecaster.models.baselines import (DriftForecaster, MeanForecaster, NaiveForecaster,
+                                         SeasonalNaiveForecaster)
+from forecaster.models.lag_regression import LagRegressionForecaster, calendar_features
 from forecaster.models.registry import BASELINES, make_baseline
 
 INT = TimeAxis("integer")
