@@ -45,6 +45,10 @@ class Forecaster:
     (``"quick"``), ``config`` a TOML file; keyword settings override both. They are
     validated here, with the command line's messages.
 
+    It follows scikit-learn's estimator conventions: :meth:`get_params` and
+    :meth:`set_params` over these arguments, so ``sklearn.base.clone(model)`` gives an
+    unfitted forecaster with the same settings (fitting to the same numbers).
+
     Fitted attributes end in ``_``: ``season_``, ``window_``, ``horizon_``, ``lookbacks_``,
     ``levels_``, ``leaderboard_`` (the backtest, or None), ``deployed_`` (the model that
     forecasts: ``"rnn"``, or the baseline ``select="best"`` chose), ``notes_`` (what the
@@ -61,6 +65,25 @@ class Forecaster:
                  **settings):
         self.profile, self.config, self.settings = profile, config, dict(settings)
         self._resolve({})  # fail now on a bad setting, not at fit time
+
+    # -- scikit-learn's estimator conventions -------------------------------------------
+    def get_params(self, deep: bool = True) -> dict:
+        """The constructor's arguments, as scikit-learn's ``get_params`` gives them:
+        ``profile``, ``config`` and every keyword setting, so ``sklearn.base.clone(model)``
+        builds an unfitted forecaster with the same settings (``deep`` is taken for the
+        protocol: no setting is itself an estimator)."""
+        return {"profile": self.profile, "config": self.config, **self.settings}
+
+    def set_params(self, **params) -> "Forecaster":
+        """Change constructor arguments (scikit-learn's ``set_params``) and return
+        ``self``: checked at once with the constructor's messages, nothing changed when
+        one is bad; a fitted forecaster keeps its fit until the next :meth:`fit`."""
+        profile = params.pop("profile", self.profile)
+        config = params.pop("config", self.config)
+        Forecaster(profile=profile, config=config, **{**self.settings, **params})
+        self.profile, self.config = profile, config
+        self.settings.update(params)
+        return self
 
     def _resolve(self, data_settings: dict) -> Config:
         return load_config(self.config, settings_overrides({**self.settings,
