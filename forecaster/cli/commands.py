@@ -23,6 +23,7 @@ from forecaster.cli.options import (common_options, data_options, model_options,
                                     resolve_config, run_options)
 from forecaster.cli.signals import Terminated, interruptible
 from forecaster.errors import ForecastError
+from forecaster.notes import kind_of
 from forecaster.models.registry import NAMES as MODEL_NAMES
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -166,7 +167,7 @@ def train(ctx, data, horizon, origins, no_backtest, name, select, tune_trials, m
     for note in result.panel.notes:
         log(ctx, f"warning: {note}")
     for note in result.notes[len(result.panel.notes):]:
-        if state(ctx)["verbose"] or note.startswith("no forecast was made"):
+        if state(ctx)["verbose"] or kind_of(note) == "no_forecast":
             log(ctx, f"note: {note}")
     _print_train_summary(ctx, result)
     report_dir = Path(reports_dir) / result.run_dir.name if make_report else None
@@ -362,9 +363,8 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
     log(ctx, f"evaluate: {plan.describe()}")
     with _fold_bar(ctx, len(plan.models) * spec.folds) as (progress, epoch_progress):
         result = plan.run(progress=progress, epoch_progress=epoch_progress)
-    for note in result.notes:
-        if note not in panel.notes:
-            log(ctx, f"note: {note}")
+    for note in result.notes[len(panel.notes):]:  # they start with the panel's warnings
+        log(ctx, f"note: {note}")
     result.write(out)
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2))

@@ -17,6 +17,7 @@ import pandas as pd
 
 from forecaster.data.covariates import Covariates, CovariateSpec, calendar_cycles
 from forecaster.errors import HINT, DataError, Hint
+from forecaster.notes import Note, kind_of
 
 
 def attach_covariates(panel, spec: CovariateSpec, frame: pd.DataFrame, id_col,
@@ -54,8 +55,8 @@ def attach_covariates(panel, spec: CovariateSpec, frame: pd.DataFrame, id_col,
             col = read_column(name)
         except DataError as exc:
             raise DataError(f"covariate {name!r}: {exc}") from None
-        notes += [f"covariate {name!r}: {note[0].lower()}{note[1:]}" for note in col.notes
-                  if note.startswith("Filled") or "infinite value" in note]
+        notes += [Note(f"covariate {name!r}: {note[0].lower()}{note[1:]}", kind=note.kind)
+                  for note in col.notes if kind_of(note) in ("fill", "infinite")]
         _place(panel, col, name, j, values, ahead, future=j >= len(spec.past),
                k=j - len(spec.past))
     statics, kinds = _statics(panel, spec.static, frame, id_col, looks_numeric)

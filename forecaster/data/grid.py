@@ -14,6 +14,7 @@ from forecaster.data.columns import _BLOCK, _counts, _nondecreasing
 from forecaster.data.panel import TimeAxis
 from forecaster.data.timestamps import _average_freq, _index
 from forecaster.errors import HINT, DataError, Hint
+from forecaster.notes import Note
 
 
 @dataclass
@@ -239,8 +240,8 @@ def _fill(out, gaps, offs, ids, fill, limit, stamp_at):
         how = "zeros"
     names = sorted({ids[s] for s in series})
     shown = ", ".join(repr(s) for s in names[:5]) + (" …" if len(names) > 5 else "")
-    return out, (f"Filled {n_missing} missing value(s) in {len(names)} series ({shown}) with "
-                 f"{how}; longest gap {int(runs.max())} point(s).")
+    return out, Note(f"Filled {n_missing} missing value(s) in {len(names)} series ({shown}) "
+                     f"with {how}; longest gap {int(runs.max())} point(s).", kind="fill")
 
 
 def _check_extents(e, layout, opts, first, last, length,

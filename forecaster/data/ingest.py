@@ -120,6 +120,7 @@ from forecaster.data.timestamps import (
 from forecaster.data.zones import align_zone
 from forecaster.data import hints
 from forecaster.errors import HINT, DataError, Hint
+from forecaster.notes import Note
 
 __all__ = ["read_panel", "FILLS", "AGGREGATES"]
 
@@ -276,8 +277,8 @@ def _entries(src, cols, opts: _Options) -> _Entries:
         inf = np.isinf(values)
         if inf.any():
             values[inf] = np.nan
-            notes.append(f"{int(inf.sum())} infinite value(s) in column {cols.target!r} were "
-                         f"treated as missing.")
+            notes.append(Note(f"{int(inf.sum())} infinite value(s) in column {cols.target!r} "
+                              "were treated as missing.", kind="infinite"))
     tcol, unit, tz, local = df[cols.time], None, None, None
     if cols.time_kind is None:
         cols.time_kind = _time_kind(tcol)
@@ -323,8 +324,8 @@ def _sort(e: _Entries) -> None:
     e.codes, e.t, e.values = e.codes[order], e.t[order], e.values[order]
     e.rows = order if e.rows is None else e.rows[order]
     if not time_sorted:
-        e.notes.append("Rows were not in time order; sorted them by time"
-                       + (" within each series." if len(e.ids) > 1 else "."))
+        e.notes.append(Note("Rows were not in time order; sorted them by time"
+                            + (" within each series." if len(e.ids) > 1 else "."), kind="sort"))
     e.steps = _Steps.of(e.codes, e.t)
 
 
@@ -441,7 +442,8 @@ def _assemble(e: _Entries, layout: _Layout, cols, opts: _Options) -> Panel:
         trimmed = int(np.sum((pos[invalid] < first[e.codes[invalid]])
                              | (pos[invalid] > last[e.codes[invalid]])))
         if trimmed:
-            e.notes.append(f"Trimmed {trimmed} leading/trailing missing value(s).")
+            e.notes.append(Note(f"Trimmed {trimmed} leading/trailing missing value(s).",
+                                kind="trim"))
     _check_extents(e, layout, opts, first, last, length, count)
     out = _filled(e, layout, opts, first, length, count, cv, pv, vv)
     offs = np.zeros(S, dtype=np.int64)

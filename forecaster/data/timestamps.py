@@ -19,6 +19,7 @@ from forecaster.data.frequencies import LEGACY_ALIASES, SUGGESTED
 from forecaster.data.readers import _first_line
 from forecaster.data.zones import describe_zones, recover_zone
 from forecaster.errors import HINT, DataError, Hint
+from forecaster.notes import Note, kind_of
 
 _DMY = re.compile(r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?!\d)(.*)$")
 _TZ_SUFFIX = r"(?:Z|[+-]\d{2}(?::?\d{2})?)\s*$"
@@ -82,21 +83,16 @@ def _integer_steps(s: pd.Series, name, src, notes) -> np.ndarray:
     return t
 
 
-class TimeHint(str):
-    """A note that the time column may be misread (Unix times or Excel serial dates read
-    as integer steps).  A later error of the same read repeats it
-    (:func:`time_hints_on_error`): it is likely the cause (e.g. "mostly missing" between
-    irregular Unix seconds)."""
-
-
 @contextmanager
 def time_hints_on_error(notes):
-    """Re-raise a :class:`DataError` of the block with the :class:`TimeHint` notes among
-    ``notes`` appended to its one line."""
+    """Re-raise a :class:`DataError` of the block with the ``time_hint`` notes among
+    ``notes`` (the time column may be misread: Unix times or Excel serial dates read as
+    integer steps) appended to its one line: they are likely the cause (e.g. "mostly
+    missing" between irregular Unix seconds)."""
     try:
         yield
     except DataError as exc:
-        hints = [n for n in notes if isinstance(n, TimeHint)]
+        hints = [n for n in notes if kind_of(n) == "time_hint"]
         if not hints:
             raise
         raise DataError(" ".join([str(exc), *hints])) from exc
@@ -114,18 +110,18 @@ def _epoch_note(t: np.ndarray, name) -> str | None:
     for unit, what, first, last in _EPOCHS:
         if first <= lo and hi <= last:
             day = pd.Timestamp(lo, unit=unit).strftime("%Y-%m-%d")
-            return TimeHint(
+            return Note(
                 f"The integers in time column {name!r} look like Unix times in {what} "
                 f"({lo} is {day}) and were read as integer steps{steps}; to forecast "
                 f"dates, convert the column first, e.g. pd.to_datetime(df[{name!r}], "
-                f"unit={unit!r}).")
+                f"unit={unit!r}).", kind="time_hint")
     if _EXCEL[0] <= lo and hi <= _EXCEL[1] and step in _EXCEL_STEPS:
         day = (pd.Timestamp("1899-12-30") + pd.Timedelta(days=lo)).strftime("%Y-%m-%d")
-        return TimeHint(
+        return Note(
             f"The integers in time column {name!r} look like Excel serial dates ({lo} is "
             f"{day}) and were read as integer steps{steps}; to forecast dates, convert "
             f"the column first, e.g. pd.to_datetime(df[{name!r}], unit='D', "
-            f"origin='1899-12-30').")
+            f"origin='1899-12-30').", kind="time_hint")
     return None
 
 

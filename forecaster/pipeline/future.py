@@ -22,6 +22,7 @@ from forecaster.data.columns import ColumnNotFound
 from forecaster.data.covariates import CovariateSpec
 from forecaster.data.ingest import read_panel
 from forecaster.errors import HINT, DataError, Hint
+from forecaster.notes import kind_of
 from forecaster.pipeline.inputs import repair_options
 
 
@@ -72,7 +73,7 @@ def read_future(source, state, horizon: int, data: DataConfig | None = None):
                             f"{fmt(axis.shift(first, len(have)))}: the forecast needs "
                             f"{horizon} step(s), up to {fmt(axis.shift(first, horizon - 1))}.")
         ahead.append(np.asarray(have, dtype=np.float64))
-    notes = [n for n in panel.notes if not n.startswith(("Trimmed", "Rows were"))]
+    notes = [n for n in panel.notes if kind_of(n) not in ("trim", "sort")]
     extra = sorted(set(panel.ids) - {s.id for s in state.series})
     if extra and state.id_col is not None:
         notes.append(f"the future covariates of {len(extra)} series not forecast were not "

@@ -41,6 +41,7 @@ from forecaster.data.readers import fingerprint
 from forecaster.data.panel import Panel
 from forecaster.data.windowing import scale_kind
 from forecaster.errors import ConfigError, DataError
+from forecaster.notes import Note
 from forecaster.evaluation.backtest import BacktestSpec
 from forecaster.pipeline.evaluate import WITHOUT
 from forecaster.models.registry import TRAIN_BACKTEST
@@ -338,9 +339,10 @@ def _finish(run: FittedRun, levels) -> None:
     cov = run.panel.covariates
     if cov is not None and cov.n_future and min(len(a) for a in cov.ahead) < H:
         forecast = None  # the horizon's future covariates are not in the training data
-        run.notes.append(f"no forecast was made at training time: it needs the future "
-                         f"covariates ({', '.join(cov.spec.future)}) over the {H} steps after "
-                         "the data; forecast with `forecast predict --future FILE`.")
+        run.notes.append(Note(f"no forecast was made at training time: it needs the future "
+                              f"covariates ({', '.join(cov.spec.future)}) over the {H} steps "
+                              "after the data; forecast with `forecast predict --future FILE`.",
+                              kind="no_forecast"))
     else:  # the deployed model's forecast of the trained horizon
         forecast = (model if run.deployed is None else run.deployed.model).predict(H)
         if bands is not None:
