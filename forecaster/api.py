@@ -141,12 +141,16 @@ class Forecaster:
                               "forecaster.load(run_dir) first.")
 
     # -- forecasting ------------------------------------------------------------------
-    def predict(self, horizon: int | None = None, *, levels=None,
-                new_data=None, future=None) -> pd.DataFrame:
+    def predict(self, horizon: int | None = None, *, levels=None, quantiles=None,
+                allow_negative: bool = False, new_data=None, future=None,
+                output_format: str = "forecaster") -> pd.DataFrame:
         """Forecast ``horizon`` steps (default: the trained horizon) after the end of every
         series: a long frame ``series_id, timestamp, forecast, lower_80, upper_80, …``
-        (intervals of ``levels``, default every calibrated level), as ``forecast
-        predict`` writes it.
+        (intervals of ``levels``: default every calibrated level, any other in (0, 100)
+        from the stored calibration residuals), as ``forecast predict`` writes it, with a
+        ``q_<p>`` column per predictive quantile of ``quantiles`` (e.g. ``[0.1, 0.5,
+        0.9]``).  A model fitted on non-negative data forecasts no negative value or
+        bound unless ``allow_negative``.
 
         ``new_data`` (a DataFrame or a path, in the columns the model was fitted on):
         forecast its series from *its* ends without retraining — the rows after the fitted
@@ -157,12 +161,19 @@ class Forecaster:
 
         ``future`` (a DataFrame or a path): the values of the future covariates over the
         horizon, for a model fitted with ``future_covariates`` (see ``forecast predict
-        --future``)."""
+        --future``).  Both may name their columns as Nixtla does (``unique_id``, ``ds``,
+        ``y``) where the fitted columns are absent.
+
+        ``output_format="nixtla"``: the same numbers in Nixtla's columns, ``unique_id, ds,
+        <model>, <model>-lo-80, <model>-hi-80, …`` (``<model>``: ``deployed_``), as
+        ``forecast predict --output-format nixtla`` writes them."""
         from forecaster.pipeline.future import read_future
+        from forecaster.pipeline.nixtla import laid_out
         from forecaster.pipeline.predict import forecast_from, moved_state
         from forecaster.runs.record import deploys_network
 
         self._check_fitted()
+        laid_out(pd.DataFrame(), output_format, self.deployed_)  # a bad name fails first
         state, notes = self.state_, []
         data = self.config_.data if self.config_ else None
         if new_data is not None:
@@ -171,9 +182,10 @@ class Forecaster:
         horizon = self.horizon_ if horizon is None else horizon
         ahead, more = read_future(future, state, horizon, data)  # (None, []) without any
         notes = notes + more
-        frame, more = forecast_from(self.model_, state, horizon, levels=levels, ahead=ahead)
+        frame, more = forecast_from(self.model_, state, horizon, levels=levels, ahead=ahead,
+                                    quantiles=quantiles, allow_negative=allow_negative)
         self.predict_notes_ = notes + more
-        return frame
+        return laid_out(frame, output_format, self.deployed_)
 
     # -- backtesting ------------------------------------------------------------------
     def backtest(self, data, *, models=None, horizon=None, folds=None, step=None,

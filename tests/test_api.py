@@ -96,9 +96,14 @@ def test_predict_levels_and_horizon(fitted):
     assert list(frame.columns) == ["series_id", "timestamp", "forecast", "lower_80",
                                    "upper_80"]
     assert len(frame) == 12
-    with pytest.raises(ConfigError, match=r"`levels` must be among the calibrated ones "
-                                          r"\(80, 95\)\. Got 90"):
-        fitted.predict(12, levels=[90])
+    # any level, from the stored calibration residuals (issue 36): a level the backtest
+    # gave too few residuals for says how many origins it needs
+    assert {"lower_90", "upper_90"} <= set(fitted.predict(12, levels=[90]).columns)
+    with pytest.raises(ConfigError, match=r"99\.9% intervals need at least 999 calibration "
+                                          r"residuals per step .* --origins \d+"):
+        fitted.predict(12, levels=[99.9])
+    with pytest.raises(ConfigError, match=r"between 0 and 100.*Got 100"):
+        fitted.predict(12, levels=[100])
     with pytest.raises(ConfigError, match="between 1 and 10,000. Got 0"):
         fitted.predict(0)
 
@@ -128,11 +133,9 @@ def test_the_rnn_class_defaults_are_the_shipped_config():
     from forecaster.models.neural import RNNForecaster
 
     cfg, model = load_config(), RNNForecaster()
-    for key in RNNForecaster.MODEL_KEYS:
-        assert getattr(model, key) == getattr(cfg.model, key), key
-    for key in RNNForecaster.TRAINING_KEYS:
-        assert getattr(model, key) == getattr(cfg.training, key), key
-    assert (model.ensemble, model.units, model.loss, model.learning_rate) == \
+    assert model.model_config == cfg.model and model.training_config == cfg.training
+    assert (model.model_config.ensemble, model.model_config.units,
+            model.training_config.loss, model.training_config.learning_rate) == \
         (10, 64, "huber", 0.001)
 
 

@@ -212,7 +212,8 @@ def _print_train_summary(ctx, r) -> None:
               help="Steps to forecast (default: the trained horizon).")
 @click.argument("data", required=False, type=click.Path())
 @click.option("--data", "new_data", type=click.Path(),
-              help="Newer data (CSV/Parquet, the run's columns): forecast from its ends "
+              help="Newer data (CSV/Parquet, the run's columns or Nixtla's unique_id, ds, "
+                   "y): forecast from its ends "
                    "without retraining — rows after the run's end, a whole newer history, "
                    "or series the run has not seen.")
 @run_options
@@ -221,17 +222,31 @@ def _print_train_summary(ctx, r) -> None:
                    "with --data forecast-h<H>-<data name>.<format>).")
 @click.option("--format", "fmt", type=click.Choice(choices.FORECAST_FORMATS),
               help="Forecast file format (default: from the --output extension, else csv).")
+@click.option("--output-format", "layout", type=click.Choice(choices.FORECAST_LAYOUTS),
+              default="forecaster", show_default=True,
+              help="Column names: forecaster's (series_id, timestamp, forecast, lower_80, "
+                   "upper_80, …) or Nixtla's (unique_id, ds, <model>, <model>-lo-80, "
+                   "<model>-hi-80, …; <model> is the run's deployed model).")
 @click.option("--overwrite", is_flag=True,
               help="Replace the forecast file (--output or the default) if it exists.")
 @click.option("--device", type=click.Choice(choices.DEVICES), default="cpu",
               show_default=True, help="Where to run the model.")
 @click.option("--future", "future", type=click.Path(),
               help="Values of the run's future covariates over the horizon (CSV/Parquet: "
-                   "the time and series columns and one column per covariate).")
+                   "the time and series columns, or Nixtla's ds and unique_id, and one "
+                   "column per covariate).")
+@click.option("--level", "levels", default=None, metavar="L[,L…]",
+              help="Interval levels in percent, e.g. 90,99 (default: the calibrated ones); "
+                   "any level in (0, 100), from the run's calibration residuals.")
+@click.option("--quantiles", default=None, metavar="P[,P…]",
+              help="Predictive quantiles in (0, 1) as columns q_<p>, e.g. 0.1,0.5,0.9.")
+@click.option("--allow-negative", is_flag=True,
+              help="Keep negative forecasts and bounds on data that were never negative "
+                   "(by default they are clipped at 0).")
 @common_options
 @click.pass_context
 def predict(ctx, horizon, data, new_data, run_id, runs_dir, output, fmt, overwrite, device,
-            future):
+            future, levels, quantiles, allow_negative, layout):
     """Forecast from a saved run (the latest by default): from the end of its training data
     (no data file needed), or from the end of newer DATA (or --data) without retraining."""
     if data is not None and new_data is not None and data != new_data:
@@ -241,6 +256,7 @@ def predict(ctx, horizon, data, new_data, run_id, runs_dir, output, fmt, overwri
         # before TensorFlow starts: it then never initialises CUDA (JAX: see select_device)
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
     prepare_runtime(ctx, import_tf=False)  # a network's loading imports it
+    from forecaster.pipeline.nixtla import laid_out
     from forecaster.pipeline.predict import (format_frame, output_format,
                                              predict as run_predict, write_forecast)
     from forecaster.runs.ids import resolve_run
@@ -266,22 +282,38 @@ def predict(ctx, horizon, data, new_data, run_id, runs_dir, output, fmt, overwri
     if os.path.lexists(path) and not overwrite:
         raise click.ClickException(f"{str(path)!r} already exists; pass --overwrite to "
                                    "replace it or choose another --output.")
-    pred = run_predict(record, int(horizon), new_data=new_data, future=future)
+    pred = run_predict(record, int(horizon), new_data=new_data, future=future,
+                       levels=_numbers(levels, "--level"),
+                       quantiles=_numbers(quantiles, "--quantiles"),
+                       allow_negative=allow_negative)
     for note in pred.notes:
         log(ctx, f"note: {note}")
-    written = write_forecast(pred, path, fmt)
+    model = record.info.deployed or "rnn"  # runs before `deployed` was recorded: the RNN
+    written = write_forecast(pred, path, fmt, layout, model)
     if not state(ctx)["quiet"]:
         import pandas as pd
 
         from forecaster.evaluation.leaderboard import format_number
 
-        table = format_frame(pred.frame, pred.state)
+        table = laid_out(format_frame(pred.frame, pred.state), layout, model)
         with pd.option_context("display.max_rows", 200, "display.width", 120,
                                "display.float_format", format_number):
             click.echo(table.to_string(index=False))
         log(ctx, f"{len(table)} forecasts from run {run_dir.name} written to {written}")
     else:
         click.echo(str(written))
+
+
+def _numbers(text: str | None, option: str) -> list | None:
+    """``"90,99"`` as ``[90.0, 99.0]`` (None when the option is not given); a usage error
+    naming ``option`` for anything that is not a number."""
+    if text is None:
+        return None
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected numbers separated by commas, got {text!r}.",
+                                 param_hint=option) from None
 
 
 @contextmanager
@@ -322,8 +354,11 @@ def _fold_bar(ctx, total: int):
 @click.option("--step", type=int, help="Points between fold origins (default: horizon).")
 @click.option("--holdout", type=int,
               help="Competition protocol: train on all but the last H points, score on them.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Leaderboard output on stdout.")
+@click.option("--format", "fmt", type=click.Choice(choices.EVALUATE_FORMATS),
+              default="table", show_default=True,
+              help="Output on stdout: the leaderboard (table, json), or every backtest "
+                   "forecast as Nixtla's cross-validation rows (nixtla: CSV unique_id, ds, "
+                   "cutoff, y, <model>, …; also written to cross_validation.csv in --out).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Where metrics.json, folds.csv and backtest.csv go (default: "
                    "runs/evaluations/<id>).")
@@ -365,9 +400,12 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
         result = plan.run(progress=progress, epoch_progress=epoch_progress)
     for note in result.notes[len(panel.notes):]:  # they start with the panel's warnings
         log(ctx, f"note: {note}")
-    result.write(out)
+    result.write(out, nixtla=fmt == "nixtla")
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2))
+    elif fmt == "nixtla":
+        click.echo(result.cross_validation_csv(), nl=False)
+        log(ctx, f"metrics.json, folds.csv, backtest.csv and cross_validation.csv in {out}")
     else:
         click.echo(result.format())
         log(ctx, f"{spec.folds} fold(s) × horizon {spec.horizon}, {len(panel)} series, "

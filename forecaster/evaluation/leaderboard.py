@@ -16,9 +16,15 @@ coverage needs at least two folds; folds with too few calibration residuals for 
 (95 % needs 19 per step, 80 % needs 4) are not scored at that level, and a level never
 scored is ``None``.
 
-Columns: ``model, mae, rmse, mape, smape, mase, coverage_<L>, width_<L>`` for each level
-``L`` (coverage as a fraction, width in the series' units), sorted by MASE; the frame's
-``attrs`` hold ``best`` (the first model) and ``notes``.
+The same intervals are scored as forecasts of quantiles: ``msis_<L>`` is the M4 mean
+scaled interval score (:func:`~forecaster.evaluation.metrics.msis`, scaled like MASE) and
+``pinball`` the pinball loss averaged over every level's two bounds (the ``(1 − L)/2`` and
+``(1 + L)/2`` quantiles; :func:`~forecaster.evaluation.metrics.interval_pinball`), in the
+series' units.
+
+Columns: ``model, mae, rmse, mape, smape, mase, coverage_<L>, width_<L>, msis_<L>`` for
+each level ``L`` (coverage as a fraction, width in the series' units), then ``pinball``,
+sorted by MASE; the frame's ``attrs`` hold ``best`` (the first model) and ``notes``.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from forecaster.evaluation.backtest import BacktestResult
 from forecaster.evaluation.intervals import ConformalIntervals, interval_columns, level_name
 
 __all__ = ["leaderboard", "fold_table", "series_scales", "add_backtest_intervals",
+           "interval_metrics",
            "leaderboard_to_json", "format_table", "finite_or_none", "POINT_METRICS"]
 
 POINT_METRICS = ["mae", "rmse", "mape", "smape", "mase"]
@@ -117,18 +124,33 @@ def _series_metrics(y: np.ndarray, f: np.ndarray, scale: np.ndarray, bounds: dic
         out["mase"] = None
     else:
         out["mase"] = float(np.mean(np.abs(y - f) / scale))
+    losses = []
     for level in levels:
         name = level_name(level)
         lower, upper = bounds.get(level, (None, None))
         if lower is not None:
             keep = np.isfinite(lower) & np.isfinite(upper)
             if keep.any():
-                out[f"coverage_{name}"] = M.coverage(y[keep], lower[keep], upper[keep])
-                out[f"width_{name}"] = M.mean_width(lower[keep], upper[keep])
+                y_in, lo, hi = y[keep], lower[keep], upper[keep]
+                out[f"coverage_{name}"] = M.coverage(y_in, lo, hi)
+                out[f"width_{name}"] = M.mean_width(lo, hi)
+                out[f"msis_{name}"] = M.msis(y_in, lo, hi, level, scale[keep])
+                losses.append(M.interval_pinball(y_in, lo, hi, level))
                 continue
         out[f"coverage_{name}"] = None
         out[f"width_{name}"] = None
+        out[f"msis_{name}"] = None
+    # the mean over every level's two quantiles (each level's pair weighs the same)
+    out["pinball"] = float(np.mean(losses)) if losses else None
     return out
+
+
+def interval_metrics(levels) -> list[str]:
+    """The interval columns of a table at ``levels``: per level its coverage, mean width
+    and MSIS, then the pinball loss over all of them."""
+    return [c for level in levels for c in (
+        f"coverage_{level_name(level)}", f"width_{level_name(level)}",
+        f"msis_{level_name(level)}")] + ["pinball"]
 
 
 def _groups(frame: pd.DataFrame, keys: list[str]) -> list[tuple[tuple, np.ndarray]]:
@@ -157,8 +179,7 @@ def _mase_scales(result: BacktestResult, panel: Panel, season) -> dict:
 
 
 def _table(frame: pd.DataFrame, keys: list[str], scales, levels) -> tuple[pd.DataFrame, dict]:
-    columns = POINT_METRICS + [c for level in levels for c in
-                               (f"coverage_{level_name(level)}", f"width_{level_name(level)}")]
+    columns = POINT_METRICS + interval_metrics(levels)
     y, f = frame["actual"].to_numpy(float), frame["forecast"].to_numpy(float)
     point_scale = np.array([scales[k] for k in zip(frame["fold"], frame["series_id"])],
                            dtype=object)
@@ -296,7 +317,7 @@ def format_number(value, decimals: int = 3) -> str:
 def _fmt(col: str, value) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "n/a"
-    if col in ("mae", "rmse") or col.startswith("width_"):
+    if col in ("mae", "rmse", "pinball") or col.startswith("width_"):
         return format_number(value)
     return f"{value:.4f}"
 
@@ -307,7 +328,7 @@ def format_table(table: pd.DataFrame, best: str | None = None) -> str:
     (e.g. a single holdout fold, see the notes) are left out to keep the table narrow."""
     best = best if best is not None else table.attrs.get("best")
     cols = [c for c in table.columns if c != "model" and not (
-        c.startswith(("coverage_", "width_")) and all(v is None or v != v for v in table[c]))]
+        c.startswith(("coverage_", "width_", "msis_", "pinball")) and all(v is None or v != v for v in table[c]))]
     header = ["model"] + cols
     body = []
     for row in table.to_dict("records"):
@@ -322,3 +343,11 @@ def format_table(table: pd.DataFrame, best: str | None = None) -> str:
         lines.append("  ".join(v.ljust(widths[0]) if i == 0 else v.rjust(widths[i])
                                for i, v in enumerate(r)))
     return "\n".join(lines)
+
+
+def series_table(result: BacktestResult, panel: Panel, season: int | None) -> pd.DataFrame:
+    """One row per model and series (``model, series_id`` and the point metrics over all of
+    the series' folds, None where undefined): what the leaderboard's means average."""
+    table, _ = _table(result.frame, ["model", "series_id"], _mase_scales(result, panel, season),
+                      ())
+    return table

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["mae", "rmse", "mape", "smape", "mase", "mase_scale", "coverage", "mean_width",
-           "undefined_reason"]
+           "pinball", "interval_pinball", "msis", "undefined_reason"]
 
 
 def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
@@ -146,9 +146,46 @@ def mean_width(lower, upper) -> float:
     return _mean_of(lambda lo, up: up - lo, lower, upper)
 
 
+def pinball(y_true, q_pred, p: float) -> float:
+    """Pinball (quantile) loss of the predictive ``p``-quantile ``q_pred`` (0 < p < 1):
+    ``(1/n) Σ max(p · (y_t − q_t), (p − 1) · (y_t − q_t))``, in the units of the series;
+    the median's is half the MAE."""
+    y_true, q_pred = _pair(y_true, q_pred)
+    e = y_true - q_pred
+    return float(np.mean(np.maximum(p * e, (p - 1.0) * e)))
+
+
+def interval_pinball(y_true, lower, upper, level: float) -> float:
+    """Mean pinball loss of the central interval at ``level`` percent read as two
+    predictive quantiles: ``lower`` is the ``a/2`` and ``upper`` the ``1 − a/2`` quantile,
+    ``a = 1 − level/100``; the mean of the two losses."""
+    a = 1.0 - float(level) / 100.0
+    return 0.5 * (pinball(y_true, lower, a / 2) + pinball(y_true, upper, 1.0 - a / 2))
+
+
+def msis(y_true, lower, upper, level: float, scale) -> float | None:
+    """Mean scaled interval score (M4, Makridakis et al. 2020) of the interval at
+    ``level`` percent, ``a = 1 − level/100``:
+    ``MSIS = (1/n) Σ [(U_t − L_t) + (2/a)(L_t − y_t)·1[y_t < L_t]
+    + (2/a)(y_t − U_t)·1[y_t > U_t]] / s``, ``s`` the MASE scale (in-sample seasonal-naive
+    MAE, :func:`mase_scale`; one number, or one per point when points come from folds
+    with their own scales).  Lower is better: narrow intervals that hold the actuals.
+    ``None`` when a scale is zero or undefined."""
+    y_true, lower = _pair(y_true, lower)
+    _, upper = _pair(y_true, upper)
+    scale = np.asarray(np.nan if scale is None else scale, dtype=np.float64)
+    if not np.all(np.isfinite(scale)) or np.any(scale <= 0):
+        return None
+    a = 1.0 - float(level) / 100.0
+    score = (upper - lower) + (2.0 / a) * np.maximum(lower - y_true, 0.0) \
+        + (2.0 / a) * np.maximum(y_true - upper, 0.0)
+    return float(np.mean(score / scale))
+
+
 def undefined_reason(metric: str) -> str:
     """Why ``metric`` can be ``None`` (for notes under a table)."""
     return {
         "mape": "MAPE is undefined for a series with a zero actual value",
         "mase": "MASE is undefined when the in-sample (seasonal) naive error is zero",
+        "msis": "MSIS is undefined when the in-sample (seasonal) naive error is zero",
     }.get(metric, f"{metric} is undefined")

@@ -30,10 +30,12 @@ __all__ = ["DeployedBaseline", "to_state", "from_state", "TRUSTED_TYPES", "FORMA
 class DeployedBaseline:
     """A baseline deployed as a run's model (``forecast train --select best``): the fitted
     ``model`` and its split-conformal quantiles (``conformal``, calibrated on its own
-    backtest residuals as the RNN's are on the RNN's; None without a backtest)."""
+    backtest residuals as the RNN's are on the RNN's; None without a backtest) with those
+    calibration ``residuals`` (intervals at any level; None in runs written before them)."""
 
     model: Model
     conformal: dict | None = None
+    residuals: dict | None = None
 
     @property
     def name(self) -> str:

@@ -2,7 +2,10 @@
 
 Loads ``model.keras`` with ``safe_mode=True`` and the validated ``preprocessing.json``,
 forecasts ``horizon`` steps from the stored context of every series (directly up to the
-trained horizon, recursively beyond it), and adds the split-conformal intervals.
+trained horizon, recursively beyond it), and adds the split-conformal intervals: the
+calibrated levels by default, any level or predictive quantile asked for from the stored
+calibration residuals; a run on non-negative data has its forecasts and bounds clipped at
+0 unless negatives are allowed.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from forecaster.errors import ConfigError, DataError, ForecastError
 from forecaster.models.base import forecast_to_frame
 from forecaster.models.neural import forecast_values
 from forecaster.pipeline.inputs import repair_options
-from forecaster.pipeline.nixtla import read_with_run_columns
+from forecaster.pipeline.nixtla import laid_out, read_with_run_columns
 from forecaster.runs.forecast_state import Preprocessing
 from forecaster.runs.record import RunRecord
 
@@ -56,16 +59,19 @@ class Prediction:
     notes: list = field(default_factory=list)
 
 
-def predict(run, horizon: int, new_data=None, future=None) -> Prediction:
+def predict(run, horizon: int, new_data=None, future=None, *, levels=None, quantiles=None,
+            allow_negative: bool = False) -> Prediction:
     """Forecast ``horizon`` steps from ``run`` (a run directory, or its
     :class:`~forecaster.runs.record.RunRecord`; checked before the model is loaded): from
     the end of its training data, or from the end of ``new_data`` (a path or a DataFrame,
     see :func:`read_new_data`) without retraining; the run is only read.  ``future`` (a
     path or a DataFrame) holds the future covariates over the horizon
-    (:func:`~forecaster.pipeline.future.read_future`)."""
+    (:func:`~forecaster.pipeline.future.read_future`).  ``levels``, ``quantiles`` and
+    ``allow_negative`` as :func:`forecast_from` takes them."""
     from forecaster.pipeline.future import read_future
 
     check_horizon(horizon)
+    levels, quantiles = wanted_levels(levels), wanted_quantiles(quantiles)
     record = run if isinstance(run, RunRecord) else RunRecord.load(run)
     state, notes = record.state, []
     config = record.path / "config.toml"
@@ -76,7 +82,10 @@ def predict(run, horizon: int, new_data=None, future=None) -> Prediction:
     _check_dates(state, horizon)  # before the model is loaded
     ahead, more = read_future(future, state, horizon, data)  # (None, []) without any
     notes += more
-    frame, more = _forecast(load_run_model(record), state, horizon, None, ahead)
+    model = load_run_model(record)
+    _check_has_intervals(levels, quantiles, _conformal(model, state))
+    frame, more = _forecast(model, state, horizon, levels, ahead, quantiles=quantiles,
+                            allow_negative=allow_negative)
     return Prediction(frame=frame, run_dir=record.path, state=state, notes=notes + more)
 
 
@@ -154,7 +163,7 @@ def load_baseline(record: RunRecord):
     is an :class:`~forecaster.errors.ArtifactError`."""
     import os
 
-    from forecaster.evaluation.intervals import check_conformal
+    from forecaster.evaluation.intervals import check_conformal, check_residuals
     from forecaster.models.baseline_state import DeployedBaseline, from_state
 
     data = artifacts.read_json(record.path / "baseline.json")
@@ -164,12 +173,14 @@ def load_baseline(record: RunRecord):
     if named != record.info.deployed:  # before its content: the model run.json names
         raise artifacts.ArtifactError(f"{where} holds {named!r:.40}; run.json deploys "
                                       f"{record.info.deployed!r}.")
-    conformal = data.get("conformal")
-    if conformal is not None:
-        try:
+    conformal, residuals = data.get("conformal"), data.get("residuals")
+    try:
+        if conformal is not None:
             check_conformal(conformal, record.state.levels, record.state.horizon)
-        except DataError as exc:
-            raise artifacts.ArtifactError(f"{where}: {exc}.") from None
+        if residuals is not None:
+            check_residuals(residuals, record.state.horizon)
+    except DataError as exc:
+        raise artifacts.ArtifactError(f"{where}: {exc}.") from None
     blob_path = record.path / "baseline.skops"
     blob = None
     if os.path.lexists(blob_path):
@@ -178,7 +189,7 @@ def load_baseline(record: RunRecord):
     model = from_state(data.get("model"), blob, record.state.axis)
     if list(model.fitted_ids_) != [s.id for s in record.state.series]:
         raise artifacts.ArtifactError(f"{where} was fitted on other series than the run's.")
-    return DeployedBaseline(model, conformal)
+    return DeployedBaseline(model, conformal, residuals)
 
 
 def check_horizon(horizon) -> None:
@@ -188,22 +199,55 @@ def check_horizon(horizon) -> None:
                           f"Got {horizon}.")
 
 
-def forecast_from(model, state: Preprocessing, horizon: int,
-                  levels=None, ahead=None) -> tuple[pd.DataFrame, list]:
+def forecast_from(model, state: Preprocessing, horizon: int, levels=None, ahead=None, *,
+                  quantiles=None, allow_negative: bool = False) -> tuple[pd.DataFrame, list]:
     """``(frame, notes)``: the forecast of every series from its stored context, with the
-    calibrated intervals of ``levels`` (default: every level the run calibrated) —
-    ``series_id, timestamp, forecast, lower_80, upper_80, …``, timestamps typed."""
+    intervals of ``levels`` (default: every level the run calibrated; any other level in
+    (0, 100) from the stored calibration residuals) —
+    ``series_id, timestamp, forecast, lower_80, upper_80, …``, timestamps typed — and a
+    ``q_<p>`` column per predictive quantile of ``quantiles`` (each in (0, 1)).  A run on
+    non-negative data has every value column clipped at 0 unless ``allow_negative``."""
     check_horizon(horizon)
     _check_dates(state, horizon)
-    levels = wanted_levels(levels, state, _conformal(model, state))
-    return _forecast(model, state, horizon, levels, ahead)
+    levels, quantiles = wanted_levels(levels), wanted_quantiles(quantiles)
+    _check_has_intervals(levels, quantiles, _conformal(model, state))
+    return _forecast(model, state, horizon, levels, ahead, quantiles=quantiles,
+                     allow_negative=allow_negative)
 
 
-def wanted_levels(levels, state: Preprocessing, conformal) -> list | None:
-    """``levels`` as a list of the run's calibrated levels (one number is taken as a list
-    of it; None: all of them); a :class:`ConfigError` for anything else, saying when the
-    run has no intervals at all (``conformal`` is None) rather than listing levels it
-    does not have."""
+def wanted_quantiles(quantiles) -> list:
+    """``quantiles`` as a list of numbers in (0, 1) (one number is taken as a list of it;
+    None: none); a :class:`ConfigError` for anything else."""
+    from forecaster.evaluation.intervals import quantile_level
+
+    if quantiles is None:
+        return []
+    if isinstance(quantiles, (int, float, np.integer, np.floating)) and \
+            not isinstance(quantiles, bool):
+        quantiles = [quantiles]
+    if isinstance(quantiles, (str, bytes)) or not hasattr(quantiles, "__iter__"):
+        raise ConfigError(f"`quantiles` must be a number or a list of numbers (e.g. "
+                          f"[0.1, 0.5, 0.9]). Got {quantiles!r:.60}.")
+    quantiles = list(quantiles)
+    for p in quantiles:
+        quantile_level(p)  # a ConfigError unless 0 < p < 1
+    return quantiles
+
+
+def _check_has_intervals(levels, quantiles, conformal) -> None:
+    """A :class:`ConfigError` when intervals or quantiles are asked of a run without any."""
+    asked = (levels or []) + [p for p in quantiles if p != 0.5]
+    if asked and not conformal:
+        what = f"levels {levels}" if levels else f"quantiles {quantiles}"
+        raise ConfigError("this run has no intervals: it was trained without a backtest "
+                          "(origins 0), so no levels were calibrated; train with a backtest "
+                          f"(--origins) to get them. Got {what}.")
+
+
+def wanted_levels(levels) -> list | None:
+    """``levels`` as a sorted list of percentages in (0, 100) (one number is taken as a
+    list of it; None: every level the run calibrated); a :class:`ConfigError` for
+    anything else."""
     if levels is None:
         return None
     if isinstance(levels, (int, float, np.integer, np.floating)) and \
@@ -217,15 +261,11 @@ def wanted_levels(levels, state: Preprocessing, conformal) -> list | None:
              or not isinstance(lv, (int, float, np.integer, np.floating))]
     if wrong:
         raise ConfigError(f"`levels` must be numbers (percentages). Got {wrong[0]!r:.60}.")
-    if levels and not conformal:
-        raise ConfigError("this run has no intervals: it was trained without a backtest "
-                          "(origins 0), so no levels were calibrated; train with a backtest "
-                          f"(--origins) to get them. Got levels {levels}.")
-    unknown = [lv for lv in levels if lv not in state.levels]
-    if unknown:
-        raise ConfigError(f"`levels` must be among the calibrated ones "
-                          f"({', '.join(map(str, state.levels))}). Got {unknown[0]!r}.")
-    return levels
+    bad = [lv for lv in levels if not 0 < float(lv) < 100]
+    if bad:
+        raise ConfigError(f"`levels` must be percentages between 0 and 100 (e.g. 90). "
+                          f"Got {bad[0]!r:.60}.")
+    return sorted({float(lv): lv for lv in levels}.values(), key=float)
 
 
 def _conformal(model, state: Preprocessing):
@@ -236,8 +276,15 @@ def _conformal(model, state: Preprocessing):
     return model.conformal if isinstance(model, DeployedBaseline) else state.conformal
 
 
-def _forecast(model, state: Preprocessing, horizon: int, levels,
-              ahead=None) -> tuple[pd.DataFrame, list]:
+def _residuals(model, state: Preprocessing):
+    """The calibration residuals of :func:`_conformal`'s widths (None: not stored)."""
+    from forecaster.models.baseline_state import DeployedBaseline
+
+    return model.residuals if isinstance(model, DeployedBaseline) else state.residuals
+
+
+def _forecast(model, state: Preprocessing, horizon: int, levels, ahead=None, *,
+              quantiles=(), allow_negative: bool = False) -> tuple[pd.DataFrame, list]:
     """:func:`forecast_from` once its arguments are checked; ``ahead`` (per series, the
     future covariates after its end) for a run with covariates."""
     from forecaster.models.baseline_state import DeployedBaseline
@@ -249,22 +296,55 @@ def _forecast(model, state: Preprocessing, horizon: int, levels,
     conformal = _conformal(model, state)
     frame = forecast_to_frame(state.context_panel(), values)
     if conformal:
-        from forecaster.evaluation.intervals import ConformalIntervals, level_name
-
-        scales = {s.id: s.band_scale for s in state.series}
-        frame = ConformalIntervals.from_json(conformal).predict(frame, scales)
-        if levels is not None:
-            unwanted = [level_name(lv) for lv in state.levels if lv not in levels]
-            frame = frame.drop(columns=[f"{side}_{name}" for name in unwanted
-                                        for side in ("lower", "upper")])
-        frame, dropped = drop_unbounded(frame)
-        notes += dropped
+        frame, more = _bands(frame, conformal, _residuals(model, state), state, levels,
+                             quantiles)
+        notes += more
         if horizon > state.horizon:
             notes.append("intervals beyond the trained horizon are widened by sqrt(h/H) and "
                          "were not calibrated on data.")
     else:
+        from forecaster.evaluation.intervals import add_quantiles
+
+        frame = add_quantiles(frame, quantiles)  # the median only (checked before)
         notes.append("this run has no backtest, so the forecast has no intervals.")
+    if state.nonnegative and not allow_negative:
+        frame = clip_nonnegative(frame)
     return frame.drop(columns=["step"]), notes
+
+
+def _bands(frame: pd.DataFrame, conformal: dict, residuals, state: Preprocessing, levels,
+           quantiles) -> tuple[pd.DataFrame, list]:
+    """``(frame, notes)``: the forecast ``frame`` with the bounds of ``levels`` (None: the
+    calibrated ones, those too short of residuals left out with a note) and the
+    ``q_<p>`` columns of ``quantiles``; a level or quantile asked for that the stored
+    residuals cannot give is a :class:`ConfigError` saying how many origins it needs."""
+    from forecaster.evaluation.intervals import (ConformalIntervals, add_quantiles,
+                                                 interval_columns, quantile_level)
+
+    scales = {s.id: s.band_scale for s in state.series}
+    bands, notes = ConformalIntervals.from_json(conformal, residuals), []
+    if levels is None:
+        out, notes = drop_unbounded(bands.predict(frame, scales), bands)
+    else:  # an empty list: no bands
+        out = bands.at_levels(levels).predict(frame, scales) if levels else frame
+    asked = sorted({float(lv): lv for lv in (quantile_level(p)[0] for p in quantiles)
+                    if lv != 0}.values(), key=float)
+    if quantiles:
+        bounded = bands.at_levels(asked).predict(frame, scales) if asked else frame
+        bounded = add_quantiles(bounded, quantiles)
+        names = [c for c in bounded.columns if c.startswith("q_")]
+        out = pd.concat([out, bounded[names]], axis=1)
+    return out, notes
+
+
+def clip_nonnegative(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its forecast, bounds and quantiles clipped at 0: data whose every
+    training value is ``>= 0`` (counts, demand) get no negative forecast or bound."""
+    out = frame.copy()
+    for col in out.columns:
+        if col == "forecast" or col.startswith(("lower_", "upper_", "q_")):
+            out[col] = np.maximum(out[col].to_numpy(float), 0.0)
+    return out
 
 
 def _network_forecast(model, state: Preprocessing, horizon: int,
@@ -293,16 +373,22 @@ def _network_forecast(model, state: Preprocessing, horizon: int,
     return values, notes
 
 
-def drop_unbounded(frame: pd.DataFrame) -> tuple[pd.DataFrame, list]:
+def drop_unbounded(frame: pd.DataFrame, bands=None) -> tuple[pd.DataFrame, list]:
     """Remove interval columns of levels the backtest could not calibrate (infinite
-    bounds: too few residuals per step), returning a note for each."""
+    bounds: too few residuals per step), returning a note for each (with ``bands``, the
+    :class:`~forecaster.evaluation.intervals.ConformalIntervals` that gave them, saying
+    how many origins the level needs)."""
     notes = []
     for col in [c for c in frame.columns if c.startswith("lower_")]:
         level = col[len("lower_"):]
         if not np.all(np.isfinite(frame[col])) or not np.all(np.isfinite(frame[f"upper_{level}"])):
             frame = frame.drop(columns=[col, f"upper_{level}"])
-            notes.append(f"{level}% intervals are left out: the backtest has too few "
-                         "residuals per step to calibrate them (use more --origins or data).")
+            if bands is None or getattr(bands, "scores_", None) is None:
+                notes.append(f"{level}% intervals are left out: the backtest has too few "
+                             "residuals per step to calibrate them (use more --origins or "
+                             "data).")
+            else:
+                notes.append(f"{level}% intervals are left out: {bands.too_few(level)}.")
     return frame, notes
 
 
@@ -341,22 +427,26 @@ def format_frame(frame: pd.DataFrame, state: Preprocessing) -> pd.DataFrame:
     return out
 
 
-def write_forecast(pred: Prediction, path: Path, fmt: str) -> Path:
-    """Write the forecast atomically (temp file + rename) as csv, json or parquet."""
+def write_forecast(pred: Prediction, path: Path, fmt: str, layout: str = "forecaster",
+                   model: str = "rnn") -> Path:
+    """Write the forecast atomically (temp file + rename) as csv, json or parquet, its
+    columns named as ``layout`` names them (``"nixtla"``: Nixtla's, the forecast columns
+    after ``model``, see :func:`~forecaster.pipeline.nixtla.laid_out`)."""
     if fmt not in FORMATS:
         raise ConfigError(f"`--format` must be one of {', '.join(FORMATS)}. Got {fmt!r}.")
+    laid_out(pred.frame.iloc[:0], layout, model)  # a wrong layout: an error before writing
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with artifacts.atomic_path(path) as tmp:
             if fmt == "csv":
-                artifacts.spreadsheet_safe(format_frame(pred.frame, pred.state)).to_csv(
-                    tmp, index=False)
+                text = artifacts.spreadsheet_safe(format_frame(pred.frame, pred.state))
+                laid_out(text, layout, model).to_csv(tmp, index=False)
             elif fmt == "json":
-                format_frame(pred.frame, pred.state).to_json(
+                laid_out(format_frame(pred.frame, pred.state), layout, model).to_json(
                     tmp, orient="records", indent=1, double_precision=15)
             else:  # typed columns: timestamps stay timestamps (or integer steps)
-                pred.frame.to_parquet(tmp, index=False)
+                laid_out(pred.frame, layout, model).to_parquet(tmp, index=False)
     except OSError as exc:
         raise ForecastError(f"cannot write {str(path)!r}: {exc.strerror or exc}.") from None
     return path

@@ -73,6 +73,5 @@ def deploy_baseline(name: str, panel: Panel, evaluation, *, season, seed: int, l
     from forecaster.evaluation.intervals import ConformalIntervals
 
     model = make_baseline(name, season=season, seed=seed).fit(panel)
-    conformal = ConformalIntervals(levels).fit(evaluation.backtest.for_model(name),
-                                               scales).to_json()
-    return DeployedBaseline(model, conformal)
+    bands = ConformalIntervals(levels).fit(evaluation.backtest.for_model(name), scales)
+    return DeployedBaseline(model, bands.to_json(), bands.residuals_json())

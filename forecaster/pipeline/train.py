@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import platform
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,9 +47,11 @@ from forecaster.pipeline.evaluate import WITHOUT
 from forecaster.models.registry import TRAIN_BACKTEST
 from forecaster.models.scales import describe_scaling
 from forecaster.pipeline.inputs import load_panel, season_and_origin
-from forecaster.models.neural import RNNForecaster, resolve_shape
-from forecaster.pipeline.predict import drop_unbounded
+from forecaster.models.neural import FitPolicy, RNNForecaster
+from forecaster.models.shape import resolve_shape
+from forecaster.pipeline.predict import clip_nonnegative, drop_unbounded
 from forecaster.runs.forecast_state import Preprocessing
+from forecaster.runs.record import DataInfo, RunInfo
 from forecaster.training.runtime import backend_version, check_interrupt, import_backend, select_device
 
 #: The baselines train backtests beside the RNN (the registry's quick ones).
@@ -215,18 +217,15 @@ def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
     shape, origins = _plan_backtest(panel, cfg, season)
     levels = tuple(cfg.evaluation.levels)
 
-    fitted = []  # the backtest's RNN: its early stopping picks the final fit's epochs
+    planned = replace(cfg.model, window=shape.window, horizon=shape.horizon)
 
     def rnn(progress_fn=None, fixed_epochs=0):
         """The configured RNN with the planned window and horizon (backtest and final fit
         alike; an ensemble's longer lookbacks are fitted to each fold's data)."""
-        model = RNNForecaster.from_config(cfg, season=season, progress=progress_fn,
-                                          window=shape.window, horizon=shape.horizon,
-                                          fixed_epochs=fixed_epochs)
-        fitted.append(model)
-        return model
+        return RNNForecaster(planned, cfg.training, FitPolicy(fixed_epochs=fixed_epochs),
+                             season=season, progress=progress_fn)
 
-    evaluation = importance = None
+    evaluation = importance = backtest_rnn = None
     networks = f"{cfg.model.ensemble} network(s)"
     if origins:
         log(f"backtest: {origins} origins × horizon {shape.horizon} "
@@ -242,15 +241,18 @@ def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
         evaluation = evaluate(panel, models=["rnn"] + alone
                               + (TRAIN_BASELINES if chief else []),
                               spec=spec, levels=levels, season=season,
-                              seed=cfg.training.seed,
+                              seed=cfg.training.seed, keep=("rnn",),
                               rnn_factory=lambda: rnn(progress and partial(progress,
                                                                            "backtest")))
+        # the backtest's RNN (fitted once, before the first origin): its early stopping
+        # picks the final fit's epochs
+        backtest_rnn = evaluation.backtest.fitted["rnn"]
         notes += [n for n in evaluation.notes if n not in notes]
         if panel.covariates is not None and chief:
             from forecaster.evaluation.importance import permutation_importance
 
             log("covariates: permutation importance on the backtest")
-            importance = permutation_importance(fitted[0], panel, spec, season,
+            importance = permutation_importance(backtest_rnn, panel, spec, season,
                                                 seed=cfg.training.seed)
     else:
         notes.append("the series is too short for a backtest: no leaderboard and no "
@@ -261,7 +263,7 @@ def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
     # The backtest fitted the RNN as the final fit would be (early stopping on its
     # validation tail, then every window for the chosen epochs): the final fit reuses
     # that epoch count instead of early-stopping a second time.
-    chosen = fitted[0].fit_ if fitted else None
+    chosen = backtest_rnn.fit_ if backtest_rnn is not None else None
     epochs = chosen.best_epoch if chosen is not None else 0
     log(f"training {cfg.model.kind} on all data (horizon {shape.horizon}, {networks}, "
         + (f"{epochs} epochs as chosen in the backtest)" if epochs else
@@ -327,6 +329,7 @@ def _finish(run: FittedRun, levels) -> None:
     rnn_bands = None if evaluation is None else ConformalIntervals(levels).fit(
         evaluation.backtest.for_model("rnn"), scales)
     conformal = None if rnn_bands is None else rnn_bands.to_json()
+    residuals = None if rnn_bands is None else rnn_bands.residuals_json()
     bands = rnn_bands
     if run.selection is not None and run.selection.model != "rnn":
         from forecaster.pipeline.select import deploy_baseline
@@ -348,10 +351,11 @@ def _finish(run: FittedRun, levels) -> None:
         if bands is not None:
             forecast, dropped = drop_unbounded(bands.predict(forecast, scales))
             run.notes += dropped
-    run.forecast = forecast
     run.state = Preprocessing.from_fit(run.panel, model, season=run.season,
                                        levels=list(levels), conformal=conformal,
-                                       interval_scales=scales)
+                                       interval_scales=scales, residuals=residuals)
+    run.forecast = forecast if forecast is None or not run.state.nonnegative else \
+        clip_nonnegative(forecast)
     x_val, y_val = model.validation_batch_
     if model.member_ is not None:  # none: covariates, or every member anchored
         run.gradients = [float(g) for g in gradient_norms(model.member_, x_val, y_val)]
@@ -372,8 +376,8 @@ def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
         artifacts.write_json(out / "preprocessing.json", run.state.to_json())
         (out / "config.toml").write_text(dump_toml(cfg), encoding="utf-8")
         fit.history().to_csv(out / "history.csv", index=False)
-        artifacts.write_json(out / "data.json", {**source, **panel.describe(),
-                                                 "notes": run.notes})
+        artifacts.write_json(out / "data.json", DataInfo(
+            **source, **panel.describe(), notes=tuple(run.notes)).to_json())
         if run.evaluation is not None:
             run.evaluation.write(out)
         if panel.covariates is not None:
@@ -392,30 +396,26 @@ def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
                          if model.encoder_ is not None else "every member is anchored on the "
                          "last season (--anchor season), so none is a plain recurrent stack")
                         + ", so it has no gradient diagnostic."})})
-        artifacts.write_json(out / "run.json", {
-            "id": run_id,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "forecaster_version": __version__,
-            "model": cfg.model.kind, "deployed": run.deployed_name,
-            "selection": None if run.selection is None else run.selection.to_json(),
-            "device": model.device_, "seed": cfg.training.seed,
-            "window": shape.window, "lookbacks": list(model.lookbacks_),
-            "horizon": shape.horizon, "season": run.season,
-            "season_origin": run.season_origin, "scaling": cfg.model.scaling,
-            "log_scale_series": sum(scale_kind(x) == "log" for x in model.scaler_.lam),
-            "box_cox_series": sum(scale_kind(x) == "box-cox" for x in model.scaler_.lam),
-            "batch_size": model.batch_size_,
-            "epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch,
-            "val_loss": fit.best_val_loss, "final_epochs": model.fit_.epochs_run,
-            "train_seconds": round(model.fit_.seconds, 3),
-            "total_seconds": round(time.perf_counter() - run.started, 3),
-            "train_windows": int(model.n_train_windows_),
-            "distribute": run.mode, "replicas": run.replicas,
-            "workers": 1 if run.cluster is None else run.cluster.num_workers,
-            "keras_backend": backend, f"{backend}_version": backend_version(backend),
-            "keras_version": _keras_version(), "python": platform.python_version(),
-            "sha256": artifacts.integrity(out),  # checked whenever the run is loaded
-        })
+        artifacts.write_json(out / "run.json", RunInfo(
+            id=run_id, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            forecaster_version=__version__, model=cfg.model.kind, deployed=run.deployed_name,
+            selection=None if run.selection is None else run.selection.to_json(),
+            device=model.device_, seed=cfg.training.seed, window=shape.window,
+            lookbacks=tuple(model.lookbacks_), horizon=shape.horizon, season=run.season,
+            season_origin=run.season_origin, scaling=cfg.model.scaling,
+            log_scale_series=sum(scale_kind(x) == "log" for x in model.scaler_.lam),
+            box_cox_series=sum(scale_kind(x) == "box-cox" for x in model.scaler_.lam),
+            batch_size=model.batch_size_, epochs_run=fit.epochs_run,
+            best_epoch=fit.best_epoch, val_loss=fit.best_val_loss,
+            final_epochs=model.fit_.epochs_run, train_seconds=round(model.fit_.seconds, 3),
+            total_seconds=round(time.perf_counter() - run.started, 3),
+            train_windows=int(model.n_train_windows_), distribute=run.mode,
+            replicas=run.replicas,
+            workers=1 if run.cluster is None else run.cluster.num_workers,
+            keras_backend=backend, backend_version=backend_version(backend),
+            keras_version=_keras_version(), python=platform.python_version(),
+            sha256=artifacts.integrity(out),  # checked whenever the run is loaded
+        ).to_json())
     return stage.final
 
 
@@ -425,8 +425,9 @@ def _write_deployed(deployed, out: Path) -> None:
     from forecaster.models.baseline_state import to_state
 
     state, blob = to_state(deployed.model)
-    artifacts.write_json(out / "baseline.json", {"model": state,
-                                                 "conformal": deployed.conformal})
+    artifacts.write_json(out / "baseline.json", {
+        "model": state, "conformal": deployed.conformal,
+        **({} if deployed.residuals is None else {"residuals": deployed.residuals})})
     if blob is not None:
         (out / "baseline.skops").write_bytes(blob)
 

@@ -1,8 +1,9 @@
 """``preprocessing.json``: everything besides the network that a forecast needs.
 
 Frequency/axis, column names, window and horizon, the per-series scaler, the last context
-of each series (so ``forecast predict`` never needs the original file), and the conformal
-interval widths.  Plain JSON — never pickle — and validated field by field on load, so a
+of each series (so ``forecast predict`` never needs the original file), the conformal
+interval widths with the calibration residuals they came from (intervals at any level
+later), and whether the data were non-negative (forecasts and bounds then clipped at 0).  Plain JSON — never pickle — and validated field by field on load, so a
 tampered or truncated file is refused with an :class:`~forecaster.errors.ArtifactError`.
 """
 
@@ -59,6 +60,12 @@ class Preprocessing:
     levels: list
     series: list[SeriesState]
     conformal: dict | None = None
+    # the calibration scores (``{"origins": k, "scores": [[…] per step]}``) the widths came
+    # from, for intervals at other levels; None in runs written before they were kept
+    residuals: dict | None = None
+    # every training value was >= 0 (counts, demand): forecasts and bounds are clipped at 0
+    # unless a user allows negatives; False in runs written before it was recorded
+    nonnegative: bool = False
     # how each series' scale was chosen (``"log"``, ``"standard"``, or ``"auto"``: per
     # series, see :func:`~forecaster.models.neural.resolve_scaling`); a series the run has
     # not seen is scaled by the same rule
@@ -69,8 +76,13 @@ class Preprocessing:
     # -- building ---------------------------------------------------------------------------
     @classmethod
     def from_fit(cls, panel: Panel, forecaster, *, season, levels, conformal=None,
-                 interval_scales=None, keep: int | None = None) -> "Preprocessing":
+                 interval_scales=None, keep: int | None = None, residuals=None,
+                 allow_negative: bool = False) -> "Preprocessing":
         """State of a fitted :class:`~forecaster.models.neural.RNNForecaster` on ``panel``.
+        ``residuals``: the calibration scores of ``conformal``
+        (:meth:`~forecaster.evaluation.intervals.ConformalIntervals.residuals_json`);
+        the run is ``nonnegative`` when every value of ``panel`` is ``>= 0`` and
+        ``allow_negative`` is not set.
 
         ``keep`` points of context are stored per series (default: the window, or three
         seasons if longer, for the report's history plot)."""
@@ -95,7 +107,8 @@ class Preprocessing:
                    id_col=panel.id_col, window=T, horizon=forecaster.shape_.horizon,
                    season=season, level=int(forecaster.level_), levels=list(levels),
                    series=series, conformal=conformal, scaling=forecaster.scaling,
-                   encoder=getattr(forecaster, "encoder_", None))
+                   encoder=getattr(forecaster, "encoder_", None), residuals=residuals,
+                   nonnegative=not allow_negative and all_nonnegative(panel))
 
     def scaler(self) -> SeriesScaler:
         """The per-series scaler, rows in the order of ``series``."""
@@ -181,7 +194,8 @@ class Preprocessing:
         if revised:
             notes.append(f"{revised} value(s) of the new data differ from the run's at the "
                          "same timestamps; the new values are used.")
-        return replace(self, series=series, notes=list(self.notes) + notes), notes
+        return replace(self, series=series, notes=list(self.notes) + notes,
+                       nonnegative=self.nonnegative and all_nonnegative(panel)), notes
 
     def _new_covariates(self, old, panel, i, n_context, keep) -> dict:
         """The covariate context of series ``i`` of ``panel`` (new data) joined to the
@@ -273,6 +287,8 @@ class Preprocessing:
             "window": self.window, "horizon": self.horizon, "season": self.season,
             "scaling": self.scaling, "relative": self.level, "levels": self.levels,
             "conformal": self.conformal,
+            **({} if self.residuals is None else {"residuals": self.residuals}),
+            **({"nonnegative": True} if self.nonnegative else {}),
             "series": [{
                 "id": s.id, **_scaling_json(s.lam), "mean": s.mean,
                 "scale": s.scale, "length": s.length,
@@ -354,11 +370,23 @@ class Preprocessing:
         conformal = data.get("conformal")
         if conformal is not None:
             _check_conformal(conformal, levels, horizon, bad)
+        residuals = data.get("residuals")
+        if residuals is not None:
+            _check_residuals(residuals, horizon, bad)
+        nonnegative = data.get("nonnegative", False)
+        if not isinstance(nonnegative, bool):
+            bad(f"`nonnegative` must be true or false, got {nonnegative!r:.40}")
         return cls(axis=axis, target=str(data.get("target", "value")),
                    time_col=str(data.get("time_col", "timestamp")), id_col=data.get("id_col"),
                    window=window, horizon=horizon, season=season,
                    level=relative, levels=list(levels),
-                   series=series, conformal=conformal, scaling=scaling, encoder=encoder)
+                   series=series, conformal=conformal, scaling=scaling, encoder=encoder,
+                   residuals=residuals, nonnegative=nonnegative)
+
+
+def all_nonnegative(panel: Panel) -> bool:
+    """Whether every value of every series of ``panel`` is ``>= 0`` (counts, demand)."""
+    return all(bool(np.all(np.asarray(v) >= 0)) for _, v in panel)
 
 
 def _covariates_from_json(state: SeriesState, item, encoder, bad) -> None:
@@ -388,6 +416,18 @@ def _check_conformal(conformal, levels, horizon: int, bad) -> None:
 
     try:
         check_conformal(conformal, levels, horizon)
+    except DataError as exc:
+        bad(str(exc))
+
+
+def _check_residuals(residuals, horizon: int, bad) -> None:
+    """preprocessing.json's ``residuals``, by the check baseline.json's also passes
+    (:func:`~forecaster.evaluation.intervals.check_residuals`); without ``conformal``
+    beside them they are never used."""
+    from forecaster.evaluation.intervals import check_residuals
+
+    try:
+        check_residuals(residuals, horizon)
     except DataError as exc:
         bad(str(exc))
 

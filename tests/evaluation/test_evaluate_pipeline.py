@@ -45,7 +45,8 @@ def test_holdout_leaderboard_reproduces_reference(tmp_path):
     assert data["best"] == result.best
     assert [r["model"] for r in data["leaderboard"]] == list(result.table["model"])
     assert set(data["leaderboard"][0]) == {"model", "mae", "rmse", "mape", "smape", "mase",
-                                           "coverage_80", "width_80", "coverage_95", "width_95"}
+                                           "coverage_80", "width_80", "msis_80",
+                                           "coverage_95", "width_95", "msis_95", "pinball"}
     backtest = pd.read_csv(paths["backtest.csv"])
     assert list(backtest.columns) == ["model", "fold", "series_id", "cutoff", "timestamp",
                                       "step", "actual", "forecast"]
@@ -90,8 +91,8 @@ def test_tiny_rnn_fold():
     neural = pytest.importorskip("forecaster.models.neural")
 
     def rnn():
-        return neural.RNNForecaster(units=4, epochs=2, patience=1, seed=0, season=12,
-                                    ensemble=1)
+        return neural.RNNForecaster.from_settings(units=4, epochs=2, patience=1, seed=0,
+                                                  season=12, ensemble=1)
 
     result = evaluate(air_passengers(), models=["rnn", "seasonal_naive"],
                       spec=BacktestSpec.holdout(12), rnn_factory=rnn)

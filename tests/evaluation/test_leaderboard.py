@@ -64,7 +64,8 @@ def test_sorted_by_mase_with_best_marked():
     assert list(table["mase"]) == sorted(table["mase"])
     assert table.attrs["best"] == table["model"].iloc[0] == "drift"
     assert list(table.columns) == ["model", "mae", "rmse", "mape", "smape", "mase",
-                                   "coverage_80", "width_80", "coverage_95", "width_95"]
+                                   "coverage_80", "width_80", "msis_80", "coverage_95",
+                                   "width_95", "msis_95", "pinball"]
     lines = format_table(table).splitlines()
     assert lines[0].split()[:3] == ["model", "mae", "rmse"]
     assert lines[1].startswith("drift *") and "*" not in "".join(lines[2:])
