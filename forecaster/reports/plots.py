@@ -20,14 +20,21 @@ __all__ = ["plot_forecast", "plot_leaderboard", "plot_horizon_error", "plot_resi
            "plot_training"]
 
 
-def plot_forecast(model, forecast: pd.DataFrame | None = None):
+def plot_forecast(model, forecast: pd.DataFrame | None = None, *, levels=None):
     """History (the last context of each series), forecast and interval bands of a fitted
     or loaded :class:`~forecaster.Forecaster`; ``forecast`` defaults to
-    ``model.predict()``.  A panel shows its largest series (at most nine)."""
+    ``model.predict(levels=levels)``.  Every band the forecast holds is drawn (whole-number
+    levels), not only the calibrated ones: ``levels=[50]`` shows a band where a short
+    backtest could not calibrate 80 %.  A panel shows its largest series (at most nine)."""
     model._check_fitted()
-    frame = model.predict() if forecast is None else forecast
+    frame = model.predict(levels=levels) if forecast is None else forecast
     kind = model.config_.model.kind if model.config_ is not None else None
-    return F.forecast_figure(model.state_.to_json(), frame, model=kind)
+    state = model.state_.to_json()
+    shown = [c[len("lower_"):] for c in frame.columns
+             if c.startswith("lower_") and f"upper_{c[len('lower_'):]}" in frame]
+    if any(name.isdigit() for name in shown):
+        state["levels"] = [int(name) for name in shown if name.isdigit()]
+    return F.forecast_figure(state, frame, model=kind)
 
 
 def plot_leaderboard(result):
