@@ -24,7 +24,8 @@ def tune_options(f):
                      help="Finished trials the study should hold (a resumed study counts "
                           "the ones it has)."),
         click.option("--timeout", type=click.FloatRange(min=0, min_open=True),
-                     help="Stop starting trials after this many seconds."),
+                     help="Seconds the whole search may take; the trial running then is "
+                          "pruned."),
         click.option("--metric", type=click.Choice(choices.TUNE_METRICS),
                      default="mase", show_default=True,
                      help="Backtest score to minimise (mean over series and folds)."),
@@ -106,8 +107,10 @@ def run_search(ctx, data, cfg, *, trials, timeout=None, metric="mase", storage=N
                                   or "study")
     out = Path(out_path) if out_path else folder / "best.toml"
     artifacts.check_writable(out.parent, "best.toml")
+    params = ctx.params  # tune's or train's own: --quick narrows the space
     plan = plan_tune(data, cfg, space_path=space_path, holdout=holdout, folds=folds,
-                     metric=metric)
+                     metric=metric, quick=bool(params.get("quick"))
+                     or params.get("profile") == "quick")
     for note in plan.panel.notes:
         log(ctx, f"warning: {note}")
     log(ctx, f"tune: {plan.describe()}")
@@ -119,21 +122,32 @@ def run_search(ctx, data, cfg, *, trials, timeout=None, metric="mase", storage=N
             what = (f"{metric} {row['value']:.4f} (folds "
                     + ", ".join(f"{v:.3f}" for v in row["folds"]) + ")")
         elif row["state"] == "PRUNED":
-            what = f"pruned after {len(row['folds'])} fold(s)"
+            what = f"pruned after {len(row['folds'])} fold(s)" + (
+                f" ({row['pruned']})" if row.get("pruned") else "")
         else:
             what = f"failed: {row.get('error') or 'see --debug'}"
-        params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                           for k, v in sorted(row["params"].items()))
+        settings = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                             for k, v in sorted(row["params"].items()))
         log(ctx, f"trial {row['number']} ({done}/{total} finished, {took:.0f} s): {what}"
-                  + (f" — {params}" if params else ""))
+                  + _cost(row) + (f" — {settings}" if settings else ""))
 
     result = run_tune(plan, trials=trials, timeout=timeout,
                       storage=storage or default_storage(runs_dir), study_name=study_name,
                       progress=progress)
     if result.best is None:
         return result, None
+    log(ctx, f"tune: {result.verdict.reason}")
     with writing_into(out.parent, "best.toml"):  # created only now that there is a result
         best = write_best(result, out)
     with writing_into(folder, "trials.csv"):
         write_trials(result, folder / "trials.csv")  # always in our own folder
     return result, best
+
+
+def _cost(row) -> str:
+    """``; took 41 s (estimated 38 s)``: a trial's seconds and the estimate it started
+    with (none for the first trials, before any completed)."""
+    took, estimate = row.get("seconds"), row.get("estimate")
+    parts = ([f"took {took:.0f} s"] if took is not None else []) + (
+        [f"estimated {estimate:.0f} s"] if estimate is not None else [])
+    return f"; {parts[0]}" + (f" ({parts[1]})" if len(parts) > 1 else "") if parts else ""

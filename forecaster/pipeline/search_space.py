@@ -118,6 +118,22 @@ def default_space(window: int, season: int | None) -> SearchSpace:
     ))
 
 
+def quick_space(window: int, season: int | None) -> SearchSpace:
+    """The search of ``--quick`` (``--profile quick``: 60 epochs, patience 5): the default
+    space narrowed to cheap settings — at most 3 members, one layer of at most 64 units, a
+    window of at most ``w`` — which still holds the quick profile's own configuration
+    (trial 0)."""
+    narrow = {"units": (16, 32, 64), "layers": (1,), "ensemble": (1, 3)}
+    params = []
+    for p in default_space(window, season).params:
+        if p.name in narrow:
+            p = Param(p.name, choices=narrow[p.name])
+        elif p.name == "window":
+            p = Param(p.name, choices=tuple(w for w in p.choices if w <= window))
+        params.append(p)
+    return SearchSpace(params=tuple(params))
+
+
 def read_space(path, base: SearchSpace) -> SearchSpace:
     """``base`` narrowed or widened by the TOML file at ``path`` (see the module doc)."""
     path = Path(path)

@@ -28,7 +28,11 @@ from forecaster.choices import TUNE_METRICS as METRICS
 from forecaster.config import Config, dump_toml, settings_overrides, load_config
 from forecaster.data.panel import Panel
 from forecaster.errors import ConfigError, DataError, ForecastError, TrainingError
+from forecaster.training.fit_common import stopping_when
 from forecaster.pipeline.search_space import SearchSpace
+from forecaster.pipeline.tune_budget import (SECONDS, WORK, CostModel, Deadline, DeadlinePassed,
+                                             trial_work)
+from forecaster.pipeline.tune_guard import INCUMBENT, SCORES, Verdict, decide
 from forecaster.pipeline.tune_study import (  # noqa: F401  (default_storage: the API's)
     default_storage, open_study, panel_digest, study_lock, study_record)
 
@@ -46,15 +50,25 @@ class TuneResult:
     best_config: Config | None = None
     fixed: dict = field(default_factory=dict)  # the space's settings that were not searched
     seconds: float = 0.0
+    verdict: Verdict | None = None  # whether the best trial replaces the defaults, and why
 
     @property
     def best(self) -> dict | None:
+        """The trial that scored best (which the verdict may not recommend)."""
         return self.rows[0] if self.rows and self.rows[0]["state"] == "COMPLETE" else None
 
     @property
+    def chosen(self) -> dict | None:
+        """The recommended trial: the best, or the defaults' (trial 0) when they stand."""
+        if self.verdict is None:
+            return self.best
+        return next((r for r in self.rows if r["number"] == self.verdict.chosen), None)
+
+    @property
     def best_settings(self) -> dict | None:
-        """The best trial's settings with the space's fixed ones: ``Forecaster(**these)``."""
-        return None if self.best is None else {**self.fixed, **self.best["params"]}
+        """The recommended trial's settings with the space's fixed ones:
+        ``Forecaster(**these)``."""
+        return None if self.chosen is None else {**self.fixed, **self.chosen["params"]}
 
     def table(self, limit: int = 10) -> str:
         """The best completed trials: rank, trial, score, fold scores, settings."""
@@ -103,21 +117,27 @@ def fold_panels(panel: Panel, horizon: int, folds: int) -> list[Panel]:
 
 
 def score_fold(panel: Panel, cfg: Config, *, season: int, horizon: int,
-               metric: str) -> float:
+               metric: str) -> tuple[float, list]:
     """The RNN of ``cfg`` trained on all but the last ``horizon`` points of ``panel`` and
-    scored on them (mean ``metric`` over series)."""
+    scored on them: ``(mean metric over series, each series' metric in the panel's order,
+    None where undefined)``."""
     from forecaster.evaluation.backtest import BacktestSpec
-    from forecaster.models.neural import RNNForecaster
+    from forecaster.evaluation.leaderboard import series_table
+    from forecaster.models.neural import FitPolicy, RNNForecaster
     from forecaster.pipeline.evaluate import evaluate
 
     result = evaluate(panel, models=["rnn"], spec=BacktestSpec.holdout(horizon),
                       levels=cfg.evaluation.levels, season=season, seed=cfg.training.seed,
-                      rnn_factory=lambda: RNNForecaster.from_config(
-                          cfg, season=season, direct_horizon=horizon))
+                      rnn_factory=lambda: RNNForecaster(
+                          cfg.model, cfg.training, FitPolicy(direct_horizon=horizon),
+                          season=season))
     value = float(result.to_frame().set_index("model").loc["rnn", metric])
     if not math.isfinite(value):
         raise ForecastError(f"the trial's {metric} is not a finite number.")
-    return value
+    table = series_table(result.backtest, result.panel, result.season)
+    table = table[table["model"] == "rnn"]
+    by_id = dict(zip(table["series_id"], table[metric]))
+    return value, [None if by_id.get(sid) is None else float(by_id[sid]) for sid in panel.ids]
 
 
 def with_settings(cfg: Config, settings: dict) -> Config:
@@ -129,12 +149,22 @@ def with_settings(cfg: Config, settings: dict) -> Config:
 
 
 def objective_for(folds: list[Panel], cfg: Config, space: SearchSpace, *, season: int,
-                  horizon: int, metric: str):
+                  horizon: int, metric: str, budget: "Budget | None" = None):
+    """The trial's objective: the mean over ``folds`` of their scores, recording each
+    fold's per-series scores (:data:`~forecaster.pipeline.tune_guard.SCORES`), its cost
+    and its seconds; within ``budget``'s deadline (else pruned, see
+    :mod:`~forecaster.pipeline.tune_budget`)."""
     import optuna
+
+    budget = budget or Budget(Deadline(None), CostModel(), window=0)
+    lengths = [[n - horizon for n in fold.lengths] for fold in folds]
 
     def objective(trial):
         try:
             return run_trial(trial)
+        except DeadlinePassed as exc:
+            trial.set_user_attr("pruned", str(exc))
+            raise optuna.TrialPruned(str(exc)) from None
         finally:  # the trial's networks and traced functions go before the next one
             import keras
 
@@ -143,24 +173,51 @@ def objective_for(folds: list[Panel], cfg: Config, space: SearchSpace, *, season
     def run_trial(trial):
         settings = space.suggest(trial)
         trial_cfg = with_settings(cfg, settings)
-        scores = []
+        work = trial_work(settings, cfg, lengths=lengths, horizon=horizon,
+                          window=budget.window)
+        estimate = budget.costs.estimate(work)
+        trial.set_user_attr(WORK, work)
+        trial.set_user_attr("estimate", estimate)
+        if estimate is not None and estimate > budget.deadline.left():
+            raise DeadlinePassed(f"estimated {estimate:.0f} s, {max(0.0, budget.deadline.left()):.0f} "
+                                 "s left")
+        started = budget.deadline.clock()
+        scores, tables = [], []
         for step, fold in enumerate(folds):
+            budget.deadline.check()
             try:
-                scores.append(score_fold(fold, trial_cfg, season=season, horizon=horizon,
-                                         metric=metric))
+                with stopping_when(budget.deadline.check):
+                    value, per_series = score_fold(fold, trial_cfg, season=season,
+                                                   horizon=horizon, metric=metric)
             except (DataError, ConfigError, TrainingError, ForecastError) as exc:
                 # settings the data cannot take (a window longer than the series …):
                 # a failed trial, not a failed search
                 trial.set_user_attr("error", str(exc).splitlines()[0][:300])
                 raise _TrialFailed(str(exc)) from None
+            scores.append(value)
+            tables.append(per_series)
             trial.set_user_attr("folds", scores)
+            trial.set_user_attr(SCORES, tables)
             if step + 1 < len(folds):  # after the last fold the trial is complete anyway
                 trial.report(float(np.mean(scores)), step)
                 if trial.should_prune():
                     raise optuna.TrialPruned()
+        seconds = budget.deadline.clock() - started
+        trial.set_user_attr(SECONDS, seconds)
+        budget.costs.record(work, seconds)
         return float(np.mean(scores))
 
     return objective
+
+
+@dataclass
+class Budget:
+    """What bounds a search's time: its ``deadline``, the ``costs`` of its trials so far,
+    and the default window (the cost of an automatic one)."""
+
+    deadline: Deadline
+    costs: CostModel
+    window: int
 
 
 class _TrialFailed(Exception):
@@ -169,42 +226,55 @@ class _TrialFailed(Exception):
 
 # -- the search ------------------------------------------------------------------------------
 def tune(plan: "TunePlan", *, trials: int, storage: str, study_name: str,
-         timeout: float | None = None, progress: Callable | None = None) -> TuneResult:
+         timeout: float | None = None, progress: Callable | None = None,
+         clock: Callable[[], float] = time.monotonic) -> TuneResult:
     """Run the study until it holds ``trials`` finished (completed or pruned) trials or
-    ``timeout`` seconds pass; ``progress(row, done, trials)`` after each trial.  The study
-    is held for the whole search (one tuner per study) and resumed only with the data and
-    settings it was scored with (:mod:`~forecaster.pipeline.tune_study`)."""
+    ``timeout`` seconds (on ``clock``) pass, the running trial included (it is pruned at
+    the deadline); ``progress(row, done, trials)`` after each trial.  The study is held
+    for the whole search (one tuner per study) and resumed only with the data and settings
+    it was scored with (:mod:`~forecaster.pipeline.tune_study`).  The result's verdict
+    says whether the best trial replaces the defaults (:mod:`~forecaster.pipeline.tune_guard`)."""
     if trials < 1:
         raise ConfigError(f"--trials must be >= 1. Got {trials}.")
     if timeout is not None and timeout <= 0:
         raise ConfigError(f"--timeout must be > 0 seconds. Got {timeout}.")
     started = time.perf_counter()
+    budget = Budget(Deadline(timeout, clock), CostModel(), window=plan.window)
     with study_lock(storage, study_name):
         study, created = open_study(storage, study_name, plan.cfg.training.seed,
                                     study_record(plan))
-        if created:  # trial 0: the configuration the search starts from, as a reference
+        if created:  # trial 0: the configuration the search starts from, the incumbent
             start = plan.space.start(plan.cfg, window=plan.window)
             if start:
-                study.enqueue_trial(start)
+                study.enqueue_trial(start, user_attrs={INCUMBENT: True})
+        for t in study.get_trials(deepcopy=False):  # calibrates the trials' estimates
+            if t.state.name == "COMPLETE":
+                budget.costs.record(t.user_attrs.get(WORK), t.user_attrs.get(SECONDS))
         objective = objective_for(fold_panels(plan.panel, plan.horizon, plan.folds),
                                   plan.cfg, plan.space, season=plan.season,
-                                  horizon=plan.horizon, metric=plan.protocol["metric"])
+                                  horizon=plan.horizon, metric=plan.protocol["metric"],
+                                  budget=budget)
         failed = []
 
         def on_trial(frozen) -> bool:
             if progress is not None:
                 progress(_row(frozen), _finished(study), trials)
             failed.extend([frozen.number] if frozen.state.name == "FAIL" else [])
+            if frozen.user_attrs.get("pruned"):  # out of time: the search ends with it
+                return False
             return len(failed) < max(3, trials)  # else the data take none of the settings
 
-        _search(study, objective, trials=trials, timeout=timeout, on_trial=on_trial)
+        _search(study, objective, trials=trials, deadline=budget.deadline,
+                on_trial=on_trial)
         rows = sorted((_row(t) for t in study.get_trials(deepcopy=False)),
                       key=lambda r: (r["state"] != "COMPLETE", r["value"] if r["value"]
                                      is not None else math.inf, r["number"]))
     result = TuneResult(study=study_name, storage=storage, metric=plan.protocol["metric"],
                         rows=rows, fixed=dict(plan.space.fixed),
-                        seconds=time.perf_counter() - started)
-    if result.best is not None:
+                        seconds=time.perf_counter() - started,
+                        verdict=decide(rows, fold_members(plan.panel, plan.horizon,
+                                                          plan.folds)))
+    if result.chosen is not None:
         result.best_config = with_settings(plan.cfg, result.best_settings)
     return result
 
@@ -214,9 +284,9 @@ def _finished(study) -> int:
     return sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.get_trials(deepcopy=False))
 
 
-def _search(study, objective, *, trials: int, timeout: float | None, on_trial) -> None:
-    """Ask, run and tell trials until the study holds ``trials`` finished ones, ``timeout``
-    seconds pass or ``on_trial(frozen)`` says stop.  A trial that another process finished
+def _search(study, objective, *, trials: int, deadline: Deadline, on_trial) -> None:
+    """Ask, run and tell trials until the study holds ``trials`` finished ones, the
+    ``deadline`` passes or ``on_trial(frozen)`` says stop.  A trial that another process finished
     meanwhile is not told again (Optuna's own loop dies on it: "Cannot tell a FAIL
     trial"); an interrupted trial is told failed and the interrupt goes on."""
     import gc
@@ -224,9 +294,7 @@ def _search(study, objective, *, trials: int, timeout: float | None, on_trial) -
     import optuna
     from optuna.trial import TrialState
 
-    started = time.monotonic()
-    while _finished(study) < trials and (timeout is None
-                                         or time.monotonic() - started < timeout):
+    while _finished(study) < trials and not deadline.passed():
         trial = study.ask()
         try:
             state, value = TrialState.COMPLETE, objective(trial)
@@ -248,22 +316,36 @@ def _row(trial) -> dict:
     return {"number": trial.number, "state": trial.state.name,
             "value": trial.value if trial.state.name == "COMPLETE" else None,
             "folds": list(trial.user_attrs.get("folds", [])),
-            "params": dict(trial.params), "error": trial.user_attrs.get("error")}
+            "params": dict(trial.params), "error": trial.user_attrs.get("error"),
+            "scores": trial.user_attrs.get(SCORES),
+            "incumbent": trial.user_attrs.get(INCUMBENT) is True,
+            "estimate": _seconds(trial.user_attrs.get("estimate")),
+            "seconds": _seconds(trial.user_attrs.get(SECONDS)),
+            "pruned": trial.user_attrs.get("pruned")}
+
+
+def _seconds(value) -> float | None:
+    """A number of seconds read from the study (untrusted): finite and >= 0, else None."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value) and value >= 0
+    return float(value) if ok else None
 
 
 def write_best(result: TuneResult, path: Path) -> Path:
-    """``best.toml``: the whole resolved config of the best trial, which ``forecast train
+    """``best.toml``: the whole resolved config of the recommended trial (the best, or the
+    defaults' when they stand: the header says which and why), which ``forecast train
     --config best.toml`` trains; written whole or not at all."""
     from forecaster.runs import artifacts
     path = Path(path)
     if path.exists() and (not path.is_file() or not path.read_bytes().startswith(HEADER)):
         raise ConfigError(f"{str(path)!r} exists and was not written by forecast tune; "
                           "refusing to overwrite it. Choose another --out.")
-    best = result.best
-    header = (f"# forecast tune: study {result.study!r} ({result.storage}), best of "
+    best = result.chosen
+    why = f"# {result.verdict.reason}\n" if result.verdict is not None else ""
+    header = (f"# forecast tune: study {result.study!r} ({result.storage}), recommended of "
               f"{sum(r['state'] == 'COMPLETE' for r in result.rows)} completed trial(s):\n"
               f"# trial {best['number']}, backtest {result.metric} {best['value']:.4f} "
-              f"(folds {', '.join(f'{v:.4f}' for v in best['folds'])})\n")
+              f"(folds {', '.join(f'{v:.4f}' for v in best['folds'])})\n{why}")
     artifacts.write_text_atomic(path, header + dump_toml(result.best_config))
     return path
 
@@ -293,13 +375,14 @@ class TunePlan:
 
 
 def plan_tune(data, cfg: Config, *, space_path=None, holdout: int | None = None,
-              folds: int | None = None, metric: str = "mase") -> TunePlan:
+              folds: int | None = None, metric: str = "mase", quick: bool = False) -> TunePlan:
     """Read ``data`` with ``cfg``'s ``[data]`` options, cut off the ``holdout`` tail (never
-    seen, not even to find the season) and size the default search to what is left."""
+    seen, not even to find the season) and size the default search to what is left
+    (``quick``: the narrow one of ``--quick``)."""
     from forecaster.data.windowing import default_horizon
-    from forecaster.models.neural import resolve_shape
+    from forecaster.models.shape import resolve_shape
     from forecaster.pipeline.inputs import load_panel, season_and_origin
-    from forecaster.pipeline.search_space import default_space, read_space
+    from forecaster.pipeline.search_space import default_space, quick_space, read_space
 
     if metric not in METRICS:
         raise ConfigError(f"--metric must be one of {', '.join(METRICS)}. Got {metric!r}.")
@@ -331,7 +414,7 @@ def plan_tune(data, cfg: Config, *, space_path=None, holdout: int | None = None,
     first = panel.select(members[0]).cut(horizon * folds)
     window = resolve_shape(first, window=cfg.model.window, horizon=horizon,
                            validation=cfg.training.validation, season=season).window
-    space = default_space(window, season)
+    space = (quick_space if quick else default_space)(window, season)
     if space_path is not None:
         space = read_space(space_path, space)
     partial = len(panel) - len(members[0])  # series scored in the later folds only

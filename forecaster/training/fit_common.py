@@ -1,18 +1,41 @@
 """What every fit loop shares — :mod:`forecaster.training.loops`'s single-process loops and
 :mod:`forecaster.training.distributed`'s data-parallel one: the point-wise loss, early stopping with
 its patience rule, the weight-average momentum, and the :class:`FitResult` they return
-(checked for divergence by :func:`fit_result`).
+(checked for divergence by :func:`fit_result`), and the extra stop checks a caller sets
+(:func:`stopping_when`: ``forecast tune``'s deadline).
 """
 
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from forecaster.choices import LOSSES
 from forecaster.errors import ConfigError, TrainingError
+
+_STOP_CHECKS: list = []  # callables the fit loops call between training steps
+
+
+@contextmanager
+def stopping_when(check):
+    """Within the block, the fit loops call ``check()`` between training steps, as they
+    check for interrupts: whatever it raises stops the training and goes up to the caller
+    (``forecast tune`` stops a trial at its deadline so)."""
+    _STOP_CHECKS.append(check)
+    try:
+        yield
+    finally:
+        _STOP_CHECKS.remove(check)
+
+
+def check_stops() -> None:
+    """Call the checks of :func:`stopping_when` (the fit loops, between steps)."""
+    for check in tuple(_STOP_CHECKS):
+        check()
+
 
 @dataclass
 class FitResult:

@@ -17,8 +17,8 @@ import time
 
 import numpy as np
 
-from forecaster.training.fit_common import (FitResult, early_stopping, ema_momentum, fit_result,
-                                 pointwise_loss, start_early_stopping)
+from forecaster.training.fit_common import (FitResult, check_stops, early_stopping, ema_momentum,
+                                 fit_result, pointwise_loss, start_early_stopping)
 from forecaster.training.runtime import check_interrupt
 
 STEPS_PER_EXECUTION = 16
@@ -211,6 +211,7 @@ def _train_epoch(sampler, train_chunk, steps: int, per_call: int) -> tuple[float
     first = 0
     while first < steps:
         check_interrupt()
+        check_stops()
         stop = min(steps, first + per_call)
         began = time.perf_counter()
         for xs, ys in sampler.blocks(first, stop):
@@ -239,6 +240,7 @@ def _fit_keras(model, sampler, validation, *, epochs, learning_rate, clipnorm, p
     class _Progress(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             check_interrupt()
+            check_stops()
 
         def on_epoch_end(self, epoch, logs=None):
             check_interrupt()
