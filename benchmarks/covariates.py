@@ -50,8 +50,9 @@ def main(argv=None) -> None:
     backtest = BacktestSpec(horizon=24, folds=7 * args.weeks, step=24, refit=False)
 
     def rnn():
-        return RNNForecaster(ensemble=args.ensemble, epochs=args.epochs,
-                             patience=args.patience, seed=args.seed, season=24, horizon=24)
+        return RNNForecaster.from_settings(ensemble=args.ensemble, epochs=args.epochs,
+                                           patience=args.patience, seed=args.seed,
+                                           season=24, horizon=24)
 
     rows = []
     for label, data, models in (("with covariates", panel,

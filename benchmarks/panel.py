@@ -60,7 +60,7 @@ def run(quick: bool, **_) -> Section:
     per_epoch, windows, batch = {}, None, None
     for kind in ("simple_rnn", "tanh_cell"):
         stamps = []
-        model = RNNForecaster(
+        model = RNNForecaster.from_settings(
             kind=kind, epochs=epochs, patience=epochs + 1, ensemble=1, units=32,
             batch_size=32, loss="mse", learning_rate=3e-3, anchor="level",
             progress=lambda *a, stamps=stamps: stamps.append(time.perf_counter()))

@@ -225,8 +225,9 @@ def test_windows_carry_history_rows_and_known_rows_ahead():
 @pytest.fixture(scope="module")
 def fitted():
     panel = _read(_panel_frame())
-    model = RNNForecaster(epochs=3, units=8, ensemble=2, horizon=HORIZON, window=14,
-                          patience=2, seed=3, season=7).fit(panel.cut(HORIZON))
+    model = RNNForecaster.from_settings(epochs=3, units=8, ensemble=2, horizon=HORIZON,
+                                        window=14, patience=2, seed=3,
+                                        season=7).fit(panel.cut(HORIZON))
     return panel, model
 
 
@@ -416,7 +417,7 @@ def test_evaluate_shows_the_rnn_with_and_without_covariates():
     panel = _read(_panel_frame(), CovariateSpec.of(future="price"))
     result = evaluate(panel, models=["rnn", "rnn_without_covariates", "naive"],
                       spec=BacktestSpec(horizon=HORIZON, folds=2, step=HORIZON, refit=False),
-                      season=7, rnn_factory=lambda: RNNForecaster(
+                      season=7, rnn_factory=lambda: RNNForecaster.from_settings(
                           epochs=2, units=4, ensemble=1, horizon=HORIZON, window=14,
                           patience=2, seed=1, season=7))
     table = result.to_frame().set_index("model")
@@ -432,8 +433,9 @@ def test_permutation_importance_finds_the_covariate_the_model_uses():
 
     panel = _read(_panel_frame(), CovariateSpec.of(future="price", past="footfall"))
     spec = BacktestSpec(horizon=HORIZON, folds=3, step=1, refit=False)
-    model = RNNForecaster(epochs=40, units=16, ensemble=1, horizon=HORIZON, window=14,
-                          patience=5, seed=2, season=7, anchor="level")
+    model = RNNForecaster.from_settings(epochs=40, units=16, ensemble=1, horizon=HORIZON,
+                                        window=14, patience=5, seed=2, season=7,
+                                        anchor="level")
     model.fit(panel.cut(spec.cutoff_from_end(1)))
     result = permutation_importance(model, panel, spec, 7, seed=0)
     rows = {r["covariate"]: r for r in result["importance"]}
@@ -489,8 +491,9 @@ def test_distributed_training_takes_covariates_and_matches_one_process():
                                                    calendar="auto"))
     out = {}
     for mode in ("none", "mirrored"):
-        model = RNNForecaster(epochs=3, units=4, ensemble=2, horizon=HORIZON, window=14,
-                              patience=2, seed=5, season=7, distribute=mode, device="cpu")
+        model = RNNForecaster.from_settings(epochs=3, units=4, ensemble=2, horizon=HORIZON,
+                                            window=14, patience=2, seed=5, season=7,
+                                            distribute=mode, device="cpu")
         out[mode] = model.fit(panel.cut(HORIZON)).predict(HORIZON).forecast.to_numpy()
     np.testing.assert_allclose(out["none"], out["mirrored"], rtol=1e-4, atol=1e-3)
 
@@ -543,7 +546,8 @@ def test_a_short_series_is_padded_with_its_covariates():
                                           - pd.Timedelta(days=20 + HORIZON))]
     panel = _read(frame, CovariateSpec.of(future="price", past="footfall", calendar="auto"))
     assert panel.lengths.tolist() == [N_DAYS, 20 + HORIZON]
-    model = RNNForecaster(epochs=2, units=4, ensemble=2, horizon=HORIZON, window=28,
-                          patience=2, seed=1, season=7).fit(panel.cut(HORIZON))
+    model = RNNForecaster.from_settings(epochs=2, units=4, ensemble=2, horizon=HORIZON,
+                                        window=28, patience=2, seed=1,
+                                        season=7).fit(panel.cut(HORIZON))
     out = model.predict(HORIZON)
     assert len(out) == 2 * HORIZON and np.isfinite(out.forecast).all()

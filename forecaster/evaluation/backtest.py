@@ -180,7 +180,9 @@ class BacktestResult:
 
     ``frame`` is the long frame of every prediction (:data:`BACKTEST_COLUMNS`); ``timings``
     is ``{model: {"fit_seconds", "predict_seconds", "fits"}}``; ``notes`` collects the
-    models' own notes (e.g. a seasonal naive falling back to naive).
+    models' own notes (e.g. a seasonal naive falling back to naive); ``fitted`` is
+    ``{model: its fitted instance}`` for the models :func:`run_backtest` was asked to
+    ``keep``.
     """
 
     frame: pd.DataFrame
@@ -189,6 +191,7 @@ class BacktestResult:
     levels: tuple = (80, 95)
     timings: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    fitted: dict = field(default_factory=dict)
 
     def for_model(self, model: str) -> pd.DataFrame:
         return self.frame[self.frame["model"] == model].reset_index(drop=True)
@@ -216,7 +219,8 @@ def _fresh(factory: Callable, panel: Panel):
 
 
 def run_backtest(panel: Panel, factories: dict[str, Callable], spec: BacktestSpec,
-                 levels=(80, 95), progress: Callable | None = None) -> BacktestResult:
+                 levels=(80, 95), progress: Callable | None = None,
+                 keep: tuple = ()) -> BacktestResult:
     """Backtest every model of ``factories`` (name → zero-argument callable returning an
     unfitted :class:`~forecaster.models.base.Model`) on the folds of ``spec``.
 
@@ -224,7 +228,9 @@ def run_backtest(panel: Panel, factories: dict[str, Callable], spec: BacktestSpe
     only (per ``spec.refit``); its forecasts of the next ``spec.horizon`` points are joined
     to the actuals.  ``progress``, if given, is called after every fold as
     ``progress(model, fold, folds, seconds)`` (folds are numbered from 1).  ``levels`` is recorded
-    on the result for the leaderboard's intervals.
+    on the result for the leaderboard's intervals.  The models named in ``keep`` are handed
+    back fitted (``BacktestResult.fitted``): each as last fitted, the only fit when
+    ``spec.refit`` is False; the others are let go as the backtest moves on.
     """
     if not factories:
         raise ConfigError("`models` must name at least one model. Got none.")
@@ -245,7 +251,7 @@ def run_backtest(panel: Panel, factories: dict[str, Callable], spec: BacktestSpe
         }))
     truth = pd.concat(truth, ignore_index=True)
 
-    parts, timings, notes = [], {}, []
+    parts, timings, notes, fitted = [], {}, [], {}
     for name, factory in factories.items():
         model = None
         fit_s = predict_s = 0.0
@@ -274,6 +280,8 @@ def run_backtest(panel: Panel, factories: dict[str, Callable], spec: BacktestSpe
             if progress is not None:
                 progress(name, fold, spec.folds, time.perf_counter() - started)
         timings[name] = {"fit_seconds": fit_s, "predict_seconds": predict_s, "fits": fits}
+        if name in keep:
+            fitted[name] = model
 
     predictions = pd.concat(parts, ignore_index=True)
     frame = predictions.merge(truth, on=["fold", "series_id", "timestamp", "step"],
@@ -285,4 +293,4 @@ def run_backtest(panel: Panel, factories: dict[str, Callable], spec: BacktestSpe
     # left merge keeps the prediction order: model, fold, series (panel order), step
     frame = frame[BACKTEST_COLUMNS]
     return BacktestResult(frame=frame, spec=spec, models=list(factories), levels=tuple(levels),
-                          timings=timings, notes=notes)
+                          timings=timings, notes=notes, fitted=fitted)

@@ -1,7 +1,9 @@
-"""The RNN forecaster: owns the hyper-parameters, the data preparation and the fit loop.
+"""The RNN forecaster: the data preparation and the fit loop of a configured network.
 
-The network itself is built by :mod:`forecaster.models.rnn` once the data shape (window,
-horizon) is known.  ``fit(panel)`` scales each series on its training part only, trains one
+It takes the config's ``[model]`` and ``[training]`` sections as they are and a
+:class:`FitPolicy` that the calling pipeline decides (fixed epochs, a direct horizon, the
+refit).  The window and horizon are planned by :mod:`forecaster.models.shape`; the network
+itself is built by :mod:`forecaster.models.rnn` once they are known.  ``fit(panel)`` scales each series on its training part only, trains one
 global model across all series on windows that never touch the validation tail, and keeps
 the best weights.  ``predict(h)`` forecasts directly up to the trained horizon and, for a
 longer ``h``, continues recursively (feeding its own forecasts back), which it reports in
@@ -12,87 +14,23 @@ from __future__ import annotations
 
 import gc
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 
-from forecaster.config import shipped
+from forecaster.config import ModelConfig, TrainingConfig, settings_overrides, shipped
 from forecaster.data import windowing as W
 from forecaster.data.panel import Panel
-from forecaster.errors import DataError, ForecastError
+from forecaster.errors import ConfigError, DataError, ForecastError
 from forecaster.models.base import Model
 from forecaster.models.scales import (domain_note, fallback_note, listed_series,
                                       resolve_scaling)
+from forecaster.models.shape import (MIN_TRAIN_WINDOWS, Shape, default_min_context,
+                                     level_span, resolve_shape)
 
-MIN_TRAIN_WINDOWS = 4  # fewer training windows per series than this is no model at all
 VALIDATION_CAP = 4096  # validation windows kept (evenly spaced) so memory stays bounded
 BATCHES_PER_EPOCH = 500  # what the automatic batch size aims for (auto_batch_size)
-_M, _T = shipped().model, shipped().training  # the constructor's defaults
-
-
-@dataclass(frozen=True)
-class Shape:
-    """``window``: the model's input steps, the longest lookback of an ensemble's members;
-    ``shortest``: the shortest (0 = ``window``, stored as such); ``horizon``: the direct
-    output steps."""
-
-    window: int
-    horizon: int
-    shortest: int = 0
-
-    def __post_init__(self):
-        if not self.shortest:
-            object.__setattr__(self, "shortest", self.window)
-
-    def lookbacks(self, members: int) -> list[int]:
-        """Each member's lookback, longest first (member 0 reads the whole window), spread
-        evenly down to ``shortest``: ``window=48, shortest=24`` and 5 members give
-        48, 42, 36, 30, 24.  One network reads the whole window."""
-        if members == 1:
-            return [self.window]
-        return [int(round(self.window - (self.window - self.shortest) * j / (members - 1)))
-                for j in range(members)]
-
-
-def resolve_shape(panel: Panel, *, window: int, horizon: int, validation: float,
-                  season: int | None, max_lookback: int | None = None,
-                  seasonal: bool = True) -> Shape:
-    """Pick window and horizon (0 = automatic) from the seasonality, within the data.
-
-    ``max_lookback`` widens the input for ensemble members that read from ``window`` up to
-    that many steps (:meth:`Shape.lookbacks`), as far as the longest series allows:
-    ``None`` = no widening, 0 = automatic: four seasons when the data are ``seasonal``
-    (:func:`default_max_lookback`).
-    ``window`` is then the shortest lookback.
-
-    The *longest* series must give ``MIN_TRAIN_WINDOWS`` full training windows besides its
-    validation tail (``window + horizon + validation + MIN_TRAIN_WINDOWS - 1`` points);
-    automatic values shrink to fit it, explicit values that do not fit are an error naming
-    every size involved.  Shorter series of a panel train on left-padded windows and are
-    forecast from padded contexts (:func:`~forecaster.data.windowing.pad_left`), so one
-    short series no longer shrinks the window of all the others.
-    """
-    lengths = panel.lengths
-    longest = int(np.argmax(lengths))
-    n = int(lengths[longest])
-    sid = panel.ids[longest]
-    H = horizon or min(W.default_horizon(season), max(1, n // 4))
-    n_val = W.validation_length(n, H, validation)
-    # the largest window that still leaves MIN_TRAIN_WINDOWS training windows
-    room = n - n_val - H - (MIN_TRAIN_WINDOWS - 1)
-    T = window or min(W.default_window(season, H), room)
-    if T < 2 or T > room:
-        T = window or 2
-        need = T + H + n_val + MIN_TRAIN_WINDOWS - 1
-        which = "series" if len(lengths) == 1 else "longest series"
-        raise DataError(
-            f"{which} {sid!r} is too short: it has {n} points but window {T} + horizon {H} "
-            f"+ validation tail {n_val} + {MIN_TRAIN_WINDOWS - 1} more training windows "
-            f"need {need}. Use a shorter --window or --horizon, or more data.")
-    longest = T if max_lookback is None else (
-        max_lookback or default_max_lookback(season, T, seasonal))
-    longest = max(T, min(longest, room))
-    return Shape(window=int(longest), horizon=int(H), shortest=int(T))
 
 
 def forecast_recursive(model, contexts: np.ndarray, *, window: int, model_horizon: int,
@@ -155,30 +93,6 @@ def forecast_values(model, scaler: W.SeriesScaler, rows, contexts, *, window: in
     return values
 
 
-def level_span(relative, season: int | None, window: int) -> int:
-    """Input points whose mean is a window's level (subtracted from input and target):
-    ``True`` = the last season (the last value when there is no season), an integer ``k``
-    = the last ``k``, ``False``/0 = none.  A seasonal mean is a steadier level than the
-    last value, whose position in the season would otherwise colour every target."""
-    if relative is True:
-        k = season if season and season > 1 else 1
-    else:
-        k = int(relative)
-    return max(0, min(k, window))
-
-
-def default_max_lookback(season: int | None, window: int, seasonal: bool = True) -> int:
-    """Four seasons (at least ``window``) when the data are ``seasonal``; ``window``
-    otherwise.  Members reading two to four seasons of a seasonal panel (monthly: 24 to 48
-    steps) see more of its pattern and disagree usefully: on M1 monthly (63 % of series
-    seasonal by :func:`~forecaster.data.windowing.is_seasonal`) 10 networks spread so
-    scored MASE 1.042 against 1.057 all reading 24.  Where the series are mostly trend and
-    noise the longer spans only add stale history: the seasonally adjusted
-    ``us_employment`` panel (no series seasonal) went from 0.368 to 0.420, M1 quarterly
-    (47 %) from 1.647 to 1.684 reading up to 28 quarters."""
-    return max(window, 4 * season) if seasonal and season and season > 1 else window
-
-
 def auto_batch_size(n_windows: int) -> int:
     """The batch size for ``batch_size = 0``: about ``BATCHES_PER_EPOCH`` batches an epoch,
     a power of two between 32 and 256.  Small data keep 32 (enough updates per epoch: on
@@ -189,9 +103,19 @@ def auto_batch_size(n_windows: int) -> int:
     return int(min(256, max(32, 2 ** round(math.log2(max(target, 1.0))))))
 
 
-def default_min_context(window: int, season: int | None) -> int:
-    """Fewest real points a (left-padded) window must hold: one season, at most the window."""
-    return min(window, max(2, season or 0, window // 4))
+def _first_points(panel: Panel, counts) -> list[np.ndarray]:
+    """The first ``counts[i]`` points of each series, at least one (the part a scale or
+    an encoder is fitted on)."""
+    return [v[:max(int(k), 1)] for v, k in zip(panel.values, counts)]
+
+
+def _validation_sample(val):
+    """``val`` or, beyond ``VALIDATION_CAP`` windows, a copy keeping that many of them
+    evenly spaced (memory stays bounded); ``val`` itself is left as it is."""
+    if len(val) <= VALIDATION_CAP:
+        return val
+    keep = np.linspace(0, len(val) - 1, VALIDATION_CAP).round().astype(np.int64)
+    return replace(val, positions=val.positions[keep])
 
 
 class _Tiled:
@@ -211,60 +135,85 @@ class _Tiled:
         self.sampler.on_epoch_end()
 
 
+@dataclass(frozen=True)
+class FitPolicy:
+    """How a fit runs, decided by the pipeline that asks for it (not configuration):
+
+    ``fixed_epochs``: 0 = early stopping on the validation tail picks the epoch count; N =
+    train on every window for exactly N epochs (the final fit of ``forecast train`` reuses
+    the count its backtest's early stopping chose).  ``direct_horizon``: with an automatic
+    horizon, the horizon the caller will score (``forecast evaluate``, ``forecast tune``):
+    the head forecasts it directly where the data allow (:meth:`RNNForecaster._shape`).
+    ``refit_all``: after early stopping, train afresh on every window (the validation tail
+    holds the most recent data) for the chosen epochs; False keeps the early-stopped
+    network.  ``min_context``: fewest real points a left-padded window must hold (0 =
+    :func:`default_min_context`)."""
+
+    fixed_epochs: int = 0
+    direct_horizon: int = 0
+    refit_all: bool = True
+    min_context: int = 0
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a fit decides before any window is built (:meth:`RNNForecaster._plan`):
+    the shape, each series' training part (``n_train`` points before its validation
+    tail), the fewest real points of a window, the level span, and each series' scale λ
+    with the notes that choice left."""
+
+    shape: Shape
+    n_train: np.ndarray
+    min_context: int
+    level: int
+    lam: np.ndarray
+    notes: tuple
+
+
 class RNNForecaster(Model):
     """Global recurrent forecaster (SimpleRNN, TanhCell, LSTM or GRU)."""
 
     name = "rnn"
 
-    #: Constructor arguments read from the config's ``[model]`` and ``[training]`` sections.
-    MODEL_KEYS = ("kind", "units", "layers", "window", "horizon", "relative", "scaling",
-                  "ensemble", "max_lookback", "anchor")
-    TRAINING_KEYS = ("loss", "epochs", "batch_size", "learning_rate", "clipnorm", "patience",
-                     "validation", "max_windows", "seed", "device", "distribute")
-
-    def __init__(self, *, kind=_M.kind, units=_M.units, layers=_M.layers, window=_M.window,
-                 horizon=_M.horizon, relative=_M.relative, scaling=_M.scaling, loss=_T.loss,
-                 ensemble=_M.ensemble, max_lookback=_M.max_lookback, anchor=_M.anchor,
-                 min_context=0, refit_all=True, fixed_epochs=0, direct_horizon=0,
-                 epochs=_T.epochs, batch_size=_T.batch_size, learning_rate=_T.learning_rate,
-                 clipnorm=_T.clipnorm, patience=_T.patience, validation=_T.validation,
-                 max_windows=_T.max_windows, seed=_T.seed, season=None, device=_T.device,
-                 progress=None, distribute=_T.distribute, domain=None):
-        """Defaults are the shipped ones (``default.toml``): ``RNNForecaster()`` is the
-        network ``forecast train`` trains.  ``domain``: ``{series id: whether it can be
-        logged}`` from more values than the fitted panel holds (a backtest gives every
-        fold model its whole panel's, :func:`~forecaster.data.windowing.positive_domain`);
-        None: the fitted panel's own."""
-        self.kind, self.units, self.layers = kind, units, layers
-        self.window, self.horizon, self.relative = window, horizon, relative
-        self.scaling, self.loss, self.ensemble = scaling, loss, ensemble
-        self.max_lookback = max_lookback  # members read window .. max_lookback (0 = auto)
-        self.anchor = anchor  # level | season | mixed (forecaster.models.rnn.ANCHORS)
-        self.min_context, self.refit_all = min_context, refit_all
-        # 0: early stopping on the validation tail picks the epochs; N: train on every
-        # window for exactly N epochs (the final fit of `forecast train` reuses the count
-        # its backtest's early stopping chose)
-        self.fixed_epochs = fixed_epochs
-        # with an automatic horizon, the horizon a caller will score (`forecast evaluate`):
-        # the head forecasts it directly where the data allow (see _shape)
-        self.direct_horizon = direct_horizon
-        self.epochs, self.batch_size, self.learning_rate = epochs, batch_size, learning_rate
-        self.clipnorm, self.patience, self.validation = clipnorm, patience, validation
-        self.max_windows, self.seed, self.season = max_windows, seed, season
-        self.device, self.progress = device, progress
-        self.distribute = distribute  # none | mirrored | multi-worker (forecaster.training.distributed)
-        self.domain = domain
-        self.name = kind
+    def __init__(self, model: ModelConfig | None = None,
+                 training: TrainingConfig | None = None, policy: FitPolicy | None = None,
+                 *, season: int | None = None, progress=None, domain: dict | None = None):
+        """``model`` and ``training``: the config's ``[model]`` and ``[training]``
+        sections (default: the shipped ones, ``default.toml``: ``RNNForecaster()`` is the
+        network ``forecast train`` trains); a pipeline that planned the window and horizon
+        passes a copy of ``[model]`` holding them.  ``policy``: how the caller wants the
+        fit run (:class:`FitPolicy`).  ``progress(epoch, epochs, loss, val_loss)`` is
+        called after each epoch.  ``domain``: ``{series id: whether it can be logged}``
+        from more values than the fitted panel holds (a backtest gives every fold model
+        its whole panel's, :func:`~forecaster.data.windowing.positive_domain`); None: the
+        fitted panel's own.  :meth:`from_settings` sets a few keys by name."""
+        self.model_config = model if model is not None else shipped().model
+        self.training_config = training if training is not None else shipped().training
+        self.policy = policy if policy is not None else FitPolicy()
+        self.season, self.progress, self.domain = season, progress, domain
+        self.name = self.model_config.kind
 
     @classmethod
-    def from_config(cls, cfg, season=None, progress=None, **settings) -> "RNNForecaster":
-        """The RNN of ``cfg`` (``[model]`` and ``[training]``); ``settings`` set the other
-        constructor arguments (``window``/``horizon`` planned by the caller,
-        ``fixed_epochs``, ``direct_horizon``)."""
-        m, t = cfg.model, cfg.training
-        return cls(**{**{k: getattr(m, k) for k in cls.MODEL_KEYS},
-                      **{k: getattr(t, k) for k in cls.TRAINING_KEYS},
-                      "season": season, "progress": progress, **settings})
+    def from_settings(cls, *, season: int | None = None, progress=None,
+                      policy: FitPolicy | None = None, domain: dict | None = None,
+                      **settings) -> "RNNForecaster":
+        """The shipped RNN with ``settings`` (``[model]`` and ``[training]`` keys by name,
+        ``units=4, epochs=2``) applied and validated as ``Forecaster(**settings)`` applies
+        them: for tests, benchmarks and scripts that change a few keys.  A key of another
+        section is a :class:`~forecaster.errors.ConfigError`."""
+        cfg = shipped()
+        for section, values in settings_overrides(settings).items():
+            if section not in ("model", "training"):
+                raise ConfigError(f"{', '.join(sorted(values))}: not a setting of the RNN "
+                                  "(only [model] and [training] keys are).")
+            cfg = cfg.replace(section, **values)
+        return cls(cfg.model, cfg.training, policy, season=season, progress=progress,
+                   domain=domain)
+
+    @property
+    def scaling(self) -> str:
+        """The scaling asked for (``[model] scaling``), which a run records."""
+        return self.model_config.scaling
 
     # -- fit ----------------------------------------------------------------------------
     def _shape(self, panel: Panel) -> Shape:
@@ -273,14 +222,15 @@ class RNNForecaster(Model):
         head forecasts that many steps directly — unless that would cost more than half of
         the training windows (a long horizon on a short series), where the one-season head
         continuing recursively learns from more data."""
-        widen = self.ensemble > 1
-        kw = dict(window=self.window, validation=self.validation, season=self.season,
-                  max_lookback=self.max_lookback if widen else None,
-                  seasonal=widen and not self.max_lookback
+        m, validation = self.model_config, self.training_config.validation
+        widen = m.ensemble > 1
+        kw = dict(window=m.window, validation=validation, season=self.season,
+                  max_lookback=m.max_lookback if widen else None,
+                  seasonal=widen and not m.max_lookback
                   and W.seasonal_share(panel.values, self.season) >= 0.5)
-        base = resolve_shape(panel, horizon=self.horizon, **kw)
-        want = int(self.direct_horizon or 0)
-        if self.horizon or want <= base.horizon:
+        base = resolve_shape(panel, horizon=m.horizon, **kw)
+        want = int(self.policy.direct_horizon or 0)
+        if m.horizon or want <= base.horizon:
             return base
         try:
             direct = resolve_shape(panel, horizon=want, **kw)
@@ -288,15 +238,16 @@ class RNNForecaster(Model):
             return base
         count = lambda sh: len(W.window_starts(  # noqa: E731
             panel.lengths, sh.window, sh.horizon,
-            last_target=W.split_points(panel.lengths, sh.horizon, self.validation),
+            last_target=W.split_points(panel.lengths, sh.horizon, validation),
             min_context=self._min_context(sh.shortest))[0])
         return direct if 2 * count(direct) >= count(base) else base
 
     def _min_context(self, window: int) -> int:
-        return min(window, self.min_context or default_min_context(window, self.season))
+        return min(window,
+                   self.policy.min_context or default_min_context(window, self.season))
 
     def _batch_size(self, n_windows: int) -> int:
-        return int(self.batch_size) or auto_batch_size(n_windows)
+        return int(self.training_config.batch_size) or auto_batch_size(n_windows)
 
     def _train(self, windows, validation, epochs: int, progress=None):
         """Build a fresh (ensemble) model and fit it on ``windows``: early stopping on
@@ -308,98 +259,145 @@ class RNNForecaster(Model):
         from forecaster.training.runtime import configure_runtime
         from forecaster.training.loops import fit_model
 
-        self.device_ = configure_runtime(self.seed, self.device)
-        k = int(self.ensemble)
-        with scope(self.distribute, self.device) as strategy:  # None unless distributed
+        m, t = self.model_config, self.training_config
+        self.device_ = configure_runtime(t.seed, t.device)
+        k = int(m.ensemble)
+        with scope(t.distribute, t.device) as strategy:  # None unless distributed
             model, training_model, members = build_ensemble(
-                self.kind, window=windows.window, horizon=windows.horizon, units=self.units,
-                layers=self.layers, seed=self.seed, ensemble=k, lookbacks=self.lookbacks_,
-                season=self.season, anchor=self.anchor, layout=windows.layout)
-        sampler = W.WindowSampler(windows, self.batch_size_, shuffle=True, seed=self.seed,
-                                  max_windows=self.max_windows)
+                m.kind, window=windows.window, horizon=windows.horizon, units=m.units,
+                layers=m.layers, seed=t.seed, ensemble=k, lookbacks=self.lookbacks_,
+                season=self.season, anchor=m.anchor, layout=windows.layout)
+        sampler = W.WindowSampler(windows, self.batch_size_, shuffle=True, seed=t.seed,
+                                  max_windows=t.max_windows)
         if validation is not None:
             validation = (validation[0], np.tile(validation[1], (1, k)))
         fit = fit_model(training_model, _Tiled(sampler, k), validation, epochs=epochs,
-                        learning_rate=self.learning_rate, clipnorm=self.clipnorm,
-                        patience=self.patience, progress=progress, loss=self.loss,
+                        learning_rate=t.learning_rate, clipnorm=t.clipnorm,
+                        patience=t.patience, progress=progress, loss=t.loss,
                         strategy=strategy, average=validation is None)
         return model, members, fit
 
     def _fit(self, panel: Panel) -> None:
-        shape = self._shape(panel)
-        T, H = shape.window, shape.horizon
-        lengths = panel.lengths
-        n_train = W.split_points(lengths, H, self.validation)
-        # the scaler sees the training part only (a series too short to have one: its
-        # first point)
-        fit_parts = [v[:max(int(k), 1)] for v, k in zip(panel.values, n_train)]
-        step = W.scale_step(self.season)
-        lam, notes = self._scaling(panel, fit_parts)
-        scaler = W.SeriesScaler.fit(fit_parts, lam=lam, season=step)
-        scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
-        features, layout, encoder = self._features(panel, n_train)
+        """Fit in named stages: plan shape and scales (:meth:`_plan`); cut the training and
+        validation windows, scaled on the training part only (:meth:`_held_out_windows`);
+        choose the epoch count by early stopping on the validation tail, unless the policy
+        fixes it (:meth:`_early_stop`); by default, or with fixed epochs, train afresh on
+        every window for that count (:meth:`_refit`); keep what a forecast needs
+        (:meth:`_keep`)."""
+        plan = self._plan(panel)
+        self.lookbacks_ = plan.shape.lookbacks(int(self.model_config.ensemble))
+        self.level_ = plan.level
+        train, val, scaler, encoder = self._held_out_windows(panel, plan)
+        self.batch_size_ = self._batch_size(len(train))  # the refit keeps it
+        self.n_train_windows_ = len(train)
+        epochs, model, members = int(self.policy.fixed_epochs), None, None
+        if not epochs:
+            model, members, self.fit_ = self._early_stop(train, val)
+            epochs = self.fit_.best_epoch
+        diagnostic = _validation_sample(val)
+        if self.policy.refit_all or self.policy.fixed_epochs:
+            # what the held-out fit held goes first (a Keras model is freed by the
+            # collector); the validation windows are kept by position only
+            positions = val.positions
+            del train, val, diagnostic
+            model = members = None
+            gc.collect()
+            model, members, scaler, encoder, diagnostic = self._refit(panel, plan, epochs,
+                                                                      positions)
+        self._keep(panel, plan, model, members, scaler, encoder, diagnostic)
 
-        # the shortest member's lookback decides which (padded) windows exist, so its
-        # training set is the one a single network of that window would have
-        C = self._min_context(shape.shortest)
-        self.lookbacks_ = shape.lookbacks(int(self.ensemble))
-        self.level_ = level = level_span(self.relative, self.season, T)
-        tr_series, tr_start = W.window_starts(lengths, T, H, last_target=n_train,
-                                              min_context=C)
-        va_series, va_start = W.window_starts(lengths, T, H, first_target=n_train,
-                                              min_context=C)
-        cov = dict(features=features, layout=layout)
-        train = W.WindowSet.build(scaled, tr_series, tr_start, T, H, level, pad=T - C, **cov)
-        del tr_series, tr_start  # the window positions hold them (large panels: 80 MB each)
-        val = W.WindowSet.build(scaled, va_series, va_start, T, H, level, pad=T - C, **cov)
+    def _plan(self, panel: Panel) -> _Plan:
+        """Stage 1: the shape (:meth:`_shape`), each series' training part (before its
+        validation tail), the fewest real points of a window — the shortest member's
+        lookback decides which (padded) windows exist, so its training set is the one a
+        single network of that window would have — the level span, and the scales
+        (:meth:`_scaling`, on the training parts)."""
+        shape = self._shape(panel)
+        n_train = W.split_points(panel.lengths, shape.horizon,
+                                 self.training_config.validation)
+        lam, notes = self._scaling(panel, _first_points(panel, n_train))
+        return _Plan(shape=shape, n_train=n_train,
+                     min_context=self._min_context(shape.shortest),
+                     level=level_span(self.model_config.relative, self.season, shape.window),
+                     lam=lam, notes=tuple(notes))
+
+    def _scaled(self, panel: Panel, plan: _Plan, fitted_on):
+        """The panel scaled (and its covariates encoded) as fitted on the first
+        ``fitted_on`` points of each series (at least one: a series too short to have a
+        training part gives its first point).  Returns ``(build, scaler, encoder)``:
+        ``build(series, starts)`` is the :class:`~forecaster.data.windowing.WindowSet` of
+        those windows on that scaling (every set built by one ``build`` has the same
+        series offsets, so positions carry over between them)."""
+        scaler = W.SeriesScaler.fit(_first_points(panel, fitted_on), lam=plan.lam,
+                                    season=W.scale_step(self.season))
+        features, layout, encoder = self._features(panel, fitted_on)
+        scaled = [scaler.transform(i, v) for i, v in enumerate(panel.values)]
+        T = plan.shape.window
+        build = partial(W.WindowSet.build, scaled, window=T, horizon=plan.shape.horizon,
+                        level=plan.level, pad=T - plan.min_context, features=features,
+                        layout=layout)
+        return build, scaler, encoder
+
+    def _held_out_windows(self, panel: Panel, plan: _Plan):
+        """Stage 2: ``(train, validation, scaler, encoder)``: the windows whose targets end
+        before each series' validation tail and those whose targets lie in it, on the
+        panel scaled as fitted on the training parts only (nothing of the tail leaks into
+        the scale).  Fewer than ``MIN_TRAIN_WINDOWS`` training windows or no validation
+        window is a :class:`~forecaster.errors.DataError`."""
+        build, scaler, encoder = self._scaled(panel, plan, plan.n_train)
+        T, H, lengths = plan.shape.window, plan.shape.horizon, panel.lengths
+        train = build(*W.window_starts(lengths, T, H, last_target=plan.n_train,
+                                       min_context=plan.min_context))
+        val = build(*W.window_starts(lengths, T, H, first_target=plan.n_train,
+                                     min_context=plan.min_context))
         if len(train) < MIN_TRAIN_WINDOWS or len(val) == 0:
             raise DataError(
                 f"the data give {len(train)} training and {len(val)} validation windows of "
                 f"window {T} + horizon {H}; need at least {MIN_TRAIN_WINDOWS} and 1. Use a "
                 "shorter --window or --horizon, or more data.")
-        self.batch_size_ = self._batch_size(len(train))  # the refit keeps it
-        if len(val) > VALIDATION_CAP:
-            keep = np.linspace(0, len(val) - 1, VALIDATION_CAP).round().astype(np.int64)
-            val.positions = val.positions[keep]
+        return train, val, scaler, encoder
 
-        self.n_train_windows_ = len(train)
-        epochs = int(self.fixed_epochs)
-        if not epochs:
-            model, members, self.fit_ = self._train(train, val.arrays(), self.epochs,
-                                                    self.progress)
-            epochs = self.fit_.best_epoch
-        if self.refit_all or self.fixed_epochs:
-            # The validation tail holds the most recent data: having chosen the number of
-            # epochs on it, train afresh on every window for that many epochs.  What the
-            # early-stopped fit held goes first (a Keras model is freed by the collector).
-            del train, scaled
-            model = members = None
-            gc.collect()
-            scaler = W.SeriesScaler.fit(list(panel.values), lam=lam, season=step)
-            features, layout, encoder = self._features(panel, lengths)
-            every = W.WindowSet.build(
-                [scaler.transform(i, v) for i, v in enumerate(panel.values)],
-                *W.window_starts(lengths, T, H, min_context=C), T, H, level, pad=T - C,
-                features=features, layout=layout)
-            model, members, self.refit_ = self._train(every, None, epochs, self.progress)
-            self.n_train_windows_ = len(every)
-            if self.fixed_epochs:
-                self.fit_ = self.refit_
-            else:
-                self.fit_.seconds += self.refit_.seconds
-            # the diagnostic batch in the final model's scaling
-            val = W.WindowSet(every.flat, every.offsets, every.offsets[va_series] + va_start
-                              + (T - C), T, H, level, every.features, every.layout)
+    def _early_stop(self, train, val):
+        """Stage 3: ``(model, members, fit)`` trained on ``train`` with early stopping on
+        (a bounded sample of) the validation windows; ``fit.best_epoch`` is the count
+        the refit reuses."""
+        return self._train(train, _validation_sample(val).arrays(),
+                           self.training_config.epochs, self.progress)
+
+    def _refit(self, panel: Panel, plan: _Plan, epochs: int, validation_positions):
+        """Stage 4: train afresh on every window of the whole panel (its validation tail
+        holds the most recent data), scaled on all of it, for ``epochs`` epochs.  Returns
+        ``(model, members, scaler, encoder, diagnostic)``: ``diagnostic`` holds the
+        validation windows (``validation_positions``) in this final scaling.  Sets
+        ``refit_`` and the fit's record: the refit itself under fixed epochs, else the
+        early-stopped fit with the refit's seconds added."""
+        build, scaler, encoder = self._scaled(panel, plan, panel.lengths)
+        every = build(*W.window_starts(panel.lengths, plan.shape.window, plan.shape.horizon,
+                                       min_context=plan.min_context))
+        model, members, self.refit_ = self._train(every, None, epochs, self.progress)
+        self.n_train_windows_ = len(every)
+        if self.policy.fixed_epochs:
+            self.fit_ = self.refit_
+        else:
+            self.fit_.seconds += self.refit_.seconds
+        diagnostic = replace(every, positions=validation_positions)
+        return model, members, scaler, encoder, diagnostic
+
+    def _keep(self, panel: Panel, plan: _Plan, model, members, scaler, encoder,
+              diagnostic) -> None:
+        """Stage 5: what a forecast, a saved run and the diagnostics need: the network
+        and its members, the scaler, the shape, the covariate encoder, the series' rows,
+        the notes, and a batch of the validation windows (the gradient diagnostic follows
+        a plain linear stack: none for covariate networks)."""
         from forecaster.models.rnn import diagnostic_network
 
-        self.validation_batch_ = val.gather(val.positions[:256])
-        self.model_, self.scaler_, self.shape_ = model, scaler, shape
-        # the gradient diagnostic follows a plain linear stack: none for covariate networks
+        self.validation_batch_ = diagnostic.gather(diagnostic.positions[:256])
+        self.model_, self.scaler_, self.shape_ = model, scaler, plan.shape
         self.members_ = members
-        self.member_ = diagnostic_network(model, members) if layout is None else None
+        self.member_ = diagnostic_network(model, members) if encoder is None else None
         self.encoder_ = encoder
         self.ids_ = {sid: i for i, sid in enumerate(panel.ids)}
-        self.notes_ = notes
+        self.notes_ = list(plan.notes)
 
     def _scaling(self, panel: Panel, fit_parts) -> tuple[np.ndarray, list]:
         """``(λ per series, notes)``: :func:`resolve_scaling` with every value the fit can

@@ -28,12 +28,16 @@ from forecaster.evaluation.leaderboard import (add_backtest_intervals, finite_or
                                                leaderboard_to_json, numeric_table)
 from forecaster.models.base import WithoutCovariates
 from forecaster.models.registry import NAMES, make_baseline
+from forecaster.pipeline.nixtla import cross_validation
 
 __all__ = ["evaluate", "plan_evaluation", "EvaluationPlan", "EvaluationResult",
            "DEFAULT_MODELS"]
 
 #: The RNN on the target alone, beside the RNN with covariates (when the data have some)
 WITHOUT = "rnn_without_covariates"
+
+#: Nixtla's cross-validation rows, written beside the others by ``--format nixtla``
+CROSS_VALIDATION = "cross_validation.csv"
 
 #: What ``forecast evaluate`` compares when no model list is given (and, with
 #: covariates, ``rnn_without_covariates`` after ``rnn``).
@@ -87,18 +91,39 @@ class EvaluationResult:
         """The leaderboard as a plain-text table (best model marked ``*``)."""
         return format_table(self.table)
 
-    def write(self, directory) -> dict[str, Path]:
+    def cross_validation(self) -> pd.DataFrame:
+        """Every backtest forecast as Nixtla's cross-validation frame: ``unique_id, ds,
+        cutoff, y, <model>, …`` (one forecast column per model, timestamps typed; see
+        :func:`~forecaster.pipeline.nixtla.cross_validation`)."""
+        return cross_validation(self.backtest.frame, self.backtest.models)
+
+    def cross_validation_csv(self) -> str:
+        """:meth:`cross_validation` as CSV text (``forecast evaluate --format nixtla``):
+        timestamps as ISO strings, ids made safe for spreadsheets as ``backtest.csv``'s."""
+        from forecaster.storage.files import spreadsheet_safe
+
+        frame = cross_validation(self.backtest.frame, self.backtest.models,
+                                 axis=self.panel.axis)
+        return spreadsheet_safe(frame, columns=("unique_id",)).to_csv(index=False)
+
+    def write(self, directory, nixtla: bool = False) -> dict[str, Path]:
         """Write ``metrics.json``, ``backtest.csv`` and ``folds.csv`` into ``directory``
-        (created if needed), all three staged and moved in only once complete."""
+        (created if needed), and with ``nixtla`` ``cross_validation.csv``
+        (:meth:`cross_validation_csv`), all staged and moved in only once complete (an
+        older ``cross_validation.csv`` not rewritten is removed)."""
         from forecaster.runs import artifacts
         directory = Path(directory)
         names = ("metrics.json", "backtest.csv", "folds.csv")
-        with artifacts.staged_files(directory, owned=names) as stage:
+        owned = names + (CROSS_VALIDATION,)
+        with artifacts.staged_files(directory, owned=owned) as stage:
             (stage / "metrics.json").write_text(
                 json.dumps(self.to_json(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
             self.backtest.to_csv(stage / "backtest.csv", axis=self.panel.axis)
             self.folds.to_csv(stage / "folds.csv", index=False)
-        return {name: directory / name for name in names}
+            if nixtla:
+                (stage / CROSS_VALIDATION).write_text(self.cross_validation_csv(),
+                                                      encoding="utf-8")
+        return {name: directory / name for name in owned if nixtla or name in names}
 
 
 def model_factories(models: list[str], *, season=None, seed=0,
@@ -126,13 +151,15 @@ def model_factories(models: list[str], *, season=None, seed=0,
 
 def evaluate(panel: Panel, *, models: list[str], spec: BacktestSpec, levels=(80, 95),
              season: int | None = None, seed: int = 0, rnn_factory: Callable | None = None,
-             progress: Callable | None = None) -> EvaluationResult:
+             progress: Callable | None = None, keep: tuple = ()) -> EvaluationResult:
     """Backtest ``models`` on ``panel`` with ``spec`` and rank them.
 
     ``season`` defaults to the frequency's natural season (1 when unknown, with a note); it
     is used by the seasonal naive, the lag features and MASE.  ``rnn_factory`` is a
     zero-argument callable returning an unfitted RNN forecaster (required when ``"rnn"`` is
     in ``models``).  ``progress(model, fold, folds, seconds)`` is called after each fold.
+    ``keep`` names the models whose fitted instance ``backtest.fitted`` hands back
+    (:func:`~forecaster.evaluation.backtest.run_backtest`).
     """
     started = time.perf_counter()
     levels = _validate_levels(levels)
@@ -147,7 +174,8 @@ def evaluate(panel: Panel, *, models: list[str], spec: BacktestSpec, levels=(80,
         raise ConfigError(f"`season` must be >= 1. Got {season}.")
     season = int(season)
     factories = model_factories(models, season=season, seed=seed, rnn_factory=rnn_factory)
-    result = run_backtest(panel, factories, spec, levels=levels, progress=progress)
+    result = run_backtest(panel, factories, spec, levels=levels, progress=progress,
+                          keep=keep)
     scored = add_backtest_intervals(result, panel, season, levels)
     table = leaderboard(result, panel, season, levels, scored=scored)
     folds = fold_table(result, panel, season, levels, scored=scored)
@@ -189,14 +217,14 @@ class EvaluationPlan:
             epoch_progress: Callable | None = None) -> EvaluationResult:
         """Backtest and rank (``progress(model, fold, folds, seconds)`` after each fold,
         ``epoch_progress(epoch, epochs, loss, val_loss)`` after each RNN epoch)."""
-        from forecaster.models.neural import RNNForecaster
+        from forecaster.models.neural import FitPolicy, RNNForecaster
 
         cfg, spec = self.cfg, self.spec
 
         def rnn_factory():  # with an automatic horizon, a direct head for the scored one
-            return RNNForecaster.from_config(cfg, season=self.season,
-                                             progress=epoch_progress,
-                                             direct_horizon=spec.horizon)
+            return RNNForecaster(cfg.model, cfg.training,
+                                 FitPolicy(direct_horizon=spec.horizon),
+                                 season=self.season, progress=epoch_progress)
 
         return evaluate(self.panel, models=self.models, spec=spec,
                         levels=cfg.evaluation.levels, season=self.season,

@@ -7,6 +7,7 @@ import pytest
 from forecaster.data import windowing as W
 from forecaster.errors import ConfigError, DataError
 from forecaster.models import neural
+from forecaster.models import shape as S
 
 # one small network; loss, learning rate and anchor as these tests were written for (the
 # constructor's defaults are the shipped ones: ten networks, huber, 1e-3, mixed anchors)
@@ -15,7 +16,7 @@ TINY = dict(kind="tanh_cell", units=4, epochs=2, patience=1, batch_size=16, seed
 
 
 def rnn(**settings):
-    return neural.RNNForecaster(**{**TINY, **settings})
+    return neural.RNNForecaster.from_settings(**{**TINY, **settings})
 
 
 @pytest.fixture
@@ -36,7 +37,7 @@ def panel(tmp_path):
 
 
 def test_one_short_series_no_longer_shrinks_or_refuses(panel):
-    shape = neural.resolve_shape(panel, window=0, horizon=4, validation=0.15, season=4)
+    shape = S.resolve_shape(panel, window=0, horizon=4, validation=0.15, season=4)
     assert shape.window == 14  # from the season and horizon, not from the 9-point series
     f = rnn(scaling="log").fit(panel)
     fc = f.predict(4)
@@ -87,10 +88,10 @@ def test_scaling_auto_takes_the_box_cox_power_of_how_the_spread_grows_with_the_l
 
 
 def test_level_span_defaults_to_one_season():
-    assert neural.level_span(True, 12, 24) == 12
-    assert neural.level_span(True, None, 24) == 1
-    assert neural.level_span(3, 12, 24) == 3
-    assert neural.level_span(False, 12, 24) == 0
+    assert S.level_span(True, 12, 24) == 12
+    assert S.level_span(True, None, 24) == 1
+    assert S.level_span(3, 12, 24) == 3
+    assert S.level_span(False, 12, 24) == 0
 
 
 def test_ensemble_forecast_is_the_mean_of_its_members(panel):
@@ -106,8 +107,8 @@ def test_ensemble_forecast_is_the_mean_of_its_members(panel):
 
 
 def test_refit_trains_on_every_window_for_the_chosen_epochs(panel):
-    held = rnn(refit_all=False).fit(panel)
-    full = rnn(refit_all=True).fit(panel)
+    held = rnn(policy=neural.FitPolicy(refit_all=False)).fit(panel)
+    full = rnn(policy=neural.FitPolicy(refit_all=True)).fit(panel)
     assert full.n_train_windows_ > held.n_train_windows_
     assert full.refit_.epochs_run == full.fit_.best_epoch
     assert full.refit_.val_loss == []
@@ -132,49 +133,47 @@ def test_same_seed_same_forecast(panel):
 def test_direct_horizon_only_where_it_keeps_half_the_training_windows(panel, tmp_path):
     from forecaster.data.ingest import read_panel
 
-    f = neural.RNNForecaster(**{**TINY, "horizon": 0})
-    f.direct_horizon = 8
+    f = rnn(horizon=0, policy=neural.FitPolicy(direct_horizon=8))
     assert f._shape(panel).horizon == 8  # 60-point series: a direct 8-step head fits
     path = tmp_path / "one.csv"
     pd.DataFrame({"ds": pd.date_range("2000-01-01", periods=108, freq="MS"),
                   "y": np.arange(108.0) + 10}).to_csv(path, index=False)
     one = read_panel(path)
-    g = neural.RNNForecaster(**{**TINY, "season": 12, "horizon": 0})
-    g.direct_horizon = 36  # would leave ~4 windows of 108 points: one season, recursively
+    # 36 would leave ~4 windows of 108 points: one season, recursively
+    g = rnn(season=12, horizon=0, policy=neural.FitPolicy(direct_horizon=36))
     assert g._shape(one).horizon == 12
-    g.direct_horizon = 0
-    assert g._shape(one).horizon == 12
+    assert rnn(season=12, horizon=0)._shape(one).horizon == 12
 
 
 def test_lookbacks_are_spread_evenly_longest_first():
-    assert neural.Shape(48, 18, 24).lookbacks(5) == [48, 42, 36, 30, 24]
-    assert neural.Shape(48, 18, 24).lookbacks(10)[::3] == [48, 40, 32, 24]
-    assert neural.Shape(48, 18, 24).lookbacks(1) == [48]
-    assert neural.Shape(24, 12).lookbacks(3) == [24, 24, 24]  # no spread
+    assert S.Shape(48, 18, 24).lookbacks(5) == [48, 42, 36, 30, 24]
+    assert S.Shape(48, 18, 24).lookbacks(10)[::3] == [48, 40, 32, 24]
+    assert S.Shape(48, 18, 24).lookbacks(1) == [48]
+    assert S.Shape(24, 12).lookbacks(3) == [24, 24, 24]  # no spread
 
 
 def test_max_lookback_widens_the_input_within_the_longest_series(panel):
     kw = dict(horizon=4, validation=0.15, season=4)
     # 60 points: room for 60 - 9 (validation) - 4 - 3 = 44 input steps
-    assert neural.resolve_shape(panel, window=0, **kw) == neural.Shape(14, 4, 14)
-    assert neural.resolve_shape(panel, window=0, max_lookback=0, **kw) \
-        == neural.Shape(16, 4, 14)  # four seasons
-    assert neural.resolve_shape(panel, window=0, max_lookback=28, **kw) \
-        == neural.Shape(28, 4, 14)
-    assert neural.resolve_shape(panel, window=0, max_lookback=90, **kw) \
-        == neural.Shape(44, 4, 14)  # within the data
-    assert neural.resolve_shape(panel, window=20, max_lookback=0, **kw) \
-        == neural.Shape(20, 4, 20)  # four seasons are shorter than the window
-    assert neural.resolve_shape(panel, window=0, max_lookback=0, seasonal=False, **kw) \
-        == neural.Shape(14, 4, 14)  # trend and noise: no wider spans
-    assert neural.default_max_lookback(12, 24) == 48
-    assert neural.default_max_lookback(None, 24) == 24  # no season: no widening
-    assert neural.default_max_lookback(1, 24) == 24
+    assert S.resolve_shape(panel, window=0, **kw) == S.Shape(14, 4, 14)
+    assert S.resolve_shape(panel, window=0, max_lookback=0, **kw) \
+        == S.Shape(16, 4, 14)  # four seasons
+    assert S.resolve_shape(panel, window=0, max_lookback=28, **kw) \
+        == S.Shape(28, 4, 14)
+    assert S.resolve_shape(panel, window=0, max_lookback=90, **kw) \
+        == S.Shape(44, 4, 14)  # within the data
+    assert S.resolve_shape(panel, window=20, max_lookback=0, **kw) \
+        == S.Shape(20, 4, 20)  # four seasons are shorter than the window
+    assert S.resolve_shape(panel, window=0, max_lookback=0, seasonal=False, **kw) \
+        == S.Shape(14, 4, 14)  # trend and noise: no wider spans
+    assert S.default_max_lookback(12, 24) == 48
+    assert S.default_max_lookback(None, 24) == 24  # no season: no widening
+    assert S.default_max_lookback(1, 24) == 24
 
 
 def test_ensemble_members_read_their_own_lookbacks(panel):
     f = rnn(ensemble=3, max_lookback=28).fit(panel)
-    assert f.shape_ == neural.Shape(28, 4, 14) and f.lookbacks_ == [28, 21, 14]
+    assert f.shape_ == S.Shape(28, 4, 14) and f.lookbacks_ == [28, 21, 14]
     assert f.model_.input_shape == (None, 28, 1)
     x, _ = f.validation_batch_
     older = x.copy()
@@ -187,7 +186,7 @@ def test_ensemble_members_read_their_own_lookbacks(panel):
     single = rnn().fit(panel)
     assert f.n_train_windows_ == single.n_train_windows_
     # automatic: four seasons, as the panel is seasonal (its two long series are)
-    assert rnn(ensemble=2)._shape(panel) == neural.Shape(16, 4, 14)
+    assert rnn(ensemble=2)._shape(panel) == S.Shape(16, 4, 14)
     # one network has nothing to spread over: it reads the plain window
     assert rnn(max_lookback=28).fit(panel).shape_.window == 14
 
@@ -209,7 +208,7 @@ def test_cropped_anchored_ensemble_reloads_in_safe_mode(panel, tmp_path):
 def test_automatic_batch_size_aims_at_500_batches_an_epoch(panel):
     assert [neural.auto_batch_size(n) for n in (0, 100, 16_000, 30_000, 60_000, 10**7)] \
         == [32, 32, 32, 64, 128, 256]
-    f = neural.RNNForecaster(**{**TINY, "batch_size": 0}).fit(panel)
+    f = rnn(batch_size=0).fit(panel)
     assert f.batch_size_ == 32
     assert rnn().fit(panel).batch_size_ == 16  # explicit wins
 
@@ -223,12 +222,12 @@ def test_no_wider_spans_where_the_series_are_not_seasonal(tmp_path):
     pd.concat([pd.DataFrame({"unique_id": f"w{i}", "y": v, "ds": pd.date_range(
         "2000-01-01", periods=80, freq="QS")}) for i, v in enumerate(walks)]).to_csv(path)
     f = rnn(ensemble=2)
-    assert f._shape(read_panel(path)) == neural.Shape(14, 4, 14)
+    assert f._shape(read_panel(path)) == S.Shape(14, 4, 14)
 
 
 def test_shape_without_a_shortest_lookback_reads_the_window():
-    assert neural.Shape(24, 12).shortest == 24
-    assert neural.Shape(24, 12) == neural.Shape(24, 12, 24)
+    assert S.Shape(24, 12).shortest == 24
+    assert S.Shape(24, 12) == S.Shape(24, 12, 24)
 
 
 def test_a_subnormal_series_trains_beside_a_normal_one():

@@ -99,8 +99,8 @@ def test_a_backtest_fold_model_learns_the_domain_of_the_whole_panel():
     made = []
 
     def rnn():
-        made.append(neural.RNNForecaster(epochs=1, units=4, ensemble=1, patience=1, seed=1,
-                                         season=12))
+        made.append(neural.RNNForecaster.from_settings(epochs=1, units=4, ensemble=1,
+                                                       patience=1, seed=1, season=12))
         return made[-1]
 
     result = run_backtest(panel, {"rnn": rnn}, BacktestSpec(horizon=12, folds=4, step=1,
