@@ -33,7 +33,8 @@ __all__ = ["Forecaster", "evaluate", "load", "tune"]
 
 #: ``[data]`` settings that go with the data (``fit``, ``backtest``), not the model
 DATA_SETTINGS = ("dayfirst", "monthfirst", "fill", "max_gap", "aggregate", "past_covariates",
-                 "future_covariates", "static_covariates", "calendar", "holidays")
+                 "future_covariates", "static_covariates", "calendar", "holidays",
+                 "fill_covariates", "wide")
 
 
 class Forecaster:
@@ -93,9 +94,11 @@ class Forecaster:
     # -- fitting ----------------------------------------------------------------------
     def fit(self, data, *, target=None, time_col=None, id_col=None, freq=None,
             **data_settings) -> "Forecaster":
-        """Read ``data`` (a DataFrame, or a CSV/Parquet path) as ``forecast train`` does
-        (columns detected unless named; other ``[data]`` settings such as ``fill`` or
-        ``aggregate`` by keyword), backtest, fit, and return ``self``.
+        """Read ``data`` (a DataFrame, a time-indexed Series, a polars DataFrame, or a
+        CSV/Parquet path) as ``forecast train`` does (columns detected unless named; a
+        frame with one numeric column per series read wide, or ``wide=True``; other
+        ``[data]`` settings such as ``fill``, ``fill_covariates`` or ``aggregate`` by
+        keyword), backtest, fit, and return ``self``.
 
         With ``mlflow_uri`` set, the tracking store is opened first (a bad URI or a
         missing extra: a ``ConfigError`` before any training); nothing is logged until

@@ -45,6 +45,8 @@ class DataConfig:
     static_covariates: list
     calendar: str
     holidays: str
+    fill_covariates: list
+    wide: bool
 
 
 @dataclass
@@ -195,6 +197,8 @@ def _coerce(name: str, value: Any, like: Any):
     if isinstance(like, list):
         if isinstance(value, str) and name.endswith("_covariates"):
             return [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, dict) and name == "data.fill_covariates":
+            return [f"{k}={v}" for k, v in value.items()]   # {column: policy}
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"`{name}` must be a list. Got {value!r}.")
         return list(value)
@@ -243,6 +247,7 @@ def _validate(cfg: Config) -> None:
     _check(d.fill in FILLS, "data.fill", "one of " + ", ".join(FILLS), d.fill)
     covariate_roles(d.past_covariates, d.future_covariates, d.static_covariates,
                     d.calendar, d.holidays)  # raises a ConfigError naming the problem
+    fill_policies(d.fill_covariates)
     _check(d.aggregate in AGGREGATES, "data.aggregate",
            "one of " + ", ".join(a or '""' for a in AGGREGATES), d.aggregate)
     _check(d.max_gap >= 0, "data.max_gap", ">= 0", d.max_gap)
@@ -348,6 +353,26 @@ def covariate_roles(past=None, future=None, static=None, calendar="none", holida
     if country:
         holiday_calendar(country, [2000])  # raises a ConfigError for an unknown country
     return past, future, static, cal, country or None
+
+
+def fill_policies(value) -> dict[str, str]:
+    """``{column: fill}`` of the ``fill_covariates`` setting: a ``{column: fill}`` table,
+    ``"col=ffill,col2=interpolate"`` or a list of such entries, each fill one of
+    :data:`~forecaster.choices.FILLS` (a :class:`ConfigError` otherwise).  Columns not
+    named get the default policy (:func:`forecaster.data.options.covariate_fill`)."""
+    if isinstance(value, dict):
+        value = [f"{k}={v}" for k, v in value.items()]
+    out: dict[str, str] = {}
+    for entry in _names(value, "fill_covariates"):
+        column, sep, fill = (part.strip() for part in entry.partition("="))
+        if not sep or not column or fill.lower() not in FILLS:
+            raise ConfigError(f"`fill_covariates` entries must be COLUMN=FILL with FILL one "
+                              f"of {', '.join(FILLS)}. Got {entry!r}.")
+        if out.get(column, fill.lower()) != fill.lower():
+            raise ConfigError(f"`fill_covariates` gives column {column!r} two fills "
+                              f"({out[column]} and {fill.lower()}); give it one.")
+        out[column] = fill.lower()
+    return out
 
 
 def _names(value, what: str) -> tuple[str, ...]:

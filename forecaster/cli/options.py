@@ -50,6 +50,13 @@ def data_options(f):
         click.option("--fill", type=click.Choice(choices.FILLS),
                      help="How to fill gaps (default: interpolate short gaps)."),
         click.option("--max-gap", type=int, help="Longest gap interpolate may fill (points)."),
+        click.option("--fill-covariates", metavar="COL=FILL,…",
+                     help="A covariate's own gap fill, e.g. holiday=ffill,temp=interpolate "
+                          "(default: --fill, but 0/1 and categorical columns are carried "
+                          "forward, never interpolated)."),
+        click.option("--wide", is_flag=True, default=None,
+                     help="One series per column: every column besides the time column "
+                          "(and the covariates) is a series."),
         click.option("--aggregate",
                      type=click.Choice(choices.AGGREGATES),
                      help="Combine duplicated timestamps (default: they are an error)."),

@@ -71,6 +71,7 @@ class _Columns:
     id: str | None
     time_kind: str | None = None
     roles: dict = field(default_factory=dict)  # covariate column -> past | future | static
+    wide: tuple = ()  # the value columns of a wide table, one series each (target: None)
 
 
 class ColumnNotFound(DataError):
@@ -114,7 +115,10 @@ def _guess_target(df, src, rest, cols, tc):
     raise DataError(f"'{src.name}' has no value column besides the time column {tc!r}.")
 
 
-def _pick_columns(df, src, *, target, time_col, id_col, covariates=None) -> _Columns:
+def _pick_columns(df, src, *, target, time_col, id_col, covariates=None,
+                  wide=False) -> _Columns:
+    """The time, id, target and covariate columns; ``wide`` (True, False or ``"auto"``:
+    :func:`_wide_columns`) reads every value column as a series instead of a target."""
     cols = list(df.columns)
     low = {}
     for c in cols:
@@ -159,6 +163,12 @@ def _pick_columns(df, src, *, target, time_col, id_col, covariates=None) -> _Col
     named = [c for c in rest if not re.fullmatch(r"\s*|Unnamed: \d+", str(c))]
     if named:
         rest = named            # an unnamed column is a saved index, not a value column
+    if wide:
+        series = _wide_columns(df, src, rest, wide, named=target is not None or
+                               id_col is not None, idc=idc)
+        if series:
+            return _Columns(time=tc, target=None, id=None, time_kind=kind, roles=roles,
+                            wide=series)
     if target is not None:
         tg = _resolve(df, target, "target", src)
         if tg in (tc, idc):
@@ -180,6 +190,38 @@ def _pick_columns(df, src, *, target, time_col, id_col, covariates=None) -> _Col
         src.notes.append("static covariates of a single series cannot be told from its "
                          "level; they are kept but carry no information.")
     return _Columns(time=tc, target=tg, id=idc, time_kind=kind, roles=roles)
+
+
+def _wide_columns(df, src, rest, wide, *, named: bool, idc) -> tuple:
+    """The series columns of a wide table: every value column ``rest`` (besides the time
+    column and the covariates), each a number.  ``wide=True`` insists (a target or id
+    column named or found, or a column of text, is an error); ``"auto"`` (a DataFrame
+    handed over in Python) reads a table as wide only where it would otherwise be refused
+    for its several numeric columns: no target or id column named or found, no ``y``
+    column, and two or more columns all of a numeric dtype (a note says so)."""
+    if wide == "auto":
+        if named or idc is not None or "y" in rest or len(rest) < 2 or not all(
+                pd.api.types.is_numeric_dtype(df[c].dtype) for c in rest):
+            return ()
+    elif named:
+        raise DataError("`wide` reads every column as a series; it takes no `target` or "
+                        "`id_col`.")
+    elif idc is not None:
+        raise DataError(f"`wide` reads every column as a series, but '{src.name}' has a "
+                        f"series id column ({idc!r}); drop it, or read the table long "
+                        "without `wide`.")
+    if not rest:
+        raise DataError(f"'{src.name}' has no value column besides the time column.")
+    text = next((c for c in rest if not _looks_numeric(df[c])), None)
+    if text is not None:
+        raise DataError(f"`wide` reads every column as a series, but column {text!r} of "
+                        f"'{src.name}' is not numeric; name it as a static covariate or drop "
+                        "it.")
+    shown = ", ".join(repr(c) for c in rest[:5]) + (" …" if len(rest) > 5 else "")
+    src.notes.append(f"Read '{src.name}' as {len(rest)} series, one per column ({shown})"
+                     + (", as every column besides the time column is numeric (pass "
+                        "target= to forecast one column)." if wide == "auto" else "."))
+    return tuple(rest)
 
 
 def _covariate_columns(df, src, covariates, reserved) -> dict:

@@ -7,8 +7,9 @@ fixes it.  It never raises another exception type for bad data.
 
 Guarantees of the returned panel (those of :mod:`forecaster.data.panel`, established here):
 
-* at least one series; ids are unique, non-empty strings, sorted (``str`` order); a wide
-  file gives one series named after its target column;
+* at least one series; ids are unique, non-empty strings, sorted (``str`` order); a table
+  without a series id column gives one series named after its target column, a wide one
+  (``wide``) one series per column, named after it;
 * every ``values[i]`` is a 1-D ``float64`` array of finite numbers, at least ``min_length``
   long, beginning and ending with an observed (not filled) value;
 * timestamps are regular on ``axis``: series ``i`` covers ``axis.range(starts[i], n_i)``;
@@ -35,7 +36,9 @@ Columns
     ``ds, date, datetime, time, timestamp, month, week, year, period, day, t, step,
     time_idx`` — else the first column of dates, else an integer first column that is
     strictly increasing per series), ``target`` (auto: ``y``, else the only numeric column;
-    several candidates → error listing them).  An auto-detected id column holding a
+    several candidates → error listing them, except that a DataFrame whose other columns
+    are all numeric is read wide, one series per column, with a note; ``wide=True`` reads
+    any table so).  An auto-detected id column holding a
     different value on every row is a row number and is ignored (note); unnamed columns
     (a saved pandas index) are never target candidates.  Excel workbooks are named as such.
 
@@ -77,7 +80,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from forecaster.choices import AGGREGATES, READER_FILLS
 from forecaster.data.columns import (
     _all_finite,
     _counts,
@@ -99,6 +101,14 @@ from forecaster.data.grid import (
 )
 from forecaster.data.covariate_reader import attach_covariates
 from forecaster.data.covariates import CovariateSpec
+from forecaster.data.options import (
+    AGGREGATES,
+    FILLS,
+    _Options,
+    chosen_fills,
+    covariate_fill,
+    explain_fill,
+)
 from forecaster.data.panel import Panel, TimeAxis
 from forecaster.data.readers import (
     FRAME_NAME,
@@ -107,16 +117,17 @@ from forecaster.data.readers import (
     _frame_source,
     _read_table,
     _release_reader_memory,
+    as_frame,
 )
 from forecaster.data.timestamps import (
     _compact_dates,
     _infer_offset,
     _integer_steps,
-    _parse_freq,
     _suggest_freq,
     _to_datetime,
     time_hints_on_error,
 )
+from forecaster.data.wide import stack_wide
 from forecaster.data.zones import align_zone
 from forecaster.data import hints
 from forecaster.errors import HINT, DataError, Hint
@@ -124,19 +135,24 @@ from forecaster.notes import Note
 
 __all__ = ["read_panel", "FILLS", "AGGREGATES"]
 
-FILLS = READER_FILLS
-
 
 def read_panel(source, *, target=None, time_col=None, id_col=None, freq=None,
                dayfirst=False, fill="interpolate", max_gap=None, aggregate=None, min_length=3,
                monthfirst=False, covariates=None, past_covariates=None,
                future_covariates=None, static_covariates=None, calendar="none",
-               holidays=None, run_axis=None) -> Panel:
+               holidays=None, run_axis=None, wide=None, fill_covariates=None) -> Panel:
     """Read a CSV/Parquet file, or a pandas DataFrame, into a validated :class:`Panel` (see
     the module docstring): the same column detection, checks and messages for both.
 
     A DataFrame's index joins its columns when it carries data (a ``DatetimeIndex``, named
-    levels); the frame itself is never modified.  ``monthfirst=True`` reads ambiguous
+    levels); the frame itself is never modified.  A pandas ``Series`` indexed by time is
+    one series named after it (``"y"`` unnamed); a polars DataFrame is read through its
+    ``to_pandas()``.  ``wide=True`` reads one series per column (every column besides the
+    time column and the covariates); unset, a DataFrame is read so when it would otherwise
+    be refused for its several numeric columns (:func:`~forecaster.data.columns.
+    _wide_columns`; a note says so), a file never.  ``fill_covariates`` (``{column: fill}``
+    or ``"col=ffill,…"``) gives covariate columns their own gap fill
+    (:mod:`forecaster.data.options`: flag columns are carried forward by default).  ``monthfirst=True`` reads ambiguous
     ``mm/dd/yyyy`` dates month-first (the counterpart of ``dayfirst``).  ``covariates`` (a
     :class:`~forecaster.data.covariates.CovariateSpec`) names the other columns' roles;
     they are read onto the panel (:mod:`forecaster.data.covariate_reader`); or name them
@@ -152,23 +168,30 @@ def read_panel(source, *, target=None, time_col=None, id_col=None, freq=None,
         return _read_panel(source, target=target, time_col=time_col, id_col=id_col, freq=freq,
                            dayfirst=dayfirst, fill=fill, max_gap=max_gap, aggregate=aggregate,
                            min_length=min_length, monthfirst=monthfirst,
-                           covariates=covariates or CovariateSpec(), run_axis=run_axis)
+                           covariates=covariates or CovariateSpec(), run_axis=run_axis,
+                           wide=wide, fill_covariates=fill_covariates)
     finally:
         _release_reader_memory()
 
 
 def _read_panel(source, *, target, time_col, id_col, freq, dayfirst, fill, max_gap,
-                aggregate, min_length, monthfirst, covariates, run_axis) -> Panel:
+                aggregate, min_length, monthfirst, covariates, run_axis, wide,
+                fill_covariates) -> Panel:
     """The stages of :func:`read_panel`, each checking what it establishes."""
     opts = _Options.check(freq=freq, dayfirst=dayfirst, monthfirst=monthfirst, fill=fill,
-                          max_gap=max_gap, aggregate=aggregate, min_length=min_length)
+                          max_gap=max_gap, aggregate=aggregate, min_length=min_length,
+                          fill_covariates=fill_covariates)
     opts.run_axis = run_axis if run_axis is not None and run_axis.is_datetime else None
+    source = as_frame(source)
     if isinstance(source, pd.DataFrame):
         src = _frame_source(source, FRAME_NAME, copy=True)
     else:
         src = _read_table(_check_path(source), id_col)
     cols = _pick_columns(src.frame, src, target=target, time_col=time_col, id_col=id_col,
-                         covariates=covariates)
+                         covariates=covariates, wide=bool(wide) if wide is not None
+                         else ("auto" if isinstance(source, pd.DataFrame) else False))
+    if cols.wide:
+        src, cols = stack_wide(src, cols)
     panel = _stages(src, cols, opts)
     if not covariates:
         return panel
@@ -176,16 +199,20 @@ def _read_panel(source, *, target, time_col, id_col, freq, dayfirst, fill, max_g
                                                     if r == role)
                                         for role in ("past", "future", "static")})
 
+    chosen = chosen_fills(opts, src.frame, cols.roles, src)
+
     def read_column(name):  # a covariate column, read as the target was, on its axis
         sub = _Source(src.frame[[c for c in (cols.time, cols.id, name) if c is not None]],
                       src.name, parquet=src.parquet, reread_time=src.reread_time,
                       fast={k: v for k, v in src.fast.items() if k in (cols.time, cols.id)},
-                      skipped=src.skipped)
-        copt = replace(opts, min_length=1, offset=panel.axis.offset
+                      skipped=src.skipped, period=src.period)
+        fill, why = covariate_fill(name, src.frame[name], opts.fill, chosen)
+        copt = replace(opts, min_length=1, fill=fill, offset=panel.axis.offset
                        if panel.axis.is_datetime else None,
                        freq=panel.axis.freq if panel.axis.is_datetime else None)
         col = _stages(sub, replace(cols, target=name), copt)
-        return col if cols.id is not None else replace(col, ids=panel.ids)  # a wide file
+        col = replace(col, notes=explain_fill(col.notes, why))
+        return col if cols.id is not None else replace(col, ids=panel.ids)  # one series
 
     return attach_covariates(panel, covariates, src.frame, cols.id, read_column,
                              _looks_numeric)
@@ -197,39 +224,6 @@ def _stages(src, cols, opts: _Options) -> Panel:
         _sort(entries)
         _combine_duplicates(entries, src, cols, opts)
         return _assemble(entries, _place_on_grid(entries, src, cols, opts), cols, opts)
-
-
-@dataclass
-class _Options:
-    """The reading options of :func:`read_panel`, validated."""
-
-    freq: str | None
-    offset: object  # the pandas offset of ``freq``, or None to infer one
-    dayfirst: bool
-    monthfirst: bool
-    fill: str
-    max_gap: int | None
-    aggregate: str | None
-    min_length: int
-    run_axis: object = None  # the TimeAxis of the run the data are read for, or None
-
-    @classmethod
-    def check(cls, *, freq, dayfirst, monthfirst, fill, max_gap, aggregate,
-              min_length) -> "_Options":
-        fill = _check_choice("fill", fill, FILLS)
-        if aggregate is not None:
-            aggregate = _check_choice("aggregate", aggregate, AGGREGATES)
-        if max_gap is not None and (isinstance(max_gap, bool) or not isinstance(
-                max_gap, (int, np.integer)) or max_gap < 0):
-            raise DataError(f"`max_gap` must be an integer >= 0. Got {max_gap!r}.")
-        if isinstance(min_length, bool) or not isinstance(min_length, (int, np.integer)) \
-                or min_length < 1:
-            raise DataError(f"`min_length` must be an integer >= 1. Got {min_length!r}.")
-        if dayfirst and monthfirst:
-            raise DataError("`dayfirst` and `monthfirst` cannot both be set.")
-        offset = _parse_freq(freq) if freq is not None else None
-        return cls(freq=freq, offset=offset, dayfirst=dayfirst, monthfirst=monthfirst,
-                   fill=fill, max_gap=max_gap, aggregate=aggregate, min_length=min_length)
 
 
 @dataclass
@@ -487,10 +481,3 @@ def _filled(e: _Entries, layout: _Layout, opts: _Options, first, length, count, 
                         f"to infinity; fill the gap in the file or use {HINT}.",
                         hint=Hint("fill", "--fill ffill", "fill='ffill'"))
     return out
-
-
-def _check_choice(name, value, choices):
-    v = str(value).strip().lower() if isinstance(value, str) else value
-    if v not in choices:
-        raise DataError(f"`{name}` must be one of {', '.join(choices)}. Got {value!r}.")
-    return v

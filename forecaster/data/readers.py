@@ -62,11 +62,14 @@ class _Source:
     reread_time: object = None     # callable(col) -> str Series, for the pyarrow path
     fast: dict = field(default_factory=dict)   # column -> NumPy data (see _arrow_frame)
     skipped: int = 0               # lines before the header (Excel's "sep=," line)
+    period: int = 0                # rows of the table a wide one was stacked from, or 0
 
     def where(self, i) -> str:
         i = int(i)
         if i < 0:
             return "a resampled point"
+        if self.period:                # a row of a stacked wide table: the table's row
+            i %= self.period
         return f"row {i + 1}" if self.parquet else f"line {i + 2 + self.skipped}"
 
 
@@ -74,8 +77,7 @@ def _check_path(path) -> Path:
     try:
         p = Path(path)
     except TypeError:
-        raise DataError(f"the data must be a file path or a pandas DataFrame. Got "
-                        f"{type(path).__name__}.") from None
+        raise DataError(f"the data must be {SOURCES}. Got {type(path).__name__}.") from None
     if not p.exists():
         raise DataError(f"file not found: '{p}'.")
     if p.is_dir():
@@ -385,6 +387,42 @@ def _read_parquet(p: Path) -> _Source:
 
 #: How messages name a DataFrame handed to :func:`read_panel`.
 FRAME_NAME = "DataFrame"
+#: What :func:`read_panel` reads, as its messages list them.
+SOURCES = "a file path, a pandas DataFrame or Series, or a polars DataFrame"
+
+
+def as_frame(source):
+    """``source`` as :func:`read_panel` reads it: a pandas DataFrame or a path as it is; a
+    pandas ``Series`` indexed by time as a frame of that time and one value column named
+    after the series (``"y"`` when unnamed), which becomes the series' id; a polars
+    DataFrame through its ``to_pandas()`` (polars is never imported here: a frame of it
+    exists only where polars is)."""
+    if isinstance(source, pd.Series):
+        return _series_frame(source)
+    if type(source).__module__.split(".")[0] == "polars" and hasattr(source, "to_pandas"):
+        if not hasattr(source, "columns"):      # a polars Series: its index would be lost
+            raise DataError("a polars Series has no timestamps; pass a polars DataFrame "
+                            "with a time column.")
+        return source.to_pandas()
+    return source
+
+
+def _series_frame(series: pd.Series) -> pd.DataFrame:
+    """A pandas Series as a frame: its index (the timestamps) and its values."""
+    index = series.index
+    if not (isinstance(index, (pd.DatetimeIndex, pd.PeriodIndex))
+            or (index.nlevels == 1 and not isinstance(index, pd.RangeIndex)
+                and pd.api.types.is_integer_dtype(index.dtype) and index.name is not None)):
+        raise DataError("a pandas Series needs its timestamps as its index (a "
+                        "DatetimeIndex, or integer steps in a named index). Got a "
+                        f"{type(index).__name__}.")
+    name = "y" if series.name is None or not str(series.name).strip() else str(series.name)
+    time = str(index.name) if index.name is not None else "ds"
+    if time == name:
+        time = "time" if name == "ds" else "ds"
+    if isinstance(index, pd.PeriodIndex):
+        index = index.to_timestamp()
+    return pd.DataFrame({time: index, name: series.to_numpy()}, index=None)
 
 
 def _frame_source(frame: pd.DataFrame, name: str, copy: bool) -> _Source:
@@ -415,6 +453,7 @@ def _first_line(exc) -> str:
 def fingerprint(path) -> dict:
     """``{"path", "name", "sha256", "bytes"}`` of a file, hashed in 1 MiB chunks; of a
     DataFrame: no path, and the sha256 of its values and index (pandas' row hashes)."""
+    path = as_frame(path)
     if isinstance(path, pd.DataFrame):
         rows = pd.util.hash_pandas_object(path, index=True).to_numpy()
         return {"path": None, "name": FRAME_NAME, "sha256": hashlib.sha256(

@@ -16,7 +16,8 @@ def load_panel(path, cfg: Config, *, covariates: bool = True) -> Panel:
     d = cfg.data
     return read_panel(path, target=d.target or None, time_col=d.time_col or None,
                       id_col=d.id_col or None, freq=d.freq or None, **repair_options(d),
-                      covariates=covariate_spec(d) if covariates else None)
+                      covariates=covariate_spec(d) if covariates else None,
+                      wide=d.wide or None)    # not set: a DataFrame's shape tells
 
 
 def covariate_spec(d: DataConfig) -> CovariateSpec:
@@ -27,9 +28,11 @@ def covariate_spec(d: DataConfig) -> CovariateSpec:
 
 def repair_options(d: DataConfig) -> dict:
     """The ``read_panel`` options of ``[data]`` that say how to read and repair values
-    and dates (not which columns or frequency): date order, fill, gap limit, aggregate."""
+    and dates (not which columns or frequency): date order, fill (the covariates' own
+    too), gap limit, aggregate."""
     return dict(dayfirst=d.dayfirst, monthfirst=d.monthfirst, fill=d.fill,
-                max_gap=d.max_gap or None, aggregate=d.aggregate or None)
+                max_gap=d.max_gap or None, aggregate=d.aggregate or None,
+                fill_covariates=d.fill_covariates)
 
 
 #: Where a season came from (``run.json``'s ``season_origin``)

@@ -94,8 +94,8 @@ def test_frame_shape_errors(frame, message):
 def test_neither_a_path_nor_a_frame_is_named_by_type():
     with pytest.raises(DataError) as info:
         read_panel([1, 2, 3])
-    assert str(info.value) == ("the data must be a file path or a pandas DataFrame. "
-                               "Got list.")
+    assert str(info.value) == ("the data must be a file path, a pandas DataFrame or Series, "
+                               "or a polars DataFrame. Got list.")
 
 
 def test_the_package_exports_on_first_use_without_loading_pandas():
