@@ -5,12 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 RUNS   ?= runs
 
-.PHONY: install demo test test-fuzz test-fast bench bench-quick bench-accuracy bench-speed bench-covariates bench-tune bench-serve bench-startup bench-venv browser clean
+.PHONY: install demo test test-fuzz test-fast bench bench-quick bench-accuracy bench-speed bench-covariates bench-tune bench-serve bench-startup bench-venv browser postgres clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,mlflow,serve]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,mlflow,serve,postgres]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -31,8 +31,17 @@ browser:
 	      || echo "warning: could not install chromium; the browser test will fail"; \
 	  else echo "warning: chromium missing and cannot be installed here"; fi; }
 
+# PostgreSQL's server binaries (initdb, pg_ctl) for the test of several tuners on one
+# study (tests/test_tune_postgres.py starts its own throwaway cluster; Debian package).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	      || echo "warning: could not install postgresql; the multi-worker tune test will fail"; \
+	  else echo "warning: postgresql missing and cannot be installed here"; fi; }
+
 # Tests run in parallel (pytest-xdist, at most 4 processes: each imports TensorFlow).
-test: $(STAMP) browser
+test: $(STAMP) browser postgres
 	$(BIN)/python -m pytest -q -n auto --maxprocesses 4
 
 # Property tests with fresh randomness and 1,000 examples each (make test replays fixed ones).
