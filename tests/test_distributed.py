@@ -18,6 +18,7 @@ from forecaster.training import cluster as C
 from forecaster.training import distributed as D
 from forecaster.cli import forecast
 from forecaster.errors import ConfigError
+from tests import hooked_forecast
 from tests.conftest import DATA, FAST, ROOT, forecast_exe, random_walk_windows
 
 
@@ -353,10 +354,11 @@ def _free_ports(n):
     return ports
 
 
-def _start_workers(tmp_path, n, extra, name="workers", logs=None):
+def _start_workers(tmp_path, n, extra, name="workers", logs=None, hooked=None):
     """Start ``n`` `forecast train --distribute multi-worker` processes; returns
     ``(processes, runs_dir, digest_dir)``.  Output is piped, or written to
-    ``logs/<index>.out|err`` when ``logs`` is given."""
+    ``logs/<index>.out|err`` when ``logs`` is given.  Worker ``hooked`` (an index) runs
+    through tests/hooked_forecast.py: its process is a ``Hooked`` that says how far it is."""
     addresses = [f"127.0.0.1:{p}" for p in _free_ports(n)]
     runs, digests = tmp_path / name / "runs", tmp_path / name / "digests"
     procs = []
@@ -367,10 +369,11 @@ def _start_workers(tmp_path, n, extra, name="workers", logs=None):
         if logs is not None:
             logs.mkdir(parents=True, exist_ok=True)
             out, err = open(logs / f"{i}.out", "w"), open(logs / f"{i}.err", "w")
-        procs.append(subprocess.Popen(
-            [forecast_exe(), "train", str(DATA / "us_employment.csv"), "--id-col", "sector",
-             "--runs-dir", str(runs), "--distribute", "multi-worker", *extra],
-            stdout=out, stderr=err, text=True, env=env, cwd=tmp_path))
+        args = ["train", str(DATA / "us_employment.csv"), "--id-col", "sector",
+                "--runs-dir", str(runs), "--distribute", "multi-worker", *extra]
+        popen = {"stdout": out, "stderr": err, "text": True, "env": env, "cwd": tmp_path}
+        procs.append(hooked_forecast.start(args, **popen) if i == hooked
+                     else subprocess.Popen([forecast_exe(), *args], **popen))
     return procs, runs, digests
 
 
@@ -467,16 +470,13 @@ def test_a_terminated_worker_stops_the_cluster_cleanly(tmp_path):
     logs = tmp_path / "logs"
     procs, runs, _ = _start_workers(tmp_path, 2, ["--no-backtest", "--epochs", "5000",
                                                   "--patience", "5000", "--units", "4"],
-                                    logs=logs)
-    try:
-        deadline = time.monotonic() + 180
-        while "training tanh_cell" not in (logs / "1.err").read_text():
-            assert time.monotonic() < deadline and procs[1].poll() is None
-            time.sleep(0.5)
-        time.sleep(3)  # past start-up: the cluster is formed and the workers train
+                                    logs=logs, hooked=1)
+    try:  # past start-up: the cluster formed and the workers finished an epoch together
+        procs[1].wait_for("epoch final 1$")
         procs[1].send_signal(signal.SIGTERM)
         rc1, rc0 = procs[1].wait(timeout=60), procs[0].wait(timeout=120)
     finally:
+        procs[1].close()
         for p in procs:
             if p.poll() is None:
                 p.kill()

@@ -6,7 +6,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import pandas as pd
 import pytest
 
 from forecaster.cli import Terminated, forecast
+from tests import hooked_forecast
 from tests.conftest import DATA, FAST, forecast_exe
 
 SLOW_TRAIN = ["--epochs", "5000", "--patience", "5000", "--no-backtest", "--units", "4"]
@@ -42,23 +42,20 @@ def _entries(runs: Path) -> list[str]:
 
 
 def _start_training(runs: Path, *extra):
+    """A slow ``forecast train`` child, returned once its fit loop runs (its first epoch is
+    done: past start-up, so a signal lands mid-training)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([forecast_exe(), "train", str(DATA / "air_passengers.csv"),
-                             "--runs-dir", str(runs), *SLOW_TRAIN, *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-
-
-def _wait_for_training(proc):
-    """Block until the process says it is training (its stderr line), then let it run."""
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        line = proc.stderr.readline()
-        if "training" in line:
-            time.sleep(2.0)
-            return
-        if not line and proc.poll() is not None:
-            break
-    pytest.fail("training did not start")
+    child = hooked_forecast.start(["train", str(DATA / "air_passengers.csv"), "--runs-dir",
+                                   str(runs), *SLOW_TRAIN, *extra], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        child.wait_for("epoch final 1$")
+    except BaseException:
+        child.proc.kill()
+        raise
+    finally:
+        child.close()
+    return child.proc
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130),
@@ -68,7 +65,6 @@ def test_killed_training_leaves_no_partial_run(trained, tmp_path, sig, code):
     before = _entries(runs)
     latest = (runs / "latest").read_text()
     proc = _start_training(runs)
-    _wait_for_training(proc)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err[-2000:]

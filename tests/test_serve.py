@@ -214,10 +214,11 @@ def _fake_runs(tmp_path, n):
 
 def test_the_cache_is_bounded_and_loads_each_run_once_under_concurrency(tmp_path):
     a, b, c = _fake_runs(tmp_path, 3)
-    loaded = []
+    loaded, asked, all_asked = [], [], threading.Event()
 
     def loader(path):
-        time.sleep(0.05)  # a slow load: concurrent requests must wait for the one load
+        # the first load ends only once all 8 requests are made: they come during it
+        assert all_asked.wait(60), "the 8 requests were not all made"
         loaded.append(path.name)
         return path.name
 
@@ -227,7 +228,13 @@ def test_the_cache_is_bounded_and_loads_each_run_once_under_concurrency(tmp_path
         with cache.use(path) as got:
             assert got == path.name
 
-    threads = [threading.Thread(target=use, args=(a,)) for _ in range(8)]
+    def request(path):
+        asked.append(path)  # list.append is atomic
+        if len(asked) == 8:
+            all_asked.set()
+        use(path)
+
+    threads = [threading.Thread(target=request, args=(a,)) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:

@@ -10,7 +10,6 @@ import re
 import signal
 import sqlite3
 import subprocess
-import time
 
 import numpy as np
 import pandas as pd
@@ -19,6 +18,7 @@ from click.testing import CliRunner
 
 
 from forecaster.cli import forecast
+from tests import hooked_forecast
 from tests.conftest import DATA, forecast_exe
 
 SPACE = ('only = true\nunits = [4, 8]\nlearning_rate = {low = 1e-3, high = 1e-2, log = true}\n'
@@ -83,21 +83,16 @@ def test_resume_after_sigkill_keeps_every_finished_trial(tmp_path):
     db = runs / "tune.db"
     cmd = [forecast_exe(), "tune", str(DATA / "air_passengers.csv"), "--runs-dir", str(runs),
            "--space", str(space), "--trials", "3", *TINY]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "CUDA_VISIBLE_DEVICES": "-1"})
-    deadline = time.time() + 240
-    try:
-        while time.time() < deadline:
-            states = _trials(db) if db.exists() else []
-            if any(s == "COMPLETE" for _, s in states) and any(s == "RUNNING"
-                                                              for _, s in states):
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"no completed trial followed by a running one in time: {states}")
+    child = hooked_forecast.start(cmd[1:], env={**os.environ, "CUDA_VISIBLE_DEVICES": "-1"},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = child.proc
+    try:  # killed once a trial is COMPLETE (told before the next starts) and the next RUNNING
+        child.wait_for(r"trial \d+ scored$")
+        child.wait_for(r"trial \d+ started$")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
+        child.close()
         if proc.poll() is None:
             proc.kill()
     killed = _trials(db)
@@ -254,19 +249,17 @@ def test_sigterm_stops_the_search_and_says_the_study_resumes(tmp_path):
     space = tmp_path / "space.toml"
     space.write_text(SPACE)
     runs = tmp_path / "runs"
-    db = runs / "tune.db"
-    proc = subprocess.Popen([forecast_exe(), "tune", str(DATA / "air_passengers.csv"),
-                             "--runs-dir", str(runs), "--space", str(space), "--trials", "5",
-                             *TINY], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "CUDA_VISIBLE_DEVICES": "-1"})
-    deadline = time.time() + 240
-    try:
-        while time.time() < deadline and not any(
-                s == "RUNNING" for _, s in (_trials(db) if db.exists() else [])):
-            time.sleep(0.2)
+    child = hooked_forecast.start(["tune", str(DATA / "air_passengers.csv"), "--runs-dir",
+                                   str(runs), "--space", str(space), "--trials", "5", *TINY],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                  env={**os.environ, "CUDA_VISIBLE_DEVICES": "-1"})
+    proc = child.proc
+    try:  # terminated while a trial is RUNNING
+        child.wait_for(r"trial \d+ started$")
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=120)
     finally:
+        child.close()
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 143, err
