@@ -26,7 +26,7 @@ from forecaster.errors import ArtifactError, RunNotFoundError
 from forecaster.reports.view import (CAPTIONS, FIGURE_FILES, FORECAST_ROWS, covariates_view,
                                      evaluation_summary,
                                      forecast_table, leaderboard, rnn_model_name, summary)
-from forecaster.runs.record import RunInfo, RunRecord
+from forecaster.runs.record import DataInfo, RunInfo, RunRecord
 
 __all__ = ["write_report", "FIGURE_FILES", "FORECAST_ROWS", "rnn_model_name"]
 
@@ -176,6 +176,16 @@ def write_report(run_dir: Path, out_dir: Path) -> Path:
     return out_dir / "report.html"
 
 
+def _data_info(opt: _Optional) -> DataInfo | None:
+    """data.json, checked field by field; a note in its place when it cannot be read."""
+    raw = opt.json("data.json")
+    try:
+        return None if raw is None else DataInfo.from_json(raw)
+    except ArtifactError as exc:
+        opt.notes["data.json"] = f"data.json could not be read ({exc})."
+        return None
+
+
 @dataclass
 class _Inputs:
     """Everything a report reads from a run (or evaluation) directory."""
@@ -185,7 +195,7 @@ class _Inputs:
     run: RunInfo
     pre: dict  # preprocessing.json as validated, in its JSON form (the figures' input)
     opt: _Optional
-    data: dict | None = None
+    data: DataInfo | None = None
     forecast: object = None
     metrics: dict | None = None
     backtest: object = None
@@ -206,7 +216,7 @@ class _Inputs:
             run, pre = record.info, record.state.to_json()
         opt = _Optional(run_dir)
         self = cls(run_dir=run_dir, evaluation_only=evaluation_only, run=run, pre=pre,
-                   opt=opt, data=opt.json("data.json"),
+                   opt=opt, data=_data_info(opt),
                    forecast=opt.csv("forecast.csv", ("series_id", "timestamp", "forecast")),
                    metrics=opt.json("metrics.json"),
                    backtest=opt.csv("backtest.csv", ("model", "series_id", "step", "actual",
@@ -229,7 +239,7 @@ class _Inputs:
 
     @property
     def target(self) -> str:
-        return self.pre.get("target") or (self.data or {}).get("target") or "value"
+        return self.pre.get("target") or (self.data or DataInfo()).target or "value"
 
     @property
     def n_series(self) -> int:
@@ -259,8 +269,7 @@ def _draw(inputs: _Inputs, key: str, path: Path) -> Path:
         frame["timestamp"] = _parse_times(frame["timestamp"], i.pre.get("axis") or {})
         deployed = model if i.run.network_deployed else i.run.deployed
         return F.forecast_figure(i.pre, frame, path, model=deployed, target=i.target,
-                                 time_col=i.pre.get("time_col") or (i.data or {}).get(
-                                     "time_col"))
+                                 time_col=i.pre.get("time_col") or (i.data or DataInfo()).time_col)
     if key == "leaderboard":
         if not (i.metrics.get("leaderboard") or []):
             raise ArtifactError("metrics.json has an empty leaderboard.")
@@ -331,7 +340,7 @@ def _render_into(inputs: _Inputs, out_dir: Path) -> Path:
     i, run_dir = inputs, inputs.run_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = _figures(i, out_dir)
-    notes = list(dict.fromkeys(str(n) for n in ((i.data or {}).get("notes") or [])
+    notes = list(dict.fromkeys(str(n) for n in list((i.data or DataInfo()).notes)
                                + ((i.metrics or {}).get("notes") or [])))
     table = None
     if i.forecast is not None:
@@ -344,7 +353,7 @@ def _render_into(inputs: _Inputs, out_dir: Path) -> Path:
         subtitle = f"Backtest of {len(i.leaderboard_models)} models · {i.n_series} series"
         tables = evaluation_summary(i.metrics or {}, i.backtest, run_dir)
     else:
-        title = f"Forecast report — {(i.data or {}).get('name') or i.target}"
+        title = f"Forecast report — {(i.data or DataInfo()).name or i.target}"
         subtitle = (f"Run {i.run.id or run_dir.name} · {model_label(i.run.model)} · "
                     f"target {i.target} · {i.n_series} series")
         tables = summary(i.run, i.pre, i.data, run_dir)

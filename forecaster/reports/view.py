@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from forecaster.choices import MODEL_KINDS
-from forecaster.runs.record import RunInfo
+from forecaster.runs.record import DataInfo, RunInfo
 
 FORECAST_ROWS = 20
 
@@ -72,16 +72,15 @@ def rnn_model_name(run_model, names) -> str | None:
     return None
 
 
-def summary(run: RunInfo, pre: dict, data: dict | None, run_dir: Path) -> list[dict]:
+def summary(run: RunInfo, pre: dict, data: DataInfo | None, run_dir: Path) -> list[dict]:
     """The two summary tables of a trained run's report: the data, the model and training."""
     from forecaster.reports.figures import freq_word, model_label
 
-    data = data or {}
+    data = data or DataInfo()
     axis = pre.get("axis") or {}
-    freq = data.get("frequency") or axis.get("freq")
-    series = data.get("series", len(pre.get("series") or []))
-    start, end = data.get("start"), data.get("end")  # data.json (Panel.describe)
-    name = data.get("name") or (Path(str(data["path"])).name if data.get("path") else None)
+    freq = data.frequency or axis.get("freq")
+    series = data.series if data.series is not None else len(pre.get("series") or [])
+    start, end = data.start, data.end
 
     def row(label, value, code=False):
         return {"label": label, "value": "n/a" if value in (None, "") else value, "code": code}
@@ -89,19 +88,19 @@ def summary(run: RunInfo, pre: dict, data: dict | None, run_dir: Path) -> list[d
     from forecaster.reports.html import fmt_number, fmt_seconds
 
     data_rows = [
-        row("file", name),
-        row("sha256", data.get("sha256"), code=True),
-        row("size", f"{fmt_number(data['bytes'])} bytes" if data.get("bytes") is not None else None),
-        row("rows", fmt_number(data.get("rows")) if data.get("rows") is not None else None),
+        row("file", data.file_name),
+        row("sha256", data.sha256, code=True),
+        row("size", f"{fmt_number(data.bytes)} bytes" if data.bytes is not None else None),
+        row("rows", fmt_number(data.rows) if data.rows is not None else None),
         row("series", fmt_number(series)),
         row("frequency", f"{freq_word(freq)} ({freq})" if freq else
             ("integer steps" if axis.get("kind") not in (None, "datetime") else None)),
         row("time range", f"{start} – {end}" if start is not None and end is not None else None),
-        row("target", data.get("target") or pre.get("target")),
-        row("time column", data.get("time_col") or pre.get("time_col")),
-        row("id column", data.get("id_col") or pre.get("id_col") or "— (single series)"),
-        *([row("covariates", _covariate_summary(data["covariates"]))]
-          if isinstance(data.get("covariates"), dict) else []),
+        row("target", data.target or pre.get("target")),
+        row("time column", data.time_col or pre.get("time_col")),
+        row("id column", data.id_col or pre.get("id_col") or "— (single series)"),
+        *([row("covariates", _covariate_summary(data.covariates))]
+          if data.covariates is not None else []),
     ]
     epochs, best = run.epochs_run, run.best_epoch
     versions = ", ".join(f"{label} {version}" for label, version in run.versions)
@@ -110,8 +109,7 @@ def summary(run: RunInfo, pre: dict, data: dict | None, run_dir: Path) -> list[d
         *([row("deployed", _deployed_text(run))] if _deployed_text(run) else []),
         row("window → horizon", f"{run.window or pre.get('window')} → "
             f"{run.horizon or pre.get('horizon')} steps"),
-        row("season", _season_text(run.season or pre.get("season"),
-                                   run.raw.get("season_origin"))),
+        row("season", _season_text(run.season or pre.get("season"), run.season_origin)),
         row("scale", _scaling_text(pre)),
         row("epochs", f"{epochs} run, best {best}" if epochs is not None else None),
         row("validation loss", fmt_number(run.val_loss) if run.val_loss is not None
@@ -300,8 +298,7 @@ def _deployed_text(run: RunInfo) -> str | None:
     when a baseline is deployed); None for a run that simply deploys its RNN."""
     from forecaster.reports.figures import model_label
 
-    selection = run.raw.get("selection")
-    reason = selection.get("reason") if isinstance(selection, dict) else None
+    reason = run.selection_reason
     if run.network_deployed and not reason:
         return None
     name = "the RNN" if run.network_deployed else model_label(run.deployed)

@@ -8,7 +8,10 @@ listing: the point of the command is to find such runs.  Staging directories
 (``.tmp-*``), other hidden entries and forecaster's own subfolders (``evaluations/``,
 ``tune/``) are not runs and are skipped.
 
-The backtest MASE of a row is the deployed model's (``run.json["deployed"]``, written by
+Each run's records are read through their one schema
+(:class:`~forecaster.runs.record.RunInfo`, :class:`~forecaster.runs.record.DataInfo`), so
+a run whose run.json or data.json ``forecast predict`` would refuse is listed as broken.
+The backtest MASE of a row is the deployed model's (run.json's ``deployed``, written by
 ``forecast train --select best``), else the RNN's.  :func:`compare_runs` puts two runs'
 resolved configs (config.toml) and backtest leaderboards side by side.
 """
@@ -78,17 +81,18 @@ def list_runs(runs_dir) -> list[RunRow]:
 
 def read_row(run_dir: Path) -> RunRow:
     """The row of ``run_dir``; a :class:`RunRow` with ``error`` set when it is broken."""
+    from forecaster.runs.record import DataInfo  # numpy and pandas: not for --help
+
     row = RunRow(id=run_dir.name, bytes=folder_bytes(run_dir))
     try:
-        info = _optional_json(run_dir / "run.json")  # its date even when incomplete
-        row.created = _text(info.get("created"))
-        row.model = model_name(info)
+        info = _run_info(run_dir)  # its date even when incomplete
+        row.created = _text(info.created)
+        row.model = _text(info.forecasts_with)
         missing = [f for f in artifacts.REQUIRED if not os.path.lexists(run_dir / f)]
         if missing:
             raise ForecastError(f"incomplete: missing {', '.join(missing)}")
-        data = _optional_json(run_dir / "data.json")
-        row.data = _text(data.get("name")) or _text(data.get("path"))
-        row.mase = deployed_mase(_optional_json(run_dir / "metrics.json"), info)
+        row.data = _data_name(DataInfo.read(run_dir))
+        row.mase = deployed_mase(_optional_json(run_dir / "metrics.json"), info.deployed)
     except (ForecastError, OSError) as exc:
         row.error = " ".join(str(exc).split())[:300] or type(exc).__name__
     if row.created is None:  # sorted by when the folder was last written instead
@@ -97,11 +101,18 @@ def read_row(run_dir: Path) -> RunRow:
     return row
 
 
-def model_name(info: dict) -> str | None:
-    """What a run forecasts with: the deployed baseline (``--select best``), else the
-    RNN's kind (``tanh_cell``, ``lstm`` …) rather than a bare ``rnn``."""
-    deployed = _text(info.get("deployed"))
-    return deployed if deployed not in (None, "rnn") else _text(info.get("model")) or deployed
+def _run_info(run_dir: Path):
+    """run.json as a :class:`~forecaster.runs.record.RunInfo` (all ``None`` when the
+    file is missing: the run is then listed as incomplete)."""
+    from forecaster.runs.record import RunInfo
+
+    return RunInfo.from_json(_optional_json(run_dir / "run.json"),
+                             f"run.json in run {run_dir.name!r}")
+
+
+def _data_name(data) -> str | None:
+    """The data file's name a row shows, from data.json (None without one)."""
+    return None if data is None else _text(data.name) or _text(data.path)
 
 
 def _text(value) -> str | None:
@@ -112,9 +123,9 @@ def _optional_json(path: Path) -> dict:
     return artifacts.read_json(path) if os.path.lexists(path) else {}
 
 
-def deployed_mase(metrics: dict, info: dict) -> float | None:
-    """The backtest MASE of the deployed model (``deployed``, else ``rnn``), or None."""
-    wanted = _text(info.get("deployed")) or "rnn"
+def deployed_mase(metrics: dict, deployed: str | None) -> float | None:
+    """The backtest MASE of the ``deployed`` model (run.json's; None: ``rnn``), or None."""
+    wanted = _text(deployed) or "rnn"
     for row in metrics.get("leaderboard") or []:
         if isinstance(row, dict) and row.get("model") == wanted:
             value = row.get("mase")
@@ -266,12 +277,15 @@ def compare_runs(runs_dir, a: str, b: str) -> Comparison:
     :func:`forecaster.runs.ids.resolve_run`) side by side: a few run.json fields, the
     whole config, and every number of the backtest leaderboard."""
     dirs = [resolve_run(Path(runs_dir), run) for run in (a, b)]
-    infos = [artifacts.read_json(d / "run.json") for d in dirs]
+    from forecaster.runs.record import DataInfo, RunInfo
+
     run_rows = []
-    for d, info in zip(dirs, infos):
-        source = _optional_json(d / "data.json")
-        values = {"data": _text(source.get("name")) or _text(source.get("path"))}
-        values.update({k: _as_text(info[k]) for k in RUN_FIELDS if info.get(k) is not None})
+    for d in dirs:
+        info = RunInfo.from_json(artifacts.read_json(d / "run.json"),
+                                 f"run.json in run {d.name!r}")
+        values = {"data": _data_name(DataInfo.read(d))}
+        values.update({k: _as_text(getattr(info, k)) for k in RUN_FIELDS
+                       if getattr(info, k) is not None})
         run_rows.append(values)
     (ma, pa), (mb, pb) = (_metrics(d) for d in dirs)
     notes = []

@@ -318,28 +318,30 @@ def log_train(uri: str, run_dir, cfg=None, *, data=None, report_dir=None,
     names) with its config ``cfg`` (default: the run's config.toml as written, so that a
     run whose logging failed, or an older one, can be logged later); the MLflow run id."""
     from forecaster.runs import artifacts
+    from forecaster.runs.record import DataInfo, RunInfo
+
     run_dir = Path(run_dir)
-    info = artifacts.read_json(run_dir / "run.json")
+    info = RunInfo.from_json(artifacts.read_json(run_dir / "run.json"),
+                             f"run.json in run {run_dir.name!r}")
     if cfg is None:
         cfg = _run_config(run_dir)
-    source = (artifacts.read_json(run_dir / "data.json")
-              if (run_dir / "data.json").is_file() else {})
+    source = DataInfo.read(run_dir) or DataInfo()
     params = config_params(cfg)
     for key in ("window", "horizon", "season", "lookbacks", "batch_size", "best_epoch",
                 "deployed", "keras_backend", "forecaster_version"):
-        if info.get(key) is not None:
-            params[f"run.{key}"] = _value(info[key])
+        if getattr(info, key) not in (None, ()):  # () : a run written before lookbacks
+            params[f"run.{key}"] = _value(getattr(info, key))
     metrics = leaderboard_metrics(_leaderboard(run_dir))
     for key in ("val_loss", "epochs_run", "total_seconds"):
-        if isinstance(info.get(key), (int, float)) and math.isfinite(info[key]):
-            metrics[f"train.{key}"] = float(info[key])
+        if getattr(info, key) is not None:  # RunInfo reads a non-finite number as None
+            metrics[f"train.{key}"] = float(getattr(info, key))
     tags = {"forecaster.command": "train", "forecaster.run_id": run_dir.name,
             "forecaster.run_dir": str(run_dir.resolve()),
-            "forecaster.data": source.get("path") or "",
-            "forecaster.data_sha256": source.get("sha256") or "",
-            "forecaster.model": (info.get("deployed") if info.get("deployed") not in
-                                 (None, "rnn") else info.get("model")) or ""}
-    experiment = experiment_name(data if data is not None else source.get("path"))
+            "forecaster.data": source.path or "",
+            "forecaster.data_sha256": source.sha256 or "",
+            "forecaster.model": (info.model if info.network_deployed else info.deployed)
+            or ""}
+    experiment = experiment_name(data if data is not None else source.path)
     return _guard(uri, lambda: _log_run(
         client or connect(uri), experiment, name=run_dir.name,
         params=params, metrics=metrics, tags=tags,

@@ -36,7 +36,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 
 from forecaster._version import __version__
 from forecaster.errors import ArtifactError, DataError, ForecastError, RunNotFoundError
-from forecaster.runs.listing import model_name
 from forecaster.serve.run_cache import (CACHE_SIZE, BadRunId, OutsideRunsDir, RunCache, details,
                                    list_runs, locate, one_line)
 
@@ -138,7 +137,7 @@ def predict(state, run_id: str, body: ForecastRequest) -> dict:
                             f"{one_line(exc)[:300]}") from None
         notes = list(getattr(loaded.model, "predict_notes_", None) or [])
     frame = format_frame(frame, record.state)
-    return {"run": run_dir.name, "model": model_name(record.info.raw),
+    return {"run": run_dir.name, "model": record.info.forecasts_with,
             "horizon": horizon or record.state.horizon, "notes": notes,
             "forecast": records(frame)}
 

@@ -28,7 +28,7 @@ from forecaster.runs import artifacts
 from forecaster.runs.ids import (BadRunId, OutsideRunsDir,  # noqa: F401 (serve.py's statuses)
                                  resolve_run, run_ids)
 from forecaster.errors import ForecastError
-from forecaster.runs.listing import deployed_mase, model_name
+from forecaster.runs.listing import deployed_mase
 
 #: Loaded runs kept in memory by default (least recently used dropped first).
 CACHE_SIZE = 4
@@ -54,21 +54,22 @@ def locate(runs_dir, run_id: str) -> Path:
 # -- descriptions (TensorFlow-free) -------------------------------------------------------
 def _data_facts(run_dir: Path) -> dict | None:
     """What ``data.json`` says of the training data, without its path on the server."""
-    path = run_dir / "data.json"
-    if not os.path.lexists(path):
+    from forecaster.runs.record import DataInfo
+
+    data = DataInfo.read(run_dir)
+    if data is None:
         return None
-    raw = artifacts.read_json(path)
-    return {k: raw.get(k) for k in ("name", "rows", "series", "frequency", "start", "end")}
+    return {k: getattr(data, k) for k in ("name", "rows", "series", "frequency", "start",
+                                          "end")}
 
 
-def _backtest(raw: dict, metrics: dict | None) -> dict | None:
+def _backtest(info, metrics: dict | None) -> dict | None:
     """The deployed model's backtest MASE (the ``rnn`` row unless run.json names another
     as ``deployed``, as ``forecast runs`` reads it) and the leaderboard's best model."""
     if not isinstance((metrics or {}).get("leaderboard"), list):
         return None
-    deployed = raw.get("deployed")
-    return {"model": deployed if isinstance(deployed, str) and deployed else "rnn",
-            "mase": deployed_mase(metrics, raw), "best": metrics.get("best")}
+    return {"model": info.deployed or "rnn", "mase": deployed_mase(metrics, info.deployed),
+            "best": metrics.get("best")}
 
 
 def summary(run_dir: Path) -> dict:
@@ -81,9 +82,9 @@ def summary(run_dir: Path) -> dict:
                              f"run.json in run {run_dir.name!r}")
     metrics_path = run_dir / "metrics.json"
     metrics = artifacts.read_json(metrics_path) if os.path.lexists(metrics_path) else None
-    return {"id": run_dir.name, "created": info.created, "model": model_name(info.raw),
+    return {"id": run_dir.name, "created": info.created, "model": info.forecasts_with,
             "horizon": info.horizon, "data": _data_facts(run_dir),
-            "backtest": _backtest(info.raw, metrics)}
+            "backtest": _backtest(info, metrics)}
 
 
 def list_runs(runs_dir) -> dict:
