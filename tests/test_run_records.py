@@ -69,3 +69,14 @@ def test_data_json_round_trip_and_covariates_only_when_there_are_some():
     assert DataInfo(path="/data/x.csv").file_name == "x.csv"
     spec = {"past": ["p"], "future": [], "static": [], "calendar": "none", "holidays": None}
     assert list(DataInfo(covariates=spec).to_json())[-2:] == ["covariates", "notes"]
+
+
+def test_forecast_runs_lists_a_run_with_a_malformed_run_json_as_broken(tmp_path):
+    from forecaster.runs.listing import list_runs
+
+    run = tmp_path / "20260101-000000-x"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"created": "2026-01-01T00:00:00+00:00",
+                                              "window": "24"}))
+    [row] = list_runs(tmp_path)
+    assert row.error and "`window` must be an integer" in row.error
