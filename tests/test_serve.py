@@ -123,6 +123,8 @@ def test_forecast_is_what_forecast_predict_writes(client, runs, run_id):
     only = client.post("/runs/latest/forecast", json={"horizon": 3, "levels": [80]}).json()
     assert list(only["forecast"][0]) == ["series_id", "timestamp", "forecast", "lower_80",
                                          "upper_80"]
+    ninety = client.post("/runs/latest/forecast", json={"horizon": 3, "levels": [90]}).json()
+    assert_same(ninety, cli_predict(runs, "--horizon", "3", "--level", "90"))
 
 
 def test_new_data_forecast_as_forecast_predict_data(client, runs, work):
@@ -273,7 +275,9 @@ def _refused(answer, status: int, *words: str) -> str:
     ({"horizon": "30"}, 422, ["`horizon`", "valid integer"]),
     ({"horizon": True}, 422, ["`horizon`"]),
     ({"horizon": 1.5}, 422, ["`horizon`"]),
-    ({"levels": [90]}, 422, ["calibrated ones (80, 95)", "90"]),
+    # any level from the run's calibration residuals: 20 origins give 20 per step, 99 %
+    # needs 99 (issue 36)
+    ({"levels": [99]}, 422, ["99% intervals need at least 99", "--origins 99"]),
     ({"levels": [0]}, 422, ["between 1 and 99"]),
     ({"levels": [100]}, 422, ["between 1 and 99"]),
     ({"levels": "80"}, 422, ["`levels`"]),

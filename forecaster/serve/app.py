@@ -73,8 +73,8 @@ class ForecastRequest(BaseModel):
                           "recursively, as `forecast predict` does.")
     levels: Optional[list[StrictInt]] = Field(
         None, max_length=MAX_LEVELS,
-        description="Interval levels in percent among the run's calibrated ones (default: "
-                    "all of them; [] for none).")
+        description="Interval levels in percent, any from 1 to 99 (from the run's "
+                    "calibration residuals; default: the calibrated ones; [] for none).")
     data: Optional[list[dict[str, Cell]]] = Field(
         None, description="New observations: forecast from their ends without retraining "
                           "(as `forecast predict --data`). " + ROWS_DOC)
