@@ -18,6 +18,12 @@ READER_FILLS = FILLS[:3] + ("none",) + FILLS[3:]
 #: Duplicated timestamps resampled with (``data.aggregate``; "" = refuse duplicates).
 AGGREGATES = ("mean", "sum", "last", "first", "max", "min")
 FORECAST_FORMATS = ("csv", "json", "parquet")  # `forecast predict --format`
+#: The columns of a forecast (`forecast predict --output-format`, ``output_format=``):
+#: forecaster's own, or Nixtla's (``unique_id, ds, <model>, <model>-lo-80, …``).
+FORECAST_LAYOUTS = ("forecaster", "nixtla")
+#: `forecast evaluate --format`: the leaderboard as a table or JSON, or the backtest's
+#: forecasts as Nixtla's cross-validation rows.
+EVALUATE_FORMATS = ("table", "json", "nixtla")
 TUNE_METRICS = ("mase", "smape", "mae", "rmse", "mape")  # `forecast tune --metric`
 #: What a run deploys (``evaluation.select``, `forecast train --select`): the RNN, or the
 #: backtest's winner among the RNN and the baselines.

@@ -24,6 +24,7 @@ from forecaster.data.ingest import read_panel
 from forecaster.errors import HINT, DataError, Hint
 from forecaster.notes import kind_of
 from forecaster.pipeline.inputs import repair_options
+from forecaster.pipeline.nixtla import read_with_run_columns
 
 
 def read_future(source, state, horizon: int, data: DataConfig | None = None):
@@ -88,15 +89,20 @@ def _columns(state, future) -> str:
 
 def _read(source, state, future, data):
     """The file as a panel: the first future column as its values, the others as its
-    covariates; gaps are errors (a future value cannot be interpolated into being)."""
+    covariates; gaps are errors (a future value cannot be interpolated into being).  Its
+    time and series columns may be named as Nixtla names them (``ds``, ``unique_id``)."""
     options = repair_options(data) if data is not None else {}
     options.update(fill="error", max_gap=None)
     axis = state.axis
-    try:
-        return read_panel(source, target=future[0], time_col=state.time_col,
-                          id_col=state.id_col, freq=axis.freq if axis.is_datetime else None,
-                          min_length=1, covariates=CovariateSpec.of(future=future[1:]),
-                          run_axis=axis, **options)
+    try:  # the run's time and series columns, else Nixtla's (ds, unique_id)
+        return read_with_run_columns(
+            lambda **cols: read_panel(source, target=future[0], **cols,
+                                      freq=axis.freq if axis.is_datetime else None,
+                                      min_length=1,
+                                      covariates=CovariateSpec.of(future=future[1:]),
+                                      run_axis=axis, **options),
+            {"time_col": state.time_col, "id_col": state.id_col}, taken=future,
+            what=None)  # the caller's message names the future covariates
     except ColumnNotFound as exc:
         raise DataError(f"the future covariates need the columns {_columns(state, future)}: "
                         + exc.said("")) from None

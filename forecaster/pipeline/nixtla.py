@@ -15,23 +15,22 @@ from __future__ import annotations
 
 import pandas as pd
 
+from forecaster.choices import FORECAST_LAYOUTS
 from forecaster.data.columns import ColumnNotFound
-from forecaster.errors import DataError
+from forecaster.errors import ConfigError, DataError
 
 #: The run's column (by its reading option) that each Nixtla name stands for
 NIXTLA_NAMES = {"id_col": "unique_id", "time_col": "ds", "target": "y"}
-#: What a ``Forecaster.predict`` / ``forecast predict`` frame is laid out as
-LAYOUTS = ("forecaster", "nixtla")
 
 
-def read_with_run_columns(read, columns: dict, taken=(), what: str = "the new data"):
+def read_with_run_columns(read, columns: dict, taken=(), what: str | None = "the new data"):
     """``read(**columns)`` (``columns``: the run's ``target``/``time_col``/``id_col``),
     again with Nixtla's name for each of the run's columns the data lack.
 
     A Nixtla name that is also another of the run's columns or one of ``taken`` (its
-    covariates) could mean either, so it is refused as a :class:`DataError`; a column
-    missing under both names raises the reader's :class:`ColumnNotFound` for the run's
-    name."""
+    covariates) could mean either, so it is refused as a :class:`DataError` (its message
+    starts with ``what``, when given); a column missing under both names raises the
+    reader's :class:`ColumnNotFound` for the run's name."""
     columns, missing = dict(columns), {}
     while True:
         try:
@@ -45,9 +44,10 @@ def read_with_run_columns(read, columns: dict, taken=(), what: str = "the new da
                 raise
             own = {c for r, c in columns.items() if r != role and c is not None}
             if nixtla in own or nixtla in set(taken):
-                raise DataError(f"{what} lack the run's column {columns[role]!r}, and "
-                                f"Nixtla's name for it, {nixtla!r}, is another of the "
-                                f"run's columns; name the {_ROLE_WORDS[role]} column "
+                raise DataError(f"{what + ': ' if what else ''}the run's "
+                                f"{_ROLE_WORDS[role]} column {columns[role]!r} is missing, "
+                                f"and Nixtla's name for it, {nixtla!r}, is another of the "
+                                f"run's columns, so it could mean either; name the column "
                                 f"{columns[role]!r}.") from None
             missing[role] = exc
             columns[role] = nixtla
@@ -74,12 +74,21 @@ def to_nixtla(frame: pd.DataFrame, model: str = "rnn") -> pd.DataFrame:
     return frame.rename(columns=names)
 
 
+def laid_out(frame: pd.DataFrame, layout: str, model: str) -> pd.DataFrame:
+    """A forecast frame as ``layout`` (``--output-format``) names its columns: as it is
+    (``"forecaster"``), or :func:`to_nixtla` with ``model``'s name."""
+    if layout not in FORECAST_LAYOUTS:
+        raise ConfigError(f"`output_format` must be one of {', '.join(FORECAST_LAYOUTS)}. "
+                          f"Got {layout!r:.40}.")
+    return to_nixtla(frame, model) if layout == "nixtla" else frame
+
+
 def cross_validation(frame: pd.DataFrame, models: list, axis=None) -> pd.DataFrame:
     """A backtest frame (``model, fold, series_id, cutoff, timestamp, step, actual,
     forecast``) as Nixtla's cross-validation: ``unique_id, ds, cutoff, y, <model>, …``,
     one row per series, cutoff and timestamp (sorted so), one forecast column per model
-    of ``models`` in that order.  ``axis`` (the data's time axis) writes ``ds`` and
-    ``cutoff`` as ISO strings (integer steps stay integers)."""
+    of ``models`` in that order.  ``axis`` (the data's time axis): ``ds`` and ``cutoff``
+    formatted as ``backtest.csv`` writes them."""
     keys = ["series_id", "cutoff", "timestamp"]
     wide = frame.pivot(index=keys, columns="model", values="forecast")
     actual = frame.drop_duplicates(keys).set_index(keys)["actual"]

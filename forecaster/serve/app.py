@@ -56,7 +56,8 @@ STATUS = ((BadRunId, 400), (OutsideRunsDir, 403), (RunNotFoundError, 404),
 
 Cell = Union[StrictStr, StrictInt, StrictFloat, None]
 ROWS_DOC = ("Rows in long format, one object per row: `series_id`, `timestamp`, `value` "
-            "(or the run's own column names, see GET /runs/{id}), plus covariate columns.")
+            "(or the run's own column names, see GET /runs/{id}, or Nixtla's `unique_id`, "
+            "`ds`, `y`), plus covariate columns.")
 
 
 class ForecastRequest(BaseModel):
@@ -159,9 +160,13 @@ def _checked(body: ForecastRequest) -> tuple:
 def _check_size(state, horizon, data) -> None:
     """At most :data:`MAX_FORECAST_ROWS` rows in an answer (series counted generously:
     the run's and every id in the new data)."""
+    from forecaster.pipeline.nixtla import NIXTLA_NAMES
+
     series = len(state.series)
-    if data is not None and state.id_col in data.columns:
-        series += int(data[state.id_col].nunique())
+    ids = None if data is None else next(  # the run's series column, else Nixtla's
+        (c for c in (state.id_col, NIXTLA_NAMES["id_col"]) if c in data.columns), None)
+    if ids is not None:
+        series += int(data[ids].nunique())
     steps = horizon or state.horizon
     if series * steps > MAX_FORECAST_ROWS:
         raise _Invalid(f"the forecast would have up to {series * steps:,} rows, more than "
