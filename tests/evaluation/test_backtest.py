@@ -169,6 +169,28 @@ def test_progress_is_called_per_fold():
     assert calls == [("naive", 1, 3), ("naive", 2, 3), ("naive", 3, 3)]
 
 
+@pytest.mark.parametrize("refit, fold", [(False, 1), (True, 3)])
+def test_the_models_named_in_keep_are_handed_back_fitted(refit, fold):
+    """``keep`` hands back a model by its name (fit_run takes the backtest's RNN so, never
+    by the order its factory was called in): the instance fitted last, here the one whose
+    context is the last fold's training panel; the models not named are not kept."""
+    built = []
+
+    def naive():
+        built.append(NaiveForecaster())
+        return built[-1]
+
+    panel = Panel.from_arrays({"a": np.arange(30.0)}, INT)
+    spec = BacktestSpec(horizon=4, folds=3, refit=refit)
+    result = run_backtest(panel, {"drift": BASELINES["drift"], "naive": naive}, spec,
+                          keep=("naive",))
+    assert list(result.fitted) == ["naive"] and result.fitted["naive"] is built[-1]
+    assert len(built) == (3 if refit else 1)
+    cut = dict((k, p) for k, _, p in spec.folds_of(panel))[fold]
+    assert result.fitted["naive"].panel_.lengths.tolist() == cut.lengths.tolist()
+    assert run_backtest(panel, {"naive": naive}, spec).fitted == {}
+
+
 # -- reference figures ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("holdout, mape, mae, rmse", [

@@ -145,6 +145,39 @@ def test_direct_horizon_only_where_it_keeps_half_the_training_windows(panel, tmp
     assert rnn(season=12, horizon=0)._shape(one).horizon == 12
 
 
+def test_the_rnn_takes_the_config_sections_and_the_callers_policy():
+    """The constructor holds the typed ``[model]``/``[training]`` sections and a policy;
+    ``from_settings`` applies keys by name, validated, and refuses keys of other
+    sections (nothing silently ignored)."""
+    from forecaster.config import load_config
+
+    cfg = load_config()
+    f = neural.RNNForecaster(cfg.model, cfg.training, neural.FitPolicy(fixed_epochs=3))
+    assert f.model_config is cfg.model and f.policy.fixed_epochs == 3
+    assert f.policy.refit_all and not f.policy.direct_horizon
+    g = rnn(units=8)
+    assert g.model_config.units == 8 and g.training_config.loss == "mse"
+    assert g.name == "tanh_cell" and g.policy == neural.FitPolicy()
+    with pytest.raises(ConfigError, match="fill: not a setting of the RNN"):
+        rnn(fill="zero")
+    with pytest.raises(ConfigError, match="`model.units` must be between 1 and 4096"):
+        rnn(units=0)
+    with pytest.raises(ConfigError, match="unknown setting 'fixed_epochs'"):
+        rnn(fixed_epochs=2)  # policy, not configuration
+
+
+def test_validation_sample_is_a_copy_and_leaves_the_windows_as_they_are():
+    flat = np.arange(neural.VALIDATION_CAP + 20, dtype=np.float32)
+    val = W.WindowSet(flat, np.array([0]), np.arange(neural.VALIDATION_CAP + 10), 4, 2, 0)
+    before = val.positions.copy()
+    sample = neural._validation_sample(val)
+    assert len(sample) == neural.VALIDATION_CAP and sample is not val
+    np.testing.assert_array_equal(val.positions, before)
+    assert sample.positions[0] == 0 and sample.positions[-1] == before[-1]
+    small = W.WindowSet(flat, np.array([0]), np.arange(10), 4, 2, 0)
+    assert neural._validation_sample(small) is small
+
+
 def test_lookbacks_are_spread_evenly_longest_first():
     assert S.Shape(48, 18, 24).lookbacks(5) == [48, 42, 36, 30, 24]
     assert S.Shape(48, 18, 24).lookbacks(10)[::3] == [48, 40, 32, 24]
