@@ -20,7 +20,7 @@ from forecaster._version import __version__
 from forecaster.cli.context import end_progress_line, log, prepare_runtime, state
 from forecaster.cli.mlflow import log_tracking, open_tracking, tracking_options
 from forecaster.cli.options import (common_options, data_options, model_options,
-                                    resolve_config, run_options)
+                                    renamed, resolve_config, run_options)
 from forecaster.cli.signals import Terminated, interruptible
 from forecaster.errors import ForecastError
 from forecaster.notes import kind_of
@@ -112,7 +112,9 @@ def _epoch_progress(ctx, label):
 @model_options
 @click.option("--horizon", type=int, help="Steps the model forecasts directly (default: one "
                                           "season).")
-@click.option("--origins", type=int, help="Rolling origins of the validation backtest.")
+@click.option("--origins", type=int,
+              help="Origins of train's own backtest, one step apart, which also calibrates "
+                   "the intervals (default: 24; evaluate's comparison uses --folds).")
 @click.option("--no-backtest", is_flag=True, help="Skip the backtest (no leaderboard, no "
                                                   "intervals).")
 @click.option("--name", help="Name part of the run id (default: the data file's stem).")
@@ -235,9 +237,10 @@ def _print_train_summary(ctx, r) -> None:
               help="Values of the run's future covariates over the horizon (CSV/Parquet: "
                    "the time and series columns, or Nixtla's ds and unique_id, and one "
                    "column per covariate).")
-@click.option("--level", "levels", default=None, metavar="L[,L…]",
+@click.option("--levels", default=None, metavar="L[,L…]",
               help="Interval levels in percent, e.g. 90,99 (default: the calibrated ones); "
                    "any level in (0, 100), from the run's calibration residuals.")
+@renamed("--level", "--levels", "levels")
 @click.option("--quantiles", default=None, metavar="P[,P…]",
               help="Predictive quantiles in (0, 1) as columns q_<p>, e.g. 0.1,0.5,0.9.")
 @click.option("--allow-negative", is_flag=True,
@@ -283,7 +286,7 @@ def predict(ctx, horizon, data, new_data, run_id, runs_dir, output, fmt, overwri
         raise click.ClickException(f"{str(path)!r} already exists; pass --overwrite to "
                                    "replace it or choose another --output.")
     pred = run_predict(record, int(horizon), new_data=new_data, future=future,
-                       levels=_numbers(levels, "--level"),
+                       levels=_numbers(levels, "--levels"),
                        quantiles=_numbers(quantiles, "--quantiles"),
                        allow_negative=allow_negative)
     for note in pred.notes:
@@ -350,7 +353,9 @@ def _fold_bar(ctx, total: int):
 @click.option("--models", help="Comma-separated models (default: rnn and every baseline: "
                                + ", ".join(MODEL_NAMES) + ").")
 @click.option("--horizon", type=int, help="Forecast steps per fold (default: one season).")
-@click.option("--folds", type=int, help="Rolling-origin folds (default: 3).")
+@click.option("--folds", type=int,
+              help="Rolling-origin folds, --step apart, every model refitted at each "
+                   "(default: 3; train's own backtest uses --origins).")
 @click.option("--step", type=int, help="Points between fold origins (default: horizon).")
 @click.option("--holdout", type=int,
               help="Competition protocol: train on all but the last H points, score on them.")

@@ -4,10 +4,12 @@ like config keys set those keys, over ``--profile``/``--quick`` and ``--config``
 
 from __future__ import annotations
 
+import functools
+
 import click
 
 from forecaster import choices
-from forecaster.cli.context import state
+from forecaster.cli.context import log, state
 from forecaster.config import PROFILES
 
 
@@ -30,6 +32,30 @@ def common_options(f):
                      callback=_flag("quiet"),
                      help="Only errors on stderr; only essential results on stdout.")(f)
     return f
+
+
+def renamed(old: str, new: str, dest: str, **attrs):
+    """A flag's old spelling ``old``, kept for one release beside ``new`` (which sets the
+    command's ``dest`` argument): hidden from the help, it sets ``dest`` as ``new`` would,
+    with one ``note: OLD is deprecated; use NEW`` on stderr; both at once is a usage
+    error."""
+    hidden_dest = f"{dest}__{old.lstrip('-').replace('-', '_')}"
+
+    def decorate(f):
+        @functools.wraps(f)
+        def command(*args, **kw):
+            value = kw.pop(hidden_dest)
+            if value is not None:
+                if kw.get(dest) is not None:
+                    raise click.UsageError(f"{old} is the old spelling of {new}; give "
+                                           f"{new} alone.")
+                log(click.get_current_context(),
+                    f"note: {old} is deprecated; use {new} (the old spelling goes in the "
+                    "next release).")
+                kw[dest] = value
+            return f(*args, **kw)
+        return click.option(old, hidden_dest, hidden=True, default=None, **attrs)(command)
+    return decorate
 
 
 # -- shared option groups ------------------------------------------------------------------
@@ -85,16 +111,18 @@ def data_options(f):
 
 def model_options(f):
     opts = [
-        click.option("--model", "kind",
-                     type=click.Choice(choices.MODEL_KINDS),
+        click.option("--kind", type=click.Choice(choices.MODEL_KINDS),
                      help="Recurrent layer (default: tanh_cell, our Elman cell)."),
+        renamed("--model", "--kind", "kind", type=click.Choice(choices.MODEL_KINDS)),
         click.option("--units", type=int, help="Hidden units per recurrent layer."),
         click.option("--layers", type=int, help="Stacked recurrent layers."),
         click.option("--window", type=int, help="Input steps (default: two seasons, at least "
                                                 "1.25 horizons)."),
         click.option("--scaling", type=click.Choice(choices.SCALINGS),
-                     help="Series scale: log (levels become ratios) or standard; auto = log "
-                          "when all values are > 0."),
+                     help="Series scale: log (levels become ratios), standard, or auto (the "
+                          "default): per series a Box-Cox power by how fast the spread grows "
+                          "with the level — log where in proportion, standard where not at "
+                          "all or where a value is <= 0, a power between."),
         click.option("--ensemble", type=int,
                      help="Networks with different seeds (and lookbacks) trained side by "
                           "side and averaged."),
@@ -121,7 +149,9 @@ def model_options(f):
                                               "forecast)."),
         click.option("--device", type=click.Choice(choices.DEVICES),
                      help="Where to train (default: auto)."),
-        click.option("--level", "levels", help="Interval levels in %, e.g. 80,95."),
+        click.option("--levels", metavar="L[,L…]",
+                     help="Prediction-interval levels in %, e.g. 80,95 (default: 80,95)."),
+        renamed("--level", "--levels", "levels"),
         click.option("--runs-dir", type=click.Path(file_okay=False),
                      help="Where runs are kept (default: runs)."),
         click.option("--profile", type=click.Choice(list(PROFILES)),
@@ -149,7 +179,7 @@ def parse_levels(text):
         return [float(x) if "." in x else int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise click.BadParameter(f"must be comma-separated percentages like 80,95. Got "
-                                 f"{text!r}.", param_hint="--level") from None
+                                 f"{text!r}.", param_hint="--levels") from None
 
 
 def resolve_config(ctx, kw: dict, horizon=None, extra_eval=None):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from forecaster.models.registry import NAMES, TRAIN_BACKTEST
 from forecaster.pipeline.inputs import describe_season
 
 
@@ -15,9 +16,23 @@ def window_text(r) -> str:
     return f"{r.window} (lookbacks {spans[-1]} … {spans[0]} over {len(r.lookbacks)} networks)"
 
 
+def baselines_text() -> str:
+    """The baselines ``forecast train`` backtests, and why the others are not among them
+    (``forecast evaluate`` compares every model): ``7 (random_forest and knn are left to
+    forecast evaluate: slow to fit at every origin)``."""
+    left = [name for name in NAMES if name not in TRAIN_BACKTEST]
+    if not left:
+        return f"{len(TRAIN_BACKTEST)} (every model forecast evaluate compares)"
+    names = " and ".join([", ".join(left[:-1]), left[-1]] if len(left) > 1 else left)
+    return (f"{len(TRAIN_BACKTEST)} ({names} {'are' if len(left) > 1 else 'is'} left to "
+            "forecast evaluate: slow to fit at every origin)")
+
+
 def train_summary(r) -> list[tuple[str, str]]:
     """``(label, value)`` rows: the data, the model, the training, the backtest's verdict
     and where the run is."""
+    from forecaster.reports.html import fmt_seconds
+
     info = r.panel.describe()
     lines = [
         ("rows", f"{info['rows']:,}"), ("series", f"{info['series']:,}"),
@@ -33,7 +48,7 @@ def train_summary(r) -> list[tuple[str, str]]:
           if r.distribute != "none" else []),
         ("epochs run", f"{r.epochs_run} (best {r.best_epoch})"),
         ("validation loss", f"{r.val_loss:.4g} (scaled units)"),
-        ("time", f"{r.seconds:.1f} s"),
+        ("time", fmt_seconds(r.seconds)),  # run.json's total_seconds, as the report says
     ]
     if r.leaderboard is not None and len(r.leaderboard):
         table = r.leaderboard.set_index("model")
@@ -45,6 +60,7 @@ def train_summary(r) -> list[tuple[str, str]]:
             lines.append(("backtest MASE", f"RNN {rnn['mase']:.3f} vs seasonal naive "
                                            f"{snaive['mase']:.3f} — the RNN {verdict} "
                                            "seasonal naive"))
+        lines.append(("baselines", baselines_text()))
         best = table.attrs.get("best")
         if best:
             lines.append(("best in backtest", best))
