@@ -30,7 +30,8 @@ def tune_options(f):
                      default="mase", show_default=True,
                      help="Backtest score to minimise (mean over series and folds)."),
         click.option("--storage", help="Optuna database URL (default: "
-                                       "sqlite:///<runs-dir>/tune.db)."),
+                                       "sqlite:///<runs-dir>/tune.db); postgresql://… "
+                                       "lets several workers share the study."),
         click.option("--study", "study_name", help="Study name (default: the data file's "
                                                    "stem); the same name resumes it."),
         click.option("--space", "space_path", type=click.Path(dir_okay=False),
@@ -74,6 +75,8 @@ def tune(ctx, data, trials, timeout, metric, storage, study_name, space_path, ho
                                   space_path=space_path, holdout=holdout, folds=folds,
                                   out_path=out_path)
     click.echo(result.table())
+    if best is None and result.written_by is not None:
+        return  # another worker wrote it, and logs the study
     if best is None:
         raise click.ClickException("no trial completed; nothing was written. See the trials' "
                                    "errors above, or widen --trials / --timeout.")
@@ -93,7 +96,9 @@ def _log_tune(client, uri, data, result, best):
 def run_search(ctx, data, cfg, *, trials, timeout=None, metric="mase", storage=None,
                study_name=None, space_path=None, holdout=None, folds=None, out_path=None):
     """Plan, search and write best.toml (and trials.csv); ``(result, best.toml path or
-    None)``.  Shared by ``forecast tune`` and ``forecast train --tune N``."""
+    None)``: None when no trial completed, or when another worker of a shared study writes
+    it (``result.written_by``).  Shared by ``forecast tune`` and ``forecast train --tune
+    N``."""
     from forecaster.runs import artifacts
     from forecaster.storage.folders import writing_into
     from forecaster.pipeline.tune import (default_storage, plan_tune, tune as run_tune,
@@ -133,8 +138,11 @@ def run_search(ctx, data, cfg, *, trials, timeout=None, metric="mase", storage=N
 
     result = run_tune(plan, trials=trials, timeout=timeout,
                       storage=storage or default_storage(runs_dir), study_name=study_name,
-                      progress=progress)
+                      progress=progress, out=out)
     if result.best is None:
+        return result, None
+    if result.written_by is not None:  # another worker of the shared study writes it
+        log(ctx, f"tune: best.toml {result.written_by}")
         return result, None
     log(ctx, f"tune: {result.verdict.reason}")
     with writing_into(out.parent, "best.toml"):  # created only now that there is a result

@@ -35,6 +35,7 @@ from forecaster.pipeline.tune_budget import (SECONDS, WORK, CostModel, Deadline,
 from forecaster.pipeline.tune_guard import INCUMBENT, SCORES, Verdict, decide
 from forecaster.pipeline.tune_study import (  # noqa: F401  (default_storage: the API's)
     default_storage, open_study, panel_digest, study_lock, study_record)
+from forecaster.pipeline.tune_workers import workers
 
 HEADER = b"# forecast tune:"  # the first bytes of every best.toml this module writes
 
@@ -51,6 +52,7 @@ class TuneResult:
     fixed: dict = field(default_factory=dict)  # the space's settings that were not searched
     seconds: float = 0.0
     verdict: Verdict | None = None  # whether the best trial replaces the defaults, and why
+    written_by: str | None = None  # another worker of a shared study writes best.toml: who
 
     @property
     def best(self) -> dict | None:
@@ -227,12 +229,15 @@ class _TrialFailed(Exception):
 # -- the search ------------------------------------------------------------------------------
 def tune(plan: "TunePlan", *, trials: int, storage: str, study_name: str,
          timeout: float | None = None, progress: Callable | None = None,
-         clock: Callable[[], float] = time.monotonic) -> TuneResult:
+         clock: Callable[[], float] = time.monotonic, out=None) -> TuneResult:
     """Run the study until it holds ``trials`` finished (completed or pruned) trials or
     ``timeout`` seconds (on ``clock``) pass, the running trial included (it is pruned at
-    the deadline); ``progress(row, done, trials)`` after each trial.  The study is held
-    for the whole search (one tuner per study) and resumed only with the data and settings
-    it was scored with (:mod:`~forecaster.pipeline.tune_study`).  The result's verdict
+    the deadline); ``progress(row, done, trials)`` after each trial.  An SQLite study is
+    held for the whole search (one tuner per study), a server's is shared by the workers
+    running this on it, of whom one writes best.toml (to its ``out``; the result's
+    ``written_by`` tells the others: :mod:`~forecaster.pipeline.tune_workers`); it is
+    resumed only with the data and settings it was scored with
+    (:mod:`~forecaster.pipeline.tune_study`).  The result's verdict
     says whether the best trial replaces the defaults (:mod:`~forecaster.pipeline.tune_guard`)."""
     if trials < 1:
         raise ConfigError(f"--trials must be >= 1. Got {trials}.")
@@ -240,13 +245,10 @@ def tune(plan: "TunePlan", *, trials: int, storage: str, study_name: str,
         raise ConfigError(f"--timeout must be > 0 seconds. Got {timeout}.")
     started = time.perf_counter()
     budget = Budget(Deadline(timeout, clock), CostModel(), window=plan.window)
-    with study_lock(storage, study_name):
-        study, created = open_study(storage, study_name, plan.cfg.training.seed,
-                                    study_record(plan))
-        if created:  # trial 0: the configuration the search starts from, the incumbent
-            start = plan.space.start(plan.cfg, window=plan.window)
-            if start:
-                study.enqueue_trial(start, user_attrs={INCUMBENT: True})
+    with study_lock(storage, study_name), workers(storage, study_name) as crew:
+        study, created = open_study(crew, study_name, plan.cfg.training.seed,
+                                    study_record(plan),
+                                    start=plan.space.start(plan.cfg, window=plan.window))
         for t in study.get_trials(deepcopy=False):  # calibrates the trials' estimates
             if t.state.name == "COMPLETE":
                 budget.costs.record(t.user_attrs.get(WORK), t.user_attrs.get(SECONDS))
@@ -264,14 +266,15 @@ def tune(plan: "TunePlan", *, trials: int, storage: str, study_name: str,
                 return False
             return len(failed) < max(3, trials)  # else the data take none of the settings
 
-        _search(study, objective, trials=trials, deadline=budget.deadline,
+        _search(study, objective, crew, trials=trials, deadline=budget.deadline,
                 on_trial=on_trial)
+        written_by = crew.claim_best(study, trials, out)
         rows = sorted((_row(t) for t in study.get_trials(deepcopy=False)),
                       key=lambda r: (r["state"] != "COMPLETE", r["value"] if r["value"]
                                      is not None else math.inf, r["number"]))
     result = TuneResult(study=study_name, storage=storage, metric=plan.protocol["metric"],
                         rows=rows, fixed=dict(plan.space.fixed),
-                        seconds=time.perf_counter() - started,
+                        seconds=time.perf_counter() - started, written_by=written_by,
                         verdict=decide(rows, fold_members(plan.panel, plan.horizon,
                                                           plan.folds)))
     if result.chosen is not None:
@@ -284,20 +287,22 @@ def _finished(study) -> int:
     return sum(t.state.name in ("COMPLETE", "PRUNED") for t in study.get_trials(deepcopy=False))
 
 
-def _search(study, objective, *, trials: int, deadline: Deadline, on_trial) -> None:
+def _search(study, objective, crew, *, trials: int, deadline: Deadline, on_trial) -> None:
     """Ask, run and tell trials until the study holds ``trials`` finished ones, the
-    ``deadline`` passes or ``on_trial(frozen)`` says stop.  A trial that another process finished
-    meanwhile is not told again (Optuna's own loop dies on it: "Cannot tell a FAIL
-    trial"); an interrupted trial is told failed and the interrupt goes on."""
+    ``deadline`` passes or ``on_trial(frozen)`` says stop; ``crew``
+    (:class:`~forecaster.pipeline.tune_workers.Workers`) hands out the trials and keeps a
+    running one's heartbeat.  A trial that another process finished meanwhile is not told
+    again (Optuna's own loop dies on it: "Cannot tell a FAIL trial"); an interrupted trial
+    is told failed and the interrupt goes on."""
     import gc
 
     import optuna
     from optuna.trial import TrialState
 
-    while _finished(study) < trials and not deadline.passed():
-        trial = study.ask()
+    while (trial := crew.next_trial(study, trials, deadline)) is not None:
         try:
-            state, value = TrialState.COMPLETE, objective(trial)
+            with crew.running(trial):
+                state, value = TrialState.COMPLETE, objective(trial)
         except optuna.TrialPruned:
             state, value = TrialState.PRUNED, None
         except (_TrialFailed, optuna.exceptions.UpdateFinishedTrialError):

@@ -7,6 +7,8 @@ it records.
   (:func:`study_lock`) is held for the whole search; a second tuner is refused with the
   first's PID and host.  The kernel releases the lock with its process (kill -9 too), so a
   trial still RUNNING when the lock is taken was left by a dead process and is failed.
+  With a database server (``postgresql://…``) several workers share a study instead
+  (:mod:`~forecaster.pipeline.tune_workers`).
 * The record: a study stores, at creation, everything its scores depend on — the digest of
   the data it scores, the protocol (metric, horizon, season, folds, holdout), the search
   space and every resolved setting that changes a score (epochs, patience, covariates and
@@ -28,6 +30,7 @@ import numpy as np
 
 from forecaster.config import SETTINGS
 from forecaster.errors import ConfigError
+from forecaster.pipeline.tune_guard import INCUMBENT
 from forecaster.storage.sqlite import check_sqlite_file, exclusive, lock_path
 
 #: Optuna's own tables: a database holding other tables but not these is someone else's
@@ -66,7 +69,8 @@ def check_storage(url: str) -> str:
 @contextmanager
 def study_lock(storage: str, name: str):
     """Hold study ``name`` of an SQLite ``storage`` for the block (see the module doc);
-    a database server is not locked: there one tuner per study is the user's to keep."""
+    a database server is not locked: there several workers share a study
+    (:mod:`~forecaster.pipeline.tune_workers`)."""
     path = sqlite_path(check_storage(storage))
     if path is None:
         yield None
@@ -77,35 +81,49 @@ def study_lock(storage: str, name: str):
         yield held
 
 
-def open_study(storage: str, name: str, seed: int, record: dict):
-    """Create study ``name`` with ``record``, or resume it when it was scored under the
-    same one; trials a dead process left running are marked failed.  Call it holding
-    :func:`study_lock`.  The sampler's seed moves on with the number of trials already
-    run, so a resumed study does not draw its first settings again."""
+def open_study(crew, name: str, seed: int, record: dict, start: dict | None = None):
+    """Create study ``name`` with ``record`` and queue ``start`` (trial 0: the defaults),
+    or resume it when it was scored under the same one, in one turn of ``crew`` (the
+    :class:`~forecaster.pipeline.tune_workers.Workers` of its storage: with a database
+    server, the first of several workers creates it and the others join).  Alone (SQLite,
+    holding :func:`study_lock`), trials a dead process left running are marked failed;
+    shared, their heartbeats say so.  The sampler's seed moves on with the number of
+    trials already run (:meth:`~forecaster.pipeline.tune_workers.Workers.join`), so a
+    resumed study does not draw its first settings again."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures: our own progress line
-    url = check_storage(storage)
-    try:
-        store = optuna.storages.RDBStorage(url)
-        study = optuna.load_study(study_name=name, storage=store) if name in {
-            s.study_name for s in optuna.get_all_study_summaries(store)} else None
-    except Exception as exc:  # sqlalchemy / optuna schema errors
-        raise ConfigError(f"--storage {url}: cannot open the study database "
-                          f"({str(exc).splitlines()[0]}).") from None
-    created = study is None
-    if created:
-        study = optuna.create_study(study_name=name, storage=store, direction="minimize")
-    check_resume(study, name, record)
-    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        store.set_trial_system_attr(t._trial_id, "fail_reason",
-                                    "the tuning process stopped during this trial")
-        store.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+    with crew.turn():
+        try:
+            study = optuna.create_study(study_name=name, storage=crew.storage,
+                                        direction="minimize", load_if_exists=True)
+        except Exception as exc:  # sqlalchemy / optuna schema errors
+            raise storage_error(crew.url, exc) from None
+        created = not study.trials and RECORD not in study.user_attrs
+        check_resume(study, name, record)
+        if created and start:
+            study.enqueue_trial(start, user_attrs={INCUMBENT: True})
+        if not crew.shared:
+            store = crew.storage
+            for t in study.get_trials(deepcopy=False,
+                                      states=(optuna.trial.TrialState.RUNNING,)):
+                store.set_trial_system_attr(t._trial_id, "fail_reason",
+                                            "the tuning process stopped during this trial")
+                store.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+        seed = crew.join(study, seed)
     startup = 5
-    study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials),
-                                               n_startup_trials=startup)
+    study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
     study.pruner = optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=0)
     return study, created
+
+
+def storage_error(url: str, exc: Exception) -> ConfigError:
+    """The one-line error of a study database that cannot be opened (a server's driver
+    not installed: the extra that brings it)."""
+    if isinstance(exc, ModuleNotFoundError) or "DB access module" in str(exc):  # Optuna's
+        return ConfigError(f"--storage {url}: PostgreSQL needs its driver: "
+                           "pip install 'forecaster[postgres]'.")
+    return ConfigError(f"--storage {url}: cannot open the study database "
+                       f"({str(exc).splitlines()[0]}).")
 
 
 # -- the record ------------------------------------------------------------------------------
