@@ -252,6 +252,17 @@ class _Inputs:
     def rnn(self) -> str | None:
         return rnn_model_name(self.run.model, self.leaderboard_models or self.backtest_models)
 
+    @property
+    def trained_loss(self) -> str | None:
+        """``training.loss`` of the run's config.toml (None when it cannot be read)."""
+        import tomllib
+
+        try:
+            loss = tomllib.loads(self.config_text or "").get("training", {}).get("loss")
+        except (tomllib.TOMLDecodeError, AttributeError):
+            return None
+        return loss if isinstance(loss, str) else None
+
     def of(self, name: str):
         """The loaded input file ``name`` (None when missing or unreadable)."""
         return {"forecast.csv": self.forecast, "metrics.json": self.metrics,
@@ -278,7 +289,8 @@ def _draw(inputs: _Inputs, key: str, path: Path) -> Path:
         return F.horizon_error_figure(i.backtest, path, rnn_model=rnn_model_name(
             model, i.backtest_models), target=i.target, order=i.leaderboard_models)
     if key == "training":
-        return D.training_figure(i.history, path, best_epoch=i.run.best_epoch, model=model)
+        return D.training_figure(i.history, path, best_epoch=i.run.best_epoch, model=model,
+                                 loss=i.trained_loss)
     if key == "residuals":
         name = rnn_model_name(model, i.backtest_models) or i.backtest_models[0]
         label = (f"the RNN, {F.model_label(model)}" if name == "rnn" and model
@@ -331,6 +343,42 @@ def _figures(inputs: _Inputs, out_dir: Path) -> list[dict]:
     return figures
 
 
+MAX_SERIES_FIGURES = 100  # a page past this size stops being one page to scroll
+
+
+def _series_figures(inputs: _Inputs, out_dir: Path) -> dict | None:
+    """A panel larger than the forecast grid: one figure per series (at most
+    :data:`MAX_SERIES_FIGURES`, in the run's order, with a note past it), so that every
+    series the grid leaves out is reachable in the page; None for a smaller panel or
+    without a forecast."""
+    from forecaster.reports import figures as F
+    from forecaster.reports.html import data_uri
+
+    series = list(inputs.pre.get("series") or [])
+    if len(series) <= F.MAX_PANEL_SERIES or inputs.forecast is None:
+        return None
+    frame = inputs.forecast.copy()
+    frame["timestamp"] = _parse_times(frame["timestamp"], inputs.pre.get("axis") or {})
+    folder = out_dir / "series"
+    shutil.rmtree(folder, ignore_errors=True)  # no stale figure from an older report
+    entries = []
+    for index, one in enumerate(series[:MAX_SERIES_FIGURES], start=1):
+        sid = str(one.get("id"))
+        try:
+            path = F.forecast_figure({**inputs.pre, "series": [one]},
+                                     frame[frame["series_id"].astype(str) == sid],
+                                     folder / f"{index:04d}.png", target=inputs.target)
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            entries.append({"id": sid, "src": None, "note": f"{type(exc).__name__}: {exc}"})
+            continue
+        width, height = _png_size(path)
+        entries.append({"id": sid, "src": data_uri(path), "note": None, "width": width,
+                        "height": height})
+    note = (f"The first {MAX_SERIES_FIGURES} of {len(series)} series; forecast.csv holds "
+            "every series." if len(series) > MAX_SERIES_FIGURES else None)
+    return {"series": entries, "note": note}
+
+
 def _render_into(inputs: _Inputs, out_dir: Path) -> Path:
     """Write the figures, the forecast.csv copy and ``report.html`` into ``out_dir``."""
     from forecaster._version import __version__
@@ -366,6 +414,7 @@ def _render_into(inputs: _Inputs, out_dir: Path) -> Path:
         "leaderboard_note": (i.opt.notes.get("metrics.json") if i.metrics is None
                              else "metrics.json has an empty leaderboard."),
         "figures": figures,
+        "series_figures": _series_figures(i, out_dir) if not i.evaluation_only else None,
         "covariates": covariates_view(i.covariates),
         "forecast": table,
         "forecast_note": i.opt.notes.get("forecast.csv", "forecast.csv not available."),

@@ -143,6 +143,7 @@ class FittedRun:
     replicas: int = 1
     cluster: object = None
     started: float = 0.0
+    seconds: float = 0.0  # reading to forecast: the one "time" (CLI summary, run.json, report)
     importance: dict | None = None  # covariates' permutation importance on the backtest
     selection: object = None        # pipeline.select.Selection under --select best
     deployed: object = None         # the DeployedBaseline when a baseline won it
@@ -183,7 +184,7 @@ def result_of(fitted: FittedRun, run_dir: Path | None) -> TrainResult:
                        horizon=shape.horizon, model=fitted.cfg.model.kind,
                        device=model.device_, epochs_run=fit.epochs_run,
                        best_epoch=fit.best_epoch, val_loss=fit.best_val_loss,
-                       seconds=time.perf_counter() - fitted.started,
+                       seconds=fitted.seconds,
                        leaderboard=None if fitted.evaluation is None or not fitted.chief
                        else fitted.evaluation.table,
                        notes=fitted.notes, backend=_backend(), distribute=fitted.mode,
@@ -277,6 +278,7 @@ def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
                     selection=_selection(cfg, evaluation if chief else None, log))
     if chief:
         _finish(run, levels)
+    run.seconds = round(time.perf_counter() - started, 3)
     return run
 
 
@@ -408,7 +410,7 @@ def save_run(run: FittedRun, runs_dir: Path, run_id: str, source: dict) -> Path:
             batch_size=model.batch_size_, epochs_run=fit.epochs_run,
             best_epoch=fit.best_epoch, val_loss=fit.best_val_loss,
             final_epochs=model.fit_.epochs_run, train_seconds=round(model.fit_.seconds, 3),
-            total_seconds=round(time.perf_counter() - run.started, 3),
+            total_seconds=run.seconds,
             train_windows=int(model.n_train_windows_), distribute=run.mode,
             replicas=run.replicas,
             workers=1 if run.cluster is None else run.cluster.num_workers,

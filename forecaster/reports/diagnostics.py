@@ -18,9 +18,20 @@ from forecaster.reports.figures import (RNN_COLOR, _new_figure, _save, model_lab
 # ----------------------------------------------------------------------------- training
 
 
+LOSS_NAMES = {"huber": "Huber", "mse": "MSE", "mae": "MAE"}
+
+
+def loss_label(loss: str | None) -> str:
+    """The y axis of the training curves, named after the loss the run trained with
+    (``training.loss``); a bare "loss" when the run does not say."""
+    name = LOSS_NAMES.get(str(loss).lower(), plain(loss, 20)) if loss else None
+    return f"{name} loss, scaled units" if name else "loss, scaled units"
+
+
 def training_figure(history: pd.DataFrame, path=None, *, best_epoch=None,
-                    model=None) -> Figure | Path:
-    """Training and validation loss per epoch; log y when they span two decades or more."""
+                    model=None, loss: str | None = None) -> Figure | Path:
+    """Training and validation loss per epoch (the axis named after ``loss``, the
+    config's ``training.loss``); log y when they span two decades or more."""
     fig = _new_figure()
     ax = fig.subplots()
     epochs = history["epoch"].to_numpy()
@@ -47,7 +58,7 @@ def training_figure(history: pd.DataFrame, path=None, *, best_epoch=None,
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("MSE loss, scaled units" + (" (log scale)" if log else ""))
+    ax.set_ylabel(loss_label(loss) + (" (log scale)" if log else ""))
     stopped = f", stopped after {int(epochs.max())} epochs" if len(epochs) else ""
     ax.set_title(f"Training curves{' — ' + plain(model_label(model)) if model else ''}{stopped}")
     ax.grid(True, which="both" if log else "major", alpha=0.3)

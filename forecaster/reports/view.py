@@ -114,8 +114,7 @@ def summary(run: RunInfo, pre: dict, data: DataInfo | None, run_dir: Path) -> li
         row("epochs", f"{epochs} run, best {best}" if epochs is not None else None),
         row("validation loss", fmt_number(run.val_loss) if run.val_loss is not None
             else None),
-        row("training time", fmt_seconds(run.train_seconds)
-            if run.train_seconds is not None else None),
+        row(*_time_row(run)),
         row("device", run.device),
         row("seed", run.seed),
         row("created", run.created),
@@ -291,6 +290,19 @@ def covariates_view(record: dict | None) -> dict | None:
                      f"({', '.join(known)}) over each fold's horizon, as if they had been "
                      "known in advance.")
     return {"rows": rows, "description": " ".join(parts), "scored": bool(importance)}
+
+
+def _time_row(run: RunInfo) -> tuple[str, str | None]:
+    """``("time", …)``: the run's ``total_seconds``, the figure `forecast train` printed,
+    with the final fit's share; runs that recorded only the final fit say so."""
+    from forecaster.reports.html import fmt_seconds
+
+    if run.total_seconds is None:
+        return "training time", (fmt_seconds(run.train_seconds)
+                                 if run.train_seconds is not None else None)
+    fit = (f" (final fit {fmt_seconds(run.train_seconds)})"
+           if run.train_seconds is not None else "")
+    return "time", fmt_seconds(run.total_seconds) + fit
 
 
 def _deployed_text(run: RunInfo) -> str | None:

@@ -311,7 +311,7 @@ def test_panel_figures_and_grid_note(panel):
     html = html_path.read_text(encoding="utf-8")
     doc = parse(html)
     assert_self_contained(html, doc)
-    assert len(_imgs(doc)) == len(FIGURE_FILES)
+    assert len(_imgs(doc)) == len(FIGURE_FILES) + 22  # the grid's figures + every series
     assert "Showing 9 of 22 series" in html
     assert "1 short gap interpolated" in html
     table = html[html.index('<table class="grid forecast">'):]
@@ -348,7 +348,7 @@ def test_hostile_strings_are_escaped_and_no_script_tag_exists(tmp_path):
             assert "&lt;script&gt;alert(1)&lt;/script&gt; id &#34;q&#34; &amp; co" in html
             assert "<td>NA</td>" in html  # a series called "NA" is not missing
         assert HOSTILE_TARGET in " ".join(doc.text)  # escaped, so it reads back verbatim
-        assert len(_imgs(doc)) == len(FIGURE_FILES)
+        assert len(_imgs(doc)) == len(FIGURE_FILES) + (22 if panel else 0)  # every series
         for filename, *_ in FIGURE_FILES.values():
             assert (html_path.parent / filename).is_file()
 
