@@ -93,12 +93,14 @@ class Forecaster:
 
     # -- fitting ----------------------------------------------------------------------
     def fit(self, data, *, target=None, time_col=None, id_col=None, freq=None,
-            **data_settings) -> "Forecaster":
+            progress=None, **data_settings) -> "Forecaster":
         """Read ``data`` (a DataFrame, a time-indexed Series, a polars DataFrame, or a
         CSV/Parquet path) as ``forecast train`` does (columns detected unless named; a
         frame with one numeric column per series read wide, or ``wide=True``; other
         ``[data]`` settings such as ``fill``, ``fill_covariates`` or ``aggregate`` by
-        keyword), backtest, fit, and return ``self``.
+        keyword), backtest, fit, and return ``self``.  ``progress(stage, epoch, epochs,
+        loss, val_loss)`` is called after each epoch of the RNN's fits (stage
+        ``"backtest"`` or ``"final"``), as :meth:`backtest` and :func:`tune` take theirs.
 
         With ``mlflow_uri`` set, the tracking store is opened first (a bad URI or a
         missing extra: a ``ConfigError`` before any training); nothing is logged until
@@ -120,7 +122,7 @@ class Forecaster:
         self._tracker = open_tracking(cfg)  # a bad mlflow_uri fails now, not after training
         panel = load_panel(data, cfg)
         self._source = fingerprint(data)
-        self._set(fit_run(panel, cfg))
+        self._set(fit_run(panel, cfg, progress=progress))
         self.mlflow_run_id_ = None  # set by save() when it logs
         return self
 

@@ -9,15 +9,14 @@ pipelines are imported inside the commands, so ``forecast --help`` is instant.  
 from __future__ import annotations
 
 import os
-import sys
-from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import click
 
 from forecaster import choices
 from forecaster._version import __version__
-from forecaster.cli.context import end_progress_line, log, prepare_runtime, state
+from forecaster.cli.context import end_progress_line, log, prepare_runtime, reporter, state
 from forecaster.cli.mlflow import log_tracking, open_tracking, tracking_options
 from forecaster.cli.options import (common_options, data_options, model_options,
                                     renamed, resolve_config, run_options)
@@ -89,20 +88,27 @@ def forecast(ctx):
 
 
 def _epoch_progress(ctx, label):
-    """``progress(stage, epoch, epochs, loss, val_loss)``: one line per stage (backtest,
-    final fit) rewritten in place on a terminal; None when quiet or not a terminal."""
-    if state(ctx)["quiet"] or not sys.stderr.isatty():
+    """``progress(stage, epoch, epochs, loss, val_loss)`` of the pipeline's fits, on the
+    command's progress reporter (one phase per stage: backtest, final fit); None when
+    quiet."""
+    shown = reporter(ctx)
+    if shown is None:
         return None
-    shared = state(ctx)
 
     def progress(stage, epoch, epochs, loss, val_loss):
-        if shared.get("progress_line") not in (None, stage):
-            end_progress_line(ctx)  # keep the finished stage's last line
-        shared["progress_line"] = stage
-        val = "" if val_loss is None else f"  val {val_loss:.4g}"
-        click.echo(f"\r{label} ({stage}): epoch {epoch}/{epochs}  loss {loss:.4g}{val}   ",
-                   err=True, nl=False)
+        val = "" if val_loss is None else f", val {val_loss:.4g}"
+        shown.update(f"{label} ({stage})", epoch, epochs,
+                     "" if loss is None else f"loss {loss:.4g}{val}")
     return progress
+
+
+def _fold_progress(ctx, label: str, total: int):
+    """``progress(model, fold, folds, seconds)`` of a backtest, origin by origin, as the
+    phase ``label`` of ``total`` (model, fold) fits; None when quiet."""
+    from forecaster.evaluation.backtest import counted
+
+    shown = reporter(ctx)
+    return counted(shown and partial(shown.update, label), total)
 
 
 # -- train ---------------------------------------------------------------------------------
@@ -158,16 +164,17 @@ def train(ctx, data, horizon, origins, no_backtest, name, select, tune_trials, m
     if tune_trials is not None:
         cfg = _tuned(ctx, data, cfg, tune_trials)
     progress = _epoch_progress(ctx, cfg.model.kind)
+    shown = reporter(ctx)
     with interruptible():
         result = run_train(data, cfg, name=name, progress=progress,
-                           log=lambda m: log(ctx, m))
+                           fold_progress=shown and partial(shown.update, "backtest"),
+                           log=lambda m: log(ctx, m),
+                           warn=lambda note: log(ctx, f"warning: {note}"))
     end_progress_line(ctx)
     if result.run_dir is None:  # a non-chief multi-worker task: the chief saves the run
         click.echo(f"{result.worker}: trained in sync ({result.epochs_run} epochs, best "
                    f"{result.best_epoch}); the chief writes the run.")
         return
-    for note in result.panel.notes:
-        log(ctx, f"warning: {note}")
     for note in result.notes[len(result.panel.notes):]:
         if state(ctx)["verbose"] or kind_of(note) == "no_forecast":
             log(ctx, f"note: {note}")
@@ -319,30 +326,20 @@ def _numbers(text: str | None, option: str) -> list | None:
                                  param_hint=option) from None
 
 
-@contextmanager
-def _fold_bar(ctx, total: int):
-    """A progress bar over backtest folds on stderr (none with --quiet): yields the
-    ``progress(model, fold, folds, seconds)`` and ``epoch_progress(epoch, epochs, loss,
-    val_loss)`` callbacks of :meth:`EvaluationPlan.run`."""
-    bar = None
-    if not state(ctx)["quiet"]:
-        bar = click.progressbar(length=total, label="backtest", file=sys.stderr,
-                                show_pos=True, item_show_func=lambda x: x)
-
-    def progress(model, fold, nfolds, seconds):
-        if bar is not None:
-            bar.update(1, f"{model} fold {fold}/{nfolds}")
+def _evaluation_progress(ctx, total: int):
+    """The ``progress(model, fold, folds, seconds)`` and ``epoch_progress(epoch, epochs,
+    loss, val_loss)`` callbacks of :meth:`EvaluationPlan.run` on the progress reporter
+    (None, None with --quiet): the folds advance the backtest, an RNN's epochs show
+    beside the fold count."""
+    folds = _fold_progress(ctx, "backtest", total)
+    if folds is None:
+        return None, None
 
     def epoch_progress(epoch, epochs, loss, val_loss):
-        if bar is not None:  # shown beside the fold count; the bar does not advance
-            stage = "early stopping" if val_loss is not None else "every window"
-            bar.update(0, f"rnn: epoch {epoch}/{epochs} ({stage})")
-
-    if bar is None:
-        yield progress, epoch_progress
-        return
-    with bar:
-        yield progress, epoch_progress
+        stage = "early stopping" if val_loss is not None else "every window"
+        reporter(ctx).update("backtest", folds.done[0], total,
+                             f"rnn: epoch {epoch}/{epochs} ({stage})")
+    return folds, epoch_progress
 
 
 # -- evaluate ------------------------------------------------------------------------------
@@ -401,8 +398,9 @@ def evaluate(ctx, data, models, horizon, folds, step, holdout, fmt, out_dir, mak
     for note in panel.notes:
         log(ctx, f"warning: {note}")
     log(ctx, f"evaluate: {plan.describe()}")
-    with _fold_bar(ctx, len(plan.models) * spec.folds) as (progress, epoch_progress):
-        result = plan.run(progress=progress, epoch_progress=epoch_progress)
+    progress, epoch_progress = _evaluation_progress(ctx, len(plan.models) * spec.folds)
+    result = plan.run(progress=progress, epoch_progress=epoch_progress)
+    end_progress_line(ctx)
     for note in result.notes[len(panel.notes):]:  # they start with the panel's warnings
         log(ctx, f"note: {note}")
     result.write(out, nixtla=fmt == "nixtla")

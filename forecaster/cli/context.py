@@ -24,8 +24,26 @@ def log(ctx, message: str) -> None:
 
 def end_progress_line(ctx) -> None:
     """Finish a progress line rewritten in place (``\r``) before other output."""
+    reporter = state(ctx).get("progress")
+    if reporter is not None:
+        reporter.end()
     if state(ctx).pop("progress_line", False):
         click.echo("", err=True)
+
+
+def reporter(ctx):
+    """The command's :class:`~forecaster.cli.progress.Progress` on stderr (live on a
+    terminal, throttled plain lines elsewhere); None with --quiet."""
+    if state(ctx)["quiet"]:
+        return None
+    if state(ctx).get("progress") is None:
+        import sys
+
+        from forecaster.cli.progress import Progress
+
+        state(ctx)["progress"] = Progress(lambda text: click.echo(text, err=True, nl=False),
+                                          live=sys.stderr.isatty())
+    return state(ctx)["progress"]
 
 
 def prepare_runtime(ctx, import_tf: bool = True) -> None:

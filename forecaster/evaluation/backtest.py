@@ -294,3 +294,19 @@ def run_backtest(panel: Panel, factories: dict[str, Callable], spec: BacktestSpe
     frame = frame[BACKTEST_COLUMNS]
     return BacktestResult(frame=frame, spec=spec, models=list(factories), levels=tuple(levels),
                           timings=timings, notes=notes, fitted=fitted)
+
+
+def counted(report: Callable | None, total: int) -> Callable | None:
+    """:func:`run_backtest`'s ``progress(model, fold, folds, seconds)`` as ``report(done,
+    total, detail)``: the (model, origin) fits finished of ``total``, ``detail`` naming the
+    last one (a progress bar's input); None without ``report``.  The callback's ``done``
+    attribute holds the count so far."""
+    if report is None:
+        return None
+    done = [0]
+
+    def progress(model, fold, folds, seconds):
+        done[0] += 1
+        report(done[0], total, f"{model} fold {fold}/{folds}")
+    progress.done = done
+    return progress

@@ -42,7 +42,7 @@ from forecaster.data.panel import Panel
 from forecaster.data.windowing import scale_kind
 from forecaster.errors import ConfigError, DataError
 from forecaster.notes import Note
-from forecaster.evaluation.backtest import BacktestSpec
+from forecaster.evaluation.backtest import BacktestSpec, counted
 from forecaster.pipeline.evaluate import WITHOUT
 from forecaster.models.registry import TRAIN_BACKTEST
 from forecaster.models.scales import describe_scaling
@@ -158,8 +158,12 @@ class FittedRun:
 
 
 def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
-          log=lambda msg: None) -> TrainResult:
-    """Run the whole training pipeline and return where the run was saved."""
+          fold_progress=None, log=lambda msg: None, warn=lambda note: None) -> TrainResult:
+    """Run the whole training pipeline and return where the run was saved.
+
+    ``warn(note)``: each of the data's warnings (the panel's notes), once the data is read
+    and before any fitting, so that a long training does not hold them back to its end.
+    ``progress`` and ``fold_progress``: see :func:`fit_run`."""
     started = time.perf_counter()
     data_path = Path(data_path)
     cluster = check_cluster(cfg.training.distribute)  # a bad TF_CONFIG: before any work
@@ -167,8 +171,10 @@ def train(data_path, cfg: Config, *, runs_dir=None, name=None, progress=None,
     if cluster is None or cluster.is_chief:  # a read-only runs dir fails now, not after
         artifacts.check_writable(runs_dir, "runs")
     panel = load_panel(data_path, cfg)
-    fitted = fit_run(panel, cfg, progress=progress, log=log, cluster=cluster,
-                     started=started)
+    for note in panel.notes:
+        warn(note)
+    fitted = fit_run(panel, cfg, progress=progress, fold_progress=fold_progress, log=log,
+                     cluster=cluster, started=started)
     run_dir = None
     if fitted.chief:
         run_dir = save_run(fitted, runs_dir, artifacts.run_name(name or data_path.stem,
@@ -199,12 +205,14 @@ def result_of(fitted: FittedRun, run_dir: Path | None) -> TrainResult:
                        else fitted.selection.reason)
 
 
-def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
-            cluster=None, started: float | None = None) -> FittedRun:
+def fit_run(panel: Panel, cfg: Config, *, progress=None, fold_progress=None,
+            log=lambda msg: None, cluster=None, started: float | None = None) -> FittedRun:
     """Steps 2-5 of the module docstring on a validated ``panel``: plan, backtest, final
-    fit, intervals and forecast of the trained horizon; nothing is written."""
-    from forecaster.pipeline.evaluate import evaluate
+    fit, intervals and forecast of the trained horizon; nothing is written.
 
+    ``progress(stage, epoch, epochs, loss, val_loss)`` after each RNN epoch (stage
+    ``"backtest"`` or ``"final"``); ``fold_progress(done, total, detail)`` after each
+    (model, origin) fit of the backtest, ``detail`` naming them."""
     started = time.perf_counter() if started is None else started
     mode = cfg.training.distribute
     chief = cluster is None or cluster.is_chief
@@ -229,32 +237,14 @@ def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
     evaluation = importance = backtest_rnn = None
     networks = f"{cfg.model.ensemble} network(s)"
     if origins:
-        log(f"backtest: {origins} origins × horizon {shape.horizon} "
-            + (f"(RNN: {networks}, early stopping within {cfg.training.epochs} epochs"
-               + (", with and without the covariates" if panel.covariates is not None
-                  else "") + f"; {len(TRAIN_BASELINES)} baselines)" if chief else
-               "(the RNN only; the chief runs the baselines)"))
-        spec = backtest_spec(shape.horizon, origins)
-        # a non-chief worker only trains along (the RNN fit is collective); the chief
-        # alone runs the baselines and keeps the leaderboard; with covariates, the RNN on
-        # the target alone runs beside the RNN with them (what the covariates bought)
-        alone = [WITHOUT] if panel.covariates is not None else []
-        evaluation = evaluate(panel, models=["rnn"] + alone
-                              + (TRAIN_BASELINES if chief else []),
-                              spec=spec, levels=levels, season=season,
-                              seed=cfg.training.seed, keep=("rnn",),
-                              rnn_factory=lambda: rnn(progress and partial(progress,
-                                                                           "backtest")))
+        evaluation, importance = _backtest(
+            panel, cfg, shape, origins, season, chief, log=log,
+            rnn_factory=lambda: rnn(progress and partial(progress, "backtest")),
+            fold_progress=fold_progress)
         # the backtest's RNN (fitted once, before the first origin): its early stopping
         # picks the final fit's epochs
         backtest_rnn = evaluation.backtest.fitted["rnn"]
         notes += [n for n in evaluation.notes if n not in notes]
-        if panel.covariates is not None and chief:
-            from forecaster.evaluation.importance import permutation_importance
-
-            log("covariates: permutation importance on the backtest")
-            importance = permutation_importance(backtest_rnn, panel, spec, season,
-                                                seed=cfg.training.seed)
     else:
         notes.append("the series is too short for a backtest: no leaderboard and no "
                      "prediction intervals (add data or lower --horizon)" + (
@@ -280,6 +270,39 @@ def fit_run(panel: Panel, cfg: Config, *, progress=None, log=lambda msg: None,
         _finish(run, levels)
     run.seconds = round(time.perf_counter() - started, 3)
     return run
+
+
+def _backtest(panel: Panel, cfg: Config, shape, origins: int, season, chief: bool, *, log,
+              rnn_factory, fold_progress):
+    """Step 2: the RNN (and, on the chief, the baselines) over ``origins`` rolling
+    origins, and with covariates their permutation importance; returns the evaluation
+    and the importance (None without covariates)."""
+    from forecaster.pipeline.evaluate import evaluate
+
+    networks = f"{cfg.model.ensemble} network(s)"
+    log(f"backtest: {origins} origins × horizon {shape.horizon} "
+        + (f"(RNN: {networks}, early stopping within {cfg.training.epochs} epochs"
+           + (", with and without the covariates" if panel.covariates is not None
+              else "") + f"; {len(TRAIN_BASELINES)} baselines)" if chief else
+           "(the RNN only; the chief runs the baselines)"))
+    spec = backtest_spec(shape.horizon, origins)
+    # a non-chief worker only trains along (the RNN fit is collective); the chief
+    # alone runs the baselines and keeps the leaderboard; with covariates, the RNN on
+    # the target alone runs beside the RNN with them (what the covariates bought)
+    alone = [WITHOUT] if panel.covariates is not None else []
+    models = ["rnn"] + alone + (TRAIN_BASELINES if chief else [])
+    evaluation = evaluate(panel, models=models, spec=spec,
+                          levels=tuple(cfg.evaluation.levels), season=season,
+                          seed=cfg.training.seed, keep=("rnn",), rnn_factory=rnn_factory,
+                          progress=counted(fold_progress, len(models) * spec.folds))
+    importance = None
+    if panel.covariates is not None and chief:
+        from forecaster.evaluation.importance import permutation_importance
+
+        log("covariates: permutation importance on the backtest")
+        importance = permutation_importance(evaluation.backtest.fitted["rnn"], panel, spec,
+                                            season, seed=cfg.training.seed)
+    return evaluation, importance
 
 
 def _selection(cfg: Config, evaluation, log):
