@@ -105,10 +105,11 @@ def test_three_workers_share_a_study_and_one_is_killed_mid_trial(tmp_path, postg
         workers[k] = (subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT), log)
     try:
         pids = {proc.pid: k for k, (proc, _) in workers.items()}
-        # a trial mid-run: its worker named, its settings drawn (the objective runs)
+        # a trial mid-run: its worker named, all its settings drawn (their cost recorded)
         running = """SELECT t.number, a.value_json FROM trials t JOIN trial_user_attributes a
                      USING (trial_id) WHERE t.state = 'RUNNING' AND a.key = 'worker' AND
-                     EXISTS (SELECT 1 FROM trial_params p WHERE p.trial_id = t.trial_id)"""
+                     EXISTS (SELECT 1 FROM trial_user_attributes w
+                             WHERE w.trial_id = t.trial_id AND w.key = 'work')"""
         number, who = _poll(lambda: next(
             (row for row in _query(postgres_url, running)
              if int(json.loads(row[1]).rsplit(":", 1)[1]) in pids), None),
@@ -160,3 +161,27 @@ def test_three_workers_share_a_study_and_one_is_killed_mid_trial(tmp_path, postg
     assert 0 in incumbents and len(incumbents) == 1 + (number == 0)  # queued once (again)
     assert any(states[n] == "COMPLETE" for n in incumbents)
     assert "trial 0 (" in "".join(logs.values()) or number == 0
+
+
+def test_best_toml_is_claimed_once_and_an_interrupted_trial_is_queued_again(postgres_url):
+    import optuna
+
+    from forecaster.pipeline.tune_workers import workers
+
+    with workers(postgres_url, "s") as first, workers(postgres_url, "s") as second:
+        study = optuna.create_study(study_name="s", storage=first.storage)
+        study.add_trial(optuna.create_trial(params={"x": 1.0}, value=1.0, distributions={
+            "x": optuna.distributions.FloatDistribution(0, 2)}))
+        trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 2)})
+        assert first.claim_best(study, 1, "a/best.toml") == (
+            "left to the worker(s) still running 1 trial(s)")
+        first.abandon(study, trial)  # Ctrl-C in the trial: failed, and queued again
+        states = [t.state.name for t in study.get_trials(deepcopy=False)]
+        assert states == ["COMPLETE", "FAIL", "WAITING"]
+        queued = study.get_trials(deepcopy=False)[2]
+        assert queued.system_attrs["failed_trial"] == 1 and queued.params == trial.params
+        assert first.claim_best(study, 1, "a/best.toml") is None  # the first to claim writes
+        other = optuna.load_study(study_name="s", storage=second.storage)
+        assert second.claim_best(other, 1, "b/best.toml") == (
+            f"written by {first.me} as a/best.toml")
+        assert first.claim_best(study, 1, "a/best.toml") is not None  # once, even for itself

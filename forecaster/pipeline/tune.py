@@ -293,7 +293,7 @@ def _search(study, objective, crew, *, trials: int, deadline: Deadline, on_trial
     (:class:`~forecaster.pipeline.tune_workers.Workers`) hands out the trials and keeps a
     running one's heartbeat.  A trial that another process finished meanwhile is not told
     again (Optuna's own loop dies on it: "Cannot tell a FAIL trial"); an interrupted trial
-    is told failed and the interrupt goes on."""
+    is told failed (shared, queued again for the others) and the interrupt goes on."""
     import gc
 
     import optuna
@@ -308,7 +308,7 @@ def _search(study, objective, crew, *, trials: int, deadline: Deadline, on_trial
         except (_TrialFailed, optuna.exceptions.UpdateFinishedTrialError):
             state, value = TrialState.FAIL, None  # the latter: finished elsewhere already
         except BaseException:
-            study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+            crew.abandon(study, trial)
             raise
         finally:
             gc.collect()

@@ -17,7 +17,8 @@ command on the same study:
 * Heartbeats: a running trial's worker records a heartbeat every :data:`HEARTBEAT`
   seconds; a trial without one for :data:`GRACE` seconds (its worker was killed, or its
   machine lost) is marked failed by the next worker that looks and queued again with the
-  same settings (Optuna's ``RetryFailedTrialCallback``; the copy names the failed trial).
+  same settings (Optuna's ``RetryHeartbeatStaleTrialCallback``; the copy names the failed
+  trial); so is the trial of a worker interrupted (Ctrl-C, SIGTERM) during it.
 * best.toml: the worker that finds the study finished, with nothing running, claims it
   (:meth:`Workers.claim_best`, the study's ``best.toml`` attribute: who and where) and
   writes it; the others say where it is.  A study given more trials later is claimed
@@ -57,19 +58,32 @@ def engine_url(url: str) -> str:
     return url
 
 
-def rdb_storage(url: str):
-    """Optuna's storage of ``url``; for a database server with heartbeats, stale trials
-    failed after :data:`GRACE` seconds and queued again (the module doc)."""
+def rdb_storage(url: str, retry=None):
+    """Optuna's storage of ``url``; for a database server with heartbeats, a stale trial
+    failed after :data:`GRACE` seconds and handed to ``retry`` (the module doc)."""
+    import inspect
+
     import optuna
-    from optuna.storages import RDBStorage, RetryFailedTrialCallback
+    from optuna.storages import RDBStorage
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # failures: our own progress line
     if url.startswith("sqlite:///"):
         return RDBStorage(url)
-    # heartbeats and retries are marked experimental: said once here, in the docs
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    _quiet()
+    named = ("heartbeat_stale_trial_callback"  # Optuna >= 4.9; before, failed_trial_callback
+             if "heartbeat_stale_trial_callback" in inspect.signature(RDBStorage).parameters
+             else "failed_trial_callback")
     return RDBStorage(engine_url(url), heartbeat_interval=HEARTBEAT, grace_period=GRACE,
-                      failed_trial_callback=RetryFailedTrialCallback(max_retry=RETRIES))
+                      **{named: retry})
+
+
+def _quiet() -> None:
+    """Heartbeats and retries are marked experimental, and meant for Study.optimize's
+    loop: what this module does with them is said once, here and in the docs."""
+    import optuna
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
 
 
 class Workers:
@@ -89,8 +103,15 @@ class Workers:
             self._connection = engine.connect().execution_options(
                 isolation_level="AUTOCOMMIT")
             self._key = _lock_key(f"forecast tune:{name}")
+        self.retry = None
+        if self.shared:
+            import optuna.storages as storages
+
+            _quiet()  # Optuna >= 4.9 names it RetryHeartbeatStaleTrialCallback
+            retry = getattr(storages, "RetryHeartbeatStaleTrialCallback", None)
+            self.retry = (retry or storages.RetryFailedTrialCallback)(max_retry=RETRIES)
         with self.turn(_lock_key("forecast tune: Optuna's tables")):  # one per database
-            self.storage = rdb_storage(url)
+            self.storage = rdb_storage(url, self.retry)
 
     def close(self) -> None:
         if self._connection is not None:
@@ -152,6 +173,15 @@ class Workers:
         from optuna.storages._heartbeat import get_heartbeat_thread  # Optuna's own loop's
 
         return get_heartbeat_thread(trial._trial_id, self.storage)
+
+    def abandon(self, study, trial) -> None:
+        """Tell ``trial`` failed: this worker was interrupted during it.  Shared, its
+        settings are queued again for the others, as a dead worker's are."""
+        from optuna.trial import TrialState
+
+        frozen = study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+        if self.retry is not None and frozen.state == TrialState.FAIL:
+            self.retry(study, frozen)
 
     def claim_best(self, study, trials: int, out) -> str | None:
         """None when this worker writes best.toml to ``out`` (alone; or the first to find
