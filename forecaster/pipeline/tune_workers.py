@@ -195,8 +195,10 @@ class Workers:
                 return f"left to the worker(s) still running {running} trial(s)"
             claim = study.user_attrs.get(CLAIM)
             if isinstance(claim, dict) and claim.get("finished") == finished:
-                return f"written by {claim.get('by')} as {claim.get('path')}"
-            study.set_user_attr(CLAIM, {"finished": finished, "by": self.me, "path": str(out)})
+                where = f" as {claim['path']}" if claim.get("path") else ""
+                return f"written by {claim.get('by')}{where}"
+            study.set_user_attr(CLAIM, {"finished": finished, "by": self.me,
+                                        "path": None if out is None else str(out)})
         return None
 
     def _counts(self, study) -> tuple[int, int]:
