@@ -339,7 +339,10 @@ def _figures(inputs: _Inputs, out_dir: Path) -> list[dict]:
     n = inputs.n_series
     if n > 1:
         figures[0]["caption"] = (f"Showing {min(n, F.MAX_PANEL_SERIES)} of {n} series (the "
-                                 "largest by mean level). " + figures[0]["caption"])
+                                 "largest by mean level"
+                                 + ("; every series has its own figure under “Every "
+                                    "series” below" if n > F.MAX_PANEL_SERIES else "")
+                                 + "). " + figures[0]["caption"])
     return figures
 
 

@@ -142,7 +142,6 @@ class FittedRun:
     mode: str = "none"
     replicas: int = 1
     cluster: object = None
-    started: float = 0.0
     seconds: float = 0.0  # reading to forecast: the one "time" (CLI summary, run.json, report)
     importance: dict | None = None  # covariates' permutation importance on the backtest
     selection: object = None        # pipeline.select.Selection under --select best
@@ -264,7 +263,7 @@ def fit_run(panel: Panel, cfg: Config, *, progress=None, fold_progress=None,
     run = FittedRun(cfg=cfg, panel=panel, model=model, fit=fit, state=None, forecast=None,
                     evaluation=evaluation, notes=notes, season=season,
                     season_origin=season_origin, mode=mode, replicas=replicas,
-                    cluster=cluster, started=started, importance=importance,
+                    cluster=cluster, importance=importance,
                     selection=_selection(cfg, evaluation if chief else None, log))
     if chief:
         _finish(run, levels)

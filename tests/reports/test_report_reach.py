@@ -70,6 +70,7 @@ def test_every_series_of_a_22_series_panel_is_reachable(tmp_path):
     alts = [img["alt"] for img in _imgs(doc) if img["alt"].startswith("History and forecast of")]
     assert alts == [f"History and forecast of {sid}" for sid in ids]
     assert len(list((html_path.parent / "series").glob("*.png"))) == 22
+    assert "every series has its own figure under “Every series” below" in html
 
 
 def test_a_single_series_has_no_series_list(tmp_path):
