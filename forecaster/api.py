@@ -319,7 +319,7 @@ def tune(data, *, trials: int = 20, timeout: float | None = None, metric: str = 
         target=target, time_col=time_col, id_col=id_col, freq=freq).items() if v is not None}})
     tracker = open_tracking(cfg)  # a bad mlflow_uri fails before the first trial
     plan = plan_tune(data, cfg, space_path=space if isinstance(space, (str, Path)) else None,
-                     holdout=holdout, folds=folds, metric=metric)
+                     holdout=holdout, folds=folds, metric=metric, quick=profile == "quick")
     if isinstance(space, dict):
         from dataclasses import replace
 

@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from forecaster import Forecaster
 from forecaster.cli import forecast
 from forecaster.data.columns import ColumnNotFound
 from forecaster.errors import ConfigError, DataError, Hint

@@ -198,8 +198,12 @@ def _tuned(ctx, data, cfg, trials: int):
         found, best = run_search(ctx, data, cfg, trials=trials)
     if best is None:
         raise click.ClickException("--tune: no trial completed; nothing was trained.")
-    log(ctx, f"tune: best trial {found.best['number']} ({found.metric} "
-              f"{found.best['value']:.4f}), saved as {best}; training it")
+    chosen = found.chosen or found.best
+    which = (f"best trial {chosen['number']}" if chosen["number"] == found.best["number"]
+             else "the defaults (trial 0: the best trial did not beat them by more than the "
+                  "folds' noise)")
+    log(ctx, f"tune: {which} ({found.metric} {chosen['value']:.4f}), saved as {best}; "
+             "training it")
     return found.best_config
 
 

@@ -319,7 +319,7 @@ def _bands(frame: pd.DataFrame, conformal: dict, residuals, state: Preprocessing
     ``q_<p>`` columns of ``quantiles``; a level or quantile asked for that the stored
     residuals cannot give is a :class:`ConfigError` saying how many origins it needs."""
     from forecaster.evaluation.intervals import (ConformalIntervals, add_quantiles,
-                                                 interval_columns, quantile_level)
+                                                 quantile_level)
 
     scales = {s.id: s.band_scale for s in state.series}
     bands, notes = ConformalIntervals.from_json(conformal, residuals), []

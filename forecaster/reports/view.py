@@ -85,7 +85,7 @@ def summary(run: RunInfo, pre: dict, data: DataInfo | None, run_dir: Path) -> li
     def row(label, value, code=False):
         return {"label": label, "value": "n/a" if value in (None, "") else value, "code": code}
 
-    from forecaster.reports.html import fmt_number, fmt_seconds
+    from forecaster.reports.html import fmt_number
 
     data_rows = [
         row("file", data.file_name),
