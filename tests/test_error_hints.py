@@ -29,8 +29,8 @@ def test_a_hint_is_said_by_each_face_and_can_be_left_out():
 
 
 def test_the_python_api_names_keyword_arguments():
-    with pytest.raises(DataError) as info:
-        forecaster.read_panel(_two_values())
+    with pytest.raises(DataError) as info:  # wide=False: a frame of two numeric columns
+        forecaster.read_panel(_two_values(), wide=False)  # would otherwise be two series
     assert "pass target= with one of: 'sales', 'price'" in str(info.value)
     assert "--" not in str(info.value)
     with pytest.raises(DataError) as info:

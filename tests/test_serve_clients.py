@@ -197,3 +197,26 @@ def test_the_flags_reach_the_server(monkeypatch, tmp_path):
     bad = CliRunner().invoke(forecast, ["serve", "--header-timeout", "0"])
     assert bad.exit_code == 2
 
+
+
+def test_serving_leaves_the_process_s_logging_alone(monkeypatch, tmp_path):
+    """uvicorn's default set-up is logging.config.dictConfig, which shuts down every
+    handler of the process (a notebook's, a test runner's): the server's loggers are set
+    up on their own instead, and another handler stays open and attached."""
+    import io
+    import logging
+
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)
+    monkeypatch.setattr("forecaster.cli.serve._start_runtime", lambda ctx, device: None)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logging.getLogger().addHandler(handler)
+    try:
+        result = CliRunner().invoke(forecast, ["serve", "--runs-dir", str(tmp_path),
+                                               "--port", "0"])
+        assert result.exit_code == 0, result.output
+        assert not stream.closed
+        assert handler in logging.getLogger().handlers
+        logging.getLogger("uvicorn.error").info("still logging")  # reaches today's stderr
+    finally:
+        logging.getLogger().removeHandler(handler)

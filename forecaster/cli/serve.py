@@ -12,7 +12,9 @@ deadline and connection-limit flags configure :mod:`forecaster.serve.connections
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
+import sys
 from pathlib import Path
 
 import click
@@ -145,11 +147,50 @@ def uvicorn_config(app, limits, quiet: bool = False):
 
     from forecaster.serve.connections import MAX_HEADER_BYTES, guarded_protocol
 
-    return uvicorn.Config(app, http=guarded_protocol(limits),
+    _uvicorn_logging()
+    return uvicorn.Config(app, http=guarded_protocol(limits), log_config=None,
                           log_level="warning" if quiet else "info", access_log=not quiet,
                           server_header=False, timeout_keep_alive=limits.keep_alive_timeout,
                           h11_max_incomplete_event_size=MAX_HEADER_BYTES,
                           timeout_graceful_shutdown=10)
+
+
+class _CurrentStream(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` (or ``sys.stdout``) is when a record
+    comes, not to the stream of the moment it was made (which a test runner or a notebook
+    may have replaced, and closed, since)."""
+
+    def __init__(self, name: str):
+        self.name_of_stream = name
+        super().__init__()
+
+    @property
+    def stream(self):
+        return getattr(sys, self.name_of_stream)
+
+    @stream.setter
+    def stream(self, value):  # logging.StreamHandler sets it once; the property decides
+        pass
+
+
+def _uvicorn_logging() -> None:
+    """uvicorn's loggers as its default configuration sets them (its formats; messages to
+    stderr, the access log to stdout), without ``logging.config.dictConfig``: that resets
+    the whole process's logging, and a server started from Python (a notebook, a test)
+    must leave the caller's handlers alone.  Idempotent."""
+    from uvicorn.logging import AccessFormatter, DefaultFormatter
+
+    for name, stream, formatter in (
+            ("uvicorn", "stderr", DefaultFormatter("%(levelprefix)s %(message)s")),
+            ("uvicorn.access", "stdout", AccessFormatter(
+                '%(levelprefix)s %(client_addr)s - "%(request_line)s" %(status_code)s'))):
+        logger = logging.getLogger(name)
+        logger.handlers = [h for h in logger.handlers if not isinstance(h, _CurrentStream)]
+        handler = _CurrentStream(stream)
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def _start_runtime(ctx, device: str) -> None:
