@@ -222,16 +222,22 @@ def wanted_quantiles(quantiles) -> list:
 
     if quantiles is None:
         return []
-    if isinstance(quantiles, (int, float, np.integer, np.floating)) and \
-            not isinstance(quantiles, bool):
-        quantiles = [quantiles]
-    if isinstance(quantiles, (str, bytes)) or not hasattr(quantiles, "__iter__"):
-        raise ConfigError(f"`quantiles` must be a number or a list of numbers (e.g. "
-                          f"[0.1, 0.5, 0.9]). Got {quantiles!r:.60}.")
-    quantiles = list(quantiles)
+    quantiles = _number_list(quantiles, "quantiles", "[0.1, 0.5, 0.9]")
     for p in quantiles:
         quantile_level(p)  # a ConfigError unless 0 < p < 1
     return quantiles
+
+
+def _number_list(value, name: str, example: str) -> list:
+    """``value`` as a list: one number is taken as a list of it, a string or anything not
+    iterable is a :class:`ConfigError` (what each element must be is the caller's check)."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and \
+            not isinstance(value, bool):
+        return [value]
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ConfigError(f"`{name}` must be a number or a list of numbers (e.g. {example}). "
+                          f"Got {value!r:.60}.")
+    return list(value)
 
 
 def _check_has_intervals(levels, quantiles, conformal) -> None:
@@ -250,13 +256,7 @@ def wanted_levels(levels) -> list | None:
     anything else."""
     if levels is None:
         return None
-    if isinstance(levels, (int, float, np.integer, np.floating)) and \
-            not isinstance(levels, bool):
-        levels = [levels]
-    if isinstance(levels, (str, bytes)) or not hasattr(levels, "__iter__"):
-        raise ConfigError(f"`levels` must be a number or a list of numbers (e.g. [80, 95]). "
-                          f"Got {levels!r:.60}.")
-    levels = list(levels)
+    levels = _number_list(levels, "levels", "[80, 95]")
     wrong = [lv for lv in levels if isinstance(lv, bool)
              or not isinstance(lv, (int, float, np.integer, np.floating))]
     if wrong:
