@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forecaster.config import CALENDARS, covariate_roles, holiday_calendar  # noqa: F401 (re-exported)
+from forecaster.config import covariate_roles, holiday_calendar
 
 
 
